@@ -1,0 +1,281 @@
+//! Commit frames: the encoding of one [`Commit`].
+//!
+//! ```text
+//! magic "ITXF" | version u8 | flags u8 | offset u64 | timestamp u64 | cause u64
+//! | module_len u16 | module | reducer_len u16 | reducer | args_len u32 | args
+//! | mutation_count u32 | payload_len u32 | payload | crc32 u32
+//! ```
+//! `crc32` covers every byte before it. The payload is `mutation_count`
+//! mutations, each `kind u8 | module_id u32 | table_id u32 | schema_hash u64
+//! | row_len u32 | row`.
+
+use bytes::Bytes;
+
+use super::{Cursor, FORMAT_VERSION, FrameError};
+use crate::Error;
+use crate::entry::{Commit, Invocation, Mutation, MutationKind};
+
+/// The four bytes every commit frame starts with.
+pub const FRAME_MAGIC: [u8; 4] = *b"ITXF";
+
+/// Flag bit: the `cause` field holds an offset.
+const FLAG_CAUSE: u8 = 0b0000_0001;
+
+/// Bytes in a frame besides its variable-length fields (module and reducer
+/// names, arguments, payload).
+pub const FRAME_OVERHEAD: usize = 4 + 1 + 1 + 8 + 8 + 8 + 2 + 2 + 4 + 4 + 4 + 4;
+
+/// Bytes in a mutation besides its row.
+pub const MUTATION_OVERHEAD: usize = 1 + 4 + 4 + 8 + 4;
+
+/// Appends the frame for `commit` to `out` and returns its length.
+///
+/// Fails with [`Error::InvalidCommit`] when a field does not fit its length
+/// prefix; `out` is left as it was.
+pub fn encode_frame(commit: &Commit, out: &mut Vec<u8>) -> Result<usize, Error> {
+    let invalid = |reason: String| Error::InvalidCommit { offset: commit.offset, reason };
+    let inv = &commit.invocation;
+    let module_len = u16::try_from(inv.module.len())
+        .map_err(|_| invalid(format!("module name is {} bytes (max 65535)", inv.module.len())))?;
+    let reducer_len = u16::try_from(inv.reducer.len())
+        .map_err(|_| invalid(format!("reducer name is {} bytes (max 65535)", inv.reducer.len())))?;
+    let args_len = u32::try_from(inv.args.len())
+        .map_err(|_| invalid(format!("arguments are {} bytes (max 4 GiB)", inv.args.len())))?;
+    let count = u32::try_from(commit.mutations.len())
+        .map_err(|_| invalid("more than 2^32 mutations".into()))?;
+    let mut payload_len = 0usize;
+    for m in &commit.mutations {
+        u32::try_from(m.row.len())
+            .map_err(|_| invalid(format!("row is {} bytes (max 4 GiB)", m.row.len())))?;
+        payload_len += MUTATION_OVERHEAD + m.row.len();
+    }
+    let payload_len32 = u32::try_from(payload_len)
+        .map_err(|_| invalid(format!("payload is {payload_len} bytes (max 4 GiB)")))?;
+
+    let start = out.len();
+    let total = FRAME_OVERHEAD + inv.module.len() + inv.reducer.len() + inv.args.len() + payload_len;
+    out.reserve(total);
+    out.extend_from_slice(&FRAME_MAGIC);
+    out.push(FORMAT_VERSION);
+    out.push(if commit.cause.is_some() { FLAG_CAUSE } else { 0 });
+    out.extend_from_slice(&commit.offset.to_le_bytes());
+    out.extend_from_slice(&commit.timestamp.to_le_bytes());
+    out.extend_from_slice(&commit.cause.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&module_len.to_le_bytes());
+    out.extend_from_slice(inv.module.as_bytes());
+    out.extend_from_slice(&reducer_len.to_le_bytes());
+    out.extend_from_slice(inv.reducer.as_bytes());
+    out.extend_from_slice(&args_len.to_le_bytes());
+    out.extend_from_slice(&inv.args);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&payload_len32.to_le_bytes());
+    for m in &commit.mutations {
+        out.push(m.kind as u8);
+        out.extend_from_slice(&m.module_id.to_le_bytes());
+        out.extend_from_slice(&m.table_id.to_le_bytes());
+        out.extend_from_slice(&m.schema_hash.to_le_bytes());
+        out.extend_from_slice(&(m.row.len() as u32).to_le_bytes());
+        out.extend_from_slice(&m.row);
+    }
+    let crc = crc32fast::hash(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    debug_assert_eq!(out.len() - start, total);
+    Ok(total)
+}
+
+/// The length of the frame starting at `buf[pos]`, read from its length
+/// fields without checking its checksum.
+///
+/// Fails when the bytes cannot be a frame of this version, when they end
+/// before the frame does ([`FrameError::Truncated`]), or when the frame
+/// would be larger than `max` ([`FrameError::TooLarge`]).
+pub fn frame_len(buf: &Bytes, pos: usize, max: u64) -> Result<usize, FrameError> {
+    let mut c = Cursor::new(buf, pos, buf.len());
+    let magic: [u8; 4] = c.array()?;
+    if magic != FRAME_MAGIC {
+        return Err(FrameError::BadMagic { found: magic });
+    }
+    let version = c.u8()?;
+    if version != FORMAT_VERSION {
+        return Err(FrameError::UnsupportedVersion(version));
+    }
+    let flags = c.u8()?;
+    if flags & !FLAG_CAUSE != 0 {
+        return Err(FrameError::UnknownFlags(flags));
+    }
+    c.skip(24)?;
+    let mut size = FRAME_OVERHEAD as u64;
+    // Each variable field: check the running size against `max` before
+    // skipping, so a corrupt length is reported as such, not as a tear.
+    let mut field = |c: &mut Cursor<'_>, len: u64| -> Result<(), FrameError> {
+        size += len;
+        if size > max {
+            return Err(FrameError::TooLarge { size, max });
+        }
+        c.skip(len as usize)
+    };
+    let module_len = c.u16()? as u64;
+    field(&mut c, module_len)?;
+    let reducer_len = c.u16()? as u64;
+    field(&mut c, reducer_len)?;
+    let args_len = c.u32()? as u64;
+    field(&mut c, args_len)?;
+    c.skip(4)?; // mutation count
+    let payload_len = c.u32()? as u64;
+    field(&mut c, payload_len)?;
+    c.skip(4)?; // crc
+    Ok(size as usize)
+}
+
+/// Decodes and verifies the frame at `buf[pos]`, returning the commit and
+/// the frame's length. Rows and arguments are zero-copy slices of `buf`.
+pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize), FrameError> {
+    let len = frame_len(buf, pos, max)?;
+    let body = &buf[pos..pos + len - 4];
+    let expected = u32::from_le_bytes(buf[pos + len - 4..pos + len].try_into().expect("4 bytes"));
+    let found = crc32fast::hash(body);
+    if expected != found {
+        return Err(FrameError::ChecksumMismatch { expected, found });
+    }
+
+    let malformed = |reason: String| FrameError::Malformed { reason };
+    let mut c = Cursor::new(buf, pos + 5, pos + len - 4);
+    let flags = c.u8()?;
+    let offset = c.u64()?;
+    let timestamp = c.u64()?;
+    let cause_raw = c.u64()?;
+    let cause = if flags & FLAG_CAUSE != 0 {
+        Some(cause_raw)
+    } else if cause_raw != 0 {
+        return Err(malformed(format!("cause {cause_raw} set without the cause flag")));
+    } else {
+        None
+    };
+    let module_len = c.u16()? as usize;
+    let module = c.utf8(module_len, "module name")?;
+    let reducer_len = c.u16()? as usize;
+    let reducer = c.utf8(reducer_len, "reducer name")?;
+    let args_len = c.u32()? as usize;
+    let args = c.bytes(args_len)?;
+    let count = c.u32()? as usize;
+    let payload_len = c.u32()? as usize;
+    // Bound the allocation by what the payload can hold.
+    if count > payload_len / MUTATION_OVERHEAD {
+        return Err(malformed(format!(
+            "{count} mutations cannot fit in a payload of {payload_len} bytes"
+        )));
+    }
+    let payload_end = pos + len - 4;
+    let mut mutations = Vec::with_capacity(count);
+    for i in 0..count {
+        let kind_byte = c.u8()?;
+        let kind = MutationKind::from_byte(kind_byte)
+            .ok_or_else(|| malformed(format!("mutation {i} has unknown kind {kind_byte}")))?;
+        let module_id = c.u32()?;
+        let table_id = c.u32()?;
+        let schema_hash = c.u64()?;
+        let row_len = c.u32()? as usize;
+        let row = c.bytes(row_len).map_err(|_| {
+            malformed(format!("mutation {i} row of {row_len} bytes overruns the payload"))
+        })?;
+        mutations.push(Mutation { kind, module_id, table_id, schema_hash, row });
+    }
+    if c.remaining() != 0 {
+        return Err(malformed(format!(
+            "{} bytes after the last of {count} mutations (payload ends at byte {payload_end})",
+            c.remaining()
+        )));
+    }
+    let commit = Commit {
+        offset,
+        timestamp,
+        cause,
+        invocation: Invocation { module, reducer, args },
+        mutations,
+    };
+    Ok((commit, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Commit {
+        Commit {
+            offset: 7,
+            timestamp: 1_700_000_000_000_000,
+            cause: Some(3),
+            invocation: Invocation {
+                module: "hello".into(),
+                reducer: "greet".into(),
+                args: Bytes::from_static(b"\x05world"),
+            },
+            mutations: vec![Mutation {
+                kind: MutationKind::Insert,
+                module_id: 1,
+                table_id: 2,
+                schema_hash: 0xdead_beef,
+                row: Bytes::from_static(b"row bytes"),
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut buf = Vec::new();
+        let n = encode_frame(&sample(), &mut buf).unwrap();
+        assert_eq!(n, buf.len());
+        let buf = Bytes::from(buf);
+        assert_eq!(frame_len(&buf, 0, u64::MAX).unwrap(), n);
+        let (commit, len) = decode_frame(&buf, 0, u64::MAX).unwrap();
+        assert_eq!(len, n);
+        assert_eq!(commit, sample());
+    }
+
+    #[test]
+    fn every_prefix_is_truncated() {
+        let mut buf = Vec::new();
+        encode_frame(&sample(), &mut buf).unwrap();
+        for cut in 0..buf.len() {
+            let b = Bytes::copy_from_slice(&buf[..cut]);
+            let err = decode_frame(&b, 0, u64::MAX).unwrap_err();
+            assert!(err.is_truncation(), "cut at {cut}: {err}");
+        }
+    }
+
+    #[test]
+    fn too_large_is_reported_before_reading() {
+        let mut buf = Vec::new();
+        let n = encode_frame(&sample(), &mut buf).unwrap();
+        let b = Bytes::from(buf);
+        let err = frame_len(&b, 0, n as u64 - 1).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn huge_mutation_count_does_not_allocate() {
+        // A frame whose checksum is valid but whose count claims 2^32-1
+        // mutations in an empty payload must fail without allocating.
+        let mut c = sample();
+        c.mutations.clear();
+        let mut buf = Vec::new();
+        encode_frame(&c, &mut buf).unwrap();
+        let count_at = buf.len() - 4 - 4 - 4;
+        buf[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let crc_at = buf.len() - 4;
+        let crc = crc32fast::hash(&buf[..crc_at]);
+        buf[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        let err = decode_frame(&Bytes::from(buf), 0, u64::MAX).unwrap_err();
+        assert!(matches!(err, FrameError::Malformed { .. }), "{err}");
+    }
+
+    #[test]
+    fn overlong_name_is_refused() {
+        let mut c = sample();
+        c.invocation.module = "m".repeat(70_000);
+        let mut buf = vec![1, 2, 3];
+        let err = encode_frame(&c, &mut buf).unwrap_err();
+        assert!(matches!(err, Error::InvalidCommit { offset: 7, .. }), "{err}");
+        assert_eq!(buf, [1, 2, 3]);
+    }
+}

@@ -1,0 +1,150 @@
+//! The logical contents of the log: commits, their invocation, and their
+//! mutations. These are what backends store (encoded by [`crate::codec`])
+//! and what readers get back, verified.
+
+use bytes::Bytes;
+
+/// One committed transaction: the unit of the log.
+///
+/// A commit is applied whole or not at all. Its `offset` is dense: the
+/// first commit of a log has offset 0 and every later one the next integer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// Position in the log (dense, from 0).
+    pub offset: u64,
+    /// The transaction's logical time, in microseconds since the Unix
+    /// epoch. Reducers see it as `now()`; replay reproduces it exactly.
+    pub timestamp: u64,
+    /// Offset of the commit whose subscription scheduled this transaction,
+    /// or `None` for a transaction a caller asked for directly.
+    pub cause: Option<u64>,
+    /// The reducer call that produced this commit (what `replay-check`
+    /// re-executes).
+    pub invocation: Invocation,
+    /// The transaction's write set, in the order it is applied.
+    pub mutations: Vec<Mutation>,
+}
+
+/// The reducer call that produced a commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// Name of the module whose reducer ran (at most 65535 bytes of UTF-8).
+    pub module: String,
+    /// Name of the reducer (at most 65535 bytes of UTF-8).
+    pub reducer: String,
+    /// The reducer's arguments, in the `interstice-abi` encoding.
+    pub args: Bytes,
+}
+
+/// What a [`Mutation`] does. The byte value is part of the log format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MutationKind {
+    /// `row` is a new row.
+    Insert = 1,
+    /// `row` is the row's new value; the primary key inside it names the row.
+    Update = 2,
+    /// `row` is the deleted row.
+    Delete = 3,
+    /// A module was published or updated: `row` is an encoded
+    /// [`ModuleRecord`], `table_id` is 0 and `schema_hash` is the hash of the
+    /// module's whole schema.
+    Module = 4,
+}
+
+impl MutationKind {
+    /// The kind for a byte of the log format, if it names one.
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        Some(match byte {
+            1 => Self::Insert,
+            2 => Self::Update,
+            3 => Self::Delete,
+            4 => Self::Module,
+            _ => return None,
+        })
+    }
+}
+
+/// One change in a commit's write set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mutation {
+    /// What the mutation does.
+    pub kind: MutationKind,
+    /// The module that owns the table (assigned when the module is first
+    /// published).
+    pub module_id: u32,
+    /// The table within the module (0 for [`MutationKind::Module`]).
+    pub table_id: u32,
+    /// Hash of the table's schema at the time of the write; replay refuses a
+    /// mutation whose hash does not match the logged schema.
+    pub schema_hash: u64,
+    /// The row in the `interstice-abi` encoding (or a [`ModuleRecord`]).
+    pub row: Bytes,
+}
+
+impl Mutation {
+    /// A module record mutation, logged when a module is published or updated.
+    pub fn module(module_id: u32, schema_hash: u64, record: &ModuleRecord) -> Self {
+        Self {
+            kind: MutationKind::Module,
+            module_id,
+            table_id: 0,
+            schema_hash,
+            row: record.encode(),
+        }
+    }
+}
+
+/// A module as published: enough to inspect, replay and re-execute a log
+/// with exactly the code and schema it was written with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleRecord {
+    /// The module's name (at most 65535 bytes of UTF-8).
+    pub name: String,
+    /// The module's schema in the `interstice-abi` encoding.
+    pub schema: Bytes,
+    /// The module's WebAssembly binary.
+    pub wasm: Bytes,
+}
+
+impl ModuleRecord {
+    /// Encodes the record: `u16` name length, name, `u32` schema length,
+    /// schema, `u32` wasm length, wasm (little-endian).
+    ///
+    /// # Panics
+    /// If the name is longer than `u16::MAX` bytes or the schema or wasm
+    /// longer than `u32::MAX` bytes.
+    pub fn encode(&self) -> Bytes {
+        let mut out =
+            Vec::with_capacity(2 + self.name.len() + 8 + self.schema.len() + self.wasm.len());
+        let name_len = u16::try_from(self.name.len()).expect("module name longer than 65535 bytes");
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(self.name.as_bytes());
+        for part in [&self.schema, &self.wasm] {
+            let len = u32::try_from(part.len()).expect("module record part over 4 GiB");
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        out.into()
+    }
+
+    /// Decodes a record written by [`ModuleRecord::encode`], without copying
+    /// the schema or wasm bytes. Every length is checked against the bytes
+    /// present.
+    pub fn decode(row: &Bytes) -> Result<Self, crate::codec::FrameError> {
+        use crate::codec::FrameError;
+        let mut cursor = crate::codec::Cursor::new(row, 0, row.len());
+        let name_len = cursor.u16()? as usize;
+        let name = cursor.utf8(name_len, "module record name")?;
+        let schema_len = cursor.u32()? as usize;
+        let schema = cursor.bytes(schema_len)?;
+        let wasm_len = cursor.u32()? as usize;
+        let wasm = cursor.bytes(wasm_len)?;
+        if cursor.remaining() != 0 {
+            return Err(FrameError::Malformed {
+                reason: format!("{} trailing bytes after module record", cursor.remaining()),
+            });
+        }
+        Ok(Self { name, schema, wasm })
+    }
+}

@@ -1,0 +1,159 @@
+//! What verification and recovery found: reports meant for people.
+
+use std::fmt;
+
+use crate::RecoveryMode;
+use crate::codec::FrameError;
+
+/// One damaged stretch of a segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadFrame {
+    /// The segment's name (file or object name).
+    pub segment: String,
+    /// Byte position of the damage within the segment.
+    pub position: u64,
+    /// The commit offset expected at that position, when known.
+    pub offset: Option<u64>,
+    /// Bytes from `position` to the next valid frame or the segment's end.
+    pub len: u64,
+    /// What is wrong.
+    pub damage: Damage,
+}
+
+/// Why a stretch of bytes is not a valid part of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Damage {
+    /// The bytes do not hold a valid frame (checksum, magic, length...).
+    Frame(FrameError),
+    /// The segment header is invalid.
+    Header(FrameError),
+    /// A valid frame carries an offset other than the next one.
+    UnexpectedOffset {
+        /// The offset that should come next.
+        expected: u64,
+        /// The offset the frame carries.
+        found: u64,
+    },
+    /// The segment's name and header disagree about its first offset.
+    NameMismatch {
+        /// Offset in the segment's header.
+        header: u64,
+    },
+    /// Commits are missing between two segments (a lost file or object).
+    Missing {
+        /// The first missing offset.
+        from: u64,
+        /// The offset the next segment starts with.
+        to: u64,
+    },
+}
+
+impl BadFrame {
+    /// The stored and computed checksums, when the damage is a mismatch.
+    pub fn checksums(&self) -> Option<(u32, u32)> {
+        match &self.damage {
+            Damage::Frame(FrameError::ChecksumMismatch { expected, found })
+            | Damage::Header(FrameError::ChecksumMismatch { expected, found }) => {
+                Some((*expected, *found))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for BadFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "segment {} byte {}", self.segment, self.position)?;
+        if let Some(offset) = self.offset {
+            write!(f, " (commit {offset})")?;
+        }
+        write!(f, ": {} ({} bytes)", self.damage, self.len)
+    }
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Frame(e) => write!(f, "bad frame: {e}"),
+            Self::Header(e) => write!(f, "bad segment header: {e}"),
+            Self::UnexpectedOffset { expected, found } => {
+                write!(f, "frame has offset {found}, expected {expected}")
+            }
+            Self::NameMismatch { header } => {
+                write!(f, "segment name disagrees with its header (first offset {header})")
+            }
+            Self::Missing { from, to } => write!(f, "commits {from}..{to} are missing"),
+        }
+    }
+}
+
+/// The result of [`crate::LogStore::verify`]: every bad frame in the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Segments examined.
+    pub segments: u64,
+    /// Valid commits found.
+    pub commits: u64,
+    /// Bytes examined.
+    pub bytes: u64,
+    /// Offset of the last valid commit.
+    pub last_offset: Option<u64>,
+    /// Every damaged stretch, in log order.
+    pub bad: Vec<BadFrame>,
+}
+
+impl VerifyReport {
+    /// True when nothing is damaged.
+    pub fn is_clean(&self) -> bool {
+        self.bad.is_empty()
+    }
+}
+
+/// Bytes moved out of the log into a quarantine file by recovery or
+/// truncation. Nothing is deleted: the bytes stay in `location`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The segment the bytes came from.
+    pub segment: String,
+    /// Their position in it.
+    pub position: u64,
+    /// How many bytes.
+    pub len: u64,
+    /// Where they are kept now.
+    pub location: String,
+}
+
+impl fmt::Display for Quarantined {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes from segment {} byte {} kept in {}",
+            self.len, self.segment, self.position, self.location
+        )
+    }
+}
+
+/// What opening a log found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The mode it opened with.
+    pub mode: RecoveryMode,
+    /// The invalid tail, if one was found (cut unless read-only or strict).
+    pub invalid_tail: Option<BadFrame>,
+    /// Bytes moved to quarantine.
+    pub quarantined: Vec<Quarantined>,
+    /// First offset served (non-zero after `skip-to`).
+    pub first_offset: u64,
+    /// Last valid commit.
+    pub last_offset: Option<u64>,
+}
+
+/// What [`crate::LogStore::truncate`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TruncateReport {
+    /// Commits removed from the log.
+    pub removed: u64,
+    /// Where their bytes are kept.
+    pub quarantined: Vec<Quarantined>,
+}

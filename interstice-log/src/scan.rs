@@ -1,0 +1,282 @@
+//! Walking the frames of one segment: shared by every backend for reads,
+//! recovery and verification, so they agree on what "valid" means.
+
+use bytes::Bytes;
+
+use crate::codec::{FRAME_MAGIC, FrameError, SEGMENT_HEADER_LEN, SegmentHeader, decode_frame};
+use crate::report::{BadFrame, Damage};
+use crate::{Commit, Error};
+
+/// Everything a full pass over a segment found.
+#[derive(Clone, Debug)]
+pub struct SegmentScan {
+    /// The header, or why it is invalid.
+    pub header: Result<SegmentHeader, FrameError>,
+    /// Valid frames found (before and after any damage).
+    pub commits: u64,
+    /// End of the valid prefix: the header and every frame before the first
+    /// damage. 0 when the header itself is damaged.
+    pub valid_end: u64,
+    /// Offset of the last commit in the valid prefix.
+    pub prefix_last: Option<u64>,
+    /// Offset of the last valid commit anywhere in the segment.
+    pub last_offset: Option<u64>,
+    /// Every damaged stretch, in order.
+    pub bad: Vec<BadFrame>,
+    /// True when a valid frame follows the first damage: the damage is not
+    /// a torn tail.
+    pub valid_after_damage: bool,
+}
+
+impl SegmentScan {
+    /// The first damage, if any.
+    pub fn first_damage(&self) -> Option<&BadFrame> {
+        self.bad.first()
+    }
+}
+
+/// Scans every byte of a segment named `name` whose name says it starts at
+/// `name_offset`, resynchronising after damage to find later valid frames.
+pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -> SegmentScan {
+    let mut scan = SegmentScan {
+        header: SegmentHeader::decode(buf),
+        commits: 0,
+        valid_end: 0,
+        prefix_last: None,
+        last_offset: None,
+        bad: Vec::new(),
+        valid_after_damage: false,
+    };
+    let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| BadFrame {
+        segment: name.to_owned(),
+        position: position as u64,
+        offset,
+        len: len as u64,
+        damage,
+    };
+    let mut expected = Some(name_offset);
+    let mut pos;
+    let mut in_prefix;
+    match &scan.header {
+        Ok(h) if h.first_offset == name_offset => {
+            pos = SEGMENT_HEADER_LEN;
+            in_prefix = true;
+            scan.valid_end = pos as u64;
+        }
+        Ok(h) => {
+            let damage = Damage::NameMismatch { header: h.first_offset };
+            scan.bad.push(bad(0, Some(name_offset), SEGMENT_HEADER_LEN, damage));
+            pos = SEGMENT_HEADER_LEN;
+            in_prefix = false;
+            expected = None;
+        }
+        Err(e) => {
+            let next = resync(buf, 1, name_offset, max_frame).unwrap_or(buf.len());
+            scan.bad.push(bad(0, Some(name_offset), next, Damage::Header(e.clone())));
+            pos = next;
+            in_prefix = false;
+            expected = None;
+        }
+    }
+    while pos < buf.len() {
+        match decode_frame(buf, pos, max_frame) {
+            Ok((commit, len)) if expected.is_none_or(|e| commit.offset == e) => {
+                scan.commits += 1;
+                scan.last_offset = Some(commit.offset);
+                if in_prefix {
+                    scan.prefix_last = Some(commit.offset);
+                    scan.valid_end = (pos + len) as u64;
+                } else {
+                    scan.valid_after_damage = true;
+                }
+                expected = Some(commit.offset + 1);
+                pos += len;
+            }
+            Ok((commit, len)) => {
+                let want = expected.expect("checked above");
+                let damage = Damage::UnexpectedOffset { expected: want, found: commit.offset };
+                scan.bad.push(bad(pos, Some(want), len, damage));
+                in_prefix = false;
+                expected = Some(want.max(commit.offset + 1));
+                pos += len;
+            }
+            Err(e) => {
+                let floor = expected.or(scan.last_offset.map(|o| o + 1)).unwrap_or(name_offset);
+                let next = resync(buf, pos + 1, floor, max_frame).unwrap_or(buf.len());
+                scan.bad.push(bad(pos, expected, next - pos, Damage::Frame(e)));
+                in_prefix = false;
+                expected = None;
+                pos = next;
+            }
+        }
+    }
+    scan
+}
+
+/// The position of the first valid frame at or after `from` whose offset is
+/// at least `min_offset`.
+fn resync(buf: &Bytes, from: usize, min_offset: u64, max_frame: u64) -> Option<usize> {
+    let mut at = from;
+    while at + FRAME_MAGIC.len() <= buf.len() {
+        let hit = buf[at..].windows(FRAME_MAGIC.len()).position(|w| w == FRAME_MAGIC)?;
+        at += hit;
+        if let Ok((commit, _)) = decode_frame(buf, at, max_frame) {
+            if commit.offset >= min_offset {
+                return Some(at);
+            }
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Decodes a segment's frames in order, verifying each, and stops with
+/// [`Error::Corrupt`] at the first bad one.
+pub struct SegmentFrames {
+    name: String,
+    buf: Bytes,
+    pos: usize,
+    expected: u64,
+    max_frame: u64,
+    failed: bool,
+}
+
+impl SegmentFrames {
+    /// Checks the header of segment `name` (whose name says it starts at
+    /// `name_offset`) and prepares to decode its frames. `buf` holds the
+    /// segment's valid bytes.
+    pub fn new(name: &str, buf: Bytes, name_offset: u64, max_frame: u64) -> Result<Self, Error> {
+        let corrupt = |damage| {
+            Error::Corrupt(Box::new(BadFrame {
+                segment: name.to_owned(),
+                position: 0,
+                offset: Some(name_offset),
+                len: SEGMENT_HEADER_LEN as u64,
+                damage,
+            }))
+        };
+        match SegmentHeader::decode(&buf) {
+            Ok(h) if h.first_offset == name_offset => {}
+            Ok(h) => return Err(corrupt(Damage::NameMismatch { header: h.first_offset })),
+            Err(e) => return Err(corrupt(Damage::Header(e))),
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            buf,
+            pos: SEGMENT_HEADER_LEN,
+            expected: name_offset,
+            max_frame,
+            failed: false,
+        })
+    }
+
+    /// The offset the next frame must carry.
+    pub fn next_offset(&self) -> u64 {
+        self.expected
+    }
+}
+
+impl Iterator for SegmentFrames {
+    type Item = Result<Commit, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.pos >= self.buf.len() {
+            return None;
+        }
+        let damage = match decode_frame(&self.buf, self.pos, self.max_frame) {
+            Ok((commit, len)) if commit.offset == self.expected => {
+                self.pos += len;
+                self.expected += 1;
+                return Some(Ok(commit));
+            }
+            Ok((commit, _)) => {
+                Damage::UnexpectedOffset { expected: self.expected, found: commit.offset }
+            }
+            Err(e) => Damage::Frame(e),
+        };
+        self.failed = true;
+        Some(Err(Error::Corrupt(Box::new(BadFrame {
+            segment: self.name.clone(),
+            position: self.pos as u64,
+            offset: Some(self.expected),
+            len: (self.buf.len() - self.pos) as u64,
+            damage,
+        }))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CommitBatch, Invocation};
+
+    fn segment(first: u64, n: u64) -> (Vec<u8>, Vec<usize>) {
+        let mut out = SegmentHeader { first_offset: first }.encode().to_vec();
+        let mut starts = Vec::new();
+        let mut batch = CommitBatch::new(first);
+        for o in first..first + n {
+            batch
+                .push(&Commit {
+                    offset: o,
+                    timestamp: o,
+                    cause: None,
+                    invocation: Invocation { module: "m".into(), reducer: "r".into(), args: Bytes::new() },
+                    mutations: vec![],
+                })
+                .unwrap();
+        }
+        for (_, f) in batch.frames() {
+            starts.push(out.len());
+            out.extend_from_slice(f);
+        }
+        (out, starts)
+    }
+
+    #[test]
+    fn clean_segment() {
+        let (buf, _) = segment(10, 5);
+        let scan = scan_segment("s", &Bytes::from(buf.clone()), 10, 1 << 20);
+        assert!(scan.bad.is_empty());
+        assert_eq!(scan.commits, 5);
+        assert_eq!(scan.prefix_last, Some(14));
+        assert_eq!(scan.valid_end, buf.len() as u64);
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_followed_by_valid_frames() {
+        let (mut buf, starts) = segment(0, 5);
+        buf[starts[2] + 10] ^= 0x40;
+        let scan = scan_segment("s", &Bytes::from(buf), 0, 1 << 20);
+        assert_eq!(scan.bad.len(), 1);
+        let bad = &scan.bad[0];
+        assert_eq!((bad.position, bad.offset), (starts[2] as u64, Some(2)));
+        assert_eq!(bad.len, (starts[3] - starts[2]) as u64);
+        assert!(scan.valid_after_damage);
+        assert_eq!(scan.prefix_last, Some(1));
+        assert_eq!(scan.last_offset, Some(4));
+    }
+
+    #[test]
+    fn torn_tail_has_nothing_after_it() {
+        let (buf, starts) = segment(0, 3);
+        let cut = starts[2] + 7;
+        let scan = scan_segment("s", &Bytes::copy_from_slice(&buf[..cut]), 0, 1 << 20);
+        assert_eq!(scan.bad.len(), 1);
+        assert!(!scan.valid_after_damage);
+        assert_eq!(scan.valid_end, starts[2] as u64);
+    }
+
+    #[test]
+    fn reader_stops_at_the_first_bad_frame() {
+        let (mut buf, starts) = segment(0, 4);
+        buf[starts[1] + 20] ^= 1;
+        let frames = SegmentFrames::new("s", Bytes::from(buf), 0, 1 << 20).unwrap();
+        let items: Vec<_> = frames.collect();
+        assert_eq!(items.len(), 2);
+        assert!(items[0].is_ok());
+        match &items[1] {
+            Err(Error::Corrupt(b)) => assert_eq!((b.position, b.offset), (starts[1] as u64, Some(1))),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The `LogStore` trait: what the runtime and the ReplayEngine need from
+//! wherever the log lives.
+
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use futures::stream::BoxStream;
+
+use crate::report::{TruncateReport, VerifyReport};
+use crate::{Commit, CommitBatch, Error};
+
+/// A stream of verified commits in offset order.
+pub type CommitStream = BoxStream<'static, Result<Commit, Error>>;
+
+/// Durable, append-only storage for a log of commits.
+///
+/// Implementations: `interstice-backend-fs` (segment files) and
+/// `interstice-backend-s3` (objects). Every implementation must pass the
+/// conformance suite (`interstice_log::conformance`, feature
+/// `conformance`).
+///
+/// # Contract shared by every method
+/// - A store is opened by its backend with [`crate::LogOptions`]; opening
+///   runs recovery (see [`crate::RecoveryMode`]) so that afterwards the log
+///   is a dense sequence of valid commits `first..=last`.
+/// - Errors are [`Error`] variants that name the situation; a backend never
+///   reports success for a write whose outcome it does not know.
+/// - Methods take `&self` and may be called from many tasks at once.
+#[async_trait]
+pub trait LogStore: Send + Sync + std::fmt::Debug {
+    /// Appends `batch`, whose first offset must be the log's next offset.
+    ///
+    /// # Contract
+    /// - On `Ok`, every commit of the batch is durable at the store's
+    ///   [`crate::Durability`] level and visible to later reads.
+    /// - The batch is atomic with respect to other appends: concurrent
+    ///   appends never interleave frames, and exactly one of two appends
+    ///   built for the same offset succeeds; the other gets
+    ///   [`Error::OffsetConflict`] (or [`Error::Fenced`] when another
+    ///   *process* wrote it) and nothing of it is stored.
+    /// - A frame over the maximum frame size fails with
+    ///   [`Error::FrameTooLarge`] before anything is written.
+    /// - On any other error nothing of the batch is acknowledged. When the
+    ///   store cannot tell whether the bytes reached the medium (a failed
+    ///   sync), it returns [`Error::Poisoned`] to this and every later
+    ///   append; reopening recovers.
+    /// - Cancellation: dropping the future does not cancel an append that
+    ///   has started; it completes or fails as a whole, and
+    ///   [`LogStore::last_offset`] tells which.
+    async fn append(&self, batch: &CommitBatch) -> Result<(), Error>;
+
+    /// Streams the commits with offset `from` and later, each verified
+    /// (checksum and offset), up to the last commit durable when the call
+    /// was made.
+    ///
+    /// # Contract
+    /// - `from` may be anything from the first offset served (0, or the
+    ///   `skip-to` offset) to the next offset (an empty stream); anything
+    ///   else fails with [`Error::OffsetOutOfRange`]. Below the first
+    ///   served offset, `from` is an error too: a `skip-to` log does not
+    ///   pretend to have its start.
+    /// - A bad frame ends the stream with [`Error::Corrupt`] naming its
+    ///   segment and position; no commit after it is yielded.
+    /// - Dropping the stream stops reading; it holds no lock.
+    async fn read_from(&self, from: u64) -> Result<CommitStream, Error>;
+
+    /// The offset of the last durable commit, or `None` for an empty log.
+    async fn last_offset(&self) -> Result<Option<u64>, Error>;
+
+    /// Reads every stored byte of the log, including any part recovery set
+    /// aside in a read-only open, and reports every bad frame. It fails only
+    /// when the storage cannot be read at all; damage goes in the report.
+    async fn verify(&self) -> Result<VerifyReport, Error>;
+
+    /// Removes every commit with offset `from` or later, keeping their bytes
+    /// in quarantine (never deleting them). Afterwards the next append must
+    /// start at `from`.
+    ///
+    /// # Contract
+    /// - `from` beyond the next offset fails with [`Error::OffsetOutOfRange`];
+    ///   `from` equal to it is a no-op.
+    /// - Durable on return: a crash afterwards does not bring the removed
+    ///   commits back.
+    /// - Meant for repair: streams open at the time may end with an error.
+    async fn truncate(&self, from: u64) -> Result<TruncateReport, Error>;
+}
+
+/// Conveniences on top of [`LogStore`], for every store.
+#[async_trait]
+pub trait LogStoreExt: LogStore {
+    /// The offset the next append must start at.
+    async fn next_offset(&self) -> Result<u64, Error> {
+        Ok(self.last_offset().await?.map_or(0, |o| o + 1))
+    }
+
+    /// Every commit from `from` on, collected. For tests and small logs.
+    async fn read_all(&self, from: u64) -> Result<Vec<Commit>, Error> {
+        self.read_from(from).await?.try_collect().await
+    }
+
+    /// Appends one commit as a batch of one.
+    async fn append_commit(&self, commit: &Commit) -> Result<(), Error> {
+        let mut batch = CommitBatch::new(commit.offset);
+        batch.push(commit)?;
+        self.append(&batch).await
+    }
+}
+
+impl<T: LogStore + ?Sized> LogStoreExt for T {}
