@@ -139,8 +139,12 @@ impl fmt::Display for Quarantined {
 pub struct RecoveryReport {
     /// The mode it opened with.
     pub mode: RecoveryMode,
-    /// The invalid tail, if one was found (cut unless read-only or strict).
+    /// The invalid tail, if one was found (cut unless read-only).
     pub invalid_tail: Option<BadFrame>,
+    /// Damage followed by valid commits. A writable open fails on it; a
+    /// read-only open reports it here and serves the log as stored, so
+    /// reads stop at the damage with [`crate::Error::Corrupt`].
+    pub corruption: Option<BadFrame>,
     /// Bytes moved to quarantine.
     pub quarantined: Vec<Quarantined>,
     /// First offset served (non-zero after `skip-to`).

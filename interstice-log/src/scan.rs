@@ -55,8 +55,8 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
         damage,
     };
     let mut expected = Some(name_offset);
-    let mut pos;
-    let mut in_prefix;
+    let pos;
+    let in_prefix;
     match &scan.header {
         Ok(h) if h.first_offset == name_offset => {
             pos = SEGMENT_HEADER_LEN;
@@ -78,6 +78,58 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
             expected = None;
         }
     }
+    scan_frames(&mut scan, name, buf, pos, expected, in_prefix, name_offset, max_frame);
+    scan
+}
+
+/// Like [`scan_segment`], but starts at the frame at `buf[pos]`, which must
+/// carry `offset`, ignoring the header and everything before it (for
+/// `skip-to` recovery).
+pub fn scan_from(name: &str, buf: &Bytes, pos: usize, offset: u64, max_frame: u64) -> SegmentScan {
+    let mut scan = SegmentScan {
+        header: SegmentHeader::decode(buf),
+        commits: 0,
+        valid_end: pos as u64,
+        prefix_last: None,
+        last_offset: None,
+        bad: Vec::new(),
+        valid_after_damage: false,
+    };
+    scan_frames(&mut scan, name, buf, pos, Some(offset), true, offset, max_frame);
+    scan
+}
+
+/// The position of the valid frame carrying `offset` in a segment, found
+/// even past damage.
+pub fn find_frame(buf: &Bytes, offset: u64, max_frame: u64) -> Option<usize> {
+    let mut at = 0;
+    while let Some(pos) = resync(buf, at, offset, max_frame) {
+        match decode_frame(buf, pos, max_frame) {
+            Ok((c, _)) if c.offset == offset => return Some(pos),
+            _ => at = pos + 1,
+        }
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_frames(
+    scan: &mut SegmentScan,
+    name: &str,
+    buf: &Bytes,
+    mut pos: usize,
+    mut expected: Option<u64>,
+    mut in_prefix: bool,
+    floor: u64,
+    max_frame: u64,
+) {
+    let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| BadFrame {
+        segment: name.to_owned(),
+        position: position as u64,
+        offset,
+        len: len as u64,
+        damage,
+    };
     while pos < buf.len() {
         match decode_frame(buf, pos, max_frame) {
             Ok((commit, len)) if expected.is_none_or(|e| commit.offset == e) => {
@@ -101,8 +153,8 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
                 pos += len;
             }
             Err(e) => {
-                let floor = expected.or(scan.last_offset.map(|o| o + 1)).unwrap_or(name_offset);
-                let next = resync(buf, pos + 1, floor, max_frame).unwrap_or(buf.len());
+                let min = expected.or(scan.last_offset.map(|o| o + 1)).unwrap_or(floor);
+                let next = resync(buf, pos + 1, min, max_frame).unwrap_or(buf.len());
                 scan.bad.push(bad(pos, expected, next - pos, Damage::Frame(e)));
                 in_prefix = false;
                 expected = None;
@@ -110,7 +162,6 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
             }
         }
     }
-    scan
 }
 
 /// The position of the first valid frame at or after `from` whose offset is
@@ -168,6 +219,17 @@ impl SegmentFrames {
             max_frame,
             failed: false,
         })
+    }
+
+    /// Decodes frames from `buf[pos]` on, the first of which must carry
+    /// `offset`, without looking at the header (a `skip-to` start).
+    pub fn at(name: &str, buf: Bytes, pos: usize, offset: u64, max_frame: u64) -> Self {
+        Self { name: name.to_owned(), buf, pos, expected: offset, max_frame, failed: false }
+    }
+
+    /// Byte position of the next frame in the segment.
+    pub fn position(&self) -> usize {
+        self.pos
     }
 
     /// The offset the next frame must carry.

@@ -1,0 +1,250 @@
+//! Opening a log directory: find the segments, check the tail, and cut a
+//! torn tail (into quarantine) according to the recovery mode.
+//!
+//! Only the tail is scanned here: crash damage can only be in the last
+//! segment, because a new segment is created only after the previous one
+//! is synced. Earlier segments are verified as they are read (and by
+//! `verify`), so mid-log damage still stops a replay, with its position.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
+use interstice_log::scan::{SegmentScan, find_frame, scan_from, scan_segment};
+use interstice_log::{BadFrame, Damage, Error, LogOptions, RecoveryMode, RecoveryReport};
+
+use crate::layout::{self, read_prefix};
+
+/// A segment the store serves reads from.
+#[derive(Clone, Debug)]
+pub(crate) struct SegmentMeta {
+    /// Offset in the segment's name (its header's first offset).
+    pub first_offset: u64,
+    /// File name.
+    pub name: String,
+    /// Position of the first frame served (after the header, or the
+    /// `skip-to` frame).
+    pub start_pos: u64,
+    /// Offset of the frame at `start_pos`.
+    pub start_offset: u64,
+    /// Valid (acknowledged) bytes; reads never look past them.
+    pub len: u64,
+}
+
+/// The state of a log after recovery.
+pub(crate) struct Recovered {
+    pub segments: Vec<SegmentMeta>,
+    pub first_offset: u64,
+    pub next_offset: u64,
+    pub report: RecoveryReport,
+}
+
+struct Scanned {
+    index: usize,
+    scan: SegmentScan,
+    file_len: u64,
+}
+
+pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error> {
+    let listing = layout::list(dir)?;
+    let mut report = RecoveryReport {
+        mode: opts.recovery,
+        invalid_tail: None,
+        corruption: None,
+        quarantined: Vec::new(),
+        first_offset: 0,
+        last_offset: None,
+    };
+    if !opts.read_only {
+        for tmp in &listing.temporaries {
+            // An interrupted segment creation: it never held a commit.
+            report.quarantined.push(layout::quarantine_file(dir, tmp)?);
+        }
+    }
+    let segs = listing.segments;
+    let max = opts.max_frame_size;
+    let mut metas: Vec<SegmentMeta> = Vec::with_capacity(segs.len());
+    for (first_offset, name) in &segs {
+        let len = std::fs::metadata(dir.join(name))
+            .map_err(|e| Error::io("stat segment", dir.join(name).display(), e))?
+            .len();
+        metas.push(SegmentMeta {
+            first_offset: *first_offset,
+            name: name.clone(),
+            start_pos: SEGMENT_HEADER_LEN as u64,
+            start_offset: *first_offset,
+            len,
+        });
+    }
+
+    // Where to start scanning, and from which frame.
+    let (start, skip) = match opts.recovery {
+        RecoveryMode::SkipTo(n) => {
+            let Some(i) = metas.iter().rposition(|m| m.first_offset <= n) else {
+                return Err(Error::InvalidOptions(format!(
+                    "skip-to:{n}: the log has no segment holding commit {n}"
+                )));
+            };
+            (i, Some(n))
+        }
+        _ if metas.is_empty() => {
+            return Ok(Recovered { segments: metas, first_offset: 0, next_offset: 0, report });
+        }
+        _ => {
+            if metas[0].first_offset != 0 {
+                return Err(Error::Corrupt(Box::new(BadFrame {
+                    segment: metas[0].name.clone(),
+                    position: 0,
+                    offset: Some(0),
+                    len: 0,
+                    damage: Damage::Missing { from: 0, to: metas[0].first_offset },
+                })));
+            }
+            // The last segment with a sound header; later ones are tail.
+            let sound = metas.iter().rposition(|m| header_ok(dir, m)).unwrap_or(0);
+            (sound, None)
+        }
+    };
+
+    let mut scanned = Vec::new();
+    for index in start..metas.len() {
+        let m = metas[index].clone();
+        let buf = Bytes::from(read_prefix(&dir.join(&m.name), None)?);
+        let scan = match skip {
+            Some(n) if index == start => {
+                let pos = find_frame(&buf, n, max).ok_or_else(|| {
+                    Error::InvalidOptions(format!(
+                        "skip-to:{n}: no valid commit {n} in segment {}",
+                        m.name
+                    ))
+                })?;
+                metas[index].start_pos = pos as u64;
+                metas[index].start_offset = n;
+                scan_from(&m.name, &buf, pos, n, max)
+            }
+            _ => scan_segment(&m.name, &buf, m.first_offset, max),
+        };
+        scanned.push(Scanned { index, scan, file_len: buf.len() as u64 });
+    }
+    check_continuity(&scanned, &metas)?;
+
+    // The first damage, and whether anything valid follows it.
+    let mut cut_from = None;
+    if let Some(k) = scanned.iter().position(|s| !s.scan.bad.is_empty()) {
+        let first = scanned[k].scan.bad[0].clone();
+        let valid_after = scanned[k].scan.valid_after_damage
+            || scanned[k + 1..].iter().any(|s| s.scan.commits > 0);
+        if valid_after {
+            if !opts.read_only || opts.recovery == RecoveryMode::Strict {
+                return Err(Error::Corrupt(Box::new(first)));
+            }
+            // Inspection: serve everything as stored; reads stop at the damage.
+            tracing::warn!(log = %dir.display(), "corrupt log (opened read-only): {first}");
+            report.corruption = Some(first);
+            let last = scanned.last().expect("damage was found in a scanned segment");
+            let next_offset = last.scan.last_offset.map_or(metas[last.index].start_offset, |o| o + 1);
+            for s in &scanned {
+                metas[s.index].len = s.file_len;
+            }
+            let first_served = if skip.is_some() { start } else { 0 };
+            let first_offset = skip.unwrap_or(0);
+            report.first_offset = first_offset;
+            report.last_offset = next_offset.checked_sub(1).filter(|&o| o >= first_offset);
+            let segments = metas.into_iter().skip(first_served).collect();
+            return Ok(Recovered { segments, first_offset, next_offset, report });
+        }
+        let tail_len: u64 = scanned[k].file_len - scanned[k].scan.valid_end
+            + scanned[k + 1..].iter().map(|s| s.file_len).sum::<u64>();
+        let tail = BadFrame { len: tail_len, ..first };
+        if opts.recovery == RecoveryMode::Strict {
+            return Err(Error::InvalidTail(Box::new(tail)));
+        }
+        report.invalid_tail = Some(tail);
+        cut_from = Some(k);
+    }
+
+    if let Some(k) = cut_from {
+        let tail = report.invalid_tail.as_ref().expect("set above");
+        if opts.read_only {
+            tracing::warn!(log = %dir.display(), "invalid tail of the log ignored (read-only, nothing cut): {tail}");
+        } else {
+            // Later segments first, so a crash part-way leaves a prefix.
+            for s in scanned[k + 1..].iter().rev() {
+                let q = layout::quarantine_file(dir, &metas[s.index].name)?;
+                report.quarantined.push(q);
+            }
+            let s = &scanned[k];
+            let name = &metas[s.index].name;
+            if s.scan.valid_end == 0 {
+                report.quarantined.push(layout::quarantine_file(dir, name)?);
+            } else if s.scan.valid_end < s.file_len {
+                let path = dir.join(name);
+                let bytes = read_prefix(&path, None)?;
+                let q = layout::quarantine_bytes(dir, name, s.scan.valid_end, &bytes[s.scan.valid_end as usize..])?;
+                report.quarantined.push(q);
+                let file = layout::open_segment_rw(&path)?;
+                file.set_len(s.scan.valid_end)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| Error::io("cut torn tail of", path.display(), e))?;
+            }
+            layout::sync_dir(dir)?;
+            for q in &report.quarantined {
+                tracing::warn!(log = %dir.display(), "cut invalid tail of the log: {tail}; {q}");
+            }
+        }
+    }
+
+    // Served lengths end at the cut, whether or not the bytes moved.
+    let mut keep = vec![true; metas.len()];
+    for (j, s) in scanned.iter().enumerate() {
+        let cut_away = cut_from.is_some_and(|k| j > k) || s.scan.valid_end == 0;
+        keep[s.index] = !cut_away;
+        metas[s.index].len = s.scan.valid_end;
+    }
+    let next_offset = scanned
+        .iter()
+        .rev()
+        .find(|s| keep[s.index])
+        .map_or(0, |s| s.scan.prefix_last.map_or(metas[s.index].start_offset, |o| o + 1));
+    // With skip-to, nothing before the skip segment is served.
+    let first_served = if skip.is_some() { start } else { 0 };
+    let served: Vec<SegmentMeta> = metas
+        .into_iter()
+        .zip(keep)
+        .skip(first_served)
+        .filter_map(|(m, k)| k.then_some(m))
+        .collect();
+    let first_offset = skip.unwrap_or(0);
+    report.first_offset = first_offset;
+    report.last_offset = next_offset.checked_sub(1).filter(|&o| o >= first_offset);
+    Ok(Recovered { segments: served, first_offset, next_offset, report })
+}
+
+fn header_ok(dir: &Path, m: &SegmentMeta) -> bool {
+    read_prefix(&dir.join(&m.name), Some(SEGMENT_HEADER_LEN as u64))
+        .ok()
+        .and_then(|b| SegmentHeader::decode(&Bytes::from(b)).ok())
+        .is_some_and(|h| h.first_offset == m.first_offset)
+}
+
+/// Consecutive scanned segments must continue each other's offsets.
+fn check_continuity(scanned: &[Scanned], metas: &[SegmentMeta]) -> Result<(), Error> {
+    for pair in scanned.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if !a.scan.bad.is_empty() || !b.scan.header.is_ok() {
+            continue;
+        }
+        let expected = a.scan.prefix_last.map_or(metas[a.index].start_offset, |o| o + 1);
+        let found = metas[b.index].first_offset;
+        if found != expected && b.scan.commits > 0 {
+            return Err(Error::Corrupt(Box::new(BadFrame {
+                segment: metas[b.index].name.clone(),
+                position: 0,
+                offset: Some(expected),
+                len: 0,
+                damage: Damage::Missing { from: expected, to: found },
+            })));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,499 @@
+//! `FsLogStore`: the `LogStore` on a local directory of segment files.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use interstice_log::scan::{SegmentFrames, scan_segment};
+use interstice_log::{
+    BadFrame, CommitBatch, CommitStream, Damage, Durability, Error, LogOptions, LogStore,
+    RecoveryReport, TruncateReport, VerifyReport,
+};
+
+use crate::layout::{self, read_prefix, segment_name};
+use crate::lock::DirLock;
+use crate::recovery::{SegmentMeta, recover};
+
+/// A log stored as append-only segment files in one directory.
+///
+/// One process writes a directory at a time (a lock file enforces it);
+/// any number of read-only stores may read it. Appends go to the last
+/// segment with a single positioned write per batch, then (at
+/// [`Durability::Sync`]) one `fdatasync`; a new segment starts once the
+/// last one reaches the configured size, and only after the old one is
+/// synced, so crash damage is always confined to the last segment.
+///
+/// Cloning is cheap: clones share the same open log.
+#[derive(Clone, Debug)]
+pub struct FsLogStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    opts: LogOptions,
+    report: RecoveryReport,
+    state: Mutex<State>,
+    _lock: Option<DirLock>,
+}
+
+#[derive(Debug)]
+struct State {
+    segments: Vec<SegmentMeta>,
+    first_offset: u64,
+    next_offset: u64,
+    /// The last segment, open for writing (None when read-only or empty).
+    active: Option<File>,
+    /// Bytes written but not yet synced (batch durability).
+    dirty: bool,
+    /// Why the store stopped accepting writes.
+    poisoned: Option<String>,
+}
+
+impl FsLogStore {
+    /// Opens (or, with [`LogOptions::create`], creates) the log in `dir`,
+    /// running recovery according to [`LogOptions::recovery`].
+    ///
+    /// Fails with [`Error::NotFound`] when `dir` does not exist and
+    /// `create` is off, [`Error::Locked`] when another process writes the
+    /// log, [`Error::Io`] when the directory cannot be created, read or
+    /// written, and [`Error::Corrupt`] / [`Error::InvalidTail`] as the
+    /// recovery mode says.
+    pub fn open(dir: impl AsRef<Path>, opts: LogOptions) -> Result<Self, Error> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::io(
+                    "open log directory",
+                    dir.display(),
+                    std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !opts.create || opts.read_only {
+                    return Err(Error::NotFound { location: dir.display().to_string() });
+                }
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io("create log directory", dir.display(), e))?;
+                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    layout::sync_dir(parent)?;
+                }
+            }
+            Err(e) => return Err(Error::io("open log directory", dir.display(), e)),
+        }
+        let lock = if opts.read_only { None } else { Some(DirLock::acquire(&dir)?) };
+        let recovered = recover(&dir, &opts)?;
+        let active = match (opts.read_only, recovered.segments.last()) {
+            (false, Some(last)) => Some(layout::open_segment_rw(&dir.join(&last.name))?),
+            _ => None,
+        };
+        let state = State {
+            segments: recovered.segments,
+            first_offset: recovered.first_offset,
+            next_offset: recovered.next_offset,
+            active,
+            dirty: false,
+            poisoned: None,
+        };
+        let inner = Arc::new(Inner {
+            dir,
+            opts,
+            report: recovered.report,
+            state: Mutex::new(state),
+            _lock: lock,
+        });
+        if let (Durability::Batch(every), false) = (inner.opts.durability, inner.opts.read_only) {
+            spawn_syncer(Arc::downgrade(&inner), every);
+        }
+        Ok(Self { inner })
+    }
+
+    /// What recovery found and did when the log was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.report
+    }
+
+    /// The log's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the files torn (they
+        // are only ever appended to), so the state is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    /// The whole append, under the state lock.
+    fn append_locked(&self, first_offset: u64, count: u64, bytes: &[u8]) -> Result<(), Error> {
+        let mut st = self.state();
+        if let Some(reason) = &st.poisoned {
+            return Err(Error::Poisoned { reason: reason.clone() });
+        }
+        if self.opts.read_only {
+            return Err(Error::ReadOnly { location: self.location() });
+        }
+        if first_offset != st.next_offset {
+            return Err(Error::OffsetConflict { expected: st.next_offset, found: first_offset });
+        }
+        let needs_segment = match st.segments.last() {
+            None => true,
+            Some(last) => {
+                let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
+                last.len > header && last.len + bytes.len() as u64 > self.opts.segment_size
+            }
+        };
+        if needs_segment {
+            self.rotate(&mut st, first_offset)?;
+        }
+        let at = st.segments.last().expect("a segment exists").len;
+        let file = st.active.as_ref().expect("writable store has an active segment");
+        let result = file.write_all_at(bytes, at).map_err(|e| ("write", e)).and_then(|()| {
+            match self.opts.durability {
+                Durability::Sync => file.sync_data().map_err(|e| ("fdatasync", e)),
+                _ => Ok(()),
+            }
+        });
+        if let Err((op, e)) = result {
+            // The bytes may be partly on disk: cut them off if we can, and
+            // stop writing either way (after a failed fsync the kernel may
+            // have dropped the pages, so nothing is certain until reopen).
+            let _ = file.set_len(at).and_then(|()| file.sync_data());
+            let name = st.segments.last().expect("a segment exists").name.clone();
+            st.poisoned = Some(format!("{op} of segment {name} failed: {e}"));
+            return Err(Error::io(op, self.dir.join(name).display(), e));
+        }
+        st.segments.last_mut().expect("a segment exists").len += bytes.len() as u64;
+        st.next_offset += count;
+        st.dirty = self.opts.durability != Durability::Sync;
+        Ok(())
+    }
+
+    /// Starts a new segment at `first_offset`, syncing the old one first.
+    fn rotate(&self, st: &mut State, first_offset: u64) -> Result<(), Error> {
+        if let Some(old) = &st.active {
+            if st.dirty && self.opts.durability != Durability::None {
+                if let Err(e) = old.sync_data() {
+                    st.poisoned = Some(format!("fdatasync before rotation failed: {e}"));
+                    return Err(Error::io("fdatasync", self.location(), e));
+                }
+                st.dirty = false;
+            }
+        }
+        let file = layout::create_segment(&self.dir, first_offset)?;
+        let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
+        st.segments.push(SegmentMeta {
+            first_offset,
+            name: segment_name(first_offset),
+            start_pos: header,
+            start_offset: first_offset,
+            len: header,
+        });
+        st.active = Some(file);
+        Ok(())
+    }
+
+    /// Syncs unsynced writes (batch durability); poisons on failure.
+    fn sync_if_dirty(&self) {
+        let file = {
+            let mut st = self.state();
+            if !st.dirty || st.poisoned.is_some() {
+                return;
+            }
+            st.dirty = false;
+            match st.active.as_ref().map(File::try_clone) {
+                Some(Ok(f)) => f,
+                Some(Err(e)) => {
+                    st.poisoned = Some(format!("cannot sync: {e}"));
+                    return;
+                }
+                None => return,
+            }
+        };
+        if let Err(e) = file.sync_data() {
+            tracing::error!(log = %self.dir.display(), "background fdatasync failed: {e}");
+            self.state().poisoned = Some(format!("background fdatasync failed: {e}"));
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.opts.durability != Durability::None {
+            self.sync_if_dirty();
+        }
+    }
+}
+
+/// Syncs a batch-durability store every `every` until it is dropped.
+fn spawn_syncer(inner: Weak<Inner>, every: Duration) {
+    std::thread::Builder::new()
+        .name("interstice-fs-sync".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                match inner.upgrade() {
+                    Some(inner) => inner.sync_if_dirty(),
+                    None => return,
+                }
+            }
+        })
+        .expect("spawn the log sync thread");
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::Backend { message: format!("log I/O task failed: {e}"), source: Some(Box::new(e)) }
+}
+
+#[async_trait]
+impl LogStore for FsLogStore {
+    async fn append(&self, batch: &CommitBatch) -> Result<(), Error> {
+        // Size checks need no lock; the offset is checked under it.
+        batch.check(batch.first_offset(), self.inner.opts.max_frame_size)?;
+        let (first, count) = (batch.first_offset(), batch.len() as u64);
+        match self.inner.opts.durability {
+            // fdatasync blocks for milliseconds: keep it off the async
+            // workers. The task finishes even if this future is dropped.
+            Durability::Sync => {
+                let inner = self.inner.clone();
+                let bytes = batch.bytes().to_vec();
+                tokio::task::spawn_blocking(move || inner.append_locked(first, count, &bytes))
+                    .await
+                    .map_err(join_error)?
+            }
+            // A write to the page cache is as quick as a lock: do it here.
+            _ => self.inner.append_locked(first, count, batch.bytes()),
+        }
+    }
+
+    async fn read_from(&self, from: u64) -> Result<CommitStream, Error> {
+        let (segments, first, next) = {
+            let st = self.inner.state();
+            (st.segments.clone(), st.first_offset, st.next_offset)
+        };
+        if from < first || from > next {
+            return Err(Error::OffsetOutOfRange { requested: from, first, next });
+        }
+        let start = segments.iter().rposition(|m| m.start_offset <= from).unwrap_or(0);
+        let reader = Reader {
+            dir: self.inner.dir.clone(),
+            segments: segments.into_iter().skip(start).collect(),
+            current: None,
+            from,
+            expected: None,
+            end: next,
+            max_frame: self.inner.opts.max_frame_size,
+        };
+        Ok(futures::stream::try_unfold(reader, Reader::next).boxed())
+    }
+
+    async fn last_offset(&self) -> Result<Option<u64>, Error> {
+        let st = self.inner.state();
+        Ok(st.next_offset.checked_sub(1).filter(|&o| o >= st.first_offset))
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, Error> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || verify_dir(&inner)).await.map_err(join_error)?
+    }
+
+    async fn truncate(&self, from: u64) -> Result<TruncateReport, Error> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || truncate_locked(&inner, from))
+            .await
+            .map_err(join_error)?
+    }
+}
+
+/// The state of a `read_from` stream.
+struct Reader {
+    dir: PathBuf,
+    segments: VecDeque<SegmentMeta>,
+    current: Option<SegmentFrames>,
+    from: u64,
+    /// The offset the next frame must carry (None before the first).
+    expected: Option<u64>,
+    /// The log's next offset when the read started: where the stream ends.
+    end: u64,
+    max_frame: u64,
+}
+
+impl Reader {
+    async fn next(mut self) -> Result<Option<(interstice_log::Commit, Self)>, Error> {
+        loop {
+            if self.expected.is_some_and(|e| e >= self.end) || self.from >= self.end {
+                return Ok(None);
+            }
+            if let Some(frames) = &mut self.current {
+                match frames.next() {
+                    Some(Ok(commit)) => {
+                        self.expected = Some(commit.offset + 1);
+                        if commit.offset >= self.from {
+                            return Ok(Some((commit, self)));
+                        }
+                        continue;
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => self.current = None,
+                }
+            }
+            let expected = self.expected;
+            let Some(seg) = self.segments.pop_front() else {
+                let at = expected.unwrap_or(self.from);
+                return Err(missing("(end of log)", at, self.end));
+            };
+            if let Some(e) = expected.filter(|&e| e != seg.start_offset) {
+                return Err(missing(&seg.name, e, seg.start_offset));
+            }
+            let path = self.dir.join(&seg.name);
+            let len = seg.len;
+            let buf = tokio::task::spawn_blocking(move || read_prefix(&path, Some(len)))
+                .await
+                .map_err(join_error)??;
+            if (buf.len() as u64) < len {
+                return Err(Error::Corrupt(Box::new(BadFrame {
+                    segment: seg.name.clone(),
+                    position: buf.len() as u64,
+                    offset: None,
+                    len: len - buf.len() as u64,
+                    damage: Damage::Frame(interstice_log::codec::FrameError::Truncated {
+                        needed: len,
+                        available: buf.len() as u64,
+                    }),
+                })));
+            }
+            let buf = Bytes::from(buf);
+            self.current = Some(if seg.start_pos as usize == interstice_log::codec::SEGMENT_HEADER_LEN {
+                SegmentFrames::new(&seg.name, buf, seg.first_offset, self.max_frame)?
+            } else {
+                SegmentFrames::at(&seg.name, buf, seg.start_pos as usize, seg.start_offset, self.max_frame)
+            });
+            self.expected = Some(seg.start_offset);
+        }
+    }
+}
+
+fn missing(segment: &str, from: u64, to: u64) -> Error {
+    Error::Corrupt(Box::new(BadFrame {
+        segment: segment.to_owned(),
+        position: 0,
+        offset: Some(from),
+        len: 0,
+        damage: Damage::Missing { from, to },
+    }))
+}
+
+/// Scans every segment file in the directory, as stored.
+fn verify_dir(inner: &Inner) -> Result<VerifyReport, Error> {
+    let (active_name, active_len) = {
+        let st = inner.state();
+        match (inner.opts.read_only, st.segments.last()) {
+            (false, Some(m)) => (Some(m.name.clone()), m.len),
+            _ => (None, 0),
+        }
+    };
+    let listing = layout::list(&inner.dir)?;
+    let mut report = VerifyReport::default();
+    let mut expected = 0u64;
+    for (first_offset, name) in &listing.segments {
+        // The writer's active segment may hold a write in progress past the
+        // acknowledged length: look only at what was acknowledged.
+        let len = (active_name.as_deref() == Some(name.as_str())).then_some(active_len);
+        let buf = Bytes::from(read_prefix(&inner.dir.join(name), len)?);
+        if *first_offset > expected {
+            report.bad.push(BadFrame {
+                segment: name.clone(),
+                position: 0,
+                offset: Some(expected),
+                len: 0,
+                damage: Damage::Missing { from: expected, to: *first_offset },
+            });
+        }
+        let scan = scan_segment(name, &buf, *first_offset, inner.opts.max_frame_size);
+        report.segments += 1;
+        report.bytes += buf.len() as u64;
+        report.commits += scan.commits;
+        if scan.last_offset.is_some() {
+            report.last_offset = scan.last_offset;
+        }
+        expected = scan.last_offset.map_or(*first_offset, |o| o + 1);
+        report.bad.extend(scan.bad);
+    }
+    Ok(report)
+}
+
+fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
+    let mut st = inner.state();
+    if let Some(reason) = &st.poisoned {
+        return Err(Error::Poisoned { reason: reason.clone() });
+    }
+    if inner.opts.read_only {
+        return Err(Error::ReadOnly { location: inner.location() });
+    }
+    let (first, next) = (st.first_offset, st.next_offset);
+    if from < first || from > next {
+        return Err(Error::OffsetOutOfRange { requested: from, first, next });
+    }
+    let mut report = TruncateReport { removed: next - from, quarantined: Vec::new() };
+    if from == next {
+        return Ok(report);
+    }
+    // Whole segments at or after `from`, last first: a crash part-way
+    // leaves a shorter log, never one with a hole.
+    let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
+    // (A skip-to segment keeps its bytes before the served start: it is cut
+    // below, never moved whole.)
+    while st.segments.last().is_some_and(|m| m.start_offset >= from && m.start_pos == header) {
+        let m = st.segments.pop().expect("checked");
+        st.active = None;
+        report.quarantined.push(layout::quarantine_file(&inner.dir, &m.name)?);
+    }
+    if let Some(last) = st.segments.last().cloned() {
+        let path = inner.dir.join(&last.name);
+        let buf = Bytes::from(read_prefix(&path, Some(last.len))?);
+        let mut frames = if last.start_pos == header {
+            SegmentFrames::new(&last.name, buf.clone(), last.first_offset, inner.opts.max_frame_size)?
+        } else {
+            SegmentFrames::at(&last.name, buf.clone(), last.start_pos as usize, last.start_offset, inner.opts.max_frame_size)
+        };
+        while frames.next_offset() < from {
+            match frames.next() {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => break,
+            }
+        }
+        let cut = frames.position() as u64;
+        if cut < last.len {
+            let q = layout::quarantine_bytes(&inner.dir, &last.name, cut, &buf[cut as usize..])?;
+            report.quarantined.push(q);
+            let file = layout::open_segment_rw(&path)?;
+            file.set_len(cut)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| Error::io("truncate segment", path.display(), e))?;
+            st.active = Some(file);
+        } else if st.active.is_none() {
+            st.active = Some(layout::open_segment_rw(&path)?);
+        }
+        st.segments.last_mut().expect("exists").len = cut;
+    }
+    layout::sync_dir(&inner.dir)?;
+    st.next_offset = from;
+    st.dirty = false;
+    Ok(report)
+}
