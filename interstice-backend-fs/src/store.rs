@@ -267,14 +267,21 @@ impl LogStore for FsLogStore {
         batch.check(batch.first_offset(), self.inner.opts.max_frame_size)?;
         let (first, count) = (batch.first_offset(), batch.len() as u64);
         match self.inner.opts.durability {
-            // fdatasync blocks for milliseconds: keep it off the async
-            // workers. The task finishes even if this future is dropped.
+            // fdatasync blocks for a while: tell the runtime, so it moves
+            // other tasks off this worker (`block_in_place`), or, on a
+            // current-thread runtime, run it on the blocking pool. Either
+            // way the append finishes even if this future is dropped.
             Durability::Sync => {
-                let inner = self.inner.clone();
-                let bytes = batch.bytes().to_vec();
-                tokio::task::spawn_blocking(move || inner.append_locked(first, count, &bytes))
-                    .await
-                    .map_err(join_error)?
+                let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
+                if matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
+                    tokio::task::block_in_place(|| self.inner.append_locked(first, count, batch.bytes()))
+                } else {
+                    let inner = self.inner.clone();
+                    let bytes = batch.bytes().to_vec();
+                    tokio::task::spawn_blocking(move || inner.append_locked(first, count, &bytes))
+                        .await
+                        .map_err(join_error)?
+                }
             }
             // A write to the page cache is as quick as a lock: do it here.
             _ => self.inner.append_locked(first, count, batch.bytes()),

@@ -143,7 +143,17 @@ async fn an_interrupted_segment_creation_is_quarantined() {
     assert_eq!(store.read_all(0).await.unwrap().len(), 3);
 }
 
-#[tokio::test]
+// `sync` appends take a different path on each runtime flavour.
+#[tokio::test(flavor = "current_thread")]
+async fn every_durability_level_keeps_commits_on_a_current_thread_runtime() {
+    every_durability_level_keeps_acknowledged_commits_across_reopen().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_durability_level_keeps_commits_on_a_multi_thread_runtime() {
+    every_durability_level_keeps_acknowledged_commits_across_reopen().await;
+}
+
 async fn every_durability_level_keeps_acknowledged_commits_across_reopen() {
     for durability in [Durability::Sync, Durability::Batch(Duration::from_millis(5)), Durability::None] {
         let tmp = tempfile::tempdir().unwrap();
