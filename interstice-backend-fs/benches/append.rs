@@ -11,14 +11,20 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use interstice_backend_fs::FsLogStore;
-use interstice_log::{Commit, CommitBatch, Durability, Invocation, LogOptions, LogStore, Mutation, MutationKind};
+use interstice_log::{
+    Commit, CommitBatch, Durability, Invocation, LogOptions, LogStore, Mutation, MutationKind,
+};
 
 fn commit(offset: u64) -> Commit {
     Commit {
         offset,
         timestamp: offset,
         cause: None,
-        invocation: Invocation { module: "bench".into(), reducer: "insert".into(), args: Bytes::new() },
+        invocation: Invocation {
+            module: "bench".into(),
+            reducer: "insert".into(),
+            args: Bytes::new(),
+        },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,
             module_id: 1,
@@ -53,7 +59,11 @@ impl Row {
 /// `write` + `fdatasync` of one frame-sized record per iteration.
 fn raw_fsync(dir: &std::path::Path, secs: Duration) -> Row {
     let path = dir.join("raw");
-    let mut f = OpenOptions::new().create(true).append(true).open(&path).unwrap();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
     let record = vec![0x5a; frame_len()];
     let start = Instant::now();
     let mut n = 0;
@@ -62,12 +72,22 @@ fn raw_fsync(dir: &std::path::Path, secs: Duration) -> Row {
         f.sync_data().unwrap();
         n += 1;
     }
-    let row = Row { name: "raw write+fdatasync".into(), batch: 1, commits: n, elapsed: start.elapsed() };
+    let row = Row {
+        name: "raw write+fdatasync".into(),
+        batch: 1,
+        commits: n,
+        elapsed: start.elapsed(),
+    };
     std::fs::remove_file(path).unwrap();
     row
 }
 
-async fn store_run(dir: &std::path::Path, durability: Durability, batch: usize, secs: Duration) -> Row {
+async fn store_run(
+    dir: &std::path::Path,
+    durability: Durability,
+    batch: usize,
+    secs: Duration,
+) -> Row {
     let log = dir.join(format!("log-{durability}-{batch}").replace(':', "_"));
     let opts = LogOptions::default().create(true).durability(durability);
     let store = FsLogStore::open(&log, opts).unwrap();
@@ -85,29 +105,54 @@ async fn store_run(dir: &std::path::Path, durability: Durability, batch: usize, 
     let elapsed = start.elapsed();
     drop(store);
     std::fs::remove_dir_all(&log).unwrap();
-    Row { name: format!("FsLogStore {durability}"), batch, commits: next, elapsed }
+    Row {
+        name: format!("FsLogStore {durability}"),
+        batch,
+        commits: next,
+        elapsed,
+    }
 }
 
 fn main() {
     let secs = Duration::from_secs_f64(
-        std::env::var("INTERSTICE_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0),
+        std::env::var("INTERSTICE_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(2.0),
     );
     // The target dir is on the project's disk (not a tmpfs), like a real log.
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    println!("append bench: one commit = one 64-byte row ({} byte frame), {secs:?} per row, dir {}", frame_len(), tmp.path().display());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "append bench: one commit = one 64-byte row ({} byte frame), {secs:?} per row, dir {}",
+        frame_len(),
+        tmp.path().display()
+    );
 
     let raw = raw_fsync(tmp.path(), secs);
     let mut rows = Vec::new();
-    for durability in [Durability::Sync, Durability::Batch(Duration::from_millis(10)), Durability::None] {
+    for durability in [
+        Durability::Sync,
+        Durability::Batch(Duration::from_millis(10)),
+        Durability::None,
+    ] {
         for batch in [1, 16, 256] {
             rows.push(rt.block_on(store_run(tmp.path(), durability, batch, secs)));
         }
     }
 
     println!();
-    println!("| {:<26} | {:>5} | {:>12} | {:>12} | {:>14} |", "what", "batch", "commits/s", "us/batch", "vs raw fsync");
-    println!("|{:-<28}|{:->7}|{:->14}|{:->14}|{:->16}|", "", "", "", "", "");
+    println!(
+        "| {:<26} | {:>5} | {:>12} | {:>12} | {:>14} |",
+        "what", "batch", "commits/s", "us/batch", "vs raw fsync"
+    );
+    println!(
+        "|{:-<28}|{:->7}|{:->14}|{:->14}|{:->16}|",
+        "", "", "", "", ""
+    );
     for r in std::iter::once(&raw).chain(&rows) {
         println!(
             "| {:<26} | {:>5} | {:>12.0} | {:>12.1} | {:>13.2}x |",
@@ -119,19 +164,34 @@ fn main() {
         );
     }
 
-    let find = |name: &str, batch| rows.iter().find(|r| r.name.ends_with(name) && r.batch == batch).unwrap();
+    let find = |name: &str, batch| {
+        rows.iter()
+            .find(|r| r.name.ends_with(name) && r.batch == batch)
+            .unwrap()
+    };
     let sync1 = find(" sync", 1);
     let sync256 = find(" sync", 256);
-    let none_best = [1, 16, 256].map(|b| find(" none", b).commits_per_sec()).into_iter().fold(0.0, f64::max);
+    let none_best = [1, 16, 256]
+        .map(|b| find(" none", b).commits_per_sec())
+        .into_iter()
+        .fold(0.0, f64::max);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     println!();
     let ratio = sync1.commits_per_sec() / raw.commits_per_sec();
-    println!("target: sync batch 1 within 20% of raw fdatasync: {:.0}% of raw -> {}", ratio * 100.0, verdict(ratio >= 0.8));
+    println!(
+        "target: sync batch 1 within 20% of raw fdatasync: {:.0}% of raw -> {}",
+        ratio * 100.0,
+        verdict(ratio >= 0.8)
+    );
     let fsyncs = sync256.us_per_batch() / raw.us_per_batch();
     let speedup = sync256.commits_per_sec() / sync1.commits_per_sec();
     println!(
         "target: sync batch 256 costs <= 2 raw fsyncs ({fsyncs:.2}) and >= 128x batch 1 ({speedup:.0}x) -> {}",
         verdict(fsyncs <= 2.0 && speedup >= 128.0)
     );
-    println!("target: none >= 1M commits/s: best {:.2}M/s -> {}", none_best / 1e6, verdict(none_best >= 1e6));
+    println!(
+        "target: none >= 1M commits/s: best {:.2}M/s -> {}",
+        none_best / 1e6,
+        verdict(none_best >= 1e6)
+    );
 }

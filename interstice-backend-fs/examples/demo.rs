@@ -36,7 +36,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             offset: 0,
             timestamp: now_micros(),
             cause: None,
-            invocation: Invocation { module: "interstice".into(), reducer: "publish".into(), args: Bytes::new() },
+            invocation: Invocation {
+                module: "interstice".into(),
+                reducer: "publish".into(),
+                args: Bytes::new(),
+            },
             mutations: vec![Mutation::module(1, 0x4a11, &record)],
         })?;
     }
@@ -61,7 +65,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         })?;
     }
     store.append(&batch).await?;
-    println!("appended {} commits (synced to disk before append returned)", batch.len());
+    println!(
+        "appended {} commits (synced to disk before append returned)",
+        batch.len()
+    );
     drop(store);
 
     // A restart: everything acknowledged is there, every checksum verified.
@@ -94,7 +101,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         report.commits,
         report.segments,
         report.bytes,
-        if report.is_clean() { "no damage".to_string() } else { format!("{} bad frames", report.bad.len()) }
+        if report.is_clean() {
+            "no damage".to_string()
+        } else {
+            format!("{} bad frames", report.bad.len())
+        }
     );
     for bad in &report.bad {
         println!("  {bad}");

@@ -47,11 +47,17 @@ pub(crate) struct Listing {
 
 /// Lists the segments of `dir`.
 pub(crate) fn list(dir: &Path) -> Result<Listing, Error> {
-    let mut listing = Listing { segments: Vec::new(), temporaries: Vec::new() };
-    let entries = fs::read_dir(dir).map_err(|e| Error::io("list log directory", dir.display(), e))?;
+    let mut listing = Listing {
+        segments: Vec::new(),
+        temporaries: Vec::new(),
+    };
+    let entries =
+        fs::read_dir(dir).map_err(|e| Error::io("list log directory", dir.display(), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list log directory", dir.display(), e))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
         if let Some(offset) = parse_segment_name(&name) {
             listing.segments.push((offset, name));
         } else if name.ends_with(TMP_EXT) {
@@ -96,7 +102,8 @@ pub(crate) fn create_segment(dir: &Path, first_offset: u64) -> Result<File, Erro
     file.write_all(&header)
         .and_then(|()| file.sync_data())
         .map_err(|e| Error::io("write segment header", tmp.display(), e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io("rename segment into place", path.display(), e))?;
+    fs::rename(&tmp, &path)
+        .map_err(|e| Error::io("rename segment into place", path.display(), e))?;
     sync_dir(dir)?;
     Ok(file)
 }
@@ -128,8 +135,11 @@ pub(crate) fn read_prefix(path: &Path, len: Option<u64>) -> Result<Vec<u8>, Erro
 
 fn quarantine_path(dir: &Path, segment: &str, position: u64) -> Result<PathBuf, Error> {
     let qdir = dir.join(QUARANTINE_DIR);
-    fs::create_dir_all(&qdir).map_err(|e| Error::io("create quarantine directory", qdir.display(), e))?;
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    fs::create_dir_all(&qdir)
+        .map_err(|e| Error::io("create quarantine directory", qdir.display(), e))?;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let mut n = 0u32;
     loop {
         let name = match n {
@@ -174,7 +184,9 @@ pub(crate) fn quarantine_bytes(
 /// Moves a whole file (a segment or a leftover) into quarantine.
 pub(crate) fn quarantine_file(dir: &Path, name: &str) -> Result<Quarantined, Error> {
     let from = dir.join(name);
-    let len = fs::metadata(&from).map_err(|e| Error::io("stat", from.display(), e))?.len();
+    let len = fs::metadata(&from)
+        .map_err(|e| Error::io("stat", from.display(), e))?
+        .len();
     let to = quarantine_path(dir, name, 0)?;
     fs::rename(&from, &to).map_err(|e| Error::io("move into quarantine", from.display(), e))?;
     sync_dir(&dir.join(QUARANTINE_DIR))?;
@@ -195,7 +207,11 @@ mod tests {
     fn names_sort_in_offset_order() {
         assert_eq!(segment_name(42), "00000000000000000042.log");
         assert_eq!(parse_segment_name(&segment_name(u64::MAX)), Some(u64::MAX));
-        for bad in ["42.log", "0000000000000000004x.log", "00000000000000000042.tmp"] {
+        for bad in [
+            "42.log",
+            "0000000000000000004x.log",
+            "00000000000000000042.tmp",
+        ] {
             assert_eq!(parse_segment_name(bad), None, "{bad}");
         }
         assert!(segment_name(9) < segment_name(10));

@@ -30,8 +30,14 @@ impl DirLock {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut text = String::new();
-                let pid = file.read_to_string(&mut text).ok().and_then(|_| text.trim().parse().ok());
-                return Err(Error::Locked { location: dir.display().to_string(), pid });
+                let pid = file
+                    .read_to_string(&mut text)
+                    .ok()
+                    .and_then(|_| text.trim().parse().ok());
+                return Err(Error::Locked {
+                    location: dir.display().to_string(),
+                    pid,
+                });
             }
             Err(TryLockError::Error(e)) => return Err(Error::io("lock", path.display(), e)),
         }

@@ -88,7 +88,12 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
             (i, Some(n))
         }
         _ if metas.is_empty() => {
-            return Ok(Recovered { segments: metas, first_offset: 0, next_offset: 0, report });
+            return Ok(Recovered {
+                segments: metas,
+                first_offset: 0,
+                next_offset: 0,
+                report,
+            });
         }
         _ => {
             if metas[0].first_offset != 0 {
@@ -97,7 +102,10 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
                     position: 0,
                     offset: Some(0),
                     len: 0,
-                    damage: Damage::Missing { from: 0, to: metas[0].first_offset },
+                    damage: Damage::Missing {
+                        from: 0,
+                        to: metas[0].first_offset,
+                    },
                 })));
             }
             // The last segment with a sound header; later ones are tail.
@@ -107,6 +115,7 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
     };
 
     let mut scanned = Vec::new();
+    #[allow(clippy::needless_range_loop)] // `metas` is updated inside
     for index in start..metas.len() {
         let m = metas[index].clone();
         let buf = Bytes::from(read_prefix(&dir.join(&m.name), None)?);
@@ -124,7 +133,11 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
             }
             _ => scan_segment(&m.name, &buf, m.first_offset, max),
         };
-        scanned.push(Scanned { index, scan, file_len: buf.len() as u64 });
+        scanned.push(Scanned {
+            index,
+            scan,
+            file_len: buf.len() as u64,
+        });
     }
     check_continuity(&scanned, &metas)?;
 
@@ -141,8 +154,13 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
             // Inspection: serve everything as stored; reads stop at the damage.
             tracing::warn!(log = %dir.display(), "corrupt log (opened read-only): {first}");
             report.corruption = Some(first);
-            let last = scanned.last().expect("damage was found in a scanned segment");
-            let next_offset = last.scan.last_offset.map_or(metas[last.index].start_offset, |o| o + 1);
+            let last = scanned
+                .last()
+                .expect("damage was found in a scanned segment");
+            let next_offset = last
+                .scan
+                .last_offset
+                .map_or(metas[last.index].start_offset, |o| o + 1);
             for s in &scanned {
                 metas[s.index].len = s.file_len;
             }
@@ -151,11 +169,19 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
             report.first_offset = first_offset;
             report.last_offset = next_offset.checked_sub(1).filter(|&o| o >= first_offset);
             let segments = metas.into_iter().skip(first_served).collect();
-            return Ok(Recovered { segments, first_offset, next_offset, report });
+            return Ok(Recovered {
+                segments,
+                first_offset,
+                next_offset,
+                report,
+            });
         }
         let tail_len: u64 = scanned[k].file_len - scanned[k].scan.valid_end
             + scanned[k + 1..].iter().map(|s| s.file_len).sum::<u64>();
-        let tail = BadFrame { len: tail_len, ..first };
+        let tail = BadFrame {
+            len: tail_len,
+            ..first
+        };
         if opts.recovery == RecoveryMode::Strict {
             return Err(Error::InvalidTail(Box::new(tail)));
         }
@@ -180,7 +206,12 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
             } else if s.scan.valid_end < s.file_len {
                 let path = dir.join(name);
                 let bytes = read_prefix(&path, None)?;
-                let q = layout::quarantine_bytes(dir, name, s.scan.valid_end, &bytes[s.scan.valid_end as usize..])?;
+                let q = layout::quarantine_bytes(
+                    dir,
+                    name,
+                    s.scan.valid_end,
+                    &bytes[s.scan.valid_end as usize..],
+                )?;
                 report.quarantined.push(q);
                 let file = layout::open_segment_rw(&path)?;
                 file.set_len(s.scan.valid_end)
@@ -201,11 +232,11 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
         keep[s.index] = !cut_away;
         metas[s.index].len = s.scan.valid_end;
     }
-    let next_offset = scanned
-        .iter()
-        .rev()
-        .find(|s| keep[s.index])
-        .map_or(0, |s| s.scan.prefix_last.map_or(metas[s.index].start_offset, |o| o + 1));
+    let next_offset = scanned.iter().rev().find(|s| keep[s.index]).map_or(0, |s| {
+        s.scan
+            .prefix_last
+            .map_or(metas[s.index].start_offset, |o| o + 1)
+    });
     // With skip-to, nothing before the skip segment is served.
     let first_served = if skip.is_some() { start } else { 0 };
     let served: Vec<SegmentMeta> = metas
@@ -217,7 +248,12 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
     let first_offset = skip.unwrap_or(0);
     report.first_offset = first_offset;
     report.last_offset = next_offset.checked_sub(1).filter(|&o| o >= first_offset);
-    Ok(Recovered { segments: served, first_offset, next_offset, report })
+    Ok(Recovered {
+        segments: served,
+        first_offset,
+        next_offset,
+        report,
+    })
 }
 
 fn header_ok(dir: &Path, m: &SegmentMeta) -> bool {
@@ -231,10 +267,13 @@ fn header_ok(dir: &Path, m: &SegmentMeta) -> bool {
 fn check_continuity(scanned: &[Scanned], metas: &[SegmentMeta]) -> Result<(), Error> {
     for pair in scanned.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        if !a.scan.bad.is_empty() || !b.scan.header.is_ok() {
+        if !a.scan.bad.is_empty() || b.scan.header.is_err() {
             continue;
         }
-        let expected = a.scan.prefix_last.map_or(metas[a.index].start_offset, |o| o + 1);
+        let expected = a
+            .scan
+            .prefix_last
+            .map_or(metas[a.index].start_offset, |o| o + 1);
         let found = metas[b.index].first_offset;
         if found != expected && b.scan.commits > 0 {
             return Err(Error::Corrupt(Box::new(BadFrame {
@@ -242,7 +281,10 @@ fn check_continuity(scanned: &[Scanned], metas: &[SegmentMeta]) -> Result<(), Er
                 position: 0,
                 offset: Some(expected),
                 len: 0,
-                damage: Damage::Missing { from: expected, to: found },
+                damage: Damage::Missing {
+                    from: expected,
+                    to: found,
+                },
             })));
         }
     }

@@ -80,7 +80,9 @@ impl FsLogStore {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if !opts.create || opts.read_only {
-                    return Err(Error::NotFound { location: dir.display().to_string() });
+                    return Err(Error::NotFound {
+                        location: dir.display().to_string(),
+                    });
                 }
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| Error::io("create log directory", dir.display(), e))?;
@@ -90,7 +92,11 @@ impl FsLogStore {
             }
             Err(e) => return Err(Error::io("open log directory", dir.display(), e)),
         }
-        let lock = if opts.read_only { None } else { Some(DirLock::acquire(&dir)?) };
+        let lock = if opts.read_only {
+            None
+        } else {
+            Some(DirLock::acquire(&dir)?)
+        };
         let recovered = recover(&dir, &opts)?;
         let active = match (opts.read_only, recovered.segments.last()) {
             (false, Some(last)) => Some(layout::open_segment_rw(&dir.join(&last.name))?),
@@ -143,13 +149,20 @@ impl Inner {
     fn append_locked(&self, first_offset: u64, count: u64, bytes: &[u8]) -> Result<(), Error> {
         let mut st = self.state();
         if let Some(reason) = &st.poisoned {
-            return Err(Error::Poisoned { reason: reason.clone() });
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
         }
         if self.opts.read_only {
-            return Err(Error::ReadOnly { location: self.location() });
+            return Err(Error::ReadOnly {
+                location: self.location(),
+            });
         }
         if first_offset != st.next_offset {
-            return Err(Error::OffsetConflict { expected: st.next_offset, found: first_offset });
+            return Err(Error::OffsetConflict {
+                expected: st.next_offset,
+                found: first_offset,
+            });
         }
         let needs_segment = match st.segments.last() {
             None => true,
@@ -162,13 +175,17 @@ impl Inner {
             self.rotate(&mut st, first_offset)?;
         }
         let at = st.segments.last().expect("a segment exists").len;
-        let file = st.active.as_ref().expect("writable store has an active segment");
-        let result = file.write_all_at(bytes, at).map_err(|e| ("write", e)).and_then(|()| {
-            match self.opts.durability {
+        let file = st
+            .active
+            .as_ref()
+            .expect("writable store has an active segment");
+        let result = file
+            .write_all_at(bytes, at)
+            .map_err(|e| ("write", e))
+            .and_then(|()| match self.opts.durability {
                 Durability::Sync => file.sync_data().map_err(|e| ("fdatasync", e)),
                 _ => Ok(()),
-            }
-        });
+            });
         if let Err((op, e)) = result {
             // The bytes may be partly on disk: cut them off if we can, and
             // stop writing either way (after a failed fsync the kernel may
@@ -186,14 +203,15 @@ impl Inner {
 
     /// Starts a new segment at `first_offset`, syncing the old one first.
     fn rotate(&self, st: &mut State, first_offset: u64) -> Result<(), Error> {
-        if let Some(old) = &st.active {
-            if st.dirty && self.opts.durability != Durability::None {
-                if let Err(e) = old.sync_data() {
-                    st.poisoned = Some(format!("fdatasync before rotation failed: {e}"));
-                    return Err(Error::io("fdatasync", self.location(), e));
-                }
-                st.dirty = false;
+        if let Some(old) = &st.active
+            && st.dirty
+            && self.opts.durability != Durability::None
+        {
+            if let Err(e) = old.sync_data() {
+                st.poisoned = Some(format!("fdatasync before rotation failed: {e}"));
+                return Err(Error::io("fdatasync", self.location(), e));
             }
+            st.dirty = false;
         }
         let file = layout::create_segment(&self.dir, first_offset)?;
         let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
@@ -257,7 +275,10 @@ fn spawn_syncer(inner: Weak<Inner>, every: Duration) {
 }
 
 fn join_error(e: tokio::task::JoinError) -> Error {
-    Error::Backend { message: format!("log I/O task failed: {e}"), source: Some(Box::new(e)) }
+    Error::Backend {
+        message: format!("log I/O task failed: {e}"),
+        source: Some(Box::new(e)),
+    }
 }
 
 #[async_trait]
@@ -274,7 +295,9 @@ impl LogStore for FsLogStore {
             Durability::Sync => {
                 let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
                 if matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
-                    tokio::task::block_in_place(|| self.inner.append_locked(first, count, batch.bytes()))
+                    tokio::task::block_in_place(|| {
+                        self.inner.append_locked(first, count, batch.bytes())
+                    })
                 } else {
                     let inner = self.inner.clone();
                     let bytes = batch.bytes().to_vec();
@@ -294,9 +317,16 @@ impl LogStore for FsLogStore {
             (st.segments.clone(), st.first_offset, st.next_offset)
         };
         if from < first || from > next {
-            return Err(Error::OffsetOutOfRange { requested: from, first, next });
+            return Err(Error::OffsetOutOfRange {
+                requested: from,
+                first,
+                next,
+            });
         }
-        let start = segments.iter().rposition(|m| m.start_offset <= from).unwrap_or(0);
+        let start = segments
+            .iter()
+            .rposition(|m| m.start_offset <= from)
+            .unwrap_or(0);
         let reader = Reader {
             dir: self.inner.dir.clone(),
             segments: segments.into_iter().skip(start).collect(),
@@ -311,12 +341,17 @@ impl LogStore for FsLogStore {
 
     async fn last_offset(&self) -> Result<Option<u64>, Error> {
         let st = self.inner.state();
-        Ok(st.next_offset.checked_sub(1).filter(|&o| o >= st.first_offset))
+        Ok(st
+            .next_offset
+            .checked_sub(1)
+            .filter(|&o| o >= st.first_offset))
     }
 
     async fn verify(&self) -> Result<VerifyReport, Error> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || verify_dir(&inner)).await.map_err(join_error)?
+        tokio::task::spawn_blocking(move || verify_dir(&inner))
+            .await
+            .map_err(join_error)?
     }
 
     async fn truncate(&self, from: u64) -> Result<TruncateReport, Error> {
@@ -385,11 +420,19 @@ impl Reader {
                 })));
             }
             let buf = Bytes::from(buf);
-            self.current = Some(if seg.start_pos as usize == interstice_log::codec::SEGMENT_HEADER_LEN {
-                SegmentFrames::new(&seg.name, buf, seg.first_offset, self.max_frame)?
-            } else {
-                SegmentFrames::at(&seg.name, buf, seg.start_pos as usize, seg.start_offset, self.max_frame)
-            });
+            self.current = Some(
+                if seg.start_pos as usize == interstice_log::codec::SEGMENT_HEADER_LEN {
+                    SegmentFrames::new(&seg.name, buf, seg.first_offset, self.max_frame)?
+                } else {
+                    SegmentFrames::at(
+                        &seg.name,
+                        buf,
+                        seg.start_pos as usize,
+                        seg.start_offset,
+                        self.max_frame,
+                    )
+                },
+            );
             self.expected = Some(seg.start_offset);
         }
     }
@@ -428,7 +471,10 @@ fn verify_dir(inner: &Inner) -> Result<VerifyReport, Error> {
                 position: 0,
                 offset: Some(expected),
                 len: 0,
-                damage: Damage::Missing { from: expected, to: *first_offset },
+                damage: Damage::Missing {
+                    from: expected,
+                    to: *first_offset,
+                },
             });
         }
         let scan = scan_segment(name, &buf, *first_offset, inner.opts.max_frame_size);
@@ -447,16 +493,27 @@ fn verify_dir(inner: &Inner) -> Result<VerifyReport, Error> {
 fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
     let mut st = inner.state();
     if let Some(reason) = &st.poisoned {
-        return Err(Error::Poisoned { reason: reason.clone() });
+        return Err(Error::Poisoned {
+            reason: reason.clone(),
+        });
     }
     if inner.opts.read_only {
-        return Err(Error::ReadOnly { location: inner.location() });
+        return Err(Error::ReadOnly {
+            location: inner.location(),
+        });
     }
     let (first, next) = (st.first_offset, st.next_offset);
     if from < first || from > next {
-        return Err(Error::OffsetOutOfRange { requested: from, first, next });
+        return Err(Error::OffsetOutOfRange {
+            requested: from,
+            first,
+            next,
+        });
     }
-    let mut report = TruncateReport { removed: next - from, quarantined: Vec::new() };
+    let mut report = TruncateReport {
+        removed: next - from,
+        quarantined: Vec::new(),
+    };
     if from == next {
         return Ok(report);
     }
@@ -465,18 +522,35 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
     let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
     // (A skip-to segment keeps its bytes before the served start: it is cut
     // below, never moved whole.)
-    while st.segments.last().is_some_and(|m| m.start_offset >= from && m.start_pos == header) {
+    while st
+        .segments
+        .last()
+        .is_some_and(|m| m.start_offset >= from && m.start_pos == header)
+    {
         let m = st.segments.pop().expect("checked");
         st.active = None;
-        report.quarantined.push(layout::quarantine_file(&inner.dir, &m.name)?);
+        report
+            .quarantined
+            .push(layout::quarantine_file(&inner.dir, &m.name)?);
     }
     if let Some(last) = st.segments.last().cloned() {
         let path = inner.dir.join(&last.name);
         let buf = Bytes::from(read_prefix(&path, Some(last.len))?);
         let mut frames = if last.start_pos == header {
-            SegmentFrames::new(&last.name, buf.clone(), last.first_offset, inner.opts.max_frame_size)?
+            SegmentFrames::new(
+                &last.name,
+                buf.clone(),
+                last.first_offset,
+                inner.opts.max_frame_size,
+            )?
         } else {
-            SegmentFrames::at(&last.name, buf.clone(), last.start_pos as usize, last.start_offset, inner.opts.max_frame_size)
+            SegmentFrames::at(
+                &last.name,
+                buf.clone(),
+                last.start_pos as usize,
+                last.start_offset,
+                inner.opts.max_frame_size,
+            )
         };
         while frames.next_offset() < from {
             match frames.next() {

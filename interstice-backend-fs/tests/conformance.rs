@@ -12,7 +12,9 @@ struct Fs {
 
 impl Fs {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn log(&self) -> std::path::PathBuf {
         self.dir.path().join("log")

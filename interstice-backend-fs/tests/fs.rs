@@ -15,7 +15,12 @@ fn segment_files(dir: &Path) -> Vec<(String, u64)> {
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
-        .map(|e| (e.file_name().into_string().unwrap(), e.metadata().unwrap().len()))
+        .map(|e| {
+            (
+                e.file_name().into_string().unwrap(),
+                e.metadata().unwrap().len(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -51,14 +56,27 @@ async fn a_second_writer_is_told_who_holds_the_lock() {
     let writer = FsLogStore::open(&dir, test_options()).unwrap();
     append_samples(&writer, 3, 1).await;
     let err = FsLogStore::open(&dir, test_options()).unwrap_err();
-    assert!(matches!(err, Error::Locked { pid: Some(p), .. } if p == std::process::id()), "{err}");
-    assert!(err.to_string().contains(&format!("locked by pid {}", std::process::id())), "{err}");
+    assert!(
+        matches!(err, Error::Locked { pid: Some(p), .. } if p == std::process::id()),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("locked by pid {}", std::process::id())),
+        "{err}"
+    );
     // Readers do not need the lock.
     let reader = FsLogStore::open(&dir, LogOptions::default().read_only(true)).unwrap();
     assert_eq!(reader.read_all(0).await.unwrap().len(), 3);
-    let err = reader.append_commit(&interstice_log::conformance::sample_commit(3, "r")).await.unwrap_err();
+    let err = reader
+        .append_commit(&interstice_log::conformance::sample_commit(3, "r"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::ReadOnly { .. }), "{err}");
-    assert!(matches!(reader.truncate(0).await, Err(Error::ReadOnly { .. })));
+    assert!(matches!(
+        reader.truncate(0).await,
+        Err(Error::ReadOnly { .. })
+    ));
     drop(writer);
     let writer = FsLogStore::open(&dir, test_options()).unwrap();
     assert_eq!(writer.next_offset().await.unwrap(), 3);
@@ -70,7 +88,10 @@ fn a_missing_directory_is_an_error_unless_asked_to_create() {
     let dir = tmp.path().join("a/b/log");
     let err = FsLogStore::open(&dir, LogOptions::default()).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
-    assert!(err.to_string().contains(&dir.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&dir.display().to_string()),
+        "{err}"
+    );
     assert!(!dir.exists(), "a failed open created the directory");
     FsLogStore::open(&dir, LogOptions::default().create(true)).unwrap();
     assert!(dir.join("LOCK").exists());
@@ -85,7 +106,10 @@ fn a_path_that_is_a_file_is_an_error() {
         let err = FsLogStore::open(&path, LogOptions::default().create(true)).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, Error::Io { .. }), "{msg}");
-        assert!(msg.contains("plain") && msg.to_lowercase().contains("not a directory"), "{msg}");
+        assert!(
+            msg.contains("plain") && msg.to_lowercase().contains("not a directory"),
+            "{msg}"
+        );
     }
     assert_eq!(std::fs::read(&file).unwrap(), b"not a log");
 }
@@ -97,10 +121,32 @@ fn a_directory_that_cannot_be_written_is_an_error() {
     assert!(dir.is_dir(), "this test needs sysfs mounted at /sys");
     let err = FsLogStore::open(dir, LogOptions::default()).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::Io { op: "create lock file", .. }), "{msg}");
+    assert!(
+        matches!(
+            err,
+            Error::Io {
+                op: "create lock file",
+                ..
+            }
+        ),
+        "{msg}"
+    );
     assert!(msg.contains("/sys/kernel/LOCK"), "{msg}");
-    let err = FsLogStore::open(dir.join("interstice-log"), LogOptions::default().create(true)).unwrap_err();
-    assert!(matches!(err, Error::Io { op: "create log directory", .. }), "{err}");
+    let err = FsLogStore::open(
+        dir.join("interstice-log"),
+        LogOptions::default().create(true),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Io {
+                op: "create log directory",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -119,7 +165,10 @@ async fn a_torn_tail_is_kept_in_quarantine_byte_for_byte() {
     let store = FsLogStore::open(&dir, test_options()).unwrap();
     let report = store.recovery_report();
     let tail = report.invalid_tail.as_ref().unwrap();
-    assert_eq!((tail.position, tail.offset, tail.len), (len, Some(5), garbage.len() as u64));
+    assert_eq!(
+        (tail.position, tail.offset, tail.len),
+        (len, Some(5), garbage.len() as u64)
+    );
     assert_eq!(report.quarantined.len(), 1);
     let q = &report.quarantined[0];
     assert_eq!(std::fs::read(&q.location).unwrap(), garbage);
@@ -155,7 +204,11 @@ async fn every_durability_level_keeps_commits_on_a_multi_thread_runtime() {
 }
 
 async fn every_durability_level_keeps_acknowledged_commits_across_reopen() {
-    for durability in [Durability::Sync, Durability::Batch(Duration::from_millis(5)), Durability::None] {
+    for durability in [
+        Durability::Sync,
+        Durability::Batch(Duration::from_millis(5)),
+        Durability::None,
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("log");
         let opts = test_options().durability(durability);
@@ -175,7 +228,9 @@ async fn every_durability_level_keeps_acknowledged_commits_across_reopen() {
 fn options_that_cannot_work_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     for opts in [
-        LogOptions::default().create(true).segment_size(SEGMENT_HEADER_LEN as u64),
+        LogOptions::default()
+            .create(true)
+            .segment_size(SEGMENT_HEADER_LEN as u64),
         LogOptions::default().create(true).max_frame_size(10),
     ] {
         let err = FsLogStore::open(tmp.path(), opts).unwrap_err();

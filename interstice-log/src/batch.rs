@@ -19,7 +19,11 @@ pub struct CommitBatch {
 impl CommitBatch {
     /// An empty batch whose first commit will have `first_offset`.
     pub fn new(first_offset: u64) -> Self {
-        Self { first_offset, bytes: Vec::new(), ends: Vec::new() }
+        Self {
+            first_offset,
+            bytes: Vec::new(),
+            ends: Vec::new(),
+        }
     }
 
     /// Encodes `commit` onto the batch and returns its frame length.
@@ -83,7 +87,10 @@ impl CommitBatch {
     /// Every backend calls this first in `append`.
     pub fn check(&self, next_offset: u64, max_frame_size: u64) -> Result<(), Error> {
         if self.first_offset != next_offset {
-            return Err(Error::OffsetConflict { expected: next_offset, found: self.first_offset });
+            return Err(Error::OffsetConflict {
+                expected: next_offset,
+                found: self.first_offset,
+            });
         }
         if self.is_empty() {
             return Err(Error::InvalidCommit {

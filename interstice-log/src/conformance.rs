@@ -62,7 +62,11 @@ pub fn sample_commit(offset: u64, tag: &str) -> Commit {
         },
         mutations: (0..(offset % 4))
             .map(|i| Mutation {
-                kind: [MutationKind::Insert, MutationKind::Update, MutationKind::Delete][i as usize % 3],
+                kind: [
+                    MutationKind::Insert,
+                    MutationKind::Update,
+                    MutationKind::Delete,
+                ][i as usize % 3],
                 module_id: 1,
                 table_id: i as u32,
                 schema_hash: 0x5eed ^ i,
@@ -82,7 +86,11 @@ fn batch_of(commits: &[Commit]) -> CommitBatch {
 
 /// Appends `n` sample commits from the store's next offset in batches of
 /// `per_batch`, returning them.
-pub async fn append_samples<S: LogStore + ?Sized>(store: &S, n: u64, per_batch: u64) -> Vec<Commit> {
+pub async fn append_samples<S: LogStore + ?Sized>(
+    store: &S,
+    n: u64,
+    per_batch: u64,
+) -> Vec<Commit> {
     let start = store.next_offset().await.expect("next offset");
     let all: Vec<Commit> = (start..start + n).map(|o| sample_commit(o, "s")).collect();
     for chunk in all.chunks(per_batch.max(1) as usize) {
@@ -114,17 +122,55 @@ pub async fn round_trip<H: Harness>(h: &H) {
 pub async fn offsets_are_dense<H: Harness>(h: &H) {
     let (store, _) = h.open(test_options()).await.expect("open");
     for wrong in [1, 5] {
-        let err = store.append(&batch_of(&[sample_commit(wrong, "x")])).await.unwrap_err();
-        assert!(matches!(err, Error::OffsetConflict { expected: 0, found } if found == wrong), "{err}");
+        let err = store
+            .append(&batch_of(&[sample_commit(wrong, "x")]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::OffsetConflict { expected: 0, found } if found == wrong),
+            "{err}"
+        );
     }
     append_samples(&store, 5, 2).await;
-    let err = store.append(&batch_of(&[sample_commit(3, "x")])).await.unwrap_err();
-    assert!(matches!(err, Error::OffsetConflict { expected: 5, found: 3 }), "{err}");
-    let offsets: Vec<u64> = store.read_all(0).await.unwrap().iter().map(|c| c.offset).collect();
+    let err = store
+        .append(&batch_of(&[sample_commit(3, "x")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OffsetConflict {
+                expected: 5,
+                found: 3
+            }
+        ),
+        "{err}"
+    );
+    let offsets: Vec<u64> = store
+        .read_all(0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.offset)
+        .collect();
     assert_eq!(offsets, (0..5).collect::<Vec<_>>());
     assert!(store.read_all(5).await.unwrap().is_empty());
-    let err = store.read_from(6).await.err().expect("reading past the end fails");
-    assert!(matches!(err, Error::OffsetOutOfRange { requested: 6, next: 5, .. }), "{err}");
+    let err = store
+        .read_from(6)
+        .await
+        .err()
+        .expect("reading past the end fails");
+    assert!(
+        matches!(
+            err,
+            Error::OffsetOutOfRange {
+                requested: 6,
+                next: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 /// Reading from any offset yields exactly the suffix, across segments.
@@ -133,7 +179,11 @@ pub async fn read_from_the_middle<H: Harness>(h: &H) {
     let all = append_samples(&store, 120, 7).await;
     assert!(h.segments().await.len() > 2, "test needs several segments");
     for from in [0, 1, 6, 7, 50, 119, 120] {
-        assert_eq!(store.read_all(from).await.unwrap(), all[from as usize..], "from {from}");
+        assert_eq!(
+            store.read_all(from).await.unwrap(),
+            all[from as usize..],
+            "from {from}"
+        );
     }
 }
 
@@ -160,7 +210,10 @@ pub async fn torn_tail_at_every_position<H: Harness>(h: &H) {
     let (store, _) = h.open(test_options()).await.expect("open");
     let all = append_samples(&store, 6, 2).await;
     let last = all.last().unwrap().clone();
-    store.append(&batch_of(&[sample_commit(6, "last-frame")])).await.unwrap();
+    store
+        .append(&batch_of(&[sample_commit(6, "last-frame")]))
+        .await
+        .unwrap();
     drop(store);
     let segment = h.segments().await.pop().expect("a segment");
     let original = h.read_segment(&segment).await;
@@ -173,26 +226,43 @@ pub async fn torn_tail_at_every_position<H: Harness>(h: &H) {
         h.write_segment(&segment, original[..cut].to_vec()).await;
         let torn = cut - frame_start;
         if torn > 0 {
-            let err = h.open(test_options().recovery(RecoveryMode::Strict)).await.unwrap_err();
+            let err = h
+                .open(test_options().recovery(RecoveryMode::Strict))
+                .await
+                .unwrap_err();
             match &err {
                 Error::InvalidTail(bad) => {
-                    assert_eq!((bad.segment.as_str(), bad.position), (segment.as_str(), frame_start as u64), "cut {cut}");
+                    assert_eq!(
+                        (bad.segment.as_str(), bad.position),
+                        (segment.as_str(), frame_start as u64),
+                        "cut {cut}"
+                    );
                     assert_eq!(bad.offset, Some(6));
                 }
                 other => panic!("cut at {cut}: strict open gave {other}"),
             }
         }
         let (store, report) = reopen(h, test_options()).await;
-        assert_eq!(store.last_offset().await.unwrap(), Some(last.offset), "cut at {cut}");
+        assert_eq!(
+            store.last_offset().await.unwrap(),
+            Some(last.offset),
+            "cut at {cut}"
+        );
         assert_eq!(store.read_all(0).await.unwrap(), all, "cut at {cut}");
         let quarantined: u64 = report.quarantined.iter().map(|q| q.len).sum();
         assert_eq!(quarantined, torn as u64, "cut at {cut}");
         assert_eq!(report.invalid_tail.is_some(), torn > 0, "cut at {cut}");
         // The log continues where the whole commits end.
-        store.append(&batch_of(&[sample_commit(6, "again")])).await.unwrap();
+        store
+            .append(&batch_of(&[sample_commit(6, "again")]))
+            .await
+            .unwrap();
         drop(store);
         let (store, _) = reopen(h, test_options()).await;
-        assert_eq!(store.read_all(6).await.unwrap(), vec![sample_commit(6, "again")]);
+        assert_eq!(
+            store.read_all(6).await.unwrap(),
+            vec![sample_commit(6, "again")]
+        );
         drop(store);
     }
     h.write_segment(&segment, original).await;
@@ -203,7 +273,10 @@ pub async fn torn_tail_at_every_position<H: Harness>(h: &H) {
 /// it is a tail, refuses to open when valid commits follow it in the last
 /// segment, and otherwise stops reading at it.
 pub async fn bit_flips_are_detected_and_located<H: Harness>(h: &H) {
-    let (store, _) = h.open(test_options().segment_size(600)).await.expect("open");
+    let (store, _) = h
+        .open(test_options().segment_size(600))
+        .await
+        .expect("open");
     append_samples(&store, 24, 2).await;
     drop(store);
     let names = h.segments().await;
@@ -216,13 +289,22 @@ pub async fn bit_flips_are_detected_and_located<H: Harness>(h: &H) {
             let mut damaged = original.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
             h.write_segment(name, damaged.clone()).await;
-            let (store, _) = h.open(ro()).await.unwrap_or_else(|e| panic!("bit {bit}: read-only open: {e}"));
+            let (store, _) = h
+                .open(ro())
+                .await
+                .unwrap_or_else(|e| panic!("bit {bit}: read-only open: {e}"));
             let report = store.verify().await.unwrap();
             let byte = (bit / 8) as u64;
-            let hit = report.bad.iter().find(|b| &b.segment == name).unwrap_or_else(|| {
-                panic!("bit {bit} of {name} not detected: {report:?}")
-            });
-            assert!(hit.position <= byte, "bit {bit}: damage reported at {}", hit.position);
+            let hit = report
+                .bad
+                .iter()
+                .find(|b| &b.segment == name)
+                .unwrap_or_else(|| panic!("bit {bit} of {name} not detected: {report:?}"));
+            assert!(
+                hit.position <= byte,
+                "bit {bit}: damage reported at {}",
+                hit.position
+            );
             if let Some((stored, computed)) = hit.checksums() {
                 assert_ne!(stored, computed);
             }
@@ -253,14 +335,20 @@ pub async fn bit_flips_are_detected_and_located<H: Harness>(h: &H) {
 /// `truncate-tail` and `strict`, with its position, and leaves the bytes;
 /// `skip-to` past it serves the log from there.
 pub async fn mid_log_damage_stops_open<H: Harness>(h: &H) {
-    let (store, _) = h.open(test_options().segment_size(1 << 20)).await.expect("open");
+    let (store, _) = h
+        .open(test_options().segment_size(1 << 20))
+        .await
+        .expect("open");
     let all = append_samples(&store, 10, 1).await;
     drop(store);
     let name = h.segments().await.pop().unwrap();
     let original = h.read_segment(&name).await;
     let mut frame = Vec::new();
     crate::codec::encode_frame(&all[4], &mut frame).unwrap();
-    let at = original.windows(frame.len()).position(|w| w == frame).expect("frame 4 stored");
+    let at = original
+        .windows(frame.len())
+        .position(|w| w == frame)
+        .expect("frame 4 stored");
     let mut damaged = original.clone();
     damaged[at + 20] ^= 0xff;
     h.write_segment(&name, damaged.clone()).await;
@@ -273,7 +361,11 @@ pub async fn mid_log_damage_stops_open<H: Harness>(h: &H) {
             Err(other) => panic!("{mode}: {other}"),
             Ok(_) => panic!("{mode}: opened a corrupt log"),
         }
-        assert_eq!(h.read_segment(&name).await, damaged, "{mode} changed the log");
+        assert_eq!(
+            h.read_segment(&name).await,
+            damaged,
+            "{mode} changed the log"
+        );
     }
     // A read-only open serves up to the damage and then reports it.
     let (store, report) = h.open(test_options().read_only(true)).await.unwrap();
@@ -289,14 +381,27 @@ pub async fn mid_log_damage_stops_open<H: Harness>(h: &H) {
         }
     };
     assert_eq!(got, all[..4]);
-    assert!(matches!(err, Error::Corrupt(ref b) if b.position == at as u64), "{err}");
+    assert!(
+        matches!(err, Error::Corrupt(ref b) if b.position == at as u64),
+        "{err}"
+    );
     drop((stream, store));
 
-    let (store, report) = h.open(test_options().recovery(RecoveryMode::SkipTo(5))).await.unwrap();
+    let (store, report) = h
+        .open(test_options().recovery(RecoveryMode::SkipTo(5)))
+        .await
+        .unwrap();
     assert_eq!(report.first_offset, 5);
     assert_eq!(store.read_all(5).await.unwrap(), all[5..]);
-    assert!(matches!(store.read_from(2).await.err(), Some(Error::OffsetOutOfRange { .. })));
-    assert_eq!(store.verify().await.unwrap().bad.len(), 1, "verify still sees the damage");
+    assert!(matches!(
+        store.read_from(2).await.err(),
+        Some(Error::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(
+        store.verify().await.unwrap().bad.len(),
+        1,
+        "verify still sees the damage"
+    );
 }
 
 /// `verify` on a clean log reports no damage and counts every commit.
@@ -319,7 +424,10 @@ pub async fn truncate_then_append<H: Harness>(h: &H) {
     let segments_before = h.segments().await.len();
     let report = store.truncate(100).await.unwrap();
     assert_eq!(report.removed, 0);
-    assert!(matches!(store.truncate(101).await, Err(Error::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        store.truncate(101).await,
+        Err(Error::OffsetOutOfRange { .. })
+    ));
 
     let report = store.truncate(40).await.unwrap();
     assert_eq!(report.removed, 60);
@@ -327,7 +435,10 @@ pub async fn truncate_then_append<H: Harness>(h: &H) {
     assert!(h.segments().await.len() < segments_before);
     assert_eq!(store.last_offset().await.unwrap(), Some(39));
     assert_eq!(store.read_all(0).await.unwrap(), all[..40]);
-    let err = store.append(&batch_of(&[sample_commit(41, "x")])).await.unwrap_err();
+    let err = store
+        .append(&batch_of(&[sample_commit(41, "x")]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::OffsetConflict { expected: 40, .. }));
     let mut expected = all[..40].to_vec();
     expected.extend(append_samples(&store, 5, 2).await);
@@ -377,10 +488,16 @@ pub async fn concurrent_appenders<H: Harness>(h: &H) {
         assert_eq!(c.offset, i as u64);
         let tag = std::str::from_utf8(&c.invocation.args).unwrap();
         let (task, seq) = tag[1..].split_once('-').unwrap();
-        seen.entry(task.parse().unwrap()).or_default().push(seq.parse().unwrap());
+        seen.entry(task.parse().unwrap())
+            .or_default()
+            .push(seq.parse().unwrap());
     }
     for task in 0..TASKS {
-        assert_eq!(seen[&task], (0..PER_TASK).collect::<Vec<_>>(), "task {task}");
+        assert_eq!(
+            seen[&task],
+            (0..PER_TASK).collect::<Vec<_>>(),
+            "task {task}"
+        );
     }
     assert!(store.verify().await.unwrap().is_clean());
 }
@@ -388,7 +505,10 @@ pub async fn concurrent_appenders<H: Harness>(h: &H) {
 /// A commit larger than the maximum frame is refused before anything is
 /// written; the log stays usable.
 pub async fn oversized_append_is_refused<H: Harness>(h: &H) {
-    let (store, _) = h.open(test_options().max_frame_size(1024)).await.expect("open");
+    let (store, _) = h
+        .open(test_options().max_frame_size(1024))
+        .await
+        .expect("open");
     append_samples(&store, 2, 1).await;
     let mut big = sample_commit(2, "big");
     big.mutations.push(Mutation {
@@ -403,8 +523,22 @@ pub async fn oversized_append_is_refused<H: Harness>(h: &H) {
     big.offset = 3;
     two.push(&big).unwrap();
     let err = store.append(&two).await.unwrap_err();
-    assert!(matches!(err, Error::FrameTooLarge { offset: 3, max: 1024, .. }), "{err}");
-    assert_eq!(store.last_offset().await.unwrap(), Some(1), "nothing of the batch was written");
+    assert!(
+        matches!(
+            err,
+            Error::FrameTooLarge {
+                offset: 3,
+                max: 1024,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        store.last_offset().await.unwrap(),
+        Some(1),
+        "nothing of the batch was written"
+    );
     store.append(&batch).await.unwrap();
     assert_eq!(store.read_all(2).await.unwrap().len(), 1);
 }

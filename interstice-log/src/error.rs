@@ -121,6 +121,10 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with what was being done and where.
     pub fn io(op: &'static str, location: impl std::fmt::Display, source: io::Error) -> Self {
-        Self::Io { op, location: location.to_string(), source }
+        Self::Io {
+            op,
+            location: location.to_string(),
+            source,
+        }
     }
 }

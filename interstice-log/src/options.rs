@@ -123,12 +123,12 @@ impl LogOptions {
                 self.segment_size
             )));
         }
-        if let Durability::Batch(d) = self.durability {
-            if d.is_zero() {
-                return Err(crate::Error::InvalidOptions(
-                    "batch durability needs an interval above 0 ms (use `sync`)".into(),
-                ));
-            }
+        if let Durability::Batch(d) = self.durability
+            && d.is_zero()
+        {
+            return Err(crate::Error::InvalidOptions(
+                "batch durability needs an interval above 0 ms (use `sync`)".into(),
+            ));
         }
         Ok(())
     }
@@ -156,7 +156,10 @@ impl FromStr for Durability {
             "sync" => Ok(Self::Sync),
             "none" => Ok(Self::None),
             _ => {
-                let ms: u64 = s.strip_prefix("batch:").and_then(|m| m.parse().ok()).ok_or_else(err)?;
+                let ms: u64 = s
+                    .strip_prefix("batch:")
+                    .and_then(|m| m.parse().ok())
+                    .ok_or_else(err)?;
                 if ms == 0 {
                     return Err(err());
                 }
@@ -226,7 +229,10 @@ mod tests {
             let e = s.parse::<Durability>().unwrap_err().to_string();
             assert!(e.contains("batch:<ms>"), "{e}");
         }
-        let e = "skip-to:-1".parse::<RecoveryMode>().unwrap_err().to_string();
+        let e = "skip-to:-1"
+            .parse::<RecoveryMode>()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("truncate-tail"), "{e}");
     }
 }

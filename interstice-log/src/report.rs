@@ -81,7 +81,10 @@ impl fmt::Display for Damage {
                 write!(f, "frame has offset {found}, expected {expected}")
             }
             Self::NameMismatch { header } => {
-                write!(f, "segment name disagrees with its header (first offset {header})")
+                write!(
+                    f,
+                    "segment name disagrees with its header (first offset {header})"
+                )
             }
             Self::Missing { from, to } => write!(f, "commits {from}..{to} are missing"),
         }

@@ -64,21 +64,34 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
             scan.valid_end = pos as u64;
         }
         Ok(h) => {
-            let damage = Damage::NameMismatch { header: h.first_offset };
-            scan.bad.push(bad(0, Some(name_offset), SEGMENT_HEADER_LEN, damage));
+            let damage = Damage::NameMismatch {
+                header: h.first_offset,
+            };
+            scan.bad
+                .push(bad(0, Some(name_offset), SEGMENT_HEADER_LEN, damage));
             pos = SEGMENT_HEADER_LEN;
             in_prefix = false;
             expected = None;
         }
         Err(e) => {
             let next = resync(buf, 1, name_offset, max_frame).unwrap_or(buf.len());
-            scan.bad.push(bad(0, Some(name_offset), next, Damage::Header(e.clone())));
+            scan.bad
+                .push(bad(0, Some(name_offset), next, Damage::Header(e.clone())));
             pos = next;
             in_prefix = false;
             expected = None;
         }
     }
-    scan_frames(&mut scan, name, buf, pos, expected, in_prefix, name_offset, max_frame);
+    scan_frames(
+        &mut scan,
+        name,
+        buf,
+        pos,
+        expected,
+        in_prefix,
+        name_offset,
+        max_frame,
+    );
     scan
 }
 
@@ -95,7 +108,16 @@ pub fn scan_from(name: &str, buf: &Bytes, pos: usize, offset: u64, max_frame: u6
         bad: Vec::new(),
         valid_after_damage: false,
     };
-    scan_frames(&mut scan, name, buf, pos, Some(offset), true, offset, max_frame);
+    scan_frames(
+        &mut scan,
+        name,
+        buf,
+        pos,
+        Some(offset),
+        true,
+        offset,
+        max_frame,
+    );
     scan
 }
 
@@ -146,16 +168,22 @@ fn scan_frames(
             }
             Ok((commit, len)) => {
                 let want = expected.expect("checked above");
-                let damage = Damage::UnexpectedOffset { expected: want, found: commit.offset };
+                let damage = Damage::UnexpectedOffset {
+                    expected: want,
+                    found: commit.offset,
+                };
                 scan.bad.push(bad(pos, Some(want), len, damage));
                 in_prefix = false;
                 expected = Some(want.max(commit.offset + 1));
                 pos += len;
             }
             Err(e) => {
-                let min = expected.or(scan.last_offset.map(|o| o + 1)).unwrap_or(floor);
+                let min = expected
+                    .or(scan.last_offset.map(|o| o + 1))
+                    .unwrap_or(floor);
                 let next = resync(buf, pos + 1, min, max_frame).unwrap_or(buf.len());
-                scan.bad.push(bad(pos, expected, next - pos, Damage::Frame(e)));
+                scan.bad
+                    .push(bad(pos, expected, next - pos, Damage::Frame(e)));
                 in_prefix = false;
                 expected = None;
                 pos = next;
@@ -169,12 +197,14 @@ fn scan_frames(
 fn resync(buf: &Bytes, from: usize, min_offset: u64, max_frame: u64) -> Option<usize> {
     let mut at = from;
     while at + FRAME_MAGIC.len() <= buf.len() {
-        let hit = buf[at..].windows(FRAME_MAGIC.len()).position(|w| w == FRAME_MAGIC)?;
+        let hit = buf[at..]
+            .windows(FRAME_MAGIC.len())
+            .position(|w| w == FRAME_MAGIC)?;
         at += hit;
-        if let Ok((commit, _)) = decode_frame(buf, at, max_frame) {
-            if commit.offset >= min_offset {
-                return Some(at);
-            }
+        if let Ok((commit, _)) = decode_frame(buf, at, max_frame)
+            && commit.offset >= min_offset
+        {
+            return Some(at);
         }
         at += 1;
     }
@@ -208,7 +238,11 @@ impl SegmentFrames {
         };
         match SegmentHeader::decode(&buf) {
             Ok(h) if h.first_offset == name_offset => {}
-            Ok(h) => return Err(corrupt(Damage::NameMismatch { header: h.first_offset })),
+            Ok(h) => {
+                return Err(corrupt(Damage::NameMismatch {
+                    header: h.first_offset,
+                }));
+            }
             Err(e) => return Err(corrupt(Damage::Header(e))),
         }
         Ok(Self {
@@ -224,7 +258,14 @@ impl SegmentFrames {
     /// Decodes frames from `buf[pos]` on, the first of which must carry
     /// `offset`, without looking at the header (a `skip-to` start).
     pub fn at(name: &str, buf: Bytes, pos: usize, offset: u64, max_frame: u64) -> Self {
-        Self { name: name.to_owned(), buf, pos, expected: offset, max_frame, failed: false }
+        Self {
+            name: name.to_owned(),
+            buf,
+            pos,
+            expected: offset,
+            max_frame,
+            failed: false,
+        }
     }
 
     /// Byte position of the next frame in the segment.
@@ -251,9 +292,10 @@ impl Iterator for SegmentFrames {
                 self.expected += 1;
                 return Some(Ok(commit));
             }
-            Ok((commit, _)) => {
-                Damage::UnexpectedOffset { expected: self.expected, found: commit.offset }
-            }
+            Ok((commit, _)) => Damage::UnexpectedOffset {
+                expected: self.expected,
+                found: commit.offset,
+            },
             Err(e) => Damage::Frame(e),
         };
         self.failed = true;
@@ -273,7 +315,11 @@ mod tests {
     use crate::{CommitBatch, Invocation};
 
     fn segment(first: u64, n: u64) -> (Vec<u8>, Vec<usize>) {
-        let mut out = SegmentHeader { first_offset: first }.encode().to_vec();
+        let mut out = SegmentHeader {
+            first_offset: first,
+        }
+        .encode()
+        .to_vec();
         let mut starts = Vec::new();
         let mut batch = CommitBatch::new(first);
         for o in first..first + n {
@@ -282,7 +328,11 @@ mod tests {
                     offset: o,
                     timestamp: o,
                     cause: None,
-                    invocation: Invocation { module: "m".into(), reducer: "r".into(), args: Bytes::new() },
+                    invocation: Invocation {
+                        module: "m".into(),
+                        reducer: "r".into(),
+                        args: Bytes::new(),
+                    },
                     mutations: vec![],
                 })
                 .unwrap();
@@ -337,7 +387,9 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert!(items[0].is_ok());
         match &items[1] {
-            Err(Error::Corrupt(b)) => assert_eq!((b.position, b.offset), (starts[1] as u64, Some(1))),
+            Err(Error::Corrupt(b)) => {
+                assert_eq!((b.position, b.offset), (starts[1] as u64, Some(1)))
+            }
             other => panic!("{other:?}"),
         }
     }

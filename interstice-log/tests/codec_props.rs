@@ -42,13 +42,19 @@ fn commit() -> impl Strategy<Value = Commit> {
         bytes(48),
         prop::collection::vec(mutation(), 0..6),
     )
-        .prop_map(|(offset, timestamp, cause, module, reducer, args, mutations)| Commit {
-            offset,
-            timestamp,
-            cause,
-            invocation: Invocation { module, reducer, args },
-            mutations,
-        })
+        .prop_map(
+            |(offset, timestamp, cause, module, reducer, args, mutations)| Commit {
+                offset,
+                timestamp,
+                cause,
+                invocation: Invocation {
+                    module,
+                    reducer,
+                    args,
+                },
+                mutations,
+            },
+        )
 }
 
 proptest! {

@@ -16,7 +16,12 @@ pub(crate) struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     pub(crate) fn new(buf: &'a Bytes, start: usize, end: usize) -> Self {
         debug_assert!(start <= end && end <= buf.len());
-        Self { buf, start, pos: start, end }
+        Self {
+            buf,
+            start,
+            pos: start,
+            end,
+        }
     }
 
     /// Bytes consumed since the cursor's start.
@@ -77,8 +82,10 @@ impl<'a> Cursor<'a> {
     /// The next `n` bytes as UTF-8; `what` names the field in the error.
     pub(crate) fn utf8(&mut self, n: usize, what: &str) -> Result<String, FrameError> {
         let raw = self.take(n)?;
-        std::str::from_utf8(raw).map(str::to_owned).map_err(|e| FrameError::Malformed {
-            reason: format!("{what} is not UTF-8: {e}"),
-        })
+        std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|e| FrameError::Malformed {
+                reason: format!("{what} is not UTF-8: {e}"),
+            })
     }
 }

@@ -33,14 +33,29 @@ pub const MUTATION_OVERHEAD: usize = 1 + 4 + 4 + 8 + 4;
 /// Fails with [`Error::InvalidCommit`] when a field does not fit its length
 /// prefix; `out` is left as it was.
 pub fn encode_frame(commit: &Commit, out: &mut Vec<u8>) -> Result<usize, Error> {
-    let invalid = |reason: String| Error::InvalidCommit { offset: commit.offset, reason };
+    let invalid = |reason: String| Error::InvalidCommit {
+        offset: commit.offset,
+        reason,
+    };
     let inv = &commit.invocation;
-    let module_len = u16::try_from(inv.module.len())
-        .map_err(|_| invalid(format!("module name is {} bytes (max 65535)", inv.module.len())))?;
-    let reducer_len = u16::try_from(inv.reducer.len())
-        .map_err(|_| invalid(format!("reducer name is {} bytes (max 65535)", inv.reducer.len())))?;
-    let args_len = u32::try_from(inv.args.len())
-        .map_err(|_| invalid(format!("arguments are {} bytes (max 4 GiB)", inv.args.len())))?;
+    let module_len = u16::try_from(inv.module.len()).map_err(|_| {
+        invalid(format!(
+            "module name is {} bytes (max 65535)",
+            inv.module.len()
+        ))
+    })?;
+    let reducer_len = u16::try_from(inv.reducer.len()).map_err(|_| {
+        invalid(format!(
+            "reducer name is {} bytes (max 65535)",
+            inv.reducer.len()
+        ))
+    })?;
+    let args_len = u32::try_from(inv.args.len()).map_err(|_| {
+        invalid(format!(
+            "arguments are {} bytes (max 4 GiB)",
+            inv.args.len()
+        ))
+    })?;
     let count = u32::try_from(commit.mutations.len())
         .map_err(|_| invalid("more than 2^32 mutations".into()))?;
     let mut payload_len = 0usize;
@@ -53,11 +68,16 @@ pub fn encode_frame(commit: &Commit, out: &mut Vec<u8>) -> Result<usize, Error> 
         .map_err(|_| invalid(format!("payload is {payload_len} bytes (max 4 GiB)")))?;
 
     let start = out.len();
-    let total = FRAME_OVERHEAD + inv.module.len() + inv.reducer.len() + inv.args.len() + payload_len;
+    let total =
+        FRAME_OVERHEAD + inv.module.len() + inv.reducer.len() + inv.args.len() + payload_len;
     out.reserve(total);
     out.extend_from_slice(&FRAME_MAGIC);
     out.push(FORMAT_VERSION);
-    out.push(if commit.cause.is_some() { FLAG_CAUSE } else { 0 });
+    out.push(if commit.cause.is_some() {
+        FLAG_CAUSE
+    } else {
+        0
+    });
     out.extend_from_slice(&commit.offset.to_le_bytes());
     out.extend_from_slice(&commit.timestamp.to_le_bytes());
     out.extend_from_slice(&commit.cause.unwrap_or(0).to_le_bytes());
@@ -147,7 +167,9 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
     let cause = if flags & FLAG_CAUSE != 0 {
         Some(cause_raw)
     } else if cause_raw != 0 {
-        return Err(malformed(format!("cause {cause_raw} set without the cause flag")));
+        return Err(malformed(format!(
+            "cause {cause_raw} set without the cause flag"
+        )));
     } else {
         None
     };
@@ -176,9 +198,17 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
         let schema_hash = c.u64()?;
         let row_len = c.u32()? as usize;
         let row = c.bytes(row_len).map_err(|_| {
-            malformed(format!("mutation {i} row of {row_len} bytes overruns the payload"))
+            malformed(format!(
+                "mutation {i} row of {row_len} bytes overruns the payload"
+            ))
         })?;
-        mutations.push(Mutation { kind, module_id, table_id, schema_hash, row });
+        mutations.push(Mutation {
+            kind,
+            module_id,
+            table_id,
+            schema_hash,
+            row,
+        });
     }
     if c.remaining() != 0 {
         return Err(malformed(format!(
@@ -190,7 +220,11 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
         offset,
         timestamp,
         cause,
-        invocation: Invocation { module, reducer, args },
+        invocation: Invocation {
+            module,
+            reducer,
+            args,
+        },
         mutations,
     };
     Ok((commit, len))
@@ -275,7 +309,10 @@ mod tests {
         c.invocation.module = "m".repeat(70_000);
         let mut buf = vec![1, 2, 3];
         let err = encode_frame(&c, &mut buf).unwrap_err();
-        assert!(matches!(err, Error::InvalidCommit { offset: 7, .. }), "{err}");
+        assert!(
+            matches!(err, Error::InvalidCommit { offset: 7, .. }),
+            "{err}"
+        );
         assert_eq!(buf, [1, 2, 3]);
     }
 }

@@ -53,7 +53,9 @@ impl SegmentHeader {
             return Err(FrameError::UnsupportedVersion(version));
         }
         if reserved != [0; 3] {
-            return Err(FrameError::Malformed { reason: "reserved header bytes are not zero".into() });
+            return Err(FrameError::Malformed {
+                reason: "reserved header bytes are not zero".into(),
+            });
         }
         Ok(Self { first_offset })
     }
@@ -67,11 +69,17 @@ mod tests {
     fn round_trip_and_every_bit_flip() {
         let h = SegmentHeader { first_offset: 42 };
         let bytes = h.encode();
-        assert_eq!(SegmentHeader::decode(&Bytes::copy_from_slice(&bytes)).unwrap(), h);
+        assert_eq!(
+            SegmentHeader::decode(&Bytes::copy_from_slice(&bytes)).unwrap(),
+            h
+        );
         for bit in 0..bytes.len() * 8 {
             let mut b = bytes;
             b[bit / 8] ^= 1 << (bit % 8);
-            assert!(SegmentHeader::decode(&Bytes::copy_from_slice(&b)).is_err(), "bit {bit}");
+            assert!(
+                SegmentHeader::decode(&Bytes::copy_from_slice(&b)).is_err(),
+                "bit {bit}"
+            );
         }
         for cut in 0..bytes.len() {
             let err = SegmentHeader::decode(&Bytes::copy_from_slice(&bytes[..cut])).unwrap_err();
