@@ -9,4 +9,12 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
-cargo test --workspace --locked "$@"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+exit "$status"

@@ -9,6 +9,33 @@
 //! `interstice-backend-s3`) implement the trait, share [`scan`] for reading
 //! and verifying segments, and prove themselves against the
 //! [`conformance`] suite (feature `conformance`).
+//!
+//! ```
+//! use bytes::Bytes;
+//! use interstice_log::{codec, Commit, CommitBatch, Invocation, Mutation, MutationKind};
+//!
+//! // The durability pipeline encodes commits into a batch...
+//! let mut batch = CommitBatch::new(0);
+//! batch.push(&Commit {
+//!     offset: 0,
+//!     timestamp: 1_700_000_000_000_000,
+//!     cause: None,
+//!     invocation: Invocation { module: "hello".into(), reducer: "hello".into(), args: Bytes::new() },
+//!     mutations: vec![Mutation {
+//!         kind: MutationKind::Insert,
+//!         module_id: 1,
+//!         table_id: 1,
+//!         schema_hash: 7,
+//!         row: Bytes::from_static(b"Hello, world!"),
+//!     }],
+//! })?;
+//! // ...and a reader decodes and verifies each frame.
+//! let bytes = Bytes::copy_from_slice(batch.bytes());
+//! let (commit, len) = codec::decode_frame(&bytes, 0, u64::MAX)?;
+//! assert_eq!((commit.offset, len), (0, bytes.len()));
+//! assert_eq!(&commit.mutations[0].row[..], b"Hello, world!");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod batch;
 pub mod codec;
