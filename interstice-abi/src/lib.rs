@@ -1,0 +1,25 @@
+//! Types, schemas and the canonical encoding shared by the Interstice host
+//! and the WebAssembly modules it runs.
+//!
+//! A module describes itself with a [`ModuleSchema`] (tables, reducers,
+//! subscriptions, dependencies), which the SDK generates and the host
+//! validates and logs. Rows and arguments travel as bytes in the one
+//! [`encoding`] (specified in `docs/abi.md`): guests encode their own Rust
+//! types, the host decodes them into [`Value`]s using the schema's
+//! [`Type`]s. [`compat`] decides whether a new version of a schema may
+//! replace an old one. This crate compiles to `wasm32-unknown-unknown` and
+//! has no host-only dependencies.
+
+pub mod compat;
+pub mod encoding;
+mod schema;
+mod ty;
+mod value;
+
+pub use encoding::{EncodingError, decode, decode_value, encode, encode_value};
+pub use schema::{
+    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, MAX_TYPE_DEPTH, ModuleSchema, ParamSchema,
+    ReducerSchema, SchemaError, SubscriptionSchema, TableEvent, TableSchema, Version, Visibility,
+};
+pub use ty::{EnumType, Field, StructType, Type, Variant};
+pub use value::{TypeMismatch, Value};

@@ -1,0 +1,432 @@
+//! What a module declares: its tables, reducers, subscriptions and
+//! dependencies. Modules export it (encoded) from `interstice_describe`;
+//! the host validates it, logs it in the module record, and hashes it.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ty::Type;
+
+/// The ABI version this crate implements. A module built against another
+/// version is refused at publish.
+pub const ABI_VERSION: u32 = 1;
+
+/// Deepest nesting of types accepted in a schema (guards recursion).
+pub const MAX_TYPE_DEPTH: usize = 32;
+
+/// A module's whole schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleSchema {
+    /// Module name: letters, digits and `_`, starting with a letter.
+    pub name: String,
+    /// The module's own version.
+    pub version: Version,
+    /// The ABI version it was built against ([`ABI_VERSION`]).
+    pub abi_version: u32,
+    /// Its tables; a table's id is its position here plus one.
+    pub tables: Vec<TableSchema>,
+    /// Its reducers.
+    pub reducers: Vec<ReducerSchema>,
+    /// Reducers to run when another (or this) module's table changes.
+    pub subscriptions: Vec<SubscriptionSchema>,
+    /// Modules whose public reducers this one may call.
+    pub dependencies: Vec<Dependency>,
+}
+
+/// A semantic version `major.minor.patch`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Version {
+    /// Incompatible changes.
+    pub major: u64,
+    /// Compatible additions.
+    pub minor: u64,
+    /// Fixes.
+    pub patch: u64,
+}
+
+/// Whether other modules may use a table or reducer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Visibility {
+    /// Only the owning module.
+    #[default]
+    Private,
+    /// Any module (reads for tables; calls, with a declared dependency,
+    /// for reducers).
+    Public,
+}
+
+/// A table: typed columns, a primary key, secondary indexes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSchema {
+    /// Table name, unique in the module.
+    pub name: String,
+    /// Columns in row order.
+    pub columns: Vec<ColumnSchema>,
+    /// Index of the primary-key column.
+    pub primary_key: u16,
+    /// The host assigns the primary key (an integer column) on insert when
+    /// the row carries 0.
+    pub auto_inc: bool,
+    /// Secondary indexes.
+    pub indexes: Vec<IndexSchema>,
+    /// Who may read it.
+    pub visibility: Visibility,
+}
+
+/// A column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSchema {
+    /// Column name, unique in the table.
+    pub name: String,
+    /// Column type.
+    pub ty: Type,
+}
+
+/// A secondary index over one or several columns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSchema {
+    /// Index name, unique in the table.
+    pub name: String,
+    /// The indexed columns, in key order.
+    pub columns: Vec<u16>,
+    /// At most one row per key.
+    pub unique: bool,
+}
+
+/// A reducer: a deterministic function that may mutate tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReducerSchema {
+    /// Reducer name, unique in the module.
+    pub name: String,
+    /// Parameters, in call order.
+    pub params: Vec<ParamSchema>,
+    /// Whether other modules may call it.
+    pub visibility: Visibility,
+    /// It never mutates a table (the SDK enforces it by type).
+    pub read_only: bool,
+}
+
+/// A reducer parameter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamSchema {
+    /// Parameter name.
+    pub name: String,
+    /// Parameter type.
+    pub ty: Type,
+}
+
+/// A change to a table that a subscription reacts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TableEvent {
+    /// A row was inserted.
+    Insert,
+    /// A row was updated.
+    Update,
+    /// A row was deleted.
+    Delete,
+}
+
+/// "Run `reducer` when `module.table` sees `event`".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionSchema {
+    /// The reducer of this module to run; it takes the row as its one
+    /// parameter (for updates: the new row).
+    pub reducer: String,
+    /// The module owning the table.
+    pub module: String,
+    /// The table.
+    pub table: String,
+    /// The event.
+    pub event: TableEvent,
+}
+
+/// A module this one calls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// Its name.
+    pub module: String,
+    /// The oldest version that will do (same major version required).
+    pub min_version: Version,
+}
+
+/// A schema rule that a module breaks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{place}: {problem}")]
+pub struct SchemaError {
+    /// Where (e.g. `table users`, `reducer add`).
+    pub place: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64
+}
+
+impl ModuleSchema {
+    /// Checks every rule of a schema and returns every broken one.
+    pub fn validate(&self) -> Result<(), Vec<SchemaError>> {
+        let mut errors = Vec::new();
+        let mut err = |place: String, problem: String| errors.push(SchemaError { place, problem });
+        if !valid_name(&self.name) {
+            err(
+                format!("module `{}`", self.name),
+                "name must be letters, digits and `_`, starting with a letter, at most 64 bytes"
+                    .into(),
+            );
+        }
+        if self.abi_version != ABI_VERSION {
+            err(
+                format!("module `{}`", self.name),
+                format!(
+                    "built for ABI version {}, this host speaks {ABI_VERSION}",
+                    self.abi_version
+                ),
+            );
+        }
+        let mut tables = HashSet::new();
+        for t in &self.tables {
+            let place = format!("table `{}`", t.name);
+            if !valid_name(&t.name) {
+                err(place.clone(), "invalid name".into());
+            }
+            if !tables.insert(&t.name) {
+                err(place.clone(), "declared twice".into());
+            }
+            if t.columns.is_empty() {
+                err(place.clone(), "has no columns".into());
+            }
+            let mut cols = HashSet::new();
+            for c in &t.columns {
+                if !valid_name(&c.name) {
+                    err(
+                        place.clone(),
+                        format!("column `{}` has an invalid name", c.name),
+                    );
+                }
+                if !cols.insert(&c.name) {
+                    err(place.clone(), format!("column `{}` declared twice", c.name));
+                }
+                if c.ty.depth() > MAX_TYPE_DEPTH {
+                    err(
+                        place.clone(),
+                        format!(
+                            "column `{}` nests types deeper than {MAX_TYPE_DEPTH}",
+                            c.name
+                        ),
+                    );
+                }
+            }
+            match t.columns.get(t.primary_key as usize) {
+                None => err(
+                    place.clone(),
+                    format!("primary key column {} does not exist", t.primary_key),
+                ),
+                Some(pk) if t.auto_inc && !pk.ty.is_integer() => err(
+                    place.clone(),
+                    format!(
+                        "auto_inc primary key `{}` must be an integer, not {}",
+                        pk.name, pk.ty
+                    ),
+                ),
+                Some(_) => {}
+            }
+            let mut indexes = HashSet::new();
+            for ix in &t.indexes {
+                if !indexes.insert(&ix.name) {
+                    err(place.clone(), format!("index `{}` declared twice", ix.name));
+                }
+                if ix.columns.is_empty() {
+                    err(place.clone(), format!("index `{}` has no columns", ix.name));
+                }
+                if let Some(c) = ix.columns.iter().find(|&&c| c as usize >= t.columns.len()) {
+                    err(
+                        place.clone(),
+                        format!("index `{}` names column {c}, which does not exist", ix.name),
+                    );
+                }
+            }
+        }
+        let mut reducers = HashSet::new();
+        for r in &self.reducers {
+            let place = format!("reducer `{}`", r.name);
+            if !valid_name(&r.name) {
+                err(place.clone(), "invalid name".into());
+            }
+            if !reducers.insert(&r.name) {
+                err(place.clone(), "declared twice".into());
+            }
+            let mut params = HashSet::new();
+            for p in &r.params {
+                if !params.insert(&p.name) {
+                    err(
+                        place.clone(),
+                        format!("parameter `{}` declared twice", p.name),
+                    );
+                }
+                if p.ty.depth() > MAX_TYPE_DEPTH {
+                    err(
+                        place.clone(),
+                        format!(
+                            "parameter `{}` nests types deeper than {MAX_TYPE_DEPTH}",
+                            p.name
+                        ),
+                    );
+                }
+            }
+        }
+        for s in &self.subscriptions {
+            let place = format!("subscription {}.{}.{:?}", s.module, s.table, s.event);
+            match self.reducer(&s.reducer) {
+                None => err(
+                    place.clone(),
+                    format!("reducer `{}` does not exist", s.reducer),
+                ),
+                Some(r) if r.params.len() != 1 => err(
+                    place.clone(),
+                    format!(
+                        "reducer `{}` must take exactly one parameter (the row)",
+                        s.reducer
+                    ),
+                ),
+                Some(_) => {}
+            }
+            if s.module == self.name && self.table(&s.table).is_none() {
+                err(place, format!("table `{}` does not exist", s.table));
+            }
+        }
+        let mut deps = HashSet::new();
+        for d in &self.dependencies {
+            if !deps.insert(&d.module) {
+                err(
+                    format!("dependency `{}`", d.module),
+                    "declared twice".into(),
+                );
+            }
+            if d.module == self.name {
+                err(
+                    format!("dependency `{}`", d.module),
+                    "a module cannot depend on itself".into(),
+                );
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The table named `name` and its id (position + 1).
+    pub fn table(&self, name: &str) -> Option<(u32, &TableSchema)> {
+        self.tables
+            .iter()
+            .position(|t| t.name == name)
+            .map(|i| (i as u32 + 1, &self.tables[i]))
+    }
+
+    /// The reducer named `name`.
+    pub fn reducer(&self, name: &str) -> Option<&ReducerSchema> {
+        self.reducers.iter().find(|r| r.name == name)
+    }
+
+    /// A hash of the whole schema: equal schemas hash equal, and any
+    /// change changes it (up to 64-bit collisions).
+    pub fn hash(&self) -> u64 {
+        hash_of(self)
+    }
+}
+
+impl TableSchema {
+    /// A hash of the table's schema, stored with every mutation of it.
+    pub fn hash(&self) -> u64 {
+        hash_of(self)
+    }
+
+    /// The primary-key column.
+    pub fn primary_key_column(&self) -> &ColumnSchema {
+        &self.columns[self.primary_key as usize]
+    }
+
+    /// The row type: a struct of the columns.
+    pub fn row_type(&self) -> Type {
+        Type::Struct(crate::ty::StructType {
+            name: self.name.clone(),
+            fields: self
+                .columns
+                .iter()
+                .map(|c| crate::ty::Field {
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+impl ReducerSchema {
+    /// The argument list's type: a struct of the parameters.
+    pub fn args_type(&self) -> Type {
+        Type::Struct(crate::ty::StructType {
+            name: format!("{}(args)", self.name),
+            fields: self
+                .params
+                .iter()
+                .map(|p| crate::ty::Field {
+                    name: p.name.clone(),
+                    ty: p.ty.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// xxh3 of the canonical encoding: stable across hosts and versions of
+/// this crate as long as the encoding is.
+fn hash_of<T: Serialize>(value: &T) -> u64 {
+    let bytes = crate::encoding::encode(value).expect("schemas always encode");
+    xxhash_rust::xxh3::xxh3_64(&bytes)
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl FromStr for Version {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split('.').collect();
+        let [major, minor, patch] = parts[..] else {
+            return Err(format!("version `{s}` is not major.minor.patch"));
+        };
+        let n = |p: &str| {
+            p.parse::<u64>()
+                .map_err(|_| format!("version `{s}` is not major.minor.patch"))
+        };
+        Ok(Self {
+            major: n(major)?,
+            minor: n(minor)?,
+            patch: n(patch)?,
+        })
+    }
+}
+
+impl fmt::Display for TableEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Insert => "insert",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        })
+    }
+}

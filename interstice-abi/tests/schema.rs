@@ -1,0 +1,269 @@
+//! Schema validation, hashing and compatibility.
+
+use interstice_abi::compat::{Compatibility, diff};
+use interstice_abi::{
+    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, ModuleSchema, ParamSchema, ReducerSchema,
+    SubscriptionSchema, TableEvent, TableSchema, Type, Version, Visibility, decode, encode,
+};
+
+fn users() -> TableSchema {
+    TableSchema {
+        name: "users".into(),
+        columns: vec![
+            ColumnSchema {
+                name: "id".into(),
+                ty: Type::U64,
+            },
+            ColumnSchema {
+                name: "email".into(),
+                ty: Type::String,
+            },
+            ColumnSchema {
+                name: "age".into(),
+                ty: Type::U8,
+            },
+        ],
+        primary_key: 0,
+        auto_inc: true,
+        indexes: vec![
+            IndexSchema {
+                name: "by_email".into(),
+                columns: vec![1],
+                unique: true,
+            },
+            IndexSchema {
+                name: "by_age".into(),
+                columns: vec![2],
+                unique: false,
+            },
+        ],
+        visibility: Visibility::Public,
+    }
+}
+
+fn module() -> ModuleSchema {
+    ModuleSchema {
+        name: "accounts".into(),
+        version: "1.2.3".parse().unwrap(),
+        abi_version: ABI_VERSION,
+        tables: vec![users()],
+        reducers: vec![
+            ReducerSchema {
+                name: "add".into(),
+                params: vec![
+                    ParamSchema {
+                        name: "email".into(),
+                        ty: Type::String,
+                    },
+                    ParamSchema {
+                        name: "age".into(),
+                        ty: Type::U8,
+                    },
+                ],
+                visibility: Visibility::Public,
+                read_only: false,
+            },
+            ReducerSchema {
+                name: "on_user".into(),
+                params: vec![ParamSchema {
+                    name: "row".into(),
+                    ty: users().row_type(),
+                }],
+                visibility: Visibility::Private,
+                read_only: false,
+            },
+        ],
+        subscriptions: vec![SubscriptionSchema {
+            reducer: "on_user".into(),
+            module: "accounts".into(),
+            table: "users".into(),
+            event: TableEvent::Insert,
+        }],
+        dependencies: vec![Dependency {
+            module: "mail".into(),
+            min_version: Version::default(),
+        }],
+    }
+}
+
+#[test]
+fn a_good_schema_validates_and_round_trips() {
+    let m = module();
+    m.validate().unwrap();
+    assert_eq!(decode::<ModuleSchema>(&encode(&m).unwrap()).unwrap(), m);
+    assert_eq!(m.table("users").map(|(id, _)| id), Some(1));
+}
+
+#[test]
+fn every_broken_rule_is_reported() {
+    let mut m = module();
+    m.abi_version = 99;
+    m.tables.push(users());
+    m.tables[0].primary_key = 9;
+    m.tables[1].auto_inc = true;
+    m.tables[1].primary_key = 1;
+    m.tables[1].indexes.push(IndexSchema {
+        name: "bad".into(),
+        columns: vec![5],
+        unique: false,
+    });
+    m.reducers.push(m.reducers[0].clone());
+    m.subscriptions[0].reducer = "nope".into();
+    let errors = m.validate().unwrap_err();
+    let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let expect = [
+        "ABI version 99",
+        "table `users`: declared twice",
+        "primary key column 9 does not exist",
+        "auto_inc primary key `email` must be an integer, not String",
+        "index `bad` names column 5",
+        "reducer `add`: declared twice",
+        "reducer `nope` does not exist",
+    ];
+    for e in expect {
+        assert!(
+            text.iter().any(|t| t.contains(e)),
+            "missing `{e}` in {text:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_hash_changes_exactly_when_the_schema_does() {
+    let m = module();
+    assert_eq!(m.hash(), module().hash());
+    assert_eq!(users().hash(), users().hash());
+    // Pinned: a change here means the encoding (and every logged hash) moved.
+    assert_eq!(
+        users().hash(),
+        0x9918_3785_a133_4d01,
+        "users hash {:#x}",
+        users().hash()
+    );
+    let mut changed = users();
+    changed.columns[2].ty = Type::U16;
+    assert_ne!(changed.hash(), users().hash());
+    let mut changed = users();
+    changed.indexes[1].unique = true;
+    assert_ne!(changed.hash(), users().hash());
+    let mut changed = m.clone();
+    changed.version.patch += 1;
+    assert_ne!(changed.hash(), m.hash());
+}
+
+#[test]
+fn compatible_changes_are_accepted() {
+    let old = module();
+    let mut new = module();
+    new.version.minor += 1;
+    new.tables[0].columns.push(ColumnSchema {
+        name: "nick".into(),
+        ty: Type::Option(Box::new(Type::String)),
+    });
+    new.tables[0].indexes.remove(1);
+    new.tables[0].indexes.push(IndexSchema {
+        name: "by_nick".into(),
+        columns: vec![3],
+        unique: false,
+    });
+    new.tables.push(TableSchema {
+        name: "audit".into(),
+        ..users()
+    });
+    new.reducers.push(ReducerSchema {
+        name: "ping".into(),
+        params: vec![],
+        visibility: Visibility::Private,
+        read_only: true,
+    });
+    new.reducers[1].visibility = Visibility::Public;
+    let d = diff(&old, &new);
+    assert!(!d.is_breaking(), "{d}");
+    assert_eq!(d.changes.len(), 7, "{d}");
+    assert!(diff(&old, &old).changes.is_empty());
+}
+
+#[test]
+fn breaking_changes_are_named() {
+    let old = module();
+    type Edit = Box<dyn Fn(&mut ModuleSchema)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|m| {
+                m.tables.clear();
+            }),
+            "table `users` removed",
+        ),
+        (
+            Box::new(|m| {
+                m.tables[0].columns.pop();
+            }),
+            "column `age` removed",
+        ),
+        (
+            Box::new(|m| m.tables[0].columns[2].ty = Type::U32),
+            "column `age` type changed from u8 to u32",
+        ),
+        (
+            Box::new(|m| {
+                m.tables[0].columns.push(ColumnSchema {
+                    name: "x".into(),
+                    ty: Type::U8,
+                })
+            }),
+            "added without Option",
+        ),
+        (
+            Box::new(|m| m.tables[0].primary_key = 1),
+            "primary key changed",
+        ),
+        (
+            Box::new(|m| {
+                m.tables[0].indexes.push(IndexSchema {
+                    name: "u".into(),
+                    columns: vec![2],
+                    unique: true,
+                })
+            }),
+            "unique index `u` added",
+        ),
+        (
+            Box::new(|m| m.tables[0].visibility = Visibility::Private),
+            "table `users` made private",
+        ),
+        (
+            Box::new(|m| {
+                m.reducers.remove(0);
+            }),
+            "reducer `add` removed",
+        ),
+        (
+            Box::new(|m| m.reducers[0].params.pop().map(drop).unwrap()),
+            "reducer `add` parameters changed from (email: String, age: u8) to (email: String)",
+        ),
+        (
+            Box::new(|m| {
+                m.tables.insert(
+                    0,
+                    TableSchema {
+                        name: "first".into(),
+                        ..users()
+                    },
+                )
+            }),
+            "added before existing tables",
+        ),
+    ];
+    for (change, expected) in cases {
+        let mut new = module();
+        change(&mut new);
+        let d = diff(&old, &new);
+        assert!(d.is_breaking(), "{expected}: {d}");
+        assert!(
+            d.breaking()
+                .any(|c| c.description.contains(expected)
+                    && c.compatibility == Compatibility::Breaking),
+            "expected `{expected}` in:\n{d}"
+        );
+    }
+}
