@@ -48,6 +48,8 @@ mod store;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "mock")]
+pub mod mock;
 
 pub use batch::CommitBatch;
 pub use entry::{Commit, Invocation, ModuleRecord, Mutation, MutationKind};

@@ -1,0 +1,345 @@
+//! The database: every published module with its tables, and transactions
+//! over it that either commit whole or roll back without a trace.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use interstice_abi::{ModuleSchema, Value};
+use interstice_log::{ModuleRecord, Mutation, MutationKind};
+
+use crate::error::TableError;
+use crate::table::{Row, Table};
+
+/// A published module as the database keeps it.
+#[derive(Clone, Debug)]
+pub struct ModuleState {
+    /// Id used in the log (assigned at first publish, never reused).
+    pub id: u32,
+    /// The current schema.
+    pub schema: ModuleSchema,
+    /// Its hash (what the module record mutation carries).
+    pub schema_hash: u64,
+    /// The current WebAssembly binary.
+    pub wasm: Bytes,
+    /// Tables; table id = position + 1.
+    pub tables: Vec<Table>,
+}
+
+impl ModuleState {
+    /// The table with id `table_id`.
+    pub fn table(&self, table_id: u32) -> Option<&Table> {
+        table_id
+            .checked_sub(1)
+            .and_then(|i| self.tables.get(i as usize))
+    }
+
+    /// The table named `name` and its id.
+    pub fn table_by_name(&self, name: &str) -> Option<(u32, &Table)> {
+        self.tables
+            .iter()
+            .position(|t| t.schema().name == name)
+            .map(|i| (i as u32 + 1, &self.tables[i]))
+    }
+}
+
+/// All modules and their tables: the state a log replays to.
+#[derive(Clone, Debug, Default)]
+pub struct Database {
+    modules: BTreeMap<u32, ModuleState>,
+    names: HashMap<String, u32>,
+}
+
+impl Database {
+    /// An empty database.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The module with id `id`.
+    pub fn module(&self, id: u32) -> Option<&ModuleState> {
+        self.modules.get(&id)
+    }
+
+    /// The module named `name`.
+    pub fn module_by_name(&self, name: &str) -> Option<&ModuleState> {
+        self.names.get(name).and_then(|id| self.modules.get(id))
+    }
+
+    /// Every module, by id.
+    pub fn modules(&self) -> impl Iterator<Item = &ModuleState> {
+        self.modules.values()
+    }
+
+    /// The id the next newly published module gets.
+    pub fn next_module_id(&self) -> u32 {
+        self.modules.keys().next_back().map_or(1, |id| id + 1)
+    }
+
+    /// A table.
+    pub fn table(&self, module_id: u32, table_id: u32) -> Option<&Table> {
+        self.modules.get(&module_id)?.table(table_id)
+    }
+
+    fn table_mut(&mut self, module_id: u32, table_id: u32) -> Option<&mut Table> {
+        let m = self.modules.get_mut(&module_id)?;
+        table_id
+            .checked_sub(1)
+            .and_then(|i| m.tables.get_mut(i as usize))
+    }
+
+    /// Starts a transaction. Dropping it without [`Txn::commit`] rolls it back.
+    pub fn begin(&mut self) -> Txn<'_> {
+        Txn {
+            db: self,
+            undo: Vec::new(),
+            mutations: Vec::new(),
+        }
+    }
+}
+
+/// How to take back one change.
+#[derive(Debug)]
+enum Undo {
+    Inserted {
+        module: u32,
+        table: u32,
+        pk: Value,
+        auto_inc: u128,
+    },
+    Updated {
+        module: u32,
+        table: u32,
+        old: Row,
+    },
+    Deleted {
+        module: u32,
+        table: u32,
+        old: Row,
+    },
+    Module {
+        id: u32,
+        previous: Option<Box<ModuleState>>,
+    },
+}
+
+/// A transaction: changes apply to the tables at once (so reads see the
+/// transaction's own writes through every index) and are recorded twice:
+/// as log mutations for the commit, and as undo entries. Dropping the
+/// transaction without committing undoes everything in reverse order.
+#[derive(Debug)]
+pub struct Txn<'a> {
+    db: &'a mut Database,
+    undo: Vec<Undo>,
+    mutations: Vec<Mutation>,
+}
+
+/// A table that a mutation names but the database does not have.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no table {table_id} in module {module_id}")]
+pub struct NoSuchTable {
+    /// The module id.
+    pub module_id: u32,
+    /// The table id.
+    pub table_id: u32,
+}
+
+/// What a transaction operation can fail with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TxnError {
+    /// The table does not exist.
+    #[error(transparent)]
+    NoSuchTable(#[from] NoSuchTable),
+    /// The table refused the change.
+    #[error(transparent)]
+    Table(#[from] TableError),
+}
+
+impl Txn<'_> {
+    /// The database as the transaction sees it (its own writes included).
+    pub fn db(&self) -> &Database {
+        self.db
+    }
+
+    /// The mutations so far.
+    pub fn mutations(&self) -> &[Mutation] {
+        &self.mutations
+    }
+
+    fn table(&mut self, module: u32, table: u32) -> Result<&mut Table, NoSuchTable> {
+        self.db.table_mut(module, table).ok_or(NoSuchTable {
+            module_id: module,
+            table_id: table,
+        })
+    }
+
+    fn record(&mut self, kind: MutationKind, module: u32, table: u32, hash: u64, row: &Row) {
+        self.mutations.push(Mutation {
+            kind,
+            module_id: module,
+            table_id: table,
+            schema_hash: hash,
+            row: row.bytes().clone(),
+        });
+    }
+
+    /// Inserts a row; returns it as stored (with its auto-increment key).
+    pub fn insert(&mut self, module: u32, table: u32, values: Vec<Value>) -> Result<Row, TxnError> {
+        let t = self.table(module, table)?;
+        let auto_inc = t.auto_inc();
+        let row = t.insert(values)?;
+        let (hash, pk) = (
+            t.hash(),
+            row.values()[t.schema().primary_key as usize].clone(),
+        );
+        self.undo.push(Undo::Inserted {
+            module,
+            table,
+            pk,
+            auto_inc,
+        });
+        self.record(MutationKind::Insert, module, table, hash, &row);
+        Ok(row)
+    }
+
+    /// Replaces the row with the same primary key; returns the new row.
+    pub fn update(&mut self, module: u32, table: u32, values: Vec<Value>) -> Result<Row, TxnError> {
+        let t = self.table(module, table)?;
+        let (old, new) = t.update(values)?;
+        let hash = t.hash();
+        self.undo.push(Undo::Updated { module, table, old });
+        self.record(MutationKind::Update, module, table, hash, &new);
+        Ok(new)
+    }
+
+    /// Deletes the row with primary key `pk`; returns it.
+    pub fn delete(&mut self, module: u32, table: u32, pk: &Value) -> Result<Row, TxnError> {
+        let t = self.table(module, table)?;
+        let old = t.delete(pk)?;
+        let hash = t.hash();
+        self.record(MutationKind::Delete, module, table, hash, &old);
+        self.undo.push(Undo::Deleted {
+            module,
+            table,
+            old: old.clone(),
+        });
+        Ok(old)
+    }
+
+    /// Installs a module (first publish) or moves it to a new, compatible
+    /// schema, and records the module record. The caller has validated the
+    /// schema and checked compatibility.
+    pub fn install_module(
+        &mut self,
+        id: u32,
+        schema: ModuleSchema,
+        schema_bytes: Bytes,
+        wasm: Bytes,
+    ) -> Result<(), TxnError> {
+        let hash = schema.hash();
+        let record = ModuleRecord {
+            name: schema.name.clone(),
+            schema: schema_bytes,
+            wasm: wasm.clone(),
+        };
+        let previous = self.db.modules.get(&id).cloned();
+        let tables = match &previous {
+            None => schema.tables.iter().cloned().map(Table::new).collect(),
+            Some(prev) => {
+                let mut tables = Vec::with_capacity(schema.tables.len());
+                for (i, ts) in schema.tables.iter().enumerate() {
+                    match prev.tables.get(i) {
+                        Some(old) if old.schema() == ts => tables.push(old.clone()),
+                        Some(old) => {
+                            let mut t = old.clone();
+                            t.migrate(ts.clone())?;
+                            tables.push(t);
+                        }
+                        None => tables.push(Table::new(ts.clone())),
+                    }
+                }
+                tables
+            }
+        };
+        if let Some(prev) = &previous {
+            self.db.names.remove(&prev.schema.name);
+        }
+        self.db.names.insert(schema.name.clone(), id);
+        self.db.modules.insert(
+            id,
+            ModuleState {
+                id,
+                schema,
+                schema_hash: hash,
+                wasm,
+                tables,
+            },
+        );
+        self.undo.push(Undo::Module {
+            id,
+            previous: previous.map(Box::new),
+        });
+        self.mutations.push(Mutation::module(id, hash, &record));
+        Ok(())
+    }
+
+    /// Keeps every change and returns the commit's mutations.
+    pub fn commit(mut self) -> Vec<Mutation> {
+        self.undo.clear();
+        std::mem::take(&mut self.mutations)
+    }
+
+    /// Undoes every change (also what dropping does).
+    pub fn rollback(self) {}
+
+    fn undo_all(&mut self) {
+        while let Some(u) = self.undo.pop() {
+            // Undo re-applies states that held before, so it cannot fail.
+            match u {
+                Undo::Inserted {
+                    module,
+                    table,
+                    pk,
+                    auto_inc,
+                } => {
+                    let t = self
+                        .db
+                        .table_mut(module, table)
+                        .expect("undo: table exists");
+                    t.delete(&pk).expect("undo: inserted row exists");
+                    t.set_auto_inc(auto_inc);
+                }
+                Undo::Updated { module, table, old } => {
+                    let t = self
+                        .db
+                        .table_mut(module, table)
+                        .expect("undo: table exists");
+                    t.update(old.values().to_vec())
+                        .expect("undo: updated row exists");
+                }
+                Undo::Deleted { module, table, old } => {
+                    let t = self
+                        .db
+                        .table_mut(module, table)
+                        .expect("undo: table exists");
+                    t.insert(old.values().to_vec())
+                        .expect("undo: deleted row fits back");
+                }
+                Undo::Module { id, previous } => {
+                    if let Some(m) = self.db.modules.remove(&id) {
+                        self.db.names.remove(&m.schema.name);
+                    }
+                    if let Some(prev) = previous {
+                        self.db.names.insert(prev.schema.name.clone(), id);
+                        self.db.modules.insert(id, *prev);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        self.undo_all();
+    }
+}

@@ -1,0 +1,300 @@
+//! In-memory tables: rows by primary key, secondary indexes kept in step
+//! with every change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use interstice_abi::{IndexSchema, TableSchema, Type, Value, decode_value, encode_value};
+
+use crate::error::TableError;
+
+/// One row: its column values and their encoding (what guests and the log
+/// see). Cheap to clone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    values: Arc<[Value]>,
+    bytes: Bytes,
+}
+
+impl Row {
+    /// The column values, in column order.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// The row's encoding.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    fn from_values(values: Vec<Value>) -> Self {
+        let bytes = encode_value(&Value::Struct(values.clone())).expect("rows always encode");
+        Self {
+            values: values.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+/// A secondary index: key (the indexed columns' values) to primary keys.
+#[derive(Clone, Debug)]
+struct Index {
+    schema: IndexSchema,
+    entries: BTreeMap<Vec<Value>, BTreeSet<Value>>,
+}
+
+impl Index {
+    fn key(&self, row: &[Value]) -> Vec<Value> {
+        self.schema
+            .columns
+            .iter()
+            .map(|&c| row[c as usize].clone())
+            .collect()
+    }
+
+    fn insert(&mut self, key: Vec<Value>, pk: Value) {
+        self.entries.entry(key).or_default().insert(pk);
+    }
+
+    fn remove(&mut self, key: &[Value], pk: &Value) {
+        if let Some(set) = self.entries.get_mut(key) {
+            set.remove(pk);
+            if set.is_empty() {
+                self.entries.remove(key);
+            }
+        }
+    }
+}
+
+/// A table of one module: typed rows by primary key, with its indexes.
+///
+/// Lookups by primary key or index are `O(log n)`; scans iterate in key
+/// order without copying the table.
+#[derive(Clone, Debug)]
+pub struct Table {
+    schema: TableSchema,
+    hash: u64,
+    row_type: Type,
+    rows: BTreeMap<Value, Row>,
+    indexes: Vec<Index>,
+    /// Next auto-increment value: one past the largest key ever inserted.
+    next_auto_inc: u128,
+}
+
+impl Table {
+    /// An empty table with `schema` (assumed valid).
+    pub fn new(schema: TableSchema) -> Self {
+        let indexes = schema
+            .indexes
+            .iter()
+            .map(|s| Index {
+                schema: s.clone(),
+                entries: BTreeMap::new(),
+            })
+            .collect();
+        Self {
+            hash: schema.hash(),
+            row_type: schema.row_type(),
+            schema,
+            rows: BTreeMap::new(),
+            indexes,
+            next_auto_inc: 1,
+        }
+    }
+
+    /// The table's schema.
+    pub fn schema(&self) -> &TableSchema {
+        &self.schema
+    }
+
+    /// The schema hash every mutation of this table carries.
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Decodes and type-checks an encoded row.
+    pub fn decode_row(&self, bytes: &[u8]) -> Result<Vec<Value>, TableError> {
+        match decode_value(&self.row_type, bytes) {
+            Ok(Value::Struct(values)) => Ok(values),
+            Ok(_) => unreachable!("a struct type decodes to a struct"),
+            Err(e) => Err(TableError::BadRow {
+                table: self.schema.name.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Decodes a primary key (encoded as the key column's type).
+    pub fn decode_key(&self, bytes: &[u8]) -> Result<Value, TableError> {
+        decode_value(&self.schema.primary_key_column().ty, bytes).map_err(|e| TableError::BadRow {
+            table: self.schema.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn pk_of<'a>(&self, values: &'a [Value]) -> &'a Value {
+        &values[self.schema.primary_key as usize]
+    }
+
+    /// The row with primary key `pk`.
+    pub fn get(&self, pk: &Value) -> Option<&Row> {
+        self.rows.get(pk)
+    }
+
+    /// Every row, in primary-key order.
+    pub fn iter(&self) -> impl Iterator<Item = &Row> {
+        self.rows.values()
+    }
+
+    /// Rows whose primary key is in the range, in key order.
+    pub fn range(&self, lo: Bound<&Value>, hi: Bound<&Value>) -> impl Iterator<Item = &Row> {
+        self.rows.range::<Value, _>((lo, hi)).map(|(_, r)| r)
+    }
+
+    /// The index named `name`, as its position.
+    pub fn index_id(&self, name: &str) -> Option<usize> {
+        self.indexes.iter().position(|i| i.schema.name == name)
+    }
+
+    /// Rows whose index key (the index's columns, in order) is in the
+    /// range, in index order. A shorter bound compares as a prefix.
+    pub fn index_range(
+        &self,
+        index: usize,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+    ) -> impl Iterator<Item = &Row> {
+        let owned = |b: Bound<&[Value]>| b.map(|v| v.to_vec());
+        self.indexes[index]
+            .entries
+            .range::<Vec<Value>, _>((owned(lo), owned(hi)))
+            .flat_map(|(_, pks)| pks.iter())
+            .map(|pk| &self.rows[pk])
+    }
+
+    /// Inserts a row (decoded values), assigning an auto-increment key when
+    /// the table has one and the row's key is 0. Returns the stored row.
+    pub fn insert(&mut self, mut values: Vec<Value>) -> Result<Row, TableError> {
+        let pk_col = self.schema.primary_key as usize;
+        if self.schema.auto_inc && values[pk_col].as_u128() == Some(0) {
+            let ty = &self.schema.columns[pk_col].ty;
+            values[pk_col] = Value::integer(ty, self.next_auto_inc).ok_or_else(|| {
+                TableError::AutoIncExhausted {
+                    table: self.schema.name.clone(),
+                }
+            })?;
+        }
+        let pk = self.pk_of(&values).clone();
+        if self.rows.contains_key(&pk) {
+            return Err(self.unique_violation("primary key", vec![pk]));
+        }
+        for ix in &self.indexes {
+            let key = ix.key(&values);
+            if ix.schema.unique && ix.entries.contains_key(&key) {
+                return Err(self.unique_violation(&ix.schema.name, key));
+            }
+        }
+        for ix in &mut self.indexes {
+            let key = ix.key(&values);
+            ix.insert(key, pk.clone());
+        }
+        if let Some(n) = pk.as_u128() {
+            self.next_auto_inc = self.next_auto_inc.max(n.saturating_add(1));
+        }
+        let row = Row::from_values(values);
+        self.rows.insert(pk, row.clone());
+        Ok(row)
+    }
+
+    /// Replaces the row with the same primary key. Returns `(old, new)`.
+    pub fn update(&mut self, values: Vec<Value>) -> Result<(Row, Row), TableError> {
+        let pk = self.pk_of(&values).clone();
+        let Some(old) = self.rows.get(&pk).cloned() else {
+            return Err(TableError::NoSuchRow {
+                table: self.schema.name.clone(),
+                key: pk.to_string(),
+            });
+        };
+        for ix in &self.indexes {
+            let key = ix.key(&values);
+            if ix.schema.unique && key != ix.key(old.values()) && ix.entries.contains_key(&key) {
+                return Err(self.unique_violation(&ix.schema.name, key));
+            }
+        }
+        for ix in &mut self.indexes {
+            let (old_key, new_key) = (ix.key(old.values()), ix.key(&values));
+            if old_key != new_key {
+                ix.remove(&old_key, &pk);
+                ix.insert(new_key, pk.clone());
+            }
+        }
+        let new = Row::from_values(values);
+        self.rows.insert(pk, new.clone());
+        Ok((old, new))
+    }
+
+    /// Deletes the row with primary key `pk`, returning it.
+    pub fn delete(&mut self, pk: &Value) -> Result<Row, TableError> {
+        let Some(old) = self.rows.remove(pk) else {
+            return Err(TableError::NoSuchRow {
+                table: self.schema.name.clone(),
+                key: pk.to_string(),
+            });
+        };
+        for ix in &mut self.indexes {
+            let key = ix.key(old.values());
+            ix.remove(&key, pk);
+        }
+        Ok(old)
+    }
+
+    /// The auto-increment counter (saved by transactions for rollback).
+    pub(crate) fn auto_inc(&self) -> u128 {
+        self.next_auto_inc
+    }
+
+    pub(crate) fn set_auto_inc(&mut self, n: u128) {
+        self.next_auto_inc = n;
+    }
+
+    /// Moves the table to a compatible new schema: appends `None` for added
+    /// `Option` columns, builds added indexes, drops removed ones.
+    pub fn migrate(&mut self, schema: TableSchema) -> Result<(), TableError> {
+        let added = schema.columns.len() - self.schema.columns.len();
+        let rows: Vec<Row> = self.rows.values().cloned().collect();
+        let mut next = Table::new(schema);
+        next.next_auto_inc = self.next_auto_inc;
+        for row in rows {
+            let mut values = row.values().to_vec();
+            values.extend(std::iter::repeat_n(Value::Option(None), added));
+            next.insert(values)?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn unique_violation(&self, index: &str, key: Vec<Value>) -> TableError {
+        let key = key
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        TableError::UniqueViolation {
+            table: self.schema.name.clone(),
+            index: index.to_owned(),
+            key,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Schemas and helpers shared by the core tests.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use interstice_abi::{
+    ABI_VERSION, ColumnSchema, IndexSchema, ModuleSchema, ParamSchema, ReducerSchema,
+    SubscriptionSchema, TableEvent, TableSchema, Type, Value, Version, Visibility, encode,
+};
+use interstice_core::db::Database;
+
+/// `people(id u64 auto_inc pk, email String unique, age u8 indexed,
+/// city String, (city, age) composite index)`.
+pub fn people() -> TableSchema {
+    TableSchema {
+        name: "people".into(),
+        columns: vec![
+            ColumnSchema {
+                name: "id".into(),
+                ty: Type::U64,
+            },
+            ColumnSchema {
+                name: "email".into(),
+                ty: Type::String,
+            },
+            ColumnSchema {
+                name: "age".into(),
+                ty: Type::U8,
+            },
+            ColumnSchema {
+                name: "city".into(),
+                ty: Type::String,
+            },
+        ],
+        primary_key: 0,
+        auto_inc: true,
+        indexes: vec![
+            IndexSchema {
+                name: "by_email".into(),
+                columns: vec![1],
+                unique: true,
+            },
+            IndexSchema {
+                name: "by_age".into(),
+                columns: vec![2],
+                unique: false,
+            },
+            IndexSchema {
+                name: "by_city_age".into(),
+                columns: vec![3, 2],
+                unique: false,
+            },
+        ],
+        visibility: Visibility::Public,
+    }
+}
+
+/// Module `town` with `people`, and a subscription on people inserts.
+pub fn town() -> ModuleSchema {
+    ModuleSchema {
+        name: "town".into(),
+        version: Version {
+            major: 1,
+            minor: 0,
+            patch: 0,
+        },
+        abi_version: ABI_VERSION,
+        tables: vec![people()],
+        reducers: vec![
+            ReducerSchema {
+                name: "add".into(),
+                params: vec![ParamSchema {
+                    name: "email".into(),
+                    ty: Type::String,
+                }],
+                visibility: Visibility::Public,
+                read_only: false,
+            },
+            ReducerSchema {
+                name: "welcome".into(),
+                params: vec![ParamSchema {
+                    name: "row".into(),
+                    ty: people().row_type(),
+                }],
+                visibility: Visibility::Private,
+                read_only: false,
+            },
+        ],
+        subscriptions: vec![SubscriptionSchema {
+            reducer: "welcome".into(),
+            module: "town".into(),
+            table: "people".into(),
+            event: TableEvent::Insert,
+        }],
+        dependencies: vec![],
+    }
+}
+
+pub fn person(id: u64, email: &str, age: u8, city: &str) -> Vec<Value> {
+    vec![Value::U64(id), email.into(), Value::U8(age), city.into()]
+}
+
+/// A database with module 1 = `town` installed.
+pub fn town_db() -> Database {
+    let mut db = Database::new();
+    let schema = town();
+    let bytes = Bytes::from(encode(&schema).unwrap());
+    let mut txn = db.begin();
+    txn.install_module(1, schema, bytes, Bytes::from_static(b"\0asm"))
+        .unwrap();
+    txn.commit();
+    db
+}
+
+/// Every row of every table, for comparing whole states.
+pub fn dump(db: &Database) -> Vec<(String, Vec<Vec<Value>>)> {
+    db.modules()
+        .flat_map(|m| {
+            m.tables.iter().map(move |t| {
+                (
+                    format!("{}.{}", m.schema.name, t.schema().name),
+                    t.iter().map(|r| r.values().to_vec()).collect(),
+                )
+            })
+        })
+        .collect()
+}
