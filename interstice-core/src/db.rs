@@ -80,7 +80,7 @@ impl Database {
         self.modules.get(&module_id)?.table(table_id)
     }
 
-    fn table_mut(&mut self, module_id: u32, table_id: u32) -> Option<&mut Table> {
+    pub(crate) fn table_mut(&mut self, module_id: u32, table_id: u32) -> Option<&mut Table> {
         let m = self.modules.get_mut(&module_id)?;
         table_id
             .checked_sub(1)
@@ -91,8 +91,7 @@ impl Database {
     pub fn begin(&mut self) -> Txn<'_> {
         Txn {
             db: self,
-            undo: Vec::new(),
-            mutations: Vec::new(),
+            ws: WriteSet::default(),
         }
     }
 }
@@ -122,17 +121,6 @@ enum Undo {
     },
 }
 
-/// A transaction: changes apply to the tables at once (so reads see the
-/// transaction's own writes through every index) and are recorded twice:
-/// as log mutations for the commit, and as undo entries. Dropping the
-/// transaction without committing undoes everything in reverse order.
-#[derive(Debug)]
-pub struct Txn<'a> {
-    db: &'a mut Database,
-    undo: Vec<Undo>,
-    mutations: Vec<Mutation>,
-}
-
 /// A table that a mutation names but the database does not have.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("no table {table_id} in module {module_id}")]
@@ -154,22 +142,35 @@ pub enum TxnError {
     Table(#[from] TableError),
 }
 
-impl Txn<'_> {
-    /// The database as the transaction sees it (its own writes included).
-    pub fn db(&self) -> &Database {
-        self.db
-    }
+/// The changes of a transaction in progress, kept apart from the database
+/// so that a running reducer can own both.
+///
+/// Changes apply to the tables at once (so reads see the transaction's own
+/// writes through every index) and are recorded twice: as log mutations
+/// for the commit, and as undo entries. [`WriteSet::rollback`] undoes them
+/// in reverse order; [`WriteSet::commit`] keeps them.
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    undo: Vec<Undo>,
+    mutations: Vec<Mutation>,
+}
 
+/// A point in a [`WriteSet`] to roll back to (a failed nested call).
+#[derive(Clone, Copy, Debug)]
+pub struct Savepoint {
+    undo: usize,
+    mutations: usize,
+}
+
+impl WriteSet {
     /// The mutations so far.
     pub fn mutations(&self) -> &[Mutation] {
         &self.mutations
     }
 
-    fn table(&mut self, module: u32, table: u32) -> Result<&mut Table, NoSuchTable> {
-        self.db.table_mut(module, table).ok_or(NoSuchTable {
-            module_id: module,
-            table_id: table,
-        })
+    /// Total bytes of rows written so far.
+    pub fn bytes(&self) -> usize {
+        self.mutations.iter().map(|m| m.row.len()).sum()
     }
 
     fn record(&mut self, kind: MutationKind, module: u32, table: u32, hash: u64, row: &Row) {
@@ -183,8 +184,17 @@ impl Txn<'_> {
     }
 
     /// Inserts a row; returns it as stored (with its auto-increment key).
-    pub fn insert(&mut self, module: u32, table: u32, values: Vec<Value>) -> Result<Row, TxnError> {
-        let t = self.table(module, table)?;
+    pub fn insert(
+        &mut self,
+        db: &mut Database,
+        module: u32,
+        table: u32,
+        values: Vec<Value>,
+    ) -> Result<Row, TxnError> {
+        let t = db.table_mut(module, table).ok_or(NoSuchTable {
+            module_id: module,
+            table_id: table,
+        })?;
         let auto_inc = t.auto_inc();
         let row = t.insert(values)?;
         let (hash, pk) = (
@@ -202,8 +212,17 @@ impl Txn<'_> {
     }
 
     /// Replaces the row with the same primary key; returns the new row.
-    pub fn update(&mut self, module: u32, table: u32, values: Vec<Value>) -> Result<Row, TxnError> {
-        let t = self.table(module, table)?;
+    pub fn update(
+        &mut self,
+        db: &mut Database,
+        module: u32,
+        table: u32,
+        values: Vec<Value>,
+    ) -> Result<Row, TxnError> {
+        let t = db.table_mut(module, table).ok_or(NoSuchTable {
+            module_id: module,
+            table_id: table,
+        })?;
         let (old, new) = t.update(values)?;
         let hash = t.hash();
         self.undo.push(Undo::Updated { module, table, old });
@@ -212,8 +231,17 @@ impl Txn<'_> {
     }
 
     /// Deletes the row with primary key `pk`; returns it.
-    pub fn delete(&mut self, module: u32, table: u32, pk: &Value) -> Result<Row, TxnError> {
-        let t = self.table(module, table)?;
+    pub fn delete(
+        &mut self,
+        db: &mut Database,
+        module: u32,
+        table: u32,
+        pk: &Value,
+    ) -> Result<Row, TxnError> {
+        let t = db.table_mut(module, table).ok_or(NoSuchTable {
+            module_id: module,
+            table_id: table,
+        })?;
         let old = t.delete(pk)?;
         let hash = t.hash();
         self.record(MutationKind::Delete, module, table, hash, &old);
@@ -230,6 +258,7 @@ impl Txn<'_> {
     /// schema and checked compatibility.
     pub fn install_module(
         &mut self,
+        db: &mut Database,
         id: u32,
         schema: ModuleSchema,
         schema_bytes: Bytes,
@@ -241,7 +270,7 @@ impl Txn<'_> {
             schema: schema_bytes,
             wasm: wasm.clone(),
         };
-        let previous = self.db.modules.get(&id).cloned();
+        let previous = db.modules.get(&id).cloned();
         let tables = match &previous {
             None => schema.tables.iter().cloned().map(Table::new).collect(),
             Some(prev) => {
@@ -261,10 +290,10 @@ impl Txn<'_> {
             }
         };
         if let Some(prev) = &previous {
-            self.db.names.remove(&prev.schema.name);
+            db.names.remove(&prev.schema.name);
         }
-        self.db.names.insert(schema.name.clone(), id);
-        self.db.modules.insert(
+        db.names.insert(schema.name.clone(), id);
+        db.modules.insert(
             id,
             ModuleState {
                 id,
@@ -282,64 +311,133 @@ impl Txn<'_> {
         Ok(())
     }
 
-    /// Keeps every change and returns the commit's mutations.
-    pub fn commit(mut self) -> Vec<Mutation> {
-        self.undo.clear();
-        std::mem::take(&mut self.mutations)
+    /// The current point, to roll back to later.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            undo: self.undo.len(),
+            mutations: self.mutations.len(),
+        }
     }
 
-    /// Undoes every change (also what dropping does).
-    pub fn rollback(self) {}
+    /// Undoes every change made after `sp`.
+    pub fn rollback_to(&mut self, db: &mut Database, sp: Savepoint) {
+        while self.undo.len() > sp.undo {
+            let u = self.undo.pop().expect("checked");
+            undo(db, u);
+        }
+        self.mutations.truncate(sp.mutations);
+    }
 
-    fn undo_all(&mut self) {
-        while let Some(u) = self.undo.pop() {
-            // Undo re-applies states that held before, so it cannot fail.
-            match u {
-                Undo::Inserted {
-                    module,
-                    table,
-                    pk,
-                    auto_inc,
-                } => {
-                    let t = self
-                        .db
-                        .table_mut(module, table)
-                        .expect("undo: table exists");
-                    t.delete(&pk).expect("undo: inserted row exists");
-                    t.set_auto_inc(auto_inc);
-                }
-                Undo::Updated { module, table, old } => {
-                    let t = self
-                        .db
-                        .table_mut(module, table)
-                        .expect("undo: table exists");
-                    t.update(old.values().to_vec())
-                        .expect("undo: updated row exists");
-                }
-                Undo::Deleted { module, table, old } => {
-                    let t = self
-                        .db
-                        .table_mut(module, table)
-                        .expect("undo: table exists");
-                    t.insert(old.values().to_vec())
-                        .expect("undo: deleted row fits back");
-                }
-                Undo::Module { id, previous } => {
-                    if let Some(m) = self.db.modules.remove(&id) {
-                        self.db.names.remove(&m.schema.name);
-                    }
-                    if let Some(prev) = previous {
-                        self.db.names.insert(prev.schema.name.clone(), id);
-                        self.db.modules.insert(id, *prev);
-                    }
-                }
+    /// Keeps every change and returns the commit's mutations.
+    pub fn commit(self) -> Vec<Mutation> {
+        self.mutations
+    }
+
+    /// Undoes every change.
+    pub fn rollback(mut self, db: &mut Database) {
+        self.rollback_to(
+            db,
+            Savepoint {
+                undo: 0,
+                mutations: 0,
+            },
+        );
+    }
+}
+
+/// Re-applies a state that held before, so it cannot fail.
+fn undo(db: &mut Database, u: Undo) {
+    match u {
+        Undo::Inserted {
+            module,
+            table,
+            pk,
+            auto_inc,
+        } => {
+            let t = db.table_mut(module, table).expect("undo: table exists");
+            t.delete(&pk).expect("undo: inserted row exists");
+            t.set_auto_inc(auto_inc);
+        }
+        Undo::Updated { module, table, old } => {
+            let t = db.table_mut(module, table).expect("undo: table exists");
+            t.update(old.values().to_vec())
+                .expect("undo: updated row exists");
+        }
+        Undo::Deleted { module, table, old } => {
+            let t = db.table_mut(module, table).expect("undo: table exists");
+            t.insert(old.values().to_vec())
+                .expect("undo: deleted row fits back");
+        }
+        Undo::Module { id, previous } => {
+            if let Some(m) = db.modules.remove(&id) {
+                db.names.remove(&m.schema.name);
+            }
+            if let Some(prev) = previous {
+                db.names.insert(prev.schema.name.clone(), id);
+                db.modules.insert(id, *prev);
             }
         }
     }
 }
 
+/// A [`WriteSet`] bound to its database, for code that holds both for the
+/// whole transaction (replay, tests). Dropping it without
+/// [`Txn::commit`] rolls it back.
+#[derive(Debug)]
+pub struct Txn<'a> {
+    db: &'a mut Database,
+    ws: WriteSet,
+}
+
+impl Txn<'_> {
+    /// The database as the transaction sees it (its own writes included).
+    pub fn db(&self) -> &Database {
+        self.db
+    }
+
+    /// The mutations so far.
+    pub fn mutations(&self) -> &[Mutation] {
+        self.ws.mutations()
+    }
+
+    /// See [`WriteSet::insert`].
+    pub fn insert(&mut self, module: u32, table: u32, values: Vec<Value>) -> Result<Row, TxnError> {
+        self.ws.insert(self.db, module, table, values)
+    }
+
+    /// See [`WriteSet::update`].
+    pub fn update(&mut self, module: u32, table: u32, values: Vec<Value>) -> Result<Row, TxnError> {
+        self.ws.update(self.db, module, table, values)
+    }
+
+    /// See [`WriteSet::delete`].
+    pub fn delete(&mut self, module: u32, table: u32, pk: &Value) -> Result<Row, TxnError> {
+        self.ws.delete(self.db, module, table, pk)
+    }
+
+    /// See [`WriteSet::install_module`].
+    pub fn install_module(
+        &mut self,
+        id: u32,
+        schema: ModuleSchema,
+        schema_bytes: Bytes,
+        wasm: Bytes,
+    ) -> Result<(), TxnError> {
+        self.ws
+            .install_module(self.db, id, schema, schema_bytes, wasm)
+    }
+
+    /// Keeps every change and returns the commit's mutations.
+    pub fn commit(mut self) -> Vec<Mutation> {
+        std::mem::take(&mut self.ws).commit()
+    }
+
+    /// Undoes every change (also what dropping does).
+    pub fn rollback(self) {}
+}
+
 impl Drop for Txn<'_> {
     fn drop(&mut self) {
-        self.undo_all();
+        std::mem::take(&mut self.ws).rollback(self.db);
     }
 }
