@@ -99,3 +99,138 @@ pub enum ReplayError {
         source: TableError,
     },
 }
+
+/// Why a reducer call did not commit. Every variant names the module and
+/// reducer (or the runtime state) and the cause; nothing of the call is in
+/// the tables or the log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No module has that name.
+    #[error("no module `{module}`")]
+    NoSuchModule {
+        /// The name asked for.
+        module: String,
+    },
+    /// The module has no reducer of that name.
+    #[error("module `{module}` has no reducer `{reducer}`")]
+    NoSuchReducer {
+        /// The module.
+        module: String,
+        /// The name asked for.
+        reducer: String,
+    },
+    /// The arguments do not match the reducer's parameters.
+    #[error("{module}.{reducer}: bad arguments: {reason}")]
+    BadArguments {
+        /// The module.
+        module: String,
+        /// The reducer.
+        reducer: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// The reducer returned an error.
+    #[error("{module}.{reducer} failed: {message}")]
+    Failed {
+        /// The module.
+        module: String,
+        /// The reducer.
+        reducer: String,
+        /// The reducer's error message.
+        message: String,
+    },
+    /// The reducer trapped (a panic, `unreachable`, an out-of-bounds access).
+    #[error("{module}.{reducer} trapped: {message}")]
+    Trap {
+        /// The module.
+        module: String,
+        /// The reducer.
+        reducer: String,
+        /// The trap.
+        message: String,
+    },
+    /// A limit was hit: fuel, memory, row size, write-set size, call depth.
+    #[error("{module}.{reducer} hit the {limit} limit: {detail}")]
+    Limit {
+        /// The module.
+        module: String,
+        /// The reducer.
+        reducer: String,
+        /// Which limit (`fuel`, `memory`, `row size`, `write set`, `call depth`).
+        limit: &'static str,
+        /// Details.
+        detail: String,
+    },
+    /// The module did something it is not allowed to.
+    #[error("{module}.{reducer}: capability violation: {detail}")]
+    Capability {
+        /// The module.
+        module: String,
+        /// The reducer.
+        reducer: String,
+        /// What it tried.
+        detail: String,
+    },
+    /// A table refused a change (a unique index, a missing row...).
+    #[error("{module}.{reducer}: {source}")]
+    Table {
+        /// The module.
+        module: String,
+        /// The reducer.
+        reducer: String,
+        /// The table's error.
+        #[source]
+        source: TableError,
+    },
+    /// The commit could not be made durable; the runtime stopped.
+    #[error("commit could not be made durable: {0}")]
+    Log(std::sync::Arc<LogError>),
+    /// The runtime stopped after an earlier log failure.
+    #[error("runtime stopped after a log failure ({reason}); restart it to recover from the log")]
+    Stopped {
+        /// The failure.
+        reason: String,
+    },
+}
+
+/// Why publishing a module failed. Nothing was logged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The bytes are not a valid WebAssembly module.
+    #[error("not a valid WebAssembly module: {0}")]
+    InvalidWasm(String),
+    /// The module imports something outside the `interstice` namespace, or
+    /// with the wrong signature.
+    #[error("module import not provided by Interstice: {0}")]
+    BadImport(String),
+    /// A required export is missing or has the wrong type.
+    #[error("missing or mistyped export `{export}`: {detail}")]
+    MissingExport {
+        /// The export.
+        export: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// `interstice_describe` failed or returned a bad schema.
+    #[error("cannot read the module's schema: {0}")]
+    Describe(String),
+    /// The schema breaks rules.
+    #[error("invalid schema:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    InvalidSchema(Vec<interstice_abi::SchemaError>),
+    /// The new version changes the schema incompatibly.
+    #[error("incompatible schema change for `{module}`:\n{diff}")]
+    Incompatible {
+        /// The module.
+        module: String,
+        /// Every change, breaking ones marked.
+        diff: interstice_abi::compat::SchemaDiff,
+    },
+    /// A subscription or dependency names something it may not use.
+    #[error("capability violation: {0}")]
+    Capability(String),
+    /// The module record could not be logged.
+    #[error(transparent)]
+    Commit(#[from] CallError),
+}

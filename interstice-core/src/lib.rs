@@ -7,10 +7,15 @@
 //! `LogStore` trait only, never a backend.
 
 pub mod db;
+mod durability;
 mod error;
+mod host;
 mod replay;
+mod runtime;
 pub mod subscriptions;
 pub mod table;
 
-pub use error::{ReplayError, TableError};
+pub use error::{CallError, PublishError, ReplayError, TableError};
+pub use host::{Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayReport, Replayed};
+pub use runtime::{OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime, RuntimeConfig};

@@ -298,3 +298,37 @@ impl Table {
         }
     }
 }
+
+impl Table {
+    /// The first index entry after `after` (an index key and primary key;
+    /// the start of the range when `None`) within `lo..hi`: a resumable
+    /// scan step that holds no borrow between steps.
+    pub fn index_next(
+        &self,
+        index: usize,
+        after: Option<(&[Value], &Value)>,
+        lo: Bound<&[Value]>,
+        hi: Bound<&[Value]>,
+    ) -> Option<(Vec<Value>, Value, &Row)> {
+        let entries = &self.indexes[index].entries;
+        let owned = |b: Bound<&[Value]>| b.map(|v| v.to_vec());
+        if let Some((key, pk)) = after {
+            if let Some(next) = entries
+                .get(key)
+                .and_then(|s| s.range((Bound::Excluded(pk), Bound::Unbounded)).next())
+            {
+                return Some((key.to_vec(), next.clone(), &self.rows[next]));
+            }
+            let (k, pks) = entries
+                .range::<Vec<Value>, _>((Bound::Excluded(key.to_vec()), owned(hi)))
+                .next()?;
+            let pk = pks.first()?;
+            return Some((k.clone(), pk.clone(), &self.rows[pk]));
+        }
+        let (k, pks) = entries
+            .range::<Vec<Value>, _>((owned(lo), owned(hi)))
+            .next()?;
+        let pk = pks.first()?;
+        Some((k.clone(), pk.clone(), &self.rows[pk]))
+    }
+}

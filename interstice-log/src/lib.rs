@@ -48,6 +48,8 @@ mod store;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "memory")]
+pub mod memory;
 #[cfg(feature = "mock")]
 pub mod mock;
 

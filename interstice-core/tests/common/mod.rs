@@ -1,5 +1,7 @@
-//! Schemas and helpers shared by the core tests.
 #![allow(dead_code)]
+//! Schemas and helpers shared by the core tests.
+
+pub mod wasm_modules;
 
 use bytes::Bytes;
 use interstice_abi::{

@@ -1,0 +1,117 @@
+//! The durability pipeline: group commit.
+//!
+//! The runtime hands each commit over in offset order; one task appends
+//! whatever has queued up since the previous append as one batch (one
+//! write and one sync, or one object), then tells every waiting caller.
+//! While an append is in flight the next batch fills, so concurrent callers
+//! share syncs.
+
+use std::sync::Arc;
+
+use interstice_log::{Commit, CommitBatch, Error as LogError, LogStore};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Resolves when the commit is durable, or with the store's error.
+pub(crate) type Ack = oneshot::Receiver<Result<(), Arc<LogError>>>;
+
+struct Pending {
+    commit: Commit,
+    ack: oneshot::Sender<Result<(), Arc<LogError>>>,
+}
+
+/// Handle to the pipeline task.
+pub(crate) struct Pipeline {
+    tx: mpsc::UnboundedSender<Pending>,
+    durable: watch::Receiver<Durable>,
+}
+
+/// How far the log is durable, or why it stopped.
+#[derive(Clone, Debug)]
+pub(crate) enum Durable {
+    /// Every commit up to this offset (exclusive) is durable.
+    Upto(u64),
+    /// An append failed: nothing after the last durable offset will be.
+    Failed,
+}
+
+impl Pipeline {
+    /// Starts the pipeline on `store`, whose next offset is `next`.
+    pub(crate) fn start(store: Arc<dyn LogStore>, next: u64, max_batch: usize) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (durable_tx, durable) = watch::channel(Durable::Upto(next));
+        tokio::spawn(run(store, rx, durable_tx, max_batch.max(1)));
+        Self { tx, durable }
+    }
+
+    /// Queues `commit` (the next offset) for appending.
+    pub(crate) fn submit(&self, commit: Commit) -> Ack {
+        let (ack, rx) = oneshot::channel();
+        if let Err(mpsc::error::SendError(p)) = self.tx.send(Pending { commit, ack }) {
+            let err = LogError::Backend {
+                message: "the log pipeline has stopped".into(),
+                source: None,
+            };
+            let _ = p.ack.send(Err(Arc::new(err)));
+        }
+        rx
+    }
+
+    /// Watches durability progress.
+    pub(crate) fn durable(&self) -> watch::Receiver<Durable> {
+        self.durable.clone()
+    }
+}
+
+async fn run(
+    store: Arc<dyn LogStore>,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    durable: watch::Sender<Durable>,
+    max_batch: usize,
+) {
+    let mut failed: Option<Arc<LogError>> = None;
+    while let Some(first) = rx.recv().await {
+        let mut pending = vec![first];
+        while pending.len() < max_batch {
+            match rx.try_recv() {
+                Ok(p) => pending.push(p),
+                Err(_) => break,
+            }
+        }
+        if let Some(err) = &failed {
+            // Nothing after a failed append may become durable out of order.
+            for p in pending {
+                let _ = p.ack.send(Err(err.clone()));
+            }
+            continue;
+        }
+        let mut batch = CommitBatch::new(pending[0].commit.offset);
+        let result = match pending
+            .iter()
+            .try_for_each(|p| batch.push(&p.commit).map(drop))
+        {
+            Ok(()) => store.append(&batch).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                for p in pending {
+                    let _ = p.ack.send(Ok(()));
+                }
+                durable.send_replace(Durable::Upto(batch.next_offset()));
+            }
+            Err(e) => {
+                tracing::error!(
+                    "appending commits {}..{} failed: {e}",
+                    batch.first_offset(),
+                    batch.next_offset()
+                );
+                let e = Arc::new(e);
+                for p in pending {
+                    let _ = p.ack.send(Err(e.clone()));
+                }
+                durable.send_replace(Durable::Failed);
+                failed = Some(e);
+            }
+        }
+    }
+}

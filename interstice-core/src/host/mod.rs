@@ -1,0 +1,464 @@
+//! The WebAssembly host: compiles modules once, and runs each reducer call
+//! in a fresh wasmtime store with a fuel budget and memory limits. Modules
+//! see only the `interstice` host calls (no WASI); every guest pointer is
+//! bounds-checked.
+
+mod imports;
+pub(crate) mod state;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use interstice_abi::{ModuleSchema, ReducerSchema};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimitsBuilder, Trap};
+
+use crate::db::{Database, WriteSet};
+use crate::error::{CallError, PublishError};
+use state::{CallContext, Doom, HostState};
+
+/// Limits on every reducer call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel (roughly, wasm instructions) per call, nested calls included.
+    pub fuel: u64,
+    /// Largest linear memory of one instance, in bytes (below 2 GiB).
+    pub max_memory: usize,
+    /// Largest encoded row.
+    pub max_row_size: usize,
+    /// Largest write set (sum of row bytes) of one transaction.
+    pub max_write_set: usize,
+    /// Deepest nesting of cross-module calls.
+    pub max_call_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel: 100_000_000,
+            max_memory: 64 << 20,
+            max_row_size: 1 << 20,
+            max_write_set: 64 << 20,
+            max_call_depth: 8,
+        }
+    }
+}
+
+/// Export names of the module ABI (see `docs/abi.md`).
+pub mod exports {
+    /// The module's linear memory.
+    pub const MEMORY: &str = "memory";
+    /// `(size: i32) -> i32`: allocates guest memory for the host to fill.
+    pub const ALLOC: &str = "interstice_alloc";
+    /// `() -> i64`: the encoded `ModuleSchema`, as `ptr << 32 | len`.
+    pub const DESCRIBE: &str = "interstice_describe";
+    /// Prefix of each reducer's export: `(args_ptr: i32, args_len: i32) ->
+    /// i64`, 0 for success or `ptr << 32 | len` of a UTF-8 error message.
+    pub const REDUCER_PREFIX: &str = "__interstice_reducer__";
+}
+
+/// A module compiled and linked, ready to instantiate for each call.
+pub struct CompiledModule {
+    /// Module id in the log.
+    pub id: u32,
+    /// Its schema.
+    pub schema: ModuleSchema,
+    pre: InstancePre<HostState>,
+}
+
+impl std::fmt::Debug for CompiledModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledModule")
+            .field("id", &self.id)
+            .field("name", &self.schema.name)
+            .finish()
+    }
+}
+
+/// The engine and the host calls, built once per runtime.
+#[derive(Clone)]
+pub struct WasmHost {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+    limits: Limits,
+    instantiations: Arc<AtomicU64>,
+}
+
+impl WasmHost {
+    /// A host whose calls run within `limits`.
+    pub fn new(limits: Limits) -> Self {
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).expect("the engine configuration is valid");
+        let mut linker = Linker::new(&engine);
+        imports::define(&mut linker).expect("host functions are defined once");
+        Self {
+            engine,
+            linker: Arc::new(linker),
+            limits,
+            instantiations: Arc::default(),
+        }
+    }
+
+    /// How many module instances this host has created (every reducer call
+    /// and every publish creates one; replay creates none).
+    pub fn instantiations(&self) -> u64 {
+        self.instantiations.load(Ordering::Relaxed)
+    }
+
+    /// The engine modules are compiled for.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The instantiation counter, for [`run`].
+    pub(crate) fn counter(&self) -> &Arc<AtomicU64> {
+        &self.instantiations
+    }
+
+    /// The limits calls run with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Compiles and links `wasm`, checking imports and exports; does not
+    /// run it.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Module, PublishError> {
+        let module = Module::new(&self.engine, wasm)
+            .map_err(|e| PublishError::InvalidWasm(format!("{e:#}")))?;
+        for import in module.imports() {
+            if import.module() != "interstice" {
+                return Err(PublishError::BadImport(format!(
+                    "`{}.{}` (modules may import only from `interstice`; no WASI)",
+                    import.module(),
+                    import.name()
+                )));
+            }
+        }
+        for (name, want) in [
+            (exports::MEMORY, "memory"),
+            (exports::ALLOC, "func"),
+            (exports::DESCRIBE, "func"),
+        ] {
+            let found = module.get_export(name);
+            let ok = match (&found, want) {
+                (Some(wasmtime::ExternType::Memory(_)), "memory")
+                | (Some(wasmtime::ExternType::Func(_)), "func") => true,
+                _ => false,
+            };
+            if !ok {
+                return Err(PublishError::MissingExport {
+                    export: name.into(),
+                    detail: format!(
+                        "expected a {want}, found {}",
+                        found.map_or("nothing".into(), |t| format!("{t:?}"))
+                    ),
+                });
+            }
+        }
+        Ok(module)
+    }
+
+    /// Links a compiled module for fast instantiation.
+    pub fn link(
+        &self,
+        id: u32,
+        schema: ModuleSchema,
+        module: &Module,
+    ) -> Result<CompiledModule, PublishError> {
+        let pre = self
+            .linker
+            .instantiate_pre(module)
+            .map_err(|e| PublishError::BadImport(format!("{e:#}")))?;
+        for r in &schema.reducers {
+            let name = format!("{}{}", exports::REDUCER_PREFIX, r.name);
+            match module.get_export(&name) {
+                Some(wasmtime::ExternType::Func(f))
+                    if f.params().map(|p| p.to_string()).collect::<Vec<_>>() == ["i32", "i32"]
+                        && f.results().map(|p| p.to_string()).collect::<Vec<_>>() == ["i64"] => {}
+                other => {
+                    return Err(PublishError::MissingExport {
+                        export: name,
+                        detail: format!(
+                            "reducer `{}` needs an export (i32, i32) -> i64, found {}",
+                            r.name,
+                            other.map_or("nothing".into(), |t| format!("{t:?}"))
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(CompiledModule { id, schema, pre })
+    }
+
+    /// Runs the module's `interstice_describe` (publish time only) and
+    /// returns the schema bytes it exports.
+    pub fn describe(&self, module: &Module) -> Result<Vec<u8>, PublishError> {
+        let pre = self
+            .linker
+            .instantiate_pre(module)
+            .map_err(|e| PublishError::BadImport(format!("{e:#}")))?;
+        let state = new_state(
+            self.limits,
+            Database::new(),
+            WriteSet::default(),
+            &ModuleSchema {
+                name: String::new(),
+                version: Default::default(),
+                abi_version: interstice_abi::ABI_VERSION,
+                tables: vec![],
+                reducers: vec![],
+                subscriptions: vec![],
+                dependencies: vec![],
+            },
+            0,
+            "interstice_describe",
+            true,
+            CallContext {
+                timestamp: 0,
+                rng: 0,
+            },
+            Arc::new(HashMap::new()),
+            0,
+            self.instantiations.clone(),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.store_limits);
+        store.set_fuel(self.limits.fuel).expect("fuel is enabled");
+        self.instantiations.fetch_add(1, Ordering::Relaxed);
+        let describe = |e: wasmtime::Error| PublishError::Describe(format!("{e:#}"));
+        let instance = pre.instantiate(&mut store).map_err(describe)?;
+        let memory = instance
+            .get_memory(&mut store, exports::MEMORY)
+            .ok_or_else(|| PublishError::Describe("no memory".into()))?;
+        let f = instance
+            .get_typed_func::<(), i64>(&mut store, exports::DESCRIBE)
+            .map_err(describe)?;
+        let packed = f.call(&mut store, ()).map_err(describe)?;
+        let (ptr, len) = unpack(packed);
+        memory
+            .data(&store)
+            .get(ptr..ptr.saturating_add(len))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| {
+                PublishError::Describe(format!("schema at {ptr}+{len} is outside guest memory"))
+            })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_state(
+    limits: Limits,
+    db: Database,
+    ws: WriteSet,
+    schema: &ModuleSchema,
+    module_id: u32,
+    reducer: &str,
+    read_only: bool,
+    ctx: CallContext,
+    modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
+    depth: u32,
+    instantiations: Arc<AtomicU64>,
+) -> HostState {
+    HostState {
+        db,
+        ws,
+        module_id,
+        module_name: schema.name.clone(),
+        reducer: reducer.to_owned(),
+        read_only,
+        ctx,
+        limits,
+        store_limits: StoreLimitsBuilder::new()
+            .memory_size(limits.max_memory)
+            .instances(1)
+            .tables(4)
+            .memories(1)
+            .trap_on_grow_failure(true)
+            .build(),
+        doom: None,
+        last_error: String::new(),
+        cursors: HashMap::new(),
+        next_cursor: 1,
+        memory: None,
+        alloc: None,
+        modules,
+        depth,
+        logs: Vec::new(),
+        instantiations,
+    }
+}
+
+/// One reducer call's inputs.
+pub(crate) struct Invocation<'a> {
+    pub module: &'a Arc<CompiledModule>,
+    pub reducer: &'a ReducerSchema,
+    pub args: &'a [u8],
+    pub ctx: CallContext,
+    pub fuel: u64,
+    pub depth: u32,
+}
+
+/// What a call gives back besides its result: the database and write set
+/// it owned, and the fuel it used.
+pub(crate) struct Outcome {
+    pub db: Database,
+    pub ws: WriteSet,
+    pub fuel_used: u64,
+    pub result: Result<(), CallError>,
+    pub logs: Vec<(i32, String)>,
+    pub rng: u64,
+}
+
+/// Runs one reducer in a fresh instance. The write set's changes stay
+/// applied on success; on failure the caller rolls back.
+pub(crate) fn run(
+    engine: &Engine,
+    instantiations: &Arc<AtomicU64>,
+    limits: Limits,
+    modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
+    db: Database,
+    ws: WriteSet,
+    call: Invocation<'_>,
+) -> Outcome {
+    let schema = &call.module.schema;
+    let state = new_state(
+        limits,
+        db,
+        ws,
+        schema,
+        call.module.id,
+        &call.reducer.name,
+        call.reducer.read_only,
+        call.ctx,
+        modules,
+        call.depth,
+        instantiations.clone(),
+    );
+    let mut store = Store::new(engine, state);
+    instantiations.fetch_add(1, Ordering::Relaxed);
+    store.limiter(|s| &mut s.store_limits);
+    store.set_fuel(call.fuel).expect("fuel is enabled");
+    let module = schema.name.clone();
+    let reducer = call.reducer.name.clone();
+    let result = invoke(&mut store, &call);
+    let fuel_used = call.fuel - store.get_fuel().unwrap_or(0);
+    let mut state = store.into_data();
+    let result = match (state.doom.take(), result) {
+        (Some(doom), _) => Err(match doom {
+            Doom::Capability(detail) => CallError::Capability {
+                module,
+                reducer,
+                detail,
+            },
+            Doom::Table(source) => CallError::Table {
+                module,
+                reducer,
+                source,
+            },
+            Doom::Limit(limit, detail) => CallError::Limit {
+                module,
+                reducer,
+                limit,
+                detail,
+            },
+        }),
+        (None, Ok(None)) => Ok(()),
+        (None, Ok(Some(message))) => Err(CallError::Failed {
+            module,
+            reducer,
+            message,
+        }),
+        (None, Err(e)) => Err(classify(e, &module, &reducer, call.fuel, limits)),
+    };
+    Outcome {
+        db: state.db,
+        ws: state.ws,
+        fuel_used,
+        result,
+        logs: state.logs,
+        rng: state.ctx.rng,
+    }
+}
+
+/// Instantiates, copies the arguments in, calls the reducer export.
+/// `Ok(Some(msg))` is the reducer's own error.
+fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Result<Option<String>> {
+    let instance = call.module.pre.instantiate(&mut *store)?;
+    let memory = instance
+        .get_memory(&mut *store, exports::MEMORY)
+        .ok_or_else(|| wasmtime::Error::msg("module has no memory export"))?;
+    let alloc = instance.get_typed_func::<i32, i32>(&mut *store, exports::ALLOC)?;
+    store.data_mut().memory = Some(memory);
+    store.data_mut().alloc = Some(alloc.clone());
+    let len =
+        i32::try_from(call.args.len()).map_err(|_| wasmtime::Error::msg("arguments over 2 GiB"))?;
+    let ptr = alloc.call(&mut *store, len)?;
+    let start = usize::try_from(ptr)
+        .map_err(|_| wasmtime::Error::msg("allocator returned a negative pointer"))?;
+    memory
+        .data_mut(&mut *store)
+        .get_mut(start..start + call.args.len())
+        .ok_or_else(|| {
+            wasmtime::Error::msg("allocator returned memory outside the guest's memory")
+        })?
+        .copy_from_slice(call.args);
+    let name = format!("{}{}", exports::REDUCER_PREFIX, call.reducer.name);
+    let f = instance.get_typed_func::<(i32, i32), i64>(&mut *store, &name)?;
+    let status = f.call(&mut *store, (ptr, len))?;
+    if status == 0 {
+        return Ok(None);
+    }
+    let (ptr, len) = unpack(status);
+    let msg = memory
+        .data(&*store)
+        .get(ptr..ptr.saturating_add(len))
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_else(|| format!("(error message at {ptr}+{len} is outside guest memory)"));
+    Ok(Some(msg))
+}
+
+fn classify(
+    e: wasmtime::Error,
+    module: &str,
+    reducer: &str,
+    fuel: u64,
+    limits: Limits,
+) -> CallError {
+    let (module, reducer) = (module.to_owned(), reducer.to_owned());
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallError::Limit {
+            module,
+            reducer,
+            limit: "fuel",
+            detail: format!("used all {fuel} units"),
+        },
+        _ if format!("{e:#}").contains("memory growth") || format!("{e:#}").contains("forcing") => {
+            CallError::Limit {
+                module,
+                reducer,
+                limit: "memory",
+                detail: format!(
+                    "linear memory may not grow past {} bytes",
+                    limits.max_memory
+                ),
+            }
+        }
+        _ => CallError::Trap {
+            module,
+            reducer,
+            message: format!("{e:#}"),
+        },
+    }
+}
+
+/// Splits a packed `ptr << 32 | len`.
+pub(crate) fn unpack(packed: i64) -> (usize, usize) {
+    let p = packed as u64;
+    ((p >> 32) as usize, (p & 0xffff_ffff) as usize)
+}
+
+/// Packs a guest pointer and length.
+pub(crate) fn pack(ptr: u32, len: u32) -> i64 {
+    (((ptr as u64) << 32) | len as u64) as i64
+}

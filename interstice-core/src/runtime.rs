@@ -1,0 +1,523 @@
+//! The runtime: publishes modules, runs reducer calls as transactions,
+//! makes every commit durable before acknowledging it, and runs
+//! subscriptions after their cause is durable.
+//!
+//! # Consistency when the log fails
+//! A transaction's changes apply to the in-memory tables when it commits,
+//! before its commit is durable, so the next transaction can run while the
+//! previous one is being synced (that is what lets group commit share one
+//! sync between many callers). If an append fails, the runtime **stops**:
+//! every caller whose commit was in that batch or later gets the error, and
+//! every later call fails with [`CallError::Stopped`]. Nothing that is not
+//! durable is ever acknowledged, and no caller can observe it afterwards;
+//! restarting replays the log, which holds exactly the acknowledged state.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use interstice_abi::{ModuleSchema, Version, Visibility, decode_value};
+use interstice_log::{Commit, Invocation as LogInvocation, LogStore};
+use tokio::sync::{Mutex, mpsc};
+
+use crate::db::{Database, WriteSet};
+use crate::durability::{Durable, Pipeline};
+use crate::error::{CallError, PublishError, ReplayError};
+use crate::host::state::CallContext;
+use crate::host::{CompiledModule, Invocation, Limits, WasmHost, run};
+use crate::replay::{ReplayEngine, ReplayReport};
+use crate::subscriptions::{Scheduled, triggered};
+
+/// The reducer name logged for a publish (not a valid reducer name, so it
+/// cannot clash with one).
+pub const PUBLISH_INVOCATION: &str = "@publish";
+
+/// How the runtime runs.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Limits on every reducer call.
+    pub limits: Limits,
+    /// Longest chain of subscriptions triggering subscriptions; a longer
+    /// chain is a cycle, reported with its path and cut.
+    pub max_subscription_depth: u32,
+    /// Most commits in one append.
+    pub max_batch: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            max_subscription_depth: 16,
+            max_batch: 4096,
+        }
+    }
+}
+
+/// A committed call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Offset of the commit, or `None` when the call changed nothing (and
+    /// so logged nothing).
+    pub offset: Option<u64>,
+    /// What the reducer logged, as `(level, message)`.
+    pub logs: Vec<(i32, String)>,
+}
+
+/// A published module.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// Its id in the log.
+    pub module_id: u32,
+    /// Offset of the module record's commit.
+    pub offset: u64,
+    /// Changes from the previous version (empty on first publish).
+    pub diff: interstice_abi::compat::SchemaDiff,
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The log could not be replayed.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// A logged module no longer compiles or links.
+    #[error("logged module `{module}` cannot be loaded: {source}")]
+    Module {
+        /// The module.
+        module: String,
+        /// Why.
+        #[source]
+        source: PublishError,
+    },
+}
+
+struct Exec {
+    db: Database,
+    modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
+    next_offset: u64,
+    clock: u64,
+}
+
+struct Inner {
+    host: WasmHost,
+    config: RuntimeConfig,
+    exec: Mutex<Exec>,
+    pipeline: Pipeline,
+    stopped: StdMutex<Option<String>>,
+    subscriptions: mpsc::UnboundedSender<Job>,
+}
+
+/// Work for the subscription worker.
+enum Job {
+    Run(Scheduled),
+    /// Answers whether nothing was queued behind it.
+    Settle(tokio::sync::oneshot::Sender<bool>),
+}
+
+/// The Interstice runtime over one log. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+fn seed(offset: u64, timestamp: u64) -> u64 {
+    offset.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ timestamp
+}
+
+impl Runtime {
+    /// Starts a runtime on `store`: replays the whole log (running no
+    /// WebAssembly), loads the logged modules, then runs once every
+    /// subscription a crash left unrun.
+    pub async fn open(
+        store: Arc<dyn LogStore>,
+        config: RuntimeConfig,
+    ) -> Result<(Self, ReplayReport), OpenError> {
+        let replayed = ReplayEngine::replay(&*store, 0, None).await?;
+        let host = WasmHost::new(config.limits);
+        let mut modules = HashMap::new();
+        for m in replayed.db.modules() {
+            let err = |source| OpenError::Module {
+                module: m.schema.name.clone(),
+                source,
+            };
+            let compiled = host.compile(&m.wasm).map_err(err)?;
+            let linked = host.link(m.id, m.schema.clone(), &compiled).map_err(err)?;
+            modules.insert(m.id, Arc::new(linked));
+        }
+        let next = replayed.report.last_offset.map_or(0, |o| o + 1);
+        let clock = 0;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            host,
+            exec: Mutex::new(Exec {
+                db: replayed.db,
+                modules: Arc::new(modules),
+                next_offset: next,
+                clock,
+            }),
+            pipeline: Pipeline::start(store, next, config.max_batch),
+            config,
+            stopped: StdMutex::new(None),
+            subscriptions: tx,
+        });
+        for s in replayed.pending {
+            let _ = inner.subscriptions.send(Job::Run(s));
+        }
+        tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
+        Ok((Self { inner }, replayed.report))
+    }
+
+    /// How many module instances have been created (replay creates none).
+    pub fn instantiations(&self) -> u64 {
+        self.inner.host.instantiations()
+    }
+
+    /// Runs `f` on the current state (committed, possibly not yet durable
+    /// for calls still waiting on their sync).
+    pub async fn read<R>(&self, f: impl FnOnce(&Database) -> R) -> R {
+        let exec = self.inner.exec.lock().await;
+        f(&exec.db)
+    }
+
+    /// Waits until every subscription scheduled so far (and every one those
+    /// scheduled in turn) has run.
+    pub async fn settle(&self) {
+        loop {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if self.inner.subscriptions.send(Job::Settle(tx)).is_err() {
+                return;
+            }
+            // Ok(true): the queue was empty behind the marker.
+            match rx.await {
+                Ok(true) | Err(_) => return,
+                Ok(false) => continue,
+            }
+        }
+    }
+
+    fn check_running(&self) -> Result<(), CallError> {
+        match &*self.inner.stopped.lock().expect("stopped flag") {
+            Some(reason) => Err(CallError::Stopped {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn stop(&self, reason: String) {
+        let mut stopped = self.inner.stopped.lock().expect("stopped flag");
+        if stopped.is_none() {
+            tracing::error!("runtime stopped: {reason}");
+            *stopped = Some(reason);
+        }
+    }
+
+    /// Calls `module.reducer` with encoded `args` (the reducer's
+    /// parameters as a struct). Returns once the commit is durable.
+    pub async fn call(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+    ) -> Result<Receipt, CallError> {
+        self.call_inner(module, reducer, args, None).await
+    }
+
+    async fn call_inner(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+        cause: Option<&Scheduled>,
+    ) -> Result<Receipt, CallError> {
+        self.check_running()?;
+        let mut guard = self.inner.exec.lock().await;
+        let exec = &mut *guard;
+        let compiled = exec
+            .modules
+            .values()
+            .find(|m| m.schema.name == module)
+            .cloned()
+            .ok_or_else(|| CallError::NoSuchModule {
+                module: module.to_owned(),
+            })?;
+        let schema =
+            compiled
+                .schema
+                .reducer(reducer)
+                .cloned()
+                .ok_or_else(|| CallError::NoSuchReducer {
+                    module: module.to_owned(),
+                    reducer: reducer.to_owned(),
+                })?;
+        if let Err(e) = decode_value(&schema.args_type(), args) {
+            return Err(CallError::BadArguments {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+                reason: e.to_string(),
+            });
+        }
+        let timestamp = now_micros().max(exec.clock + 1);
+        let ctx = CallContext {
+            timestamp,
+            rng: seed(exec.next_offset, timestamp),
+        };
+        let db = std::mem::take(&mut exec.db);
+        let out = run(
+            self.inner.host.engine(),
+            self.inner.host.counter(),
+            self.inner.config.limits,
+            exec.modules.clone(),
+            db,
+            WriteSet::default(),
+            Invocation {
+                module: &compiled,
+                reducer: &schema,
+                args,
+                ctx,
+                fuel: self.inner.config.limits.fuel,
+                depth: 0,
+            },
+        );
+        exec.db = out.db;
+        let mutations = match out.result {
+            Ok(()) => out.ws.commit(),
+            Err(e) => {
+                out.ws.rollback(&mut exec.db);
+                // A failed subscription still settles its cause in the log.
+                if cause.is_none() {
+                    return Err(e);
+                }
+                tracing::warn!(module, reducer, "subscription failed: {e}");
+                Vec::new()
+            }
+        };
+        if mutations.is_empty() && cause.is_none() {
+            return Ok(Receipt {
+                offset: None,
+                logs: out.logs,
+            });
+        }
+        let offset = exec.next_offset;
+        let commit = Commit {
+            offset,
+            timestamp,
+            cause: cause.map(|c| c.cause),
+            invocation: LogInvocation {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+                args: Bytes::copy_from_slice(args),
+            },
+            mutations,
+        };
+        exec.next_offset += 1;
+        exec.clock = timestamp;
+        self.schedule(&exec.db, offset, &commit.mutations, cause);
+        let ack = self.inner.pipeline.submit(commit);
+        drop(guard);
+        self.await_durable(ack).await?;
+        Ok(Receipt {
+            offset: Some(offset),
+            logs: out.logs,
+        })
+    }
+
+    async fn await_durable(&self, ack: crate::durability::Ack) -> Result<(), CallError> {
+        match ack.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.stop(e.to_string());
+                Err(CallError::Log(e))
+            }
+            Err(_) => {
+                self.stop("the log pipeline stopped".into());
+                Err(CallError::Stopped {
+                    reason: "the log pipeline stopped".into(),
+                })
+            }
+        }
+    }
+
+    fn schedule(
+        &self,
+        db: &Database,
+        offset: u64,
+        mutations: &[interstice_log::Mutation],
+        parent: Option<&Scheduled>,
+    ) {
+        for s in triggered(db, offset, mutations, parent) {
+            if s.depth > self.inner.config.max_subscription_depth {
+                tracing::error!(
+                    "subscription cycle cut after {} steps: {}",
+                    self.inner.config.max_subscription_depth,
+                    s.path.join(" => ")
+                );
+                continue;
+            }
+            let _ = self.inner.subscriptions.send(Job::Run(s));
+        }
+    }
+
+    /// Publishes (or updates) a module: checks its imports, exports and
+    /// schema, refuses incompatible changes with the diff, logs the module
+    /// record, and returns once it is durable.
+    pub async fn publish(&self, wasm: &[u8]) -> Result<Published, PublishError> {
+        self.check_running()?;
+        let host = &self.inner.host;
+        let module = host.compile(wasm)?;
+        let schema_bytes = host.describe(&module)?;
+        let schema: ModuleSchema = interstice_abi::decode(&schema_bytes)
+            .map_err(|e| PublishError::Describe(e.to_string()))?;
+        schema.validate().map_err(PublishError::InvalidSchema)?;
+
+        let mut guard = self.inner.exec.lock().await;
+        let exec = &mut *guard;
+        let existing = exec.db.module_by_name(&schema.name);
+        let diff = match existing {
+            Some(old) => {
+                let diff = interstice_abi::compat::diff(&old.schema, &schema);
+                if diff.is_breaking() {
+                    return Err(PublishError::Incompatible {
+                        module: schema.name.clone(),
+                        diff,
+                    });
+                }
+                diff
+            }
+            None => Default::default(),
+        };
+        check_capabilities(&exec.db, &schema)?;
+        let id = existing.map_or_else(|| exec.db.next_module_id(), |m| m.id);
+        let linked = Arc::new(host.link(id, schema.clone(), &module)?);
+
+        let mut ws = WriteSet::default();
+        ws.install_module(
+            &mut exec.db,
+            id,
+            schema.clone(),
+            Bytes::from(schema_bytes),
+            Bytes::copy_from_slice(wasm),
+        )
+        .map_err(|e| PublishError::Describe(format!("cannot install: {e}")))?;
+        let mut modules = (*exec.modules).clone();
+        modules.insert(id, linked);
+        exec.modules = Arc::new(modules);
+        let timestamp = now_micros().max(exec.clock + 1);
+        let offset = exec.next_offset;
+        let commit = Commit {
+            offset,
+            timestamp,
+            cause: None,
+            invocation: LogInvocation {
+                module: schema.name.clone(),
+                reducer: PUBLISH_INVOCATION.into(),
+                args: Bytes::new(),
+            },
+            mutations: ws.commit(),
+        };
+        exec.next_offset += 1;
+        exec.clock = timestamp;
+        let ack = self.inner.pipeline.submit(commit);
+        drop(guard);
+        self.await_durable(ack).await?;
+        Ok(Published {
+            module_id: id,
+            offset,
+            diff,
+        })
+    }
+}
+
+/// Subscriptions to other modules need a public table; dependencies must be
+/// published with a compatible version.
+fn check_capabilities(db: &Database, schema: &ModuleSchema) -> Result<(), PublishError> {
+    for s in &schema.subscriptions {
+        if s.module == schema.name {
+            continue;
+        }
+        let Some(m) = db.module_by_name(&s.module) else {
+            return Err(PublishError::Capability(format!(
+                "subscription to `{}.{}`: module `{}` is not published",
+                s.module, s.table, s.module
+            )));
+        };
+        match m.table_by_name(&s.table) {
+            None => {
+                return Err(PublishError::Capability(format!(
+                    "subscription to `{}.{}`: no such table",
+                    s.module, s.table
+                )));
+            }
+            Some((_, t)) if t.schema().visibility != Visibility::Public => {
+                return Err(PublishError::Capability(format!(
+                    "subscription to `{}.{}`: the table is private",
+                    s.module, s.table
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    for d in &schema.dependencies {
+        let Some(m) = db.module_by_name(&d.module) else {
+            return Err(PublishError::Capability(format!(
+                "depends on `{}`, which is not published",
+                d.module
+            )));
+        };
+        let v: Version = m.schema.version;
+        if v.major != d.min_version.major || v < d.min_version {
+            return Err(PublishError::Capability(format!(
+                "depends on `{}` >= {} (same major version), but {} is published",
+                d.module, d.min_version, v
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs scheduled subscriptions in order, each after its cause is durable.
+async fn subscription_worker(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(job) = rx.recv().await {
+        let s = match job {
+            Job::Settle(tx) => {
+                let _ = tx.send(rx.is_empty());
+                continue;
+            }
+            Job::Run(s) => s,
+        };
+        let Some(inner) = inner.upgrade() else { return };
+        let mut durable = inner.pipeline.durable();
+        let ready = durable
+            .wait_for(|d| match d {
+                Durable::Upto(n) => *n > s.cause,
+                Durable::Failed => true,
+            })
+            .await
+            .is_ok_and(|d| matches!(*d, Durable::Upto(_)));
+        if !ready {
+            return;
+        }
+        let rt = Runtime { inner };
+        if let Err(e) = rt
+            .call_inner(&s.module, &s.reducer, &s.args, Some(&s))
+            .await
+        {
+            tracing::error!(module = %s.module, reducer = %s.reducer, cause = s.cause, "subscription could not run: {e}");
+        }
+    }
+}

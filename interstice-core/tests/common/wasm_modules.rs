@@ -1,0 +1,256 @@
+#![allow(dead_code)]
+//! Test modules written in WAT (until the SDK exists): a preamble with the
+//! host imports, a bump allocator and `interstice_describe` returning the
+//! schema encoded by the test, plus each module's reducers.
+
+use interstice_abi::{
+    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, ModuleSchema, ParamSchema, ReducerSchema,
+    SubscriptionSchema, TableEvent, TableSchema, Type, Version, Visibility, encode,
+};
+
+/// Names at fixed addresses, for host calls.
+pub const NAMES: &[(u32, &str)] = &[
+    (256, "counters"),
+    (272, "seen"),
+    (288, "counter"),
+    (304, "add"),
+    (320, "nope"),
+    (336, "on_counter"),
+    (352, "\u{1}\u{0}"),
+    (368, "call failed"),
+];
+
+fn bytes_literal(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("\\{b:02x}")).collect()
+}
+
+/// A module: `schema` is what `interstice_describe` returns; `funcs` are
+/// the reducer exports (WAT text).
+pub fn module(schema: &ModuleSchema, funcs: &str) -> Vec<u8> {
+    let schema_bytes = encode(schema).unwrap();
+    let names: String = NAMES
+        .iter()
+        .map(|(at, s)| {
+            format!(
+                "  (data (i32.const {at}) \"{}\")\n",
+                bytes_literal(s.as_bytes())
+            )
+        })
+        .collect();
+    let wat = format!(
+        r#"(module
+  (import "interstice" "table" (func $table (param i32 i32 i32 i32) (result i64)))
+  (import "interstice" "insert" (func $insert (param i64 i32 i32) (result i64)))
+  (import "interstice" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+  (import "interstice" "random" (func $random (result i64)))
+  (import "interstice" "now" (func $now (result i64)))
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (func $alloc (export "interstice_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $n)))
+    (if (i32.gt_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow (i32.add (i32.div_u (local.get $n) (i32.const 65536)) (i32.const 1))))))
+    (local.get $p))
+  (data (i32.const 4096) "{schema}")
+  (func (export "interstice_describe") (result i64)
+    (i64.or (i64.shl (i64.const 4096) (i64.const 32)) (i64.const {schema_len})))
+{names}
+  ;; Inserts (0, args...) into `module.counters` (module name at $mp/$ml).
+  (func $ins_counter (param $mp i32) (param $ml i32) (param $p i32) (param $l i32) (result i64)
+    (local $row i32)
+    (local.set $row (call $alloc (i32.add (local.get $l) (i32.const 1))))
+    (i32.store8 (local.get $row) (i32.const 0))
+    (memory.copy (i32.add (local.get $row) (i32.const 1)) (local.get $p) (local.get $l))
+    (call $insert (call $table (local.get $mp) (local.get $ml) (i32.const 256) (i32.const 8))
+      (local.get $row) (i32.add (local.get $l) (i32.const 1))))
+{funcs}
+)"#,
+        schema = bytes_literal(&schema_bytes),
+        schema_len = schema_bytes.len(),
+    );
+    wat::parse_str(&wat).unwrap_or_else(|e| panic!("bad test WAT: {e}\n{wat}"))
+}
+
+fn u64_param(name: &str) -> ParamSchema {
+    ParamSchema {
+        name: name.into(),
+        ty: Type::U64,
+    }
+}
+
+fn reducer(name: &str, params: Vec<ParamSchema>, public: bool) -> ReducerSchema {
+    ReducerSchema {
+        name: name.into(),
+        params,
+        visibility: if public {
+            Visibility::Public
+        } else {
+            Visibility::Private
+        },
+        read_only: false,
+    }
+}
+
+fn two_u64(name: &str, auto_inc: bool, index: bool) -> TableSchema {
+    TableSchema {
+        name: name.into(),
+        columns: vec![
+            ColumnSchema {
+                name: "id".into(),
+                ty: Type::U64,
+            },
+            ColumnSchema {
+                name: "n".into(),
+                ty: Type::U64,
+            },
+        ],
+        primary_key: 0,
+        auto_inc,
+        indexes: if index {
+            vec![IndexSchema {
+                name: "by_n".into(),
+                columns: vec![1],
+                unique: false,
+            }]
+        } else {
+            vec![]
+        },
+        visibility: Visibility::Public,
+    }
+}
+
+/// `counter`: tables `counters` (auto-inc id, n) and `seen`; reducers
+/// that insert, fail, trap, spin, grow memory, violate uniqueness; a
+/// subscription copying each new counter into `seen`.
+pub fn counter_schema() -> ModuleSchema {
+    ModuleSchema {
+        name: "counter".into(),
+        version: Version {
+            major: 1,
+            minor: 0,
+            patch: 0,
+        },
+        abi_version: ABI_VERSION,
+        tables: vec![
+            two_u64("counters", true, true),
+            two_u64("seen", false, false),
+        ],
+        reducers: vec![
+            reducer("add", vec![u64_param("n")], true),
+            reducer("fail_after_insert", vec![u64_param("n")], false),
+            reducer("trap_after_insert", vec![u64_param("n")], false),
+            reducer("spin", vec![], false),
+            reducer("grow", vec![], false),
+            reducer("noop", vec![], true),
+            reducer("dup", vec![], false),
+            reducer("add_random", vec![], false),
+            reducer(
+                "on_counter",
+                vec![ParamSchema {
+                    name: "row".into(),
+                    ty: two_u64("counters", true, true).row_type(),
+                }],
+                false,
+            ),
+        ],
+        subscriptions: vec![SubscriptionSchema {
+            reducer: "on_counter".into(),
+            module: "counter".into(),
+            table: "counters".into(),
+            event: TableEvent::Insert,
+        }],
+        dependencies: vec![],
+    }
+}
+
+pub fn counter() -> Vec<u8> {
+    module(
+        &counter_schema(),
+        r#"
+  (func (export "__interstice_reducer__add") (param $p i32) (param $l i32) (result i64)
+    (drop (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__fail_after_insert") (param $p i32) (param $l i32) (result i64)
+    (drop (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)))
+    (i64.or (i64.shl (i64.const 320) (i64.const 32)) (i64.const 4)))
+  (func (export "__interstice_reducer__trap_after_insert") (param $p i32) (param $l i32) (result i64)
+    (drop (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)))
+    unreachable)
+  (func (export "__interstice_reducer__spin") (param $p i32) (param $l i32) (result i64)
+    (loop $forever (br $forever))
+    unreachable)
+  (func (export "__interstice_reducer__grow") (param $p i32) (param $l i32) (result i64)
+    (drop (memory.grow (i32.const 4000)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__noop") (param $p i32) (param $l i32) (result i64)
+    (i64.const 0))
+  (func (export "__interstice_reducer__dup") (param $p i32) (param $l i32) (result i64)
+    (local $h i64)
+    (local.set $h (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)))
+    (drop (call $insert (local.get $h) (i32.const 352) (i32.const 2)))
+    (drop (call $insert (local.get $h) (i32.const 352) (i32.const 2)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__add_random") (param $p i32) (param $l i32) (result i64)
+    (local $row i32)
+    ;; row = (0, random() & 0x7f): one-byte varints.
+    (local.set $row (call $alloc (i32.const 2)))
+    (i32.store8 (local.get $row) (i32.const 0))
+    (i32.store8 (i32.add (local.get $row) (i32.const 1)) (i32.wrap_i64 (i64.and (call $random) (i64.const 0x7f))))
+    (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)) (local.get $row) (i32.const 2)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__on_counter") (param $p i32) (param $l i32) (result i64)
+    (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 272) (i32.const 4)) (local.get $p) (local.get $l)))
+    (i64.const 0))
+"#,
+    )
+}
+
+/// A module that uses `counter`: `name` and whether it declares the
+/// dependency vary, so both the allowed and the refused case are tested.
+pub fn other(name: &str, declares_dependency: bool) -> Vec<u8> {
+    let schema = ModuleSchema {
+        name: name.into(),
+        version: Version {
+            major: 0,
+            minor: 1,
+            patch: 0,
+        },
+        abi_version: ABI_VERSION,
+        tables: vec![],
+        reducers: vec![
+            reducer("call_add", vec![u64_param("n")], true),
+            reducer("write_theirs", vec![u64_param("n")], true),
+            reducer("call_private", vec![], true),
+        ],
+        subscriptions: vec![],
+        dependencies: if declares_dependency {
+            vec![Dependency {
+                module: "counter".into(),
+                min_version: Version {
+                    major: 1,
+                    minor: 0,
+                    patch: 0,
+                },
+            }]
+        } else {
+            vec![]
+        },
+    };
+    module(
+        &schema,
+        r#"
+  (func (export "__interstice_reducer__call_add") (param $p i32) (param $l i32) (result i64)
+    (if (i64.lt_s (call $call (i32.const 288) (i32.const 7) (i32.const 304) (i32.const 3) (local.get $p) (local.get $l)) (i64.const 0))
+      (then (return (i64.or (i64.shl (i64.const 368) (i64.const 32)) (i64.const 11)))))
+    (i64.const 0))
+  (func (export "__interstice_reducer__write_theirs") (param $p i32) (param $l i32) (result i64)
+    (drop (call $ins_counter (i32.const 288) (i32.const 7) (local.get $p) (local.get $l)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__call_private") (param $p i32) (param $l i32) (result i64)
+    (drop (call $call (i32.const 288) (i32.const 7) (i32.const 336) (i32.const 10) (i32.const 352) (i32.const 2)))
+    (i64.const 0))
+"#,
+    )
+}

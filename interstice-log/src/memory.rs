@@ -1,0 +1,141 @@
+//! `MemoryLogStore` (feature `memory`): a [`LogStore`] in memory that can
+//! fail or stall on purpose. Clones share one log, so dropping a runtime
+//! and opening another on a clone is a restart.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::codec::decode_frame;
+use crate::{Commit, CommitBatch, CommitStream, Error, LogStore, TruncateReport, VerifyReport};
+
+#[derive(Debug, Default)]
+struct State {
+    commits: Vec<Commit>,
+    appends: u64,
+    fail_after: Option<u64>,
+    delay: Duration,
+}
+
+/// An in-memory log with fault injection.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryLogStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryLogStore {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Lets `n` more appends succeed, then fails every later one with an
+    /// I/O error (like a full disk).
+    pub fn fail_after(&self, n: u64) {
+        self.state().fail_after = Some(n);
+    }
+
+    /// Makes every append take `delay` (like a slow sync).
+    pub fn set_delay(&self, delay: Duration) {
+        self.state().delay = delay;
+    }
+
+    /// How many appends succeeded.
+    pub fn appends(&self) -> u64 {
+        self.state().appends
+    }
+
+    /// Every stored commit.
+    pub fn commits(&self) -> Vec<Commit> {
+        self.state().commits.clone()
+    }
+
+    /// Replaces the stored commits (to tamper with a log in tests).
+    pub fn set_commits(&self, commits: Vec<Commit>) {
+        self.state().commits = commits;
+    }
+}
+
+#[async_trait]
+impl LogStore for MemoryLogStore {
+    async fn append(&self, batch: &CommitBatch) -> Result<(), Error> {
+        let delay = self.state().delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let mut st = self.state();
+        batch.check(st.commits.len() as u64, u64::MAX)?;
+        if let Some(left) = st.fail_after.as_mut() {
+            if *left == 0 {
+                return Err(Error::io(
+                    "append",
+                    "memory log",
+                    std::io::Error::other("injected failure"),
+                ));
+            }
+            *left -= 1;
+        }
+        let bytes = Bytes::copy_from_slice(batch.bytes());
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let (commit, len) =
+                decode_frame(&bytes, pos, u64::MAX).expect("a batch holds valid frames");
+            st.commits.push(commit);
+            pos += len;
+        }
+        st.appends += 1;
+        Ok(())
+    }
+
+    async fn read_from(&self, from: u64) -> Result<CommitStream, Error> {
+        let commits = self.state().commits.clone();
+        let next = commits.len() as u64;
+        if from > next {
+            return Err(Error::OffsetOutOfRange {
+                requested: from,
+                first: 0,
+                next,
+            });
+        }
+        Ok(futures::stream::iter(commits.into_iter().skip(from as usize).map(Ok)).boxed())
+    }
+
+    async fn last_offset(&self) -> Result<Option<u64>, Error> {
+        Ok((self.state().commits.len() as u64).checked_sub(1))
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, Error> {
+        let st = self.state();
+        Ok(VerifyReport {
+            segments: 1,
+            commits: st.commits.len() as u64,
+            bytes: 0,
+            last_offset: (st.commits.len() as u64).checked_sub(1),
+            bad: Vec::new(),
+        })
+    }
+
+    async fn truncate(&self, from: u64) -> Result<TruncateReport, Error> {
+        let mut st = self.state();
+        let next = st.commits.len() as u64;
+        if from > next {
+            return Err(Error::OffsetOutOfRange {
+                requested: from,
+                first: 0,
+                next,
+            });
+        }
+        st.commits.truncate(from as usize);
+        Ok(TruncateReport {
+            removed: next - from,
+            quarantined: Vec::new(),
+        })
+    }
+}
