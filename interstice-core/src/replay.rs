@@ -75,16 +75,23 @@ impl ReplayEngine {
                 break;
             }
             apply_commit(&mut db, &commit)?;
-            // A logged follow-up settles the oldest matching scheduled call.
+            // A logged follow-up settles the oldest matching scheduled call,
+            // and what it triggers in turn is one subscription step deeper.
+            let mut settled = None;
             if let Some(cause) = commit.cause {
                 let inv = &commit.invocation;
                 if let Some(i) = pending.iter().position(|s| {
                     s.cause == cause && s.module == inv.module && s.reducer == inv.reducer
                 }) {
-                    pending.remove(i);
+                    settled = pending.remove(i);
                 }
             }
-            pending.extend(triggered(&db, commit.offset, &commit.mutations, None));
+            pending.extend(triggered(
+                &db,
+                commit.offset,
+                &commit.mutations,
+                settled.as_ref(),
+            ));
             report.commits += 1;
             report.mutations += commit.mutations.len() as u64;
             report.bytes += commit

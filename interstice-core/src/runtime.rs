@@ -175,8 +175,11 @@ impl Runtime {
             stopped: StdMutex::new(None),
             subscriptions: tx,
         });
+        // Chains longer than the limit were cut before the crash too.
         for s in replayed.pending {
-            let _ = inner.subscriptions.send(Job::Run(s));
+            if s.depth <= inner.config.max_subscription_depth {
+                let _ = inner.subscriptions.send(Job::Run(s));
+            }
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
         Ok((Self { inner }, replayed.report))
@@ -258,14 +261,13 @@ impl Runtime {
             })?;
         let schema =
             compiled
-                .schema
                 .reducer(reducer)
                 .cloned()
                 .ok_or_else(|| CallError::NoSuchReducer {
                     module: module.to_owned(),
                     reducer: reducer.to_owned(),
                 })?;
-        if let Err(e) = decode_value(&schema.args_type(), args) {
+        if let Err(e) = decode_value(&schema.args_type, args) {
             return Err(CallError::BadArguments {
                 module: module.to_owned(),
                 reducer: reducer.to_owned(),

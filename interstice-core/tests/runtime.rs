@@ -2,7 +2,6 @@
 //! fail on purpose: publish, call, limits, capabilities, durability,
 //! restart, subscriptions.
 
-#[allow(dead_code)]
 mod common;
 
 use std::sync::Arc;
@@ -361,4 +360,92 @@ async fn publishing_checks_the_module() {
     // Not WebAssembly at all.
     let err = rt.publish(b"hello").await.unwrap_err();
     assert!(matches!(err, PublishError::InvalidWasm(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_compatible_new_version_migrates_rows_and_survives_restart() {
+    let (store, rt) = published().await;
+    rt.call("counter", "add", &arg(3)).await.unwrap();
+    rt.settle().await;
+    let mut schema = counter_schema();
+    schema.version.minor = 1;
+    schema.tables[0].columns.push(interstice_abi::ColumnSchema {
+        name: "note".into(),
+        ty: interstice_abi::Type::Option(Box::new(interstice_abi::Type::String)),
+    });
+    schema.tables.push(interstice_abi::TableSchema {
+        name: "extra".into(),
+        ..schema.tables[1].clone()
+    });
+    let published = rt
+        .publish(&wat_modules::module(&schema, wat_modules::COUNTER_FUNCS))
+        .await
+        .unwrap();
+    assert!(!published.diff.is_breaking());
+    assert_eq!(published.diff.changes.len(), 3, "{}", published.diff);
+    let expected = vec![vec![Value::U64(1), Value::U64(3), Value::Option(None)]];
+    assert_eq!(rows(&rt, "counters").await, expected);
+    drop(rt);
+    let rt = open(&store).await;
+    assert_eq!(rows(&rt, "counters").await, expected);
+    assert_eq!(
+        rt.read(|db| db.module_by_name("counter").unwrap().schema.version.minor)
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_cycle_is_cut_at_the_configured_depth() {
+    let mut schema = counter_schema();
+    schema.name = "looper".into();
+    schema.subscriptions[0].module = "looper".into();
+    // on_counter inserts the row it sees again (with a new key): a cycle.
+    let funcs = wat_modules::COUNTER_FUNCS.replace(
+        r#"(func (export "__interstice_reducer__on_counter") (param $p i32) (param $l i32) (result i64)"#,
+        r#"(func (export "__interstice_reducer__on_counter") (param $p i32) (param $l i32) (result i64)
+    (drop (call $ins_counter (i32.const 0) (i32.const 0) (i32.add (local.get $p) (i32.const 1)) (i32.sub (local.get $l) (i32.const 1))))
+    (i64.const 0))
+  (func $unused_old_on_counter (param $p i32) (param $l i32) (result i64)"#,
+    );
+    let store = MemoryLogStore::new();
+    let config = config_with_depth(5);
+    let (rt, _) = Runtime::open(Arc::new(store.clone()), config)
+        .await
+        .unwrap();
+    rt.publish(&wat_modules::module(&schema, &funcs))
+        .await
+        .unwrap();
+    rt.call("looper", "add", &arg(9)).await.unwrap();
+    rt.settle().await;
+    let count = rt
+        .read(|db| {
+            db.module_by_name("looper")
+                .unwrap()
+                .table_by_name("counters")
+                .unwrap()
+                .1
+                .len()
+        })
+        .await;
+    assert_eq!(count, 1 + 5, "the chain stops after 5 subscription steps");
+    let causes: Vec<Option<u64>> = store.commits().iter().map(|c| c.cause).collect();
+    assert_eq!(
+        causes,
+        [None, None, Some(1), Some(2), Some(3), Some(4), Some(5)]
+    );
+    drop(rt);
+    // After a restart the cut chain stays cut.
+    let (rt, _) = Runtime::open(Arc::new(store.clone()), config_with_depth(5))
+        .await
+        .unwrap();
+    rt.settle().await;
+    assert_eq!(store.commits().len(), 7);
+}
+
+fn config_with_depth(max_subscription_depth: u32) -> RuntimeConfig {
+    RuntimeConfig {
+        max_subscription_depth,
+        ..RuntimeConfig::default()
+    }
 }

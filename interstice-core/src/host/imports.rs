@@ -526,7 +526,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
             else {
                 return Ok(fail(&mut c, format!("no module `{module}`")));
             };
-            let Some(r) = target.schema.reducer(&reducer).cloned() else {
+            let Some(r) = target.reducer(&reducer).cloned() else {
                 return Ok(fail(
                     &mut c,
                     format!("module `{module}` has no reducer `{reducer}`"),
@@ -536,7 +536,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
             let declared = me
                 .as_ref()
                 .is_some_and(|m| m.dependencies.iter().any(|d| d.module == module));
-            if r.visibility != Visibility::Public {
+            if r.schema.visibility != Visibility::Public {
                 let d = Doom::Capability(format!(
                     "`{}` may not call private reducer `{module}.{reducer}`",
                     s.module_name
@@ -550,7 +550,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
                 ));
                 return Ok(doom(&mut c, d));
             }
-            if s.read_only && !r.read_only {
+            if s.read_only && !r.schema.read_only {
                 let d = Doom::Capability(format!(
                     "read-only reducer `{}` may not call `{module}.{reducer}`, which writes",
                     s.reducer
@@ -567,7 +567,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
                 );
                 return Ok(doom(&mut c, d));
             }
-            if let Err(e) = decode_value(&r.args_type(), &args) {
+            if let Err(e) = decode_value(&r.args_type, &args) {
                 return Ok(fail(
                     &mut c,
                     format!("bad arguments for `{module}.{reducer}`: {e}"),

@@ -166,9 +166,11 @@ pub fn counter_schema() -> ModuleSchema {
 }
 
 pub fn counter() -> Vec<u8> {
-    module(
-        &counter_schema(),
-        r#"
+    module(&counter_schema(), COUNTER_FUNCS)
+}
+
+/// The reducer exports of `counter`.
+pub const COUNTER_FUNCS: &str = r#"
   (func (export "__interstice_reducer__add") (param $p i32) (param $l i32) (result i64)
     (drop (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)))
     (i64.const 0))
@@ -203,9 +205,7 @@ pub fn counter() -> Vec<u8> {
   (func (export "__interstice_reducer__on_counter") (param $p i32) (param $l i32) (result i64)
     (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 272) (i32.const 4)) (local.get $p) (local.get $l)))
     (i64.const 0))
-"#,
-    )
-}
+"#;
 
 /// A module that uses `counter`: `name` and whether it declares the
 /// dependency vary, so both the allowed and the refused case are tested.

@@ -1,0 +1,202 @@
+//! Runtime throughput, beside SQLite on the same directory.
+//!
+//! Prints, in one run: no-op reducer calls/s (nothing to commit); 1-row
+//! insert transactions/s with durability `none`, and with `sync` on the
+//! disk backend at 1, 8 and 64 concurrent callers; and SQLite (WAL,
+//! `synchronous=FULL`, one row per transaction). Run with
+//! `cargo bench -p interstice-core`; `INTERSTICE_BENCH_SECS` sets seconds
+//! per row (default 2).
+
+#[path = "../tests/common/wasm_modules.rs"]
+mod wasm_modules;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use interstice_abi::{Value, encode_value};
+use interstice_backend_fs::FsLogStore;
+use interstice_core::{Runtime, RuntimeConfig};
+use interstice_log::{Durability, LogOptions};
+
+struct Row {
+    what: String,
+    callers: usize,
+    ops: u64,
+    elapsed: Duration,
+}
+
+impl Row {
+    fn per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+fn bench_module() -> Vec<u8> {
+    let mut schema = wasm_modules::counter_schema();
+    schema.subscriptions.clear();
+    wasm_modules::module(&schema, wasm_modules::COUNTER_FUNCS)
+}
+
+async fn runtime(dir: &std::path::Path, durability: Durability) -> Runtime {
+    let store = FsLogStore::open(
+        dir,
+        LogOptions::default().create(true).durability(durability),
+    )
+    .unwrap();
+    let (rt, _) = Runtime::open(Arc::new(store), RuntimeConfig::default())
+        .await
+        .unwrap();
+    rt.publish(&bench_module()).await.unwrap();
+    rt
+}
+
+async fn calls(rt: &Runtime, reducer: &str, callers: usize, secs: Duration) -> (u64, Duration) {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let rt = rt.clone();
+            let reducer = reducer.to_owned();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while start.elapsed() < secs {
+                    let args = if reducer == "add" {
+                        encode_value(&Value::Struct(vec![Value::U64(c as u64 * 1_000_000 + n)]))
+                            .unwrap()
+                    } else {
+                        Vec::new()
+                    };
+                    rt.call("counter", &reducer, &args).await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    (total, start.elapsed())
+}
+
+fn sqlite(dir: &std::path::Path, secs: Duration) -> Row {
+    let conn = rusqlite::Connection::open(dir.join("bench.sqlite")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute(
+        "CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL)",
+        [],
+    )
+    .unwrap();
+    conn.execute("CREATE INDEX by_n ON counters (n)", [])
+        .unwrap();
+    let mut stmt = conn
+        .prepare("INSERT INTO counters (n) VALUES (?1)")
+        .unwrap();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < secs {
+        // Autocommit: one transaction, one WAL sync, per row.
+        stmt.execute([n as i64]).unwrap();
+        n += 1;
+    }
+    Row {
+        what: "SQLite WAL synchronous=FULL insert".into(),
+        callers: 1,
+        ops: n,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn main() {
+    let secs = Duration::from_secs_f64(
+        std::env::var("INTERSTICE_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(2.0),
+    );
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    rt.block_on(async {
+        let r = runtime(&tmp.path().join("none"), Durability::None).await;
+        let (ops, elapsed) = calls(&r, "noop", 1, secs).await;
+        rows.push(Row {
+            what: "no-op reducer call".into(),
+            callers: 1,
+            ops,
+            elapsed,
+        });
+        let (ops, elapsed) = calls(&r, "add", 1, secs).await;
+        rows.push(Row {
+            what: "1-row insert tx, durability none".into(),
+            callers: 1,
+            ops,
+            elapsed,
+        });
+        for callers in [1, 8, 64] {
+            let r = runtime(
+                &tmp.path().join(format!("sync-{callers}")),
+                Durability::Sync,
+            )
+            .await;
+            let (ops, elapsed) = calls(&r, "add", callers, secs).await;
+            rows.push(Row {
+                what: "1-row insert tx, durability sync".into(),
+                callers,
+                ops,
+                elapsed,
+            });
+        }
+    });
+    if rows.len() == 1 {
+        println!("no-op reducer call: {:.2} us", 1e6 / rows[0].per_sec());
+        return;
+    }
+    rows.push(sqlite(tmp.path(), secs));
+    let sqlite_rate = rows.last().unwrap().per_sec();
+
+    println!(
+        "runtime bench: {secs:?} per row, dir {}",
+        tmp.path().display()
+    );
+    println!();
+    println!(
+        "| {:<36} | {:>7} | {:>12} | {:>10} | {:>10} |",
+        "what", "callers", "ops/s", "us/op", "vs SQLite"
+    );
+    println!(
+        "|{:-<38}|{:->9}|{:->14}|{:->12}|{:->12}|",
+        "", "", "", "", ""
+    );
+    for r in &rows {
+        println!(
+            "| {:<36} | {:>7} | {:>12.0} | {:>10.2} | {:>9.1}x |",
+            r.what,
+            r.callers,
+            r.per_sec(),
+            1e6 / r.per_sec(),
+            r.per_sec() / sqlite_rate
+        );
+    }
+    let noop_us = 1e6 / rows[0].per_sec();
+    let sync64 = rows
+        .iter()
+        .find(|r| r.what.ends_with("sync") && r.callers == 64)
+        .unwrap()
+        .per_sec();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!();
+    println!(
+        "target: no-op call overhead < 2 us: {noop_us:.2} us -> {}",
+        verdict(noop_us < 2.0)
+    );
+    println!(
+        "target: 64 callers with sync >= 20x SQLite: {:.1}x -> {}",
+        sync64 / sqlite_rate,
+        verdict(sync64 >= 20.0 * sqlite_rate)
+    );
+}

@@ -1,0 +1,73 @@
+//! Property: any sequence of reducer calls, then a restart, gives the same
+//! state, without re-running anything.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::dump;
+use common::wasm_modules::counter;
+use interstice_abi::{Value, encode_value};
+use interstice_core::{Runtime, RuntimeConfig};
+use interstice_log::memory::MemoryLogStore;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Call {
+    Add(u64),
+    Fail(u64),
+    Trap(u64),
+    Dup,
+    Random,
+    Noop,
+}
+
+fn call() -> impl Strategy<Value = Call> {
+    prop_oneof![
+        4 => any::<u64>().prop_map(Call::Add),
+        1 => any::<u64>().prop_map(Call::Fail),
+        1 => any::<u64>().prop_map(Call::Trap),
+        1 => Just(Call::Dup),
+        2 => Just(Call::Random),
+        1 => Just(Call::Noop),
+    ]
+}
+
+fn arg(n: u64) -> Vec<u8> {
+    encode_value(&Value::Struct(vec![Value::U64(n)])).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn state_after_restart_equals_state_before(calls in prop::collection::vec(call(), 0..25)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let store = MemoryLogStore::new();
+            let (live, _) = Runtime::open(Arc::new(store.clone()), RuntimeConfig::default()).await.unwrap();
+            live.publish(&counter()).await.unwrap();
+            for c in &calls {
+                let _ = match c {
+                    Call::Add(n) => live.call("counter", "add", &arg(*n)).await,
+                    Call::Fail(n) => live.call("counter", "fail_after_insert", &arg(*n)).await,
+                    Call::Trap(n) => live.call("counter", "trap_after_insert", &arg(*n)).await,
+                    Call::Dup => live.call("counter", "dup", &[]).await,
+                    Call::Random => live.call("counter", "add_random", &[]).await,
+                    Call::Noop => live.call("counter", "noop", &[]).await,
+                };
+            }
+            live.settle().await;
+            let before = live.read(dump).await;
+            let log_len = store.commits().len();
+            drop(live);
+
+            let (restarted, report) = Runtime::open(Arc::new(store.clone()), RuntimeConfig::default()).await.unwrap();
+            restarted.settle().await;
+            prop_assert_eq!(restarted.read(dump).await, before);
+            prop_assert_eq!(report.commits as usize, log_len);
+            prop_assert_eq!(store.commits().len(), log_len, "nothing ran again");
+            prop_assert_eq!(restarted.instantiations(), 0);
+            Ok(())
+        })?;
+    }
+}
