@@ -130,6 +130,9 @@ fn main() {
             ops,
             elapsed,
         });
+        if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "noop") {
+            return;
+        }
         let (ops, elapsed) = calls(&r, "add", 1, secs).await;
         rows.push(Row {
             what: "1-row insert tx, durability none".into(),

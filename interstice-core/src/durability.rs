@@ -9,14 +9,14 @@
 use std::sync::Arc;
 
 use interstice_log::{Commit, CommitBatch, Error as LogError, LogStore};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
-/// Resolves when the commit is durable, or with the store's error.
-pub(crate) type Ack = oneshot::Receiver<Result<(), Arc<LogError>>>;
+/// Called once the commit is durable, or with the store's error.
+pub(crate) type Done = Box<dyn FnOnce(Result<(), Arc<LogError>>) + Send>;
 
 struct Pending {
     commit: Commit,
-    ack: oneshot::Sender<Result<(), Arc<LogError>>>,
+    done: Done,
 }
 
 /// Handle to the pipeline task.
@@ -43,17 +43,16 @@ impl Pipeline {
         Self { tx, durable }
     }
 
-    /// Queues `commit` (the next offset) for appending.
-    pub(crate) fn submit(&self, commit: Commit) -> Ack {
-        let (ack, rx) = oneshot::channel();
-        if let Err(mpsc::error::SendError(p)) = self.tx.send(Pending { commit, ack }) {
+    /// Queues `commit` (the next offset) for appending; `done` runs when
+    /// it is durable or failed.
+    pub(crate) fn submit(&self, commit: Commit, done: Done) {
+        if let Err(mpsc::error::SendError(p)) = self.tx.send(Pending { commit, done }) {
             let err = LogError::Backend {
                 message: "the log pipeline has stopped".into(),
                 source: None,
             };
-            let _ = p.ack.send(Err(Arc::new(err)));
+            (p.done)(Err(Arc::new(err)));
         }
-        rx
     }
 
     /// Watches durability progress.
@@ -80,22 +79,22 @@ async fn run(
         if let Some(err) = &failed {
             // Nothing after a failed append may become durable out of order.
             for p in pending {
-                let _ = p.ack.send(Err(err.clone()));
+                (p.done)(Err(err.clone()));
             }
             continue;
         }
         let mut batch = CommitBatch::new(pending[0].commit.offset);
-        let result = match pending
+        let encoded = pending
             .iter()
-            .try_for_each(|p| batch.push(&p.commit).map(drop))
-        {
+            .try_for_each(|p| batch.push(&p.commit).map(drop));
+        let result = match encoded {
             Ok(()) => store.append(&batch).await,
             Err(e) => Err(e),
         };
         match result {
             Ok(()) => {
                 for p in pending {
-                    let _ = p.ack.send(Ok(()));
+                    (p.done)(Ok(()));
                 }
                 durable.send_replace(Durable::Upto(batch.next_offset()));
             }
@@ -107,7 +106,7 @@ async fn run(
                 );
                 let e = Arc::new(e);
                 for p in pending {
-                    let _ = p.ack.send(Err(e.clone()));
+                    (p.done)(Err(e.clone()));
                 }
                 durable.send_replace(Durable::Failed);
                 failed = Some(e);

@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use interstice_abi::{ModuleSchema, Version, Visibility, decode_value};
 use interstice_log::{Commit, Invocation as LogInvocation, LogStore};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Database, WriteSet};
 use crate::durability::{Durable, Pipeline};
@@ -104,10 +104,31 @@ struct Exec {
 struct Inner {
     host: WasmHost,
     config: RuntimeConfig,
-    exec: Mutex<Exec>,
+    /// The state, owned by the executor task, which runs one request at a
+    /// time; `read` borrows it between requests.
+    exec: StdMutex<Exec>,
+    requests: mpsc::UnboundedSender<Request>,
     pipeline: Pipeline,
-    stopped: StdMutex<Option<String>>,
+    stopped: Arc<StdMutex<Option<String>>>,
     subscriptions: mpsc::UnboundedSender<Job>,
+}
+
+/// Work for the executor task.
+enum Request {
+    Call {
+        module: String,
+        reducer: String,
+        args: Vec<u8>,
+        cause: Option<Scheduled>,
+        reply: oneshot::Sender<Result<Receipt, CallError>>,
+    },
+    Install {
+        schema: ModuleSchema,
+        schema_bytes: Vec<u8>,
+        module: wasmtime::Module,
+        wasm: Vec<u8>,
+        reply: oneshot::Sender<Result<Published, PublishError>>,
+    },
 }
 
 /// Work for the subscription worker.
@@ -162,9 +183,11 @@ impl Runtime {
         let next = replayed.report.last_offset.map_or(0, |o| o + 1);
         let clock = 0;
         let (tx, rx) = mpsc::unbounded_channel();
+        let (requests, request_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             host,
-            exec: Mutex::new(Exec {
+            requests,
+            exec: StdMutex::new(Exec {
                 db: replayed.db,
                 modules: Arc::new(modules),
                 next_offset: next,
@@ -172,7 +195,7 @@ impl Runtime {
             }),
             pipeline: Pipeline::start(store, next, config.max_batch),
             config,
-            stopped: StdMutex::new(None),
+            stopped: Arc::new(StdMutex::new(None)),
             subscriptions: tx,
         });
         // Chains longer than the limit were cut before the crash too.
@@ -182,6 +205,7 @@ impl Runtime {
             }
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
+        tokio::spawn(executor(Arc::downgrade(&inner), request_rx));
         Ok((Self { inner }, replayed.report))
     }
 
@@ -193,7 +217,7 @@ impl Runtime {
     /// Runs `f` on the current state (committed, possibly not yet durable
     /// for calls still waiting on their sync).
     pub async fn read<R>(&self, f: impl FnOnce(&Database) -> R) -> R {
-        let exec = self.inner.exec.lock().await;
+        let exec = self.inner.lock_exec();
         f(&exec.db)
     }
 
@@ -222,14 +246,6 @@ impl Runtime {
         }
     }
 
-    fn stop(&self, reason: String) {
-        let mut stopped = self.inner.stopped.lock().expect("stopped flag");
-        if stopped.is_none() {
-            tracing::error!("runtime stopped: {reason}");
-            *stopped = Some(reason);
-        }
-    }
-
     /// Calls `module.reducer` with encoded `args` (the reducer's
     /// parameters as a struct). Returns once the commit is durable.
     pub async fn call(
@@ -249,8 +265,78 @@ impl Runtime {
         cause: Option<&Scheduled>,
     ) -> Result<Receipt, CallError> {
         self.check_running()?;
-        let mut guard = self.inner.exec.lock().await;
-        let exec = &mut *guard;
+        let (reply, rx) = oneshot::channel();
+        // Fast path: nobody else is executing, so run here and skip the hop
+        // to the executor task. Otherwise queue behind the others.
+        match self.inner.exec.try_lock() {
+            Ok(mut exec) => self.execute(&mut exec, module, reducer, args, cause, reply),
+            Err(_) => {
+                let request = Request::Call {
+                    module: module.to_owned(),
+                    reducer: reducer.to_owned(),
+                    args: args.to_vec(),
+                    cause: cause.cloned(),
+                    reply,
+                };
+                if self.inner.requests.send(request).is_err() {
+                    return Err(self.gone());
+                }
+            }
+        }
+        rx.await.unwrap_or_else(|_| Err(self.gone()))
+    }
+
+    fn gone(&self) -> CallError {
+        CallError::Stopped {
+            reason: self
+                .inner
+                .stopped
+                .lock()
+                .ok()
+                .and_then(|s| s.clone())
+                .unwrap_or_else(|| "the runtime shut down".into()),
+        }
+    }
+
+    /// Runs a call and hands its commit to the pipeline, which replies
+    /// once it is durable; errors and empty calls reply at once.
+    fn execute(
+        &self,
+        exec: &mut Exec,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+        cause: Option<&Scheduled>,
+        reply: oneshot::Sender<Result<Receipt, CallError>>,
+    ) {
+        let reply = |r| drop(reply.send(r));
+        if let Err(e) = self.check_running() {
+            return reply(Err(e));
+        }
+        match self.execute_inner(exec, module, reducer, args, cause) {
+            Err(e) => reply(Err(e)),
+            Ok((receipt, None)) => reply(Ok(receipt)),
+            Ok((receipt, Some(commit))) => {
+                let stopped = self.inner.stopped.clone();
+                let done: crate::durability::Done = Box::new(move |result| {
+                    reply(result.map(|()| receipt).map_err(|e| {
+                        stop(&stopped, e.to_string());
+                        CallError::Log(e)
+                    }))
+                });
+                self.inner.pipeline.submit(commit, done);
+            }
+        }
+    }
+
+    fn execute_inner(
+        &self,
+        exec: &mut Exec,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+        cause: Option<&Scheduled>,
+    ) -> Result<(Receipt, Option<Commit>), CallError> {
         let compiled = exec
             .modules
             .values()
@@ -310,10 +396,13 @@ impl Runtime {
             }
         };
         if mutations.is_empty() && cause.is_none() {
-            return Ok(Receipt {
-                offset: None,
-                logs: out.logs,
-            });
+            return Ok((
+                Receipt {
+                    offset: None,
+                    logs: out.logs,
+                },
+                None,
+            ));
         }
         let offset = exec.next_offset;
         let commit = Commit {
@@ -330,29 +419,13 @@ impl Runtime {
         exec.next_offset += 1;
         exec.clock = timestamp;
         self.schedule(&exec.db, offset, &commit.mutations, cause);
-        let ack = self.inner.pipeline.submit(commit);
-        drop(guard);
-        self.await_durable(ack).await?;
-        Ok(Receipt {
-            offset: Some(offset),
-            logs: out.logs,
-        })
-    }
-
-    async fn await_durable(&self, ack: crate::durability::Ack) -> Result<(), CallError> {
-        match ack.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                self.stop(e.to_string());
-                Err(CallError::Log(e))
-            }
-            Err(_) => {
-                self.stop("the log pipeline stopped".into());
-                Err(CallError::Stopped {
-                    reason: "the log pipeline stopped".into(),
-                })
-            }
-        }
+        Ok((
+            Receipt {
+                offset: Some(offset),
+                logs: out.logs,
+            },
+            Some(commit),
+        ))
     }
 
     fn schedule(
@@ -386,9 +459,59 @@ impl Runtime {
         let schema: ModuleSchema = interstice_abi::decode(&schema_bytes)
             .map_err(|e| PublishError::Describe(e.to_string()))?;
         schema.validate().map_err(PublishError::InvalidSchema)?;
+        let (reply, rx) = oneshot::channel();
+        let request = Request::Install {
+            schema,
+            schema_bytes,
+            module,
+            wasm: wasm.to_vec(),
+            reply,
+        };
+        if self.inner.requests.send(request).is_err() {
+            return Err(self.gone().into());
+        }
+        rx.await.unwrap_or_else(|_| Err(self.gone().into()))
+    }
 
-        let mut guard = self.inner.exec.lock().await;
-        let exec = &mut *guard;
+    /// Installs a checked module under the executor lock and hands its
+    /// module record to the pipeline.
+    fn install(
+        &self,
+        exec: &mut Exec,
+        schema: ModuleSchema,
+        schema_bytes: Vec<u8>,
+        module: &wasmtime::Module,
+        wasm: &[u8],
+        reply: oneshot::Sender<Result<Published, PublishError>>,
+    ) {
+        let reply = |r| drop(reply.send(r));
+        if let Err(e) = self.check_running() {
+            return reply(Err(e.into()));
+        }
+        match self.install_inner(exec, schema, schema_bytes, module, wasm) {
+            Err(e) => reply(Err(e)),
+            Ok((published, commit)) => {
+                let stopped = self.inner.stopped.clone();
+                let done: crate::durability::Done = Box::new(move |result| {
+                    reply(result.map(|()| published).map_err(|e| {
+                        stop(&stopped, e.to_string());
+                        CallError::Log(e).into()
+                    }))
+                });
+                self.inner.pipeline.submit(commit, done);
+            }
+        }
+    }
+
+    fn install_inner(
+        &self,
+        exec: &mut Exec,
+        schema: ModuleSchema,
+        schema_bytes: Vec<u8>,
+        module: &wasmtime::Module,
+        wasm: &[u8],
+    ) -> Result<(Published, Commit), PublishError> {
+        let host = &self.inner.host;
         let existing = exec.db.module_by_name(&schema.name);
         let diff = match existing {
             Some(old) => {
@@ -405,7 +528,7 @@ impl Runtime {
         };
         check_capabilities(&exec.db, &schema)?;
         let id = existing.map_or_else(|| exec.db.next_module_id(), |m| m.id);
-        let linked = Arc::new(host.link(id, schema.clone(), &module)?);
+        let linked = Arc::new(host.link(id, schema.clone(), module)?);
 
         let mut ws = WriteSet::default();
         ws.install_module(
@@ -434,14 +557,14 @@ impl Runtime {
         };
         exec.next_offset += 1;
         exec.clock = timestamp;
-        let ack = self.inner.pipeline.submit(commit);
-        drop(guard);
-        self.await_durable(ack).await?;
-        Ok(Published {
-            module_id: id,
-            offset,
-            diff,
-        })
+        Ok((
+            Published {
+                module_id: id,
+                offset,
+                diff,
+            },
+            commit,
+        ))
     }
 }
 
@@ -520,6 +643,48 @@ async fn subscription_worker(inner: std::sync::Weak<Inner>, mut rx: mpsc::Unboun
             .await
         {
             tracing::error!(module = %s.module, reducer = %s.reducer, cause = s.cause, "subscription could not run: {e}");
+        }
+    }
+}
+
+fn stop(stopped: &StdMutex<Option<String>>, reason: String) {
+    let mut stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
+    if stopped.is_none() {
+        tracing::error!("runtime stopped: {reason}");
+        *stopped = Some(reason);
+    }
+}
+
+impl Inner {
+    fn lock_exec(&self) -> std::sync::MutexGuard<'_, Exec> {
+        // A panic in a reducer run cannot leave the database half changed
+        // (the write set undoes itself), so the state stays usable.
+        self.exec.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs requests one after another: callers never contend for a lock, and
+/// each is woken once, when its commit is durable.
+async fn executor(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Request>) {
+    while let Some(request) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        let rt = Runtime { inner };
+        let mut exec = rt.inner.lock_exec();
+        match request {
+            Request::Call {
+                module,
+                reducer,
+                args,
+                cause,
+                reply,
+            } => rt.execute(&mut exec, &module, &reducer, &args, cause.as_ref(), reply),
+            Request::Install {
+                schema,
+                schema_bytes,
+                module,
+                wasm,
+                reply,
+            } => rt.install(&mut exec, schema, schema_bytes, &module, &wasm, reply),
         }
     }
 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use interstice_abi::{ModuleSchema, ReducerSchema};
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Config, Engine, InstancePre, Linker, Module, Store, StoreLimitsBuilder, Trap, TypedFunc,
+};
 
 use crate::db::{Database, WriteSet};
 use crate::error::{CallError, PublishError};
@@ -67,18 +69,33 @@ pub struct CompiledModule {
     pub id: u32,
     /// Its schema.
     pub schema: ModuleSchema,
+    name: Arc<str>,
     pre: InstancePre<HostState>,
     reducers: HashMap<String, Arc<ReducerEntry>>,
+    memory_export: wasmtime::ModuleExport,
+    alloc_export: wasmtime::ModuleExport,
 }
 
 /// What a call needs about a reducer, computed once at load.
-#[derive(Debug)]
 pub(crate) struct ReducerEntry {
     pub schema: ReducerSchema,
+    /// Its name, shared with every call's state.
+    pub name: Arc<str>,
     /// The type of its encoded arguments.
     pub args_type: interstice_abi::Type,
     /// Its export's name.
     pub export: String,
+    /// Its export, resolved once.
+    export_index: wasmtime::ModuleExport,
+}
+
+impl std::fmt::Debug for ReducerEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReducerEntry")
+            .field("schema", &self.schema)
+            .field("export", &self.export)
+            .finish()
+    }
 }
 
 impl CompiledModule {
@@ -122,10 +139,10 @@ impl WasmHost {
             // Reset dirty pages in place (only those, where the kernel can
             // tell us which) instead of unmapping them: no madvise and no
             // TLB shootdown per call.
-            .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10)
+            .linear_memory_keep_resident(256 << 10)
+            .table_keep_resident(0)
             .pagemap_scan(wasmtime::Enabled::Auto)
-            .decommit_batch_size(32)
+            .decommit_batch_size(16)
             .table_elements(10_000);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         config.memory_init_cow(true);
@@ -175,25 +192,38 @@ impl WasmHost {
                 )));
             }
         }
-        for (name, want) in [
-            (exports::MEMORY, "memory"),
-            (exports::ALLOC, "func"),
-            (exports::DESCRIBE, "func"),
+        let func_sig = |name: &str| match module.get_export(name) {
+            Some(wasmtime::ExternType::Func(f)) => Some((
+                f.params().map(|p| p.to_string()).collect::<Vec<_>>(),
+                f.results().map(|p| p.to_string()).collect::<Vec<_>>(),
+            )),
+            _ => None,
+        };
+        let missing = |export: &str, detail: String| PublishError::MissingExport {
+            export: export.into(),
+            detail,
+        };
+        if !matches!(
+            module.get_export(exports::MEMORY),
+            Some(wasmtime::ExternType::Memory(_))
+        ) {
+            return Err(missing(
+                exports::MEMORY,
+                "expected the module's linear memory".into(),
+            ));
+        }
+        for (name, params, results) in [
+            (exports::ALLOC, &["i32"][..], &["i32"][..]),
+            (exports::DESCRIBE, &[][..], &["i64"][..]),
         ] {
-            let found = module.get_export(name);
-            let ok = matches!(
-                (&found, want),
-                (Some(wasmtime::ExternType::Memory(_)), "memory")
-                    | (Some(wasmtime::ExternType::Func(_)), "func")
-            );
-            if !ok {
-                return Err(PublishError::MissingExport {
-                    export: name.into(),
-                    detail: format!(
-                        "expected a {want}, found {}",
-                        found.map_or("nothing".into(), |t| format!("{t:?}"))
-                    ),
-                });
+            match func_sig(name) {
+                Some((p, r)) if p == params && r == results => {}
+                found => {
+                    return Err(missing(
+                        name,
+                        format!("expected a function {params:?} -> {results:?}, found {found:?}"),
+                    ));
+                }
             }
         }
         Ok(module)
@@ -232,19 +262,33 @@ impl WasmHost {
             .reducers
             .iter()
             .map(|r| {
+                let export = format!("{}{}", exports::REDUCER_PREFIX, r.name);
+                let export_index = module.get_export_index(&export).expect("checked above");
                 let entry = ReducerEntry {
                     schema: r.clone(),
+                    name: Arc::from(r.name.as_str()),
                     args_type: r.args_type(),
-                    export: format!("{}{}", exports::REDUCER_PREFIX, r.name),
+                    export,
+                    export_index,
                 };
                 (r.name.clone(), Arc::new(entry))
             })
             .collect();
+        let memory_export = module
+            .get_export_index(exports::MEMORY)
+            .expect("checked at compile");
+        let alloc_export = module
+            .get_export_index(exports::ALLOC)
+            .expect("checked at compile");
+        let name = Arc::from(schema.name.as_str());
         Ok(CompiledModule {
             id,
             schema,
+            name,
             pre,
             reducers,
+            memory_export,
+            alloc_export,
         })
     }
 
@@ -259,17 +303,9 @@ impl WasmHost {
             self.limits,
             Database::new(),
             WriteSet::default(),
-            &ModuleSchema {
-                name: String::new(),
-                version: Default::default(),
-                abi_version: interstice_abi::ABI_VERSION,
-                tables: vec![],
-                reducers: vec![],
-                subscriptions: vec![],
-                dependencies: vec![],
-            },
+            Arc::from("(publishing)"),
             0,
-            "interstice_describe",
+            Arc::from("interstice_describe"),
             true,
             CallContext {
                 timestamp: 0,
@@ -308,9 +344,9 @@ fn new_state(
     limits: Limits,
     db: Database,
     ws: WriteSet,
-    schema: &ModuleSchema,
+    module_name: Arc<str>,
     module_id: u32,
-    reducer: &str,
+    reducer: Arc<str>,
     read_only: bool,
     ctx: CallContext,
     modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
@@ -321,8 +357,8 @@ fn new_state(
         db,
         ws,
         module_id,
-        module_name: schema.name.clone(),
-        reducer: reducer.to_owned(),
+        module_name,
+        reducer,
         read_only,
         ctx,
         limits,
@@ -383,9 +419,9 @@ pub(crate) fn run(
         limits,
         db,
         ws,
-        schema,
+        call.module.name.clone(),
         call.module.id,
-        &call.reducer.schema.name,
+        call.reducer.name.clone(),
         call.reducer.schema.read_only,
         call.ctx,
         modules,
@@ -396,9 +432,8 @@ pub(crate) fn run(
     instantiations.fetch_add(1, Ordering::Relaxed);
     store.limiter(|s| &mut s.store_limits);
     store.set_fuel(call.fuel).expect("fuel is enabled");
-    let module = schema.name.clone();
-    let reducer = call.reducer.schema.name.clone();
     let result = invoke(&mut store, &call);
+    let (module, reducer) = (schema.name.clone(), call.reducer.schema.name.clone());
     let fuel_used = call.fuel - store.get_fuel().unwrap_or(0);
     let mut state = store.into_data();
     let result = match (state.doom.take(), result) {
@@ -443,9 +478,15 @@ pub(crate) fn run(
 fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Result<Option<String>> {
     let instance = call.module.pre.instantiate(&mut *store)?;
     let memory = instance
-        .get_memory(&mut *store, exports::MEMORY)
+        .get_module_export(&mut *store, &call.module.memory_export)
+        .and_then(wasmtime::Extern::into_memory)
         .ok_or_else(|| wasmtime::Error::msg("module has no memory export"))?;
-    let alloc = instance.get_typed_func::<i32, i32>(&mut *store, exports::ALLOC)?;
+    let alloc = instance
+        .get_module_export(&mut *store, &call.module.alloc_export)
+        .and_then(wasmtime::Extern::into_func)
+        .ok_or_else(|| wasmtime::Error::msg("module has no allocator export"))?;
+    // SAFETY: `compile` checked the allocator is `(i32) -> i32`.
+    let alloc = unsafe { TypedFunc::<i32, i32>::new_unchecked(&*store, alloc) };
     store.data_mut().memory = Some(memory);
     store.data_mut().alloc = Some(alloc.clone());
     let len =
@@ -465,7 +506,12 @@ fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Resu
             .copy_from_slice(call.args);
         ptr
     };
-    let f = instance.get_typed_func::<(i32, i32), i64>(&mut *store, &call.reducer.export)?;
+    let f = instance
+        .get_module_export(&mut *store, &call.reducer.export_index)
+        .and_then(wasmtime::Extern::into_func)
+        .ok_or_else(|| wasmtime::Error::msg("reducer export missing"))?;
+    // SAFETY: `link` checked every reducer export is `(i32, i32) -> i64`.
+    let f = unsafe { TypedFunc::<(i32, i32), i64>::new_unchecked(&*store, f) };
     let status = f.call(&mut *store, (ptr, len))?;
     if status == 0 {
         return Ok(None);
