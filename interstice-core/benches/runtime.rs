@@ -133,6 +133,9 @@ fn main() {
         if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "noop") {
             return;
         }
+        if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "sync64") {
+            rows.clear();
+        }
         let (ops, elapsed) = calls(&r, "add", 1, secs).await;
         rows.push(Row {
             what: "1-row insert tx, durability none".into(),
@@ -141,6 +144,9 @@ fn main() {
             elapsed,
         });
         for callers in [1, 8, 64] {
+            if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "sync64") && callers != 64 {
+                continue;
+            }
             let r = runtime(
                 &tmp.path().join(format!("sync-{callers}")),
                 Durability::Sync,
