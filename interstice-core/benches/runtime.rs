@@ -144,7 +144,8 @@ fn main() {
             elapsed,
         });
         for callers in [1, 8, 64] {
-            if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "sync64") && callers != 64 {
+            if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "sync64") && callers != 64
+            {
                 continue;
             }
             let r = runtime(

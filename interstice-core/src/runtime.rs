@@ -96,6 +96,7 @@ pub enum OpenError {
 
 struct Exec {
     db: Database,
+    store_cache: crate::host::StoreCache,
     modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
     next_offset: u64,
     clock: u64,
@@ -109,7 +110,7 @@ struct Inner {
     exec: StdMutex<Exec>,
     requests: mpsc::UnboundedSender<Request>,
     pipeline: Pipeline,
-    stopped: Arc<StdMutex<Option<String>>>,
+    stopped: Arc<Stopped>,
     subscriptions: mpsc::UnboundedSender<Job>,
 }
 
@@ -189,13 +190,14 @@ impl Runtime {
             requests,
             exec: StdMutex::new(Exec {
                 db: replayed.db,
+                store_cache: Default::default(),
                 modules: Arc::new(modules),
                 next_offset: next,
                 clock,
             }),
             pipeline: Pipeline::start(store, next, config.max_batch),
             config,
-            stopped: Arc::new(StdMutex::new(None)),
+            stopped: Arc::default(),
             subscriptions: tx,
         });
         // Chains longer than the limit were cut before the crash too.
@@ -238,12 +240,17 @@ impl Runtime {
     }
 
     fn check_running(&self) -> Result<(), CallError> {
-        match &*self.inner.stopped.lock().expect("stopped flag") {
-            Some(reason) => Err(CallError::Stopped {
-                reason: reason.clone(),
-            }),
-            None => Ok(()),
+        if !self
+            .inner
+            .stopped
+            .flag
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Ok(());
         }
+        Err(CallError::Stopped {
+            reason: self.inner.stopped.reason().unwrap_or_default(),
+        })
     }
 
     /// Calls `module.reducer` with encoded `args` (the reducer's
@@ -265,11 +272,14 @@ impl Runtime {
         cause: Option<&Scheduled>,
     ) -> Result<Receipt, CallError> {
         self.check_running()?;
-        let (reply, rx) = oneshot::channel();
         // Fast path: nobody else is executing, so run here and skip the hop
         // to the executor task. Otherwise queue behind the others.
+        let (reply, rx) = oneshot::channel();
         match self.inner.exec.try_lock() {
-            Ok(mut exec) => self.execute(&mut exec, module, reducer, args, cause, reply),
+            Ok(mut exec) => match self.execute_inner(&mut exec, module, reducer, args, cause)? {
+                (receipt, None) => return Ok(receipt),
+                (receipt, Some(commit)) => self.submit(commit, receipt, reply),
+            },
             Err(_) => {
                 let request = Request::Call {
                     module: module.to_owned(),
@@ -291,9 +301,7 @@ impl Runtime {
             reason: self
                 .inner
                 .stopped
-                .lock()
-                .ok()
-                .and_then(|s| s.clone())
+                .reason()
                 .unwrap_or_else(|| "the runtime shut down".into()),
         }
     }
@@ -307,26 +315,35 @@ impl Runtime {
         reducer: &str,
         args: &[u8],
         cause: Option<&Scheduled>,
-        reply: oneshot::Sender<Result<Receipt, CallError>>,
+        reply_tx: oneshot::Sender<Result<Receipt, CallError>>,
     ) {
-        let reply = |r| drop(reply.send(r));
         if let Err(e) = self.check_running() {
-            return reply(Err(e));
+            let _ = reply_tx.send(Err(e));
+            return;
         }
         match self.execute_inner(exec, module, reducer, args, cause) {
-            Err(e) => reply(Err(e)),
-            Ok((receipt, None)) => reply(Ok(receipt)),
-            Ok((receipt, Some(commit))) => {
-                let stopped = self.inner.stopped.clone();
-                let done: crate::durability::Done = Box::new(move |result| {
-                    reply(result.map(|()| receipt).map_err(|e| {
-                        stop(&stopped, e.to_string());
-                        CallError::Log(e)
-                    }))
-                });
-                self.inner.pipeline.submit(commit, done);
-            }
+            Err(e) => drop(reply_tx.send(Err(e))),
+            Ok((receipt, None)) => drop(reply_tx.send(Ok(receipt))),
+            Ok((receipt, Some(commit))) => self.submit(commit, receipt, reply_tx),
         }
+    }
+
+    /// Hands a commit to the pipeline; `reply` gets the receipt once it is
+    /// durable, or the store's error (which stops the runtime).
+    fn submit(
+        &self,
+        commit: Commit,
+        receipt: Receipt,
+        reply: oneshot::Sender<Result<Receipt, CallError>>,
+    ) {
+        let stopped = self.inner.stopped.clone();
+        let done: crate::durability::Done = Box::new(move |result| {
+            let _ = reply.send(result.map(|()| receipt).map_err(|e| {
+                stop(&stopped, e.to_string());
+                CallError::Log(e)
+            }));
+        });
+        self.inner.pipeline.submit(commit, done);
     }
 
     fn execute_inner(
@@ -381,6 +398,7 @@ impl Runtime {
                 fuel: self.inner.config.limits.fuel,
                 depth: 0,
             },
+            Some(&mut exec.store_cache),
         );
         exec.db = out.db;
         let mutations = match out.result {
@@ -647,11 +665,31 @@ async fn subscription_worker(inner: std::sync::Weak<Inner>, mut rx: mpsc::Unboun
     }
 }
 
-fn stop(stopped: &StdMutex<Option<String>>, reason: String) {
-    let mut stopped = stopped.lock().unwrap_or_else(|p| p.into_inner());
-    if stopped.is_none() {
+/// Whether (and why) the runtime stopped after a log failure. The flag is
+/// checked on every call; the reason only when it is set.
+#[derive(Default)]
+struct Stopped {
+    flag: std::sync::atomic::AtomicBool,
+    reason: StdMutex<Option<String>>,
+}
+
+impl Stopped {
+    fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+fn stop(stopped: &Stopped, reason: String) {
+    let mut slot = stopped.reason.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_none() {
         tracing::error!("runtime stopped: {reason}");
-        *stopped = Some(reason);
+        *slot = Some(reason);
+        stopped
+            .flag
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -596,6 +596,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
                     fuel,
                     depth,
                 },
+                None,
             );
             let s = c.data_mut();
             s.db = out.db;

@@ -364,9 +364,9 @@ fn new_state(
         limits,
         store_limits: StoreLimitsBuilder::new()
             .memory_size(limits.max_memory)
-            .instances(1)
-            .tables(4)
-            .memories(1)
+            .instances(STORE_REUSE as usize)
+            .tables(4 * STORE_REUSE as usize)
+            .memories(STORE_REUSE as usize)
             .trap_on_grow_failure(true)
             .build(),
         doom: None,
@@ -380,6 +380,31 @@ fn new_state(
         logs: Vec::new(),
         instantiations,
     }
+}
+
+/// How many calls reuse one wasmtime store (each with a fresh instance)
+/// before it is dropped, releasing their instances to the pool.
+const STORE_REUSE: u32 = 16;
+
+/// A store kept between top-level calls: creating one (and registering
+/// the module in it) costs about as much as instantiating. Every call still
+/// gets a fresh instance.
+#[derive(Default)]
+pub(crate) struct StoreCache(Option<(Store<HostState>, u32)>);
+
+/// What a finished call's store data hands back.
+struct Taken {
+    db: Database,
+    ws: WriteSet,
+    doom: Option<Doom>,
+    logs: Vec<(i32, String)>,
+    rng: u64,
+}
+
+fn new_store(engine: &Engine, state: HostState) -> Store<HostState> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.store_limits);
+    store
 }
 
 /// One reducer call's inputs.
@@ -405,6 +430,7 @@ pub(crate) struct Outcome {
 
 /// Runs one reducer in a fresh instance. The write set's changes stay
 /// applied on success; on failure the caller rolls back.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     engine: &Engine,
     instantiations: &Arc<AtomicU64>,
@@ -413,6 +439,7 @@ pub(crate) fn run(
     db: Database,
     ws: WriteSet,
     call: Invocation<'_>,
+    cache: Option<&mut StoreCache>,
 ) -> Outcome {
     let schema = &call.module.schema;
     let state = new_state(
@@ -428,14 +455,32 @@ pub(crate) fn run(
         call.depth,
         instantiations.clone(),
     );
-    let mut store = Store::new(engine, state);
+    let mut cache = cache;
+    let (mut store, used) = match cache.as_mut().and_then(|c| c.0.take()) {
+        Some((mut store, used)) => {
+            *store.data_mut() = state;
+            (store, used)
+        }
+        None => (new_store(engine, state), 0),
+    };
     instantiations.fetch_add(1, Ordering::Relaxed);
-    store.limiter(|s| &mut s.store_limits);
     store.set_fuel(call.fuel).expect("fuel is enabled");
     let result = invoke(&mut store, &call);
     let (module, reducer) = (schema.name.clone(), call.reducer.schema.name.clone());
     let fuel_used = call.fuel - store.get_fuel().unwrap_or(0);
-    let mut state = store.into_data();
+    let data = store.data_mut();
+    let mut state = Taken {
+        db: std::mem::take(&mut data.db),
+        ws: std::mem::take(&mut data.ws),
+        doom: data.doom.take(),
+        logs: std::mem::take(&mut data.logs),
+        rng: data.ctx.rng,
+    };
+    if let Some(cache) = cache
+        && used + 1 < STORE_REUSE
+    {
+        cache.0 = Some((store, used + 1));
+    }
     let result = match (state.doom.take(), result) {
         (Some(doom), _) => Err(match doom {
             Doom::Capability(detail) => CallError::Capability {
@@ -469,7 +514,7 @@ pub(crate) fn run(
         fuel_used,
         result,
         logs: state.logs,
-        rng: state.ctx.rng,
+        rng: state.rng,
     }
 }
 
