@@ -115,6 +115,10 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(2.0),
     );
+    // `INTERSTICE_BENCH_ONLY=noop|none1|sync1|sync8|sync64` runs one row
+    // (for profiling) and skips the comparison.
+    let only = std::env::var("INTERSTICE_BENCH_ONLY").ok();
+    let wants = |row: &str| only.as_deref().is_none_or(|o| o == row);
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -123,29 +127,26 @@ fn main() {
     let mut rows = Vec::new();
     rt.block_on(async {
         let r = runtime(&tmp.path().join("none"), Durability::None).await;
-        let (ops, elapsed) = calls(&r, "noop", 1, secs).await;
-        rows.push(Row {
-            what: "no-op reducer call".into(),
-            callers: 1,
-            ops,
-            elapsed,
-        });
-        if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "noop") {
-            return;
+        if wants("noop") {
+            let (ops, elapsed) = calls(&r, "noop", 1, secs).await;
+            rows.push(Row {
+                what: "no-op reducer call".into(),
+                callers: 1,
+                ops,
+                elapsed,
+            });
         }
-        if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "sync64") {
-            rows.clear();
+        if wants("none1") {
+            let (ops, elapsed) = calls(&r, "add", 1, secs).await;
+            rows.push(Row {
+                what: "1-row insert tx, durability none".into(),
+                callers: 1,
+                ops,
+                elapsed,
+            });
         }
-        let (ops, elapsed) = calls(&r, "add", 1, secs).await;
-        rows.push(Row {
-            what: "1-row insert tx, durability none".into(),
-            callers: 1,
-            ops,
-            elapsed,
-        });
         for callers in [1, 8, 64] {
-            if std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|v| v == "sync64") && callers != 64
-            {
+            if !wants(&format!("sync{callers}")) {
                 continue;
             }
             let r = runtime(
@@ -162,8 +163,16 @@ fn main() {
             });
         }
     });
-    if rows.len() == 1 {
-        println!("no-op reducer call: {:.2} us", 1e6 / rows[0].per_sec());
+    if only.is_some() {
+        for r in &rows {
+            println!(
+                "{} ({} callers): {:.0} ops/s, {:.2} us/op",
+                r.what,
+                r.callers,
+                r.per_sec(),
+                1e6 / r.per_sec()
+            );
+        }
         return;
     }
     rows.push(sqlite(tmp.path(), secs));
