@@ -153,6 +153,8 @@ pub enum TxnError {
 pub struct WriteSet {
     undo: Vec<Undo>,
     mutations: Vec<Mutation>,
+    /// Sum of the mutations' row bytes.
+    bytes: usize,
 }
 
 /// A point in a [`WriteSet`] to roll back to (a failed nested call).
@@ -170,10 +172,11 @@ impl WriteSet {
 
     /// Total bytes of rows written so far.
     pub fn bytes(&self) -> usize {
-        self.mutations.iter().map(|m| m.row.len()).sum()
+        self.bytes
     }
 
     fn record(&mut self, kind: MutationKind, module: u32, table: u32, hash: u64, row: &Row) {
+        self.bytes += row.bytes().len();
         self.mutations.push(Mutation {
             kind,
             module_id: module,
@@ -307,7 +310,9 @@ impl WriteSet {
             id,
             previous: previous.map(Box::new),
         });
-        self.mutations.push(Mutation::module(id, hash, &record));
+        let m = Mutation::module(id, hash, &record);
+        self.bytes += m.row.len();
+        self.mutations.push(m);
         Ok(())
     }
 
@@ -326,6 +331,7 @@ impl WriteSet {
             undo(db, u);
         }
         self.mutations.truncate(sp.mutations);
+        self.bytes = self.mutations.iter().map(|m| m.row.len()).sum();
     }
 
     /// Keeps every change and returns the commit's mutations.

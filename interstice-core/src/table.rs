@@ -6,7 +6,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use interstice_abi::{IndexSchema, TableSchema, Type, Value, decode_value, encode_value};
+use interstice_abi::{IndexSchema, TableSchema, Type, Value, decode_value};
 
 use crate::error::TableError;
 
@@ -30,11 +30,25 @@ impl Row {
     }
 
     fn from_values(values: Vec<Value>) -> Self {
-        let bytes = encode_value(&Value::Struct(values.clone())).expect("rows always encode");
+        let bytes = interstice_abi::encode(&RowRef(&values)).expect("rows always encode");
         Self {
             values: values.into(),
             bytes: bytes.into(),
         }
+    }
+}
+
+/// Serializes column values as the row struct, without copying them.
+struct RowRef<'a>(&'a [Value]);
+
+impl serde::Serialize for RowRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(self.0.len())?;
+        for v in self.0 {
+            t.serialize_element(v)?;
+        }
+        t.end()
     }
 }
 
@@ -200,14 +214,13 @@ impl Table {
         if self.rows.contains_key(&pk) {
             return Err(self.unique_violation("primary key", vec![pk]));
         }
-        for ix in &self.indexes {
-            let key = ix.key(&values);
-            if ix.schema.unique && ix.entries.contains_key(&key) {
-                return Err(self.unique_violation(&ix.schema.name, key));
+        let keys: Vec<Vec<Value>> = self.indexes.iter().map(|ix| ix.key(&values)).collect();
+        for (ix, key) in self.indexes.iter().zip(&keys) {
+            if ix.schema.unique && ix.entries.contains_key(key) {
+                return Err(self.unique_violation(&ix.schema.name, key.clone()));
             }
         }
-        for ix in &mut self.indexes {
-            let key = ix.key(&values);
+        for (ix, key) in self.indexes.iter_mut().zip(keys) {
             ix.insert(key, pk.clone());
         }
         if let Some(n) = pk.as_u128() {
