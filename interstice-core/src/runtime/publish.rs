@@ -1,0 +1,180 @@
+//! Publishing a module: checks, compatibility, and logging its record.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use interstice_abi::{ModuleSchema, Version, Visibility};
+use interstice_log::{Commit, Invocation as LogInvocation};
+use tokio::sync::oneshot;
+
+use super::{Exec, PUBLISH_INVOCATION, Published, Request, Runtime, now_micros, stop};
+use crate::db::{Database, WriteSet};
+use crate::error::{CallError, PublishError};
+
+impl Runtime {
+    /// Publishes (or updates) a module: checks its imports, exports and
+    /// schema, refuses incompatible changes with the diff, logs the module
+    /// record, and returns once it is durable.
+    pub async fn publish(&self, wasm: &[u8]) -> Result<Published, PublishError> {
+        self.check_running()?;
+        let host = &self.inner.host;
+        let module = host.compile(wasm)?;
+        let schema_bytes = host.describe(&module)?;
+        let schema: ModuleSchema = interstice_abi::decode(&schema_bytes)
+            .map_err(|e| PublishError::Describe(e.to_string()))?;
+        schema.validate().map_err(PublishError::InvalidSchema)?;
+        let (reply, rx) = oneshot::channel();
+        let request = Request::Install {
+            schema,
+            schema_bytes,
+            module,
+            wasm: wasm.to_vec(),
+            reply,
+        };
+        if self.inner.requests.send(request).is_err() {
+            return Err(self.gone().into());
+        }
+        rx.await.unwrap_or_else(|_| Err(self.gone().into()))
+    }
+
+    /// Installs a checked module under the executor lock and hands its
+    /// module record to the pipeline.
+    pub(super) fn install(
+        &self,
+        exec: &mut Exec,
+        schema: ModuleSchema,
+        schema_bytes: Vec<u8>,
+        module: &wasmtime::Module,
+        wasm: &[u8],
+        reply: oneshot::Sender<Result<Published, PublishError>>,
+    ) {
+        let reply = |r| drop(reply.send(r));
+        if let Err(e) = self.check_running() {
+            return reply(Err(e.into()));
+        }
+        match self.install_inner(exec, schema, schema_bytes, module, wasm) {
+            Err(e) => reply(Err(e)),
+            Ok((published, commit)) => {
+                let stopped = self.inner.stopped.clone();
+                let done: crate::durability::Done = Box::new(move |result| {
+                    reply(result.map(|()| published).map_err(|e| {
+                        stop(&stopped, e.to_string());
+                        CallError::Log(e).into()
+                    }))
+                });
+                self.inner.pipeline.submit(commit, done);
+            }
+        }
+    }
+
+    fn install_inner(
+        &self,
+        exec: &mut Exec,
+        schema: ModuleSchema,
+        schema_bytes: Vec<u8>,
+        module: &wasmtime::Module,
+        wasm: &[u8],
+    ) -> Result<(Published, Commit), PublishError> {
+        let host = &self.inner.host;
+        let existing = exec.db.module_by_name(&schema.name);
+        let diff = match existing {
+            Some(old) => {
+                let diff = interstice_abi::compat::diff(&old.schema, &schema);
+                if diff.is_breaking() {
+                    return Err(PublishError::Incompatible {
+                        module: schema.name.clone(),
+                        diff,
+                    });
+                }
+                diff
+            }
+            None => Default::default(),
+        };
+        check_capabilities(&exec.db, &schema)?;
+        let id = existing.map_or_else(|| exec.db.next_module_id(), |m| m.id);
+        let linked = Arc::new(host.link(id, schema.clone(), module)?);
+
+        let mut ws = WriteSet::default();
+        ws.install_module(
+            &mut exec.db,
+            id,
+            schema.clone(),
+            Bytes::from(schema_bytes),
+            Bytes::copy_from_slice(wasm),
+        )
+        .map_err(|e| PublishError::Describe(format!("cannot install: {e}")))?;
+        let mut modules = (*exec.modules).clone();
+        modules.insert(id, linked);
+        exec.modules = Arc::new(modules);
+        let timestamp = now_micros().max(exec.clock + 1);
+        let offset = exec.next_offset;
+        let commit = Commit {
+            offset,
+            timestamp,
+            cause: None,
+            invocation: LogInvocation {
+                module: schema.name.clone(),
+                reducer: PUBLISH_INVOCATION.into(),
+                args: Bytes::new(),
+            },
+            mutations: ws.commit(),
+        };
+        exec.next_offset += 1;
+        exec.clock = timestamp;
+        Ok((
+            Published {
+                module_id: id,
+                offset,
+                diff,
+            },
+            commit,
+        ))
+    }
+}
+
+/// Subscriptions to other modules need a public table; dependencies must be
+/// published with a compatible version.
+fn check_capabilities(db: &Database, schema: &ModuleSchema) -> Result<(), PublishError> {
+    for s in &schema.subscriptions {
+        if s.module == schema.name {
+            continue;
+        }
+        let Some(m) = db.module_by_name(&s.module) else {
+            return Err(PublishError::Capability(format!(
+                "subscription to `{}.{}`: module `{}` is not published",
+                s.module, s.table, s.module
+            )));
+        };
+        match m.table_by_name(&s.table) {
+            None => {
+                return Err(PublishError::Capability(format!(
+                    "subscription to `{}.{}`: no such table",
+                    s.module, s.table
+                )));
+            }
+            Some((_, t)) if t.schema().visibility != Visibility::Public => {
+                return Err(PublishError::Capability(format!(
+                    "subscription to `{}.{}`: the table is private",
+                    s.module, s.table
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    for d in &schema.dependencies {
+        let Some(m) = db.module_by_name(&d.module) else {
+            return Err(PublishError::Capability(format!(
+                "depends on `{}`, which is not published",
+                d.module
+            )));
+        };
+        let v: Version = m.schema.version;
+        if v.major != d.min_version.major || v < d.min_version {
+            return Err(PublishError::Capability(format!(
+                "depends on `{}` >= {} (same major version), but {} is published",
+                d.module, d.min_version, v
+            )));
+        }
+    }
+    Ok(())
+}
