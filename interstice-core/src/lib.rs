@@ -10,6 +10,7 @@ pub mod db;
 mod durability;
 mod error;
 mod host;
+mod index;
 mod replay;
 mod runtime;
 pub mod subscriptions;

@@ -1,12 +1,14 @@
 //! In-memory tables: rows by primary key, secondary indexes kept in step
 //! with every change.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use interstice_abi::{IndexSchema, TableSchema, Type, Value, decode_value};
+use interstice_abi::{TableSchema, Type, Value, decode_value};
+
+use crate::index::Index;
 
 use crate::error::TableError;
 
@@ -52,36 +54,6 @@ impl serde::Serialize for RowRef<'_> {
     }
 }
 
-/// A secondary index: key (the indexed columns' values) to primary keys.
-#[derive(Clone, Debug)]
-struct Index {
-    schema: IndexSchema,
-    entries: BTreeMap<Vec<Value>, BTreeSet<Value>>,
-}
-
-impl Index {
-    fn key(&self, row: &[Value]) -> Vec<Value> {
-        self.schema
-            .columns
-            .iter()
-            .map(|&c| row[c as usize].clone())
-            .collect()
-    }
-
-    fn insert(&mut self, key: Vec<Value>, pk: Value) {
-        self.entries.entry(key).or_default().insert(pk);
-    }
-
-    fn remove(&mut self, key: &[Value], pk: &Value) {
-        if let Some(set) = self.entries.get_mut(key) {
-            set.remove(pk);
-            if set.is_empty() {
-                self.entries.remove(key);
-            }
-        }
-    }
-}
-
 /// A table of one module: typed rows by primary key, with its indexes.
 ///
 /// Lookups by primary key or index are `O(log n)`; scans iterate in key
@@ -103,10 +75,7 @@ impl Table {
         let indexes = schema
             .indexes
             .iter()
-            .map(|s| Index {
-                schema: s.clone(),
-                entries: BTreeMap::new(),
-            })
+            .map(|s| Index::new(s.clone()))
             .collect();
         Self {
             hash: schema.hash(),
@@ -179,7 +148,7 @@ impl Table {
 
     /// The index named `name`, as its position.
     pub fn index_id(&self, name: &str) -> Option<usize> {
-        self.indexes.iter().position(|i| i.schema.name == name)
+        self.indexes.iter().position(|i| i.schema().name == name)
     }
 
     /// Rows whose index key (the index's columns, in order) is in the
@@ -190,12 +159,9 @@ impl Table {
         lo: Bound<&[Value]>,
         hi: Bound<&[Value]>,
     ) -> impl Iterator<Item = &Row> {
-        let owned = |b: Bound<&[Value]>| b.map(|v| v.to_vec());
         self.indexes[index]
-            .entries
-            .range::<Vec<Value>, _>((owned(lo), owned(hi)))
-            .flat_map(|(_, pks)| pks.iter())
-            .map(|pk| &self.rows[pk])
+            .range(lo, hi)
+            .map(|(_, pk)| &self.rows[pk])
     }
 
     /// Inserts a row (decoded values), assigning an auto-increment key when
@@ -216,8 +182,8 @@ impl Table {
         }
         let keys: Vec<Vec<Value>> = self.indexes.iter().map(|ix| ix.key(&values)).collect();
         for (ix, key) in self.indexes.iter().zip(&keys) {
-            if ix.schema.unique && ix.entries.contains_key(key) {
-                return Err(self.unique_violation(&ix.schema.name, key.clone()));
+            if ix.taken(key) {
+                return Err(self.unique_violation(&ix.schema().name, key.clone()));
             }
         }
         for (ix, key) in self.indexes.iter_mut().zip(keys) {
@@ -242,8 +208,8 @@ impl Table {
         };
         for ix in &self.indexes {
             let key = ix.key(&values);
-            if ix.schema.unique && key != ix.key(old.values()) && ix.entries.contains_key(&key) {
-                return Err(self.unique_violation(&ix.schema.name, key));
+            if key != ix.key(old.values()) && ix.taken(&key) {
+                return Err(self.unique_violation(&ix.schema().name, key));
             }
         }
         for ix in &mut self.indexes {
@@ -323,25 +289,7 @@ impl Table {
         lo: Bound<&[Value]>,
         hi: Bound<&[Value]>,
     ) -> Option<(Vec<Value>, Value, &Row)> {
-        let entries = &self.indexes[index].entries;
-        let owned = |b: Bound<&[Value]>| b.map(|v| v.to_vec());
-        if let Some((key, pk)) = after {
-            if let Some(next) = entries
-                .get(key)
-                .and_then(|s| s.range((Bound::Excluded(pk), Bound::Unbounded)).next())
-            {
-                return Some((key.to_vec(), next.clone(), &self.rows[next]));
-            }
-            let (k, pks) = entries
-                .range::<Vec<Value>, _>((Bound::Excluded(key.to_vec()), owned(hi)))
-                .next()?;
-            let pk = pks.first()?;
-            return Some((k.clone(), pk.clone(), &self.rows[pk]));
-        }
-        let (k, pks) = entries
-            .range::<Vec<Value>, _>((owned(lo), owned(hi)))
-            .next()?;
-        let pk = pks.first()?;
-        Some((k.clone(), pk.clone(), &self.rows[pk]))
+        let (k, pk) = self.indexes[index].next_after(after, lo, hi)?;
+        Some((k.to_vec(), pk.clone(), &self.rows[pk]))
     }
 }
