@@ -146,6 +146,10 @@ pub fn counter_schema() -> ModuleSchema {
             reducer("noop", vec![], true),
             reducer("dup", vec![], false),
             reducer("add_random", vec![], false),
+            ReducerSchema {
+                read_only: true,
+                ..reducer("sneaky_write", vec![u64_param("n")], true)
+            },
             reducer(
                 "on_counter",
                 vec![ParamSchema {
@@ -201,6 +205,9 @@ pub const COUNTER_FUNCS: &str = r#"
     (i32.store8 (local.get $row) (i32.const 0))
     (i32.store8 (i32.add (local.get $row) (i32.const 1)) (i32.wrap_i64 (i64.and (call $random) (i64.const 0x7f))))
     (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)) (local.get $row) (i32.const 2)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__sneaky_write") (param $p i32) (param $l i32) (result i64)
+    (drop (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)))
     (i64.const 0))
   (func (export "__interstice_reducer__on_counter") (param $p i32) (param $l i32) (result i64)
     (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 272) (i32.const 4)) (local.get $p) (local.get $l)))
