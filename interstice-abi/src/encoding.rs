@@ -2,7 +2,7 @@
 //! schemas, in the host and in modules alike.
 //!
 //! It is bincode 2 (`serde` integration) with the fixed configuration of
-//! [`config`]: little-endian, variable-length integers, at most
+//! `config`: little-endian, variable-length integers, at most
 //! [`MAX_ENCODED_LEN`] bytes. `docs/abi.md` specifies the bytes, so the
 //! implementation can be replaced without changing the format. Nothing
 //! outside this module names bincode.
