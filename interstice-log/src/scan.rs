@@ -47,12 +47,8 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
         bad: Vec::new(),
         valid_after_damage: false,
     };
-    let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| BadFrame {
-        segment: name.to_owned(),
-        position: position as u64,
-        offset,
-        len: len as u64,
-        damage,
+    let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| {
+        bad_frame(name, position, offset, len, damage)
     };
     let mut expected = Some(name_offset);
     let pos;
@@ -145,12 +141,8 @@ fn scan_frames(
     floor: u64,
     max_frame: u64,
 ) {
-    let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| BadFrame {
-        segment: name.to_owned(),
-        position: position as u64,
-        offset,
-        len: len as u64,
-        damage,
+    let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| {
+        bad_frame(name, position, offset, len, damage)
     };
     while pos < buf.len() {
         match decode_frame(buf, pos, max_frame) {
@@ -189,6 +181,22 @@ fn scan_frames(
                 pos = next;
             }
         }
+    }
+}
+
+fn bad_frame(
+    segment: &str,
+    position: usize,
+    offset: Option<u64>,
+    len: usize,
+    damage: Damage,
+) -> BadFrame {
+    BadFrame {
+        segment: segment.to_owned(),
+        position: position as u64,
+        offset,
+        len: len as u64,
+        damage,
     }
 }
 

@@ -17,8 +17,9 @@ use wasmtime::{Caller, Linker};
 
 use super::state::{Cursor, Doom, HostState};
 use super::{Invocation, pack, run};
-use crate::db::TxnError;
+use crate::db::{Database, TxnError, WriteSet};
 use crate::error::{CallError, TableError};
+use crate::table::Row;
 
 const NOT_FOUND: i64 = -1;
 const ERROR: i64 = -2;
@@ -212,6 +213,41 @@ fn bound(
     }
 }
 
+/// `WriteSet::insert` or `WriteSet::update`.
+type RowOp =
+    fn(&mut WriteSet, &mut Database, u32, u32, Vec<Value>) -> std::result::Result<Row, TxnError>;
+
+/// The shared part of `insert` and `update`: checks the caller may write
+/// the table, decodes the guest's row, applies `op`, checks the write-set
+/// limit. `Ok(Err(code))` is the code to return to the guest (the
+/// transaction is doomed); `Err` traps (a bad guest pointer).
+fn write_row(
+    c: &mut Caller<'_, HostState>,
+    handle: i64,
+    ptr: i32,
+    len: i32,
+    op: RowOp,
+) -> Result<std::result::Result<Row, i64>> {
+    let (module, table) = split(handle);
+    if let Err(d) = may_write(c.data(), module, table) {
+        return Ok(Err(doom(c, d)));
+    }
+    let bytes = read_bytes(c, ptr, len)?;
+    let values = match decode_row(c.data(), module, table, &bytes) {
+        Ok(v) => v,
+        Err(d) => return Ok(Err(doom(c, d))),
+    };
+    let s = c.data_mut();
+    let row = match op(&mut s.ws, &mut s.db, module, table, values) {
+        Ok(row) => row,
+        Err(e) => return Ok(Err(doom(c, txn_doom(e)))),
+    };
+    if let Err(d) = check_write_set(c.data()) {
+        return Ok(Err(doom(c, d)));
+    }
+    Ok(Ok(row))
+}
+
 pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
     const NS: &str = "interstice";
 
@@ -281,24 +317,10 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
         NS,
         "insert",
         |mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32| -> Result<i64> {
-            let (module, table) = split(h);
-            if let Err(d) = may_write(c.data(), module, table) {
-                return Ok(doom(&mut c, d));
+            match write_row(&mut c, h, ptr, len, WriteSet::insert)? {
+                Ok(row) => write_result(&mut c, row.bytes()),
+                Err(code) => Ok(code),
             }
-            let bytes = read_bytes(&mut c, ptr, len)?;
-            let values = match decode_row(c.data(), module, table, &bytes) {
-                Ok(v) => v,
-                Err(d) => return Ok(doom(&mut c, d)),
-            };
-            let s = c.data_mut();
-            let row = match s.ws.insert(&mut s.db, module, table, values) {
-                Ok(row) => row,
-                Err(e) => return Ok(doom(&mut c, txn_doom(e))),
-            };
-            if let Err(d) = check_write_set(c.data()) {
-                return Ok(doom(&mut c, d));
-            }
-            write_result(&mut c, row.bytes())
         },
     )?;
 
@@ -306,23 +328,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
         NS,
         "update",
         |mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32| -> Result<i64> {
-            let (module, table) = split(h);
-            if let Err(d) = may_write(c.data(), module, table) {
-                return Ok(doom(&mut c, d));
-            }
-            let bytes = read_bytes(&mut c, ptr, len)?;
-            let values = match decode_row(c.data(), module, table, &bytes) {
-                Ok(v) => v,
-                Err(d) => return Ok(doom(&mut c, d)),
-            };
-            let s = c.data_mut();
-            if let Err(e) = s.ws.update(&mut s.db, module, table, values) {
-                return Ok(doom(&mut c, txn_doom(e)));
-            }
-            if let Err(d) = check_write_set(c.data()) {
-                return Ok(doom(&mut c, d));
-            }
-            Ok(0)
+            Ok(write_row(&mut c, h, ptr, len, WriteSet::update)?.map_or_else(|code| code, |_| 0))
         },
     )?;
 
