@@ -24,6 +24,7 @@ fn empty_log() -> MockLogStore {
     store
         .expect_read_from()
         .returning(|_| Ok(futures::stream::empty().boxed()));
+    store.expect_last_offset().returning(|| Ok(None));
     store
 }
 
@@ -98,4 +99,27 @@ async fn while_an_append_is_slow_concurrent_callers_batch_into_one() {
     assert!(sizes.len() < 17, "{sizes:?}");
     rt.settle().await;
     assert_eq!(counters(&rt).await, 16);
+}
+
+#[tokio::test]
+async fn a_runtime_replaying_from_an_offset_continues_where_the_store_ends() {
+    // A `skip-to:7` store: it serves commits from 7 on (none here) and
+    // ends at 9, so the next commit must be 10.
+    let mut store = MockLogStore::new();
+    store
+        .expect_read_from()
+        .withf(|from| *from == 7)
+        .returning(|_| Ok(futures::stream::empty().boxed()));
+    store.expect_last_offset().returning(|| Ok(Some(9)));
+    store
+        .expect_append()
+        .withf(|batch| batch.first_offset() == 10)
+        .returning(|_| Ok(()));
+    let config = RuntimeConfig {
+        replay_from: 7,
+        ..RuntimeConfig::default()
+    };
+    let (rt, report) = Runtime::open(Arc::new(store), config).await.unwrap();
+    assert_eq!(report.commits, 0);
+    assert_eq!(rt.publish(&counter()).await.unwrap().offset, 10);
 }

@@ -48,6 +48,9 @@ pub struct RuntimeConfig {
     pub max_subscription_depth: u32,
     /// Most commits in one append.
     pub max_batch: usize,
+    /// First offset to replay: 0, or the first offset a `skip-to` store
+    /// serves (state written before it is not rebuilt).
+    pub replay_from: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -56,6 +59,7 @@ impl Default for RuntimeConfig {
             limits: Limits::default(),
             max_subscription_depth: 16,
             max_batch: 4096,
+            replay_from: 0,
         }
     }
 }
@@ -88,6 +92,9 @@ pub enum OpenError {
     /// The log could not be replayed.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// The store could not say where the log ends.
+    #[error("cannot read the end of the log: {0}")]
+    Log(#[from] interstice_log::Error),
     /// A logged module no longer compiles or links.
     #[error("logged module `{module}` cannot be loaded: {source}")]
     Module {
@@ -174,7 +181,7 @@ impl Runtime {
         store: Arc<dyn LogStore>,
         config: RuntimeConfig,
     ) -> Result<(Self, ReplayReport), OpenError> {
-        let replayed = ReplayEngine::replay(&*store, 0, None).await?;
+        let replayed = ReplayEngine::replay(&*store, config.replay_from, None).await?;
         let host = WasmHost::new(config.limits);
         let mut modules = HashMap::new();
         for m in replayed.db.modules() {
@@ -186,7 +193,8 @@ impl Runtime {
             let linked = host.link(m.id, m.schema.clone(), &compiled).map_err(err)?;
             modules.insert(m.id, Arc::new(linked));
         }
-        let next = replayed.report.last_offset.map_or(0, |o| o + 1);
+        // The store knows where the log ends even when nothing was replayed.
+        let next = store.last_offset().await?.map_or(0, |o| o + 1);
         let clock = 0;
         let (tx, rx) = mpsc::unbounded_channel();
         let (requests, request_rx) = mpsc::unbounded_channel();
