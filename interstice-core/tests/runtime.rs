@@ -449,3 +449,22 @@ fn config_with_depth(max_subscription_depth: u32) -> RuntimeConfig {
         ..RuntimeConfig::default()
     }
 }
+
+#[tokio::test]
+async fn guests_scan_by_primary_key_and_index_and_get_by_key() {
+    let (_store, rt) = published().await;
+    for n in [3, 7, 9] {
+        rt.call("counter", "add", &arg(n)).await.unwrap();
+    }
+    rt.settle().await;
+    rt.call("counter", "scan_stats", &[]).await.unwrap();
+    let seen = rows(&rt, "seen").await;
+    let stats: Vec<(u64, u64)> = seen
+        .iter()
+        .filter_map(|r| match (&r[0], &r[1]) {
+            (Value::U64(id), Value::U64(n)) if *id >= 200 => Some((*id, *n)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stats, [(200, 3), (201, 2), (202, 1)], "{seen:?}");
+}

@@ -18,6 +18,9 @@ pub const NAMES: &[(u32, &str)] = &[
     (336, "on_counter"),
     (352, "\u{1}\u{0}"),
     (368, "call failed"),
+    (400, "by_n"),
+    (416, "\u{5}"),
+    (432, "\u{1}"),
 ];
 
 fn bytes_literal(bytes: &[u8]) -> String {
@@ -44,6 +47,10 @@ pub fn module(schema: &ModuleSchema, funcs: &str) -> Vec<u8> {
   (import "interstice" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
   (import "interstice" "random" (func $random (result i64)))
   (import "interstice" "now" (func $now (result i64)))
+  (import "interstice" "get" (func $get (param i64 i32 i32) (result i64)))
+  (import "interstice" "index" (func $index (param i64 i32 i32) (result i64)))
+  (import "interstice" "scan" (func $scan (param i64 i64 i32 i32 i32 i32 i32 i32) (result i64)))
+  (import "interstice" "next" (func $next (param i64) (result i64)))
   (memory (export "memory") 2)
   (global $heap (mut i32) (i32.const 65536))
   (func $alloc (export "interstice_alloc") (param $n i32) (result i32)
@@ -150,6 +157,7 @@ pub fn counter_schema() -> ModuleSchema {
                 read_only: true,
                 ..reducer("sneaky_write", vec![u64_param("n")], true)
             },
+            reducer("scan_stats", vec![], false),
             reducer(
                 "on_counter",
                 vec![ParamSchema {
@@ -205,6 +213,34 @@ pub const COUNTER_FUNCS: &str = r#"
     (i32.store8 (local.get $row) (i32.const 0))
     (i32.store8 (i32.add (local.get $row) (i32.const 1)) (i32.wrap_i64 (i64.and (call $random) (i64.const 0x7f))))
     (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)) (local.get $row) (i32.const 2)))
+    (i64.const 0))
+  ;; Writes into `seen`: (200, rows in counters by a primary-key scan),
+  ;; (201, rows with n >= 5 by an index scan), (202, 1 if `get(1)` finds a row).
+  (func $seen_put (param $id i32) (param $n i32)
+    (local $row i32)
+    (local.set $row (call $alloc (i32.const 2)))
+    (i32.store8 (local.get $row) (local.get $id))
+    (i32.store8 (i32.add (local.get $row) (i32.const 1)) (local.get $n))
+    (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 272) (i32.const 4)) (local.get $row) (i32.const 2))))
+  (func $count (param $cursor i64) (result i32)
+    (local $n i32)
+    (block $done
+      (loop $more
+        (br_if $done (i64.eq (call $next (local.get $cursor)) (i64.const -1)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $more)))
+    (local.get $n))
+  (func (export "__interstice_reducer__scan_stats") (param $p i32) (param $l i32) (result i64)
+    (local $h i64)
+    (local.set $h (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)))
+    (call $seen_put (i32.const 200)
+      (call $count (call $scan (local.get $h) (i64.const -1) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))))
+    ;; by_n >= 5: the bound is the 1-column key struct (5), mode included | 1 column.
+    (call $seen_put (i32.const 201)
+      (call $count (call $scan (local.get $h) (call $index (local.get $h) (i32.const 400) (i32.const 4))
+        (i32.const 416) (i32.const 1) (i32.const 257) (i32.const 0) (i32.const 0) (i32.const 0))))
+    (call $seen_put (i32.const 202)
+      (i64.ne (call $get (local.get $h) (i32.const 432) (i32.const 1)) (i64.const -1)))
     (i64.const 0))
   (func (export "__interstice_reducer__sneaky_write") (param $p i32) (param $l i32) (result i64)
     (drop (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)))
