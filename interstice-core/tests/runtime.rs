@@ -468,3 +468,22 @@ async fn guests_scan_by_primary_key_and_index_and_get_by_key() {
         .collect();
     assert_eq!(stats, [(200, 3), (201, 2), (202, 1)], "{seen:?}");
 }
+
+#[tokio::test]
+async fn updates_and_deletes_through_host_calls_replay_after_restart() {
+    let (store, rt) = published().await;
+    rt.call("counter", "add", &arg(3)).await.unwrap();
+    rt.call("counter", "add", &arg(4)).await.unwrap();
+    rt.call("counter", "set_first_to_42", &[]).await.unwrap();
+    assert_eq!(
+        rows(&rt, "counters").await[0],
+        vec![Value::U64(1), Value::U64(42)]
+    );
+    rt.call("counter", "delete_first", &[]).await.unwrap();
+    rt.settle().await;
+    let live = rows(&rt, "counters").await;
+    assert_eq!(live, [vec![Value::U64(2), Value::U64(4)]]);
+    drop(rt);
+    let rt = open(&store).await;
+    assert_eq!(rows(&rt, "counters").await, live);
+}

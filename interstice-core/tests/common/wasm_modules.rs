@@ -21,6 +21,7 @@ pub const NAMES: &[(u32, &str)] = &[
     (400, "by_n"),
     (416, "\u{5}"),
     (432, "\u{1}"),
+    (448, "\u{1}\u{2a}"),
 ];
 
 fn bytes_literal(bytes: &[u8]) -> String {
@@ -48,6 +49,8 @@ pub fn module(schema: &ModuleSchema, funcs: &str) -> Vec<u8> {
   (import "interstice" "random" (func $random (result i64)))
   (import "interstice" "now" (func $now (result i64)))
   (import "interstice" "get" (func $get (param i64 i32 i32) (result i64)))
+  (import "interstice" "update" (func $update (param i64 i32 i32) (result i64)))
+  (import "interstice" "delete" (func $delete (param i64 i32 i32) (result i64)))
   (import "interstice" "index" (func $index (param i64 i32 i32) (result i64)))
   (import "interstice" "scan" (func $scan (param i64 i64 i32 i32 i32 i32 i32 i32) (result i64)))
   (import "interstice" "next" (func $next (param i64) (result i64)))
@@ -158,6 +161,8 @@ pub fn counter_schema() -> ModuleSchema {
                 ..reducer("sneaky_write", vec![u64_param("n")], true)
             },
             reducer("scan_stats", vec![], false),
+            reducer("set_first_to_42", vec![], false),
+            reducer("delete_first", vec![], false),
             reducer(
                 "on_counter",
                 vec![ParamSchema {
@@ -241,6 +246,16 @@ pub const COUNTER_FUNCS: &str = r#"
         (i32.const 416) (i32.const 1) (i32.const 257) (i32.const 0) (i32.const 0) (i32.const 0))))
     (call $seen_put (i32.const 202)
       (i64.ne (call $get (local.get $h) (i32.const 432) (i32.const 1)) (i64.const -1)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__set_first_to_42") (param $p i32) (param $l i32) (result i64)
+    (drop (call $update (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)) (i32.const 448) (i32.const 2)))
+    (i64.const 0))
+  ;; Deletes key 1 twice: the second finds nothing (0), which is no error.
+  (func (export "__interstice_reducer__delete_first") (param $p i32) (param $l i32) (result i64)
+    (local $h i64)
+    (local.set $h (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)))
+    (if (i64.ne (call $delete (local.get $h) (i32.const 432) (i32.const 1)) (i64.const 1)) (then unreachable))
+    (if (i64.ne (call $delete (local.get $h) (i32.const 432) (i32.const 1)) (i64.const 0)) (then unreachable))
     (i64.const 0))
   (func (export "__interstice_reducer__sneaky_write") (param $p i32) (param $l i32) (result i64)
     (drop (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)))
