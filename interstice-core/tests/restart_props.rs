@@ -20,6 +20,8 @@ enum Call {
     Dup,
     Random,
     Noop,
+    Update,
+    Delete,
 }
 
 fn call() -> impl Strategy<Value = Call> {
@@ -30,6 +32,8 @@ fn call() -> impl Strategy<Value = Call> {
         1 => Just(Call::Dup),
         2 => Just(Call::Random),
         1 => Just(Call::Noop),
+        1 => Just(Call::Update),
+        1 => Just(Call::Delete),
     ]
 }
 
@@ -54,6 +58,8 @@ proptest! {
                     Call::Dup => live.call("counter", "dup", &[]).await,
                     Call::Random => live.call("counter", "add_random", &[]).await,
                     Call::Noop => live.call("counter", "noop", &[]).await,
+                    Call::Update => live.call("counter", "set_first_to_42", &[]).await,
+                    Call::Delete => live.call("counter", "delete_first", &[]).await,
                 };
             }
             live.settle().await;
