@@ -20,6 +20,9 @@ use crate::layout::{self, read_prefix, segment_name};
 use crate::lock::DirLock;
 use crate::recovery::{SegmentMeta, recover};
 
+/// How far ahead of the write position a segment is zero-filled.
+const PREALLOC_CHUNK: u64 = 1 << 20;
+
 /// A log stored as append-only segment files in one directory.
 ///
 /// One process writes a directory at a time (a lock file enforces it);
@@ -51,6 +54,11 @@ struct State {
     next_offset: u64,
     /// The last segment, open for writing (None when read-only or empty).
     active: Option<File>,
+    /// Length of the active segment file: the bytes from its valid end up
+    /// to here are zeros written ahead of time (see [`PREALLOC_CHUNK`]).
+    zeroed_to: u64,
+    /// Whether to keep zero-filling ahead (off after it failed once).
+    prealloc: bool,
     /// Bytes written but not yet synced (batch durability).
     dirty: bool,
     /// Why the store stopped accepting writes.
@@ -106,6 +114,11 @@ impl FsLogStore {
             segments: recovered.segments,
             first_offset: recovered.first_offset,
             next_offset: recovered.next_offset,
+            zeroed_to: active
+                .as_ref()
+                .and_then(|f| f.metadata().ok())
+                .map_or(0, |m| m.len()),
+            prealloc: true,
             active,
             dirty: false,
             poisoned: None,
@@ -175,6 +188,7 @@ impl Inner {
             self.rotate(&mut st, first_offset)?;
         }
         let at = st.segments.last().expect("a segment exists").len;
+        self.zero_ahead(&mut st, at + bytes.len() as u64);
         let file = st
             .active
             .as_ref()
@@ -191,6 +205,7 @@ impl Inner {
             // stop writing either way (after a failed fsync the kernel may
             // have dropped the pages, so nothing is certain until reopen).
             let _ = file.set_len(at).and_then(|()| file.sync_data());
+            st.zeroed_to = at;
             let name = st.segments.last().expect("a segment exists").name.clone();
             st.poisoned = Some(format!("{op} of segment {name} failed: {e}"));
             return Err(Error::io(op, self.dir.join(name).display(), e));
@@ -223,7 +238,39 @@ impl Inner {
             len: header,
         });
         st.active = Some(file);
+        st.zeroed_to = header;
+        st.prealloc = true;
         Ok(())
+    }
+
+    /// Writes zeros ahead of the write position so that appends overwrite
+    /// allocated blocks instead of growing the file: `fdatasync` then has
+    /// no file size or block allocation to write back, which makes it
+    /// about a third faster here. Zeros after the last frame are free
+    /// space to readers and recovery. Best effort: if it fails (a full
+    /// disk, a file size limit) the store appends without it.
+    fn zero_ahead(&self, st: &mut State, end: u64) {
+        if !st.prealloc || end <= st.zeroed_to {
+            return;
+        }
+        let target = end.max((st.zeroed_to + PREALLOC_CHUNK).min(self.opts.segment_size));
+        let file = st
+            .active
+            .as_ref()
+            .expect("writable store has an active segment");
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        let mut at = st.zeroed_to;
+        while at < target {
+            let n = ((target - at) as usize).min(ZEROS.len());
+            if let Err(e) = file.write_all_at(&ZEROS[..n], at) {
+                tracing::warn!(log = %self.dir.display(), "appending without preallocation: {e}");
+                st.prealloc = false;
+                st.zeroed_to = file.metadata().map_or(at, |m| m.len());
+                return;
+            }
+            at += n as u64;
+        }
+        st.zeroed_to = target;
     }
 
     /// Syncs unsynced writes (batch durability); poisons on failure.
@@ -568,8 +615,11 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
                 .and_then(|()| file.sync_all())
                 .map_err(|e| Error::io("truncate segment", path.display(), e))?;
             st.active = Some(file);
+            st.zeroed_to = cut;
         } else if st.active.is_none() {
-            st.active = Some(layout::open_segment_rw(&path)?);
+            let file = layout::open_segment_rw(&path)?;
+            st.zeroed_to = file.metadata().map_or(cut, |m| m.len());
+            st.active = Some(file);
         }
         st.segments.last_mut().expect("exists").len = cut;
     }

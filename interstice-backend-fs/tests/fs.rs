@@ -156,22 +156,26 @@ async fn a_torn_tail_is_kept_in_quarantine_byte_for_byte() {
     let store = FsLogStore::open(&dir, test_options()).unwrap();
     let all = append_samples(&store, 5, 1).await;
     drop(store);
-    let (name, len) = segment_files(&dir).pop().unwrap();
+    let (name, _) = segment_files(&dir).pop().unwrap();
+    // A torn frame right after the last whole one, then the zeroed space
+    // the writer had allocated ahead.
     let garbage = b"ITXF\x01\x00half a frame".to_vec();
     let mut bytes = std::fs::read(dir.join(&name)).unwrap();
-    bytes.extend_from_slice(&garbage);
+    let len =
+        interstice_log::scan::scan_segment(&name, &bytes.clone().into(), 0, 1 << 20).valid_end;
+    bytes[len as usize..len as usize + garbage.len()].copy_from_slice(&garbage);
     std::fs::write(dir.join(&name), &bytes).unwrap();
+    let cut = bytes.len() as u64 - len;
 
     let store = FsLogStore::open(&dir, test_options()).unwrap();
     let report = store.recovery_report();
     let tail = report.invalid_tail.as_ref().unwrap();
-    assert_eq!(
-        (tail.position, tail.offset, tail.len),
-        (len, Some(5), garbage.len() as u64)
-    );
+    assert_eq!((tail.position, tail.offset, tail.len), (len, Some(5), cut));
     assert_eq!(report.quarantined.len(), 1);
     let q = &report.quarantined[0];
-    assert_eq!(std::fs::read(&q.location).unwrap(), garbage);
+    let kept = std::fs::read(&q.location).unwrap();
+    assert_eq!(&kept[..garbage.len()], &garbage[..]);
+    assert!(interstice_log::scan::is_free_space(&kept[garbage.len()..]));
     assert!(Path::new(&q.location).starts_with(dir.join("quarantine")));
     assert_eq!(std::fs::metadata(dir.join(&name)).unwrap().len(), len);
     assert_eq!(store.read_all(0).await.unwrap(), all);

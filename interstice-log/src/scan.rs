@@ -169,6 +169,7 @@ fn scan_frames(
                 expected = Some(want.max(commit.offset + 1));
                 pos += len;
             }
+            Err(_) if is_free_space(&buf[pos..]) => break,
             Err(e) => {
                 let min = expected
                     .or(scan.last_offset.map(|o| o + 1))
@@ -182,6 +183,14 @@ fn scan_frames(
             }
         }
     }
+}
+
+/// True when `rest` (what follows the last frame of a segment) is all zero
+/// bytes: space the writer preallocated, or that a crash extended without
+/// data. A frame starts with its magic, so zeros are never a frame, and an
+/// acknowledged commit is never zeros.
+pub fn is_free_space(rest: &[u8]) -> bool {
+    rest.iter().all(|&b| b == 0)
 }
 
 fn bad_frame(
@@ -304,6 +313,10 @@ impl Iterator for SegmentFrames {
                 expected: self.expected,
                 found: commit.offset,
             },
+            Err(_) if is_free_space(&self.buf[self.pos..]) => {
+                self.pos = self.buf.len();
+                return None;
+            }
             Err(e) => Damage::Frame(e),
         };
         self.failed = true;
