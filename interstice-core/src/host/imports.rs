@@ -47,6 +47,30 @@ fn read_str(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Result<St
         .map_err(|_| wasmtime::Error::msg("guest passed a string that is not UTF-8"))
 }
 
+/// The guest's memory and the host state at once, so host calls can read
+/// their arguments in place instead of copying them.
+fn guest<'a>(c: &'a mut Caller<'_, HostState>) -> Result<(&'a mut [u8], &'a mut HostState)> {
+    let memory = c
+        .data()
+        .memory
+        .ok_or_else(|| wasmtime::Error::msg("host call before the instance was ready"))?;
+    Ok(memory.data_and_store_mut(c))
+}
+
+/// The guest bytes at `ptr..ptr + len`, bounds-checked.
+fn slice(mem: &[u8], ptr: i32, len: i32) -> Result<&[u8]> {
+    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
+    mem.get(ptr..ptr.saturating_add(len)).ok_or_else(|| {
+        wasmtime::Error::msg(format!("guest passed {ptr}+{len}, outside its memory"))
+    })
+}
+
+/// The guest string at `ptr..ptr + len`, bounds-checked, UTF-8-checked.
+fn str_at(mem: &[u8], ptr: i32, len: i32) -> Result<&str> {
+    std::str::from_utf8(slice(mem, ptr, len)?)
+        .map_err(|_| wasmtime::Error::msg("guest passed a string that is not UTF-8"))
+}
+
 /// Copies `bytes` into fresh guest memory and returns `ptr << 32 | len`.
 fn write_result(caller: &mut Caller<'_, HostState>, bytes: &[u8]) -> Result<i64> {
     let alloc = caller
@@ -229,21 +253,29 @@ fn write_row(
     op: RowOp,
 ) -> Result<std::result::Result<Row, i64>> {
     let (module, table) = split(handle);
-    if let Err(d) = may_write(c.data(), module, table) {
-        return Ok(Err(doom(c, d)));
+    let (mem, s) = guest(c)?;
+    if let Err(d) = may_write(s, module, table) {
+        s.doom(d);
+        return Ok(Err(ERROR));
     }
-    let bytes = read_bytes(c, ptr, len)?;
-    let values = match decode_row(c.data(), module, table, &bytes) {
+    let bytes = slice(mem, ptr, len)?;
+    let values = match decode_row(s, module, table, bytes) {
         Ok(v) => v,
-        Err(d) => return Ok(Err(doom(c, d))),
+        Err(d) => {
+            s.doom(d);
+            return Ok(Err(ERROR));
+        }
     };
-    let s = c.data_mut();
     let row = match op(&mut s.ws, &mut s.db, module, table, values) {
         Ok(row) => row,
-        Err(e) => return Ok(Err(doom(c, txn_doom(e)))),
+        Err(e) => {
+            s.doom(txn_doom(e));
+            return Ok(Err(ERROR));
+        }
     };
-    if let Err(d) = check_write_set(c.data()) {
-        return Ok(Err(doom(c, d)));
+    if let Err(d) = check_write_set(s) {
+        s.doom(d);
+        return Ok(Err(ERROR));
     }
     Ok(Ok(row))
 }
@@ -289,25 +321,26 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
         NS,
         "table",
         |mut c: Caller<'_, HostState>, mp: i32, ml: i32, tp: i32, tl: i32| -> Result<i64> {
-            let module = read_str(&mut c, mp, ml)?;
-            let table = read_str(&mut c, tp, tl)?;
-            let s = c.data();
+            let (mem, s) = guest(&mut c)?;
+            let module = str_at(mem, mp, ml)?;
+            let table = str_at(mem, tp, tl)?;
             let m = if module.is_empty() {
                 s.db.module(s.module_id)
             } else {
-                s.db.module_by_name(&module)
+                s.db.module_by_name(module)
             };
             let Some(m) = m else {
-                return Ok(fail(&mut c, format!("no module `{module}`")));
+                s.last_error = format!("no module `{module}`");
+                return Ok(ERROR);
             };
-            let Some((table_id, _)) = m.table_by_name(&table) else {
-                let msg = format!("module `{}` has no table `{table}`", m.schema.name);
-                c.data_mut().last_error = msg;
+            let Some((table_id, _)) = m.table_by_name(table) else {
+                s.last_error = format!("module `{}` has no table `{table}`", m.schema.name);
                 return Ok(NOT_FOUND);
             };
             let module_id = m.id;
-            if let Err(d) = may_read(c.data(), module_id, table_id) {
-                return Ok(doom(&mut c, d));
+            if let Err(d) = may_read(s, module_id, table_id) {
+                s.doom(d);
+                return Ok(ERROR);
             }
             Ok(((module_id as i64) << 32) | table_id as i64)
         },
