@@ -487,3 +487,20 @@ async fn updates_and_deletes_through_host_calls_replay_after_restart() {
     let rt = open(&store).await;
     assert_eq!(rows(&rt, "counters").await, live);
 }
+
+#[tokio::test]
+async fn insert_returns_the_assigned_key() {
+    let (_store, rt) = published().await;
+    rt.call("counter", "add", &arg(5)).await.unwrap();
+    // The next keys are 2 and 3; the reducer traps if the host says otherwise.
+    rt.call("counter", "add_two_expecting_keys", &arg(2))
+        .await
+        .unwrap();
+    let err = rt
+        .call("counter", "add_two_expecting_keys", &arg(9))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    rt.settle().await;
+    assert_eq!(rows(&rt, "counters").await.len(), 3);
+}

@@ -350,9 +350,28 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
         NS,
         "insert",
         |mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32| -> Result<i64> {
-            match write_row(&mut c, h, ptr, len, WriteSet::insert)? {
-                Ok(row) => write_result(&mut c, row.bytes()),
-                Err(code) => Ok(code),
+            let row = match write_row(&mut c, h, ptr, len, WriteSet::insert)? {
+                Ok(row) => row,
+                Err(code) => return Ok(code),
+            };
+            // The guest has its row; all it lacks is an assigned key.
+            let (module, table) = split(h);
+            let schema = c
+                .data()
+                .db
+                .table(module, table)
+                .expect("just written")
+                .schema();
+            if !schema.auto_inc {
+                return Ok(0);
+            }
+            let key = row.values()[schema.primary_key as usize].as_u128();
+            match key.and_then(|k| i64::try_from(k).ok()) {
+                Some(k) => Ok(k),
+                None => {
+                    let d = Doom::Limit("auto-increment", "key beyond 2^63 - 1".into());
+                    Ok(doom(&mut c, d))
+                }
             }
         },
     )?;

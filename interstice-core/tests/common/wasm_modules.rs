@@ -161,6 +161,7 @@ pub fn counter_schema() -> ModuleSchema {
                 ..reducer("sneaky_write", vec![u64_param("n")], true)
             },
             reducer("scan_stats", vec![], false),
+            reducer("add_two_expecting_keys", vec![u64_param("first")], false),
             reducer("set_first_to_42", vec![], false),
             reducer("delete_first", vec![], false),
             reducer(
@@ -256,6 +257,17 @@ pub const COUNTER_FUNCS: &str = r#"
     (local.set $h (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)))
     (if (i64.ne (call $delete (local.get $h) (i32.const 432) (i32.const 1)) (i64.const 1)) (then unreachable))
     (if (i64.ne (call $delete (local.get $h) (i32.const 432) (i32.const 1)) (i64.const 0)) (then unreachable))
+    (i64.const 0))
+  ;; Inserts two rows; traps unless the host assigned keys `first` and
+  ;; `first + 1` (args: one u64 below 251, a one-byte varint).
+  (func (export "__interstice_reducer__add_two_expecting_keys") (param $p i32) (param $l i32) (result i64)
+    (local $first i64)
+    (local.set $first (i64.load8_u (local.get $p)))
+    (if (i64.ne (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)) (local.get $first))
+      (then unreachable))
+    (if (i64.ne (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l))
+          (i64.add (local.get $first) (i64.const 1)))
+      (then unreachable))
     (i64.const 0))
   (func (export "__interstice_reducer__sneaky_write") (param $p i32) (param $l i32) (result i64)
     (drop (call $ins_counter (i32.const 0) (i32.const 0) (local.get $p) (local.get $l)))
