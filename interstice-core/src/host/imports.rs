@@ -27,10 +27,7 @@ const ERROR: i64 = -2;
 type Result<T> = wasmtime::Result<T>;
 
 fn read_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Result<Vec<u8>> {
-    let memory = caller
-        .data()
-        .memory
-        .ok_or_else(|| wasmtime::Error::msg("host call before the instance was ready"))?;
+    let (memory, _) = super::guest_exports(&mut *caller)?;
     let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
     memory
         .data(&*caller)
@@ -50,10 +47,7 @@ fn read_str(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Result<St
 /// The guest's memory and the host state at once, so host calls can read
 /// their arguments in place instead of copying them.
 fn guest<'a>(c: &'a mut Caller<'_, HostState>) -> Result<(&'a mut [u8], &'a mut HostState)> {
-    let memory = c
-        .data()
-        .memory
-        .ok_or_else(|| wasmtime::Error::msg("host call before the instance was ready"))?;
+    let (memory, _) = super::guest_exports(&mut *c)?;
     Ok(memory.data_and_store_mut(c))
 }
 
@@ -73,12 +67,7 @@ fn str_at(mem: &[u8], ptr: i32, len: i32) -> Result<&str> {
 
 /// Copies `bytes` into fresh guest memory and returns `ptr << 32 | len`.
 fn write_result(caller: &mut Caller<'_, HostState>, bytes: &[u8]) -> Result<i64> {
-    let alloc = caller
-        .data()
-        .alloc
-        .clone()
-        .ok_or_else(|| wasmtime::Error::msg("no allocator"))?;
-    let memory = caller.data().memory.expect("set with the allocator");
+    let (memory, alloc) = super::guest_exports(&mut *caller)?;
     let len = u32::try_from(bytes.len()).map_err(|_| wasmtime::Error::msg("result over 4 GiB"))?;
     let ptr = alloc.call(&mut *caller, len as i32)? as u32;
     memory

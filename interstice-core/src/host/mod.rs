@@ -373,6 +373,8 @@ fn new_state(
         last_error: String::new(),
         cursors: HashMap::new(),
         next_cursor: 1,
+        instance: None,
+        compiled: None,
         memory: None,
         alloc: None,
         modules,
@@ -522,23 +524,14 @@ pub(crate) fn run(
 /// `Ok(Some(msg))` is the reducer's own error.
 fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Result<Option<String>> {
     let instance = call.module.pre.instantiate(&mut *store)?;
-    let memory = instance
-        .get_module_export(&mut *store, &call.module.memory_export)
-        .and_then(wasmtime::Extern::into_memory)
-        .ok_or_else(|| wasmtime::Error::msg("module has no memory export"))?;
-    let alloc = instance
-        .get_module_export(&mut *store, &call.module.alloc_export)
-        .and_then(wasmtime::Extern::into_func)
-        .ok_or_else(|| wasmtime::Error::msg("module has no allocator export"))?;
-    // SAFETY: `compile` checked the allocator is `(i32) -> i32`.
-    let alloc = unsafe { TypedFunc::<i32, i32>::new_unchecked(&*store, alloc) };
-    store.data_mut().memory = Some(memory);
-    store.data_mut().alloc = Some(alloc.clone());
+    store.data_mut().instance = Some(instance);
+    store.data_mut().compiled = Some(call.module.clone());
     let len =
         i32::try_from(call.args.len()).map_err(|_| wasmtime::Error::msg("arguments over 2 GiB"))?;
     let ptr = if len == 0 {
         0
     } else {
+        let (memory, alloc) = guest_exports(&mut *store)?;
         let ptr = alloc.call(&mut *store, len)?;
         let start = usize::try_from(ptr)
             .map_err(|_| wasmtime::Error::msg("allocator returned a negative pointer"))?;
@@ -562,6 +555,7 @@ fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Resu
         return Ok(None);
     }
     let (ptr, len) = unpack(status);
+    let (memory, _) = guest_exports(&mut *store)?;
     let msg = memory
         .data(&*store)
         .get(ptr..ptr.saturating_add(len))
@@ -602,6 +596,32 @@ fn classify(
             message: format!("{e:#}"),
         },
     }
+}
+
+/// The running instance's memory and allocator, looked up on first use.
+pub(crate) fn guest_exports(
+    mut ctx: impl wasmtime::AsContextMut<Data = HostState>,
+) -> wasmtime::Result<(wasmtime::Memory, TypedFunc<i32, i32>)> {
+    let mut ctx = ctx.as_context_mut();
+    if let (Some(memory), Some(alloc)) = (ctx.data().memory, ctx.data().alloc.clone()) {
+        return Ok((memory, alloc));
+    }
+    let not_ready = || wasmtime::Error::msg("host call before the instance was ready");
+    let instance = ctx.data().instance.ok_or_else(not_ready)?;
+    let compiled = ctx.data().compiled.clone().ok_or_else(not_ready)?;
+    let memory = instance
+        .get_module_export(&mut ctx, &compiled.memory_export)
+        .and_then(wasmtime::Extern::into_memory)
+        .ok_or_else(|| wasmtime::Error::msg("module has no memory export"))?;
+    let alloc = instance
+        .get_module_export(&mut ctx, &compiled.alloc_export)
+        .and_then(wasmtime::Extern::into_func)
+        .ok_or_else(|| wasmtime::Error::msg("module has no allocator export"))?;
+    // SAFETY: `compile` checked the allocator is `(i32) -> i32`.
+    let alloc = unsafe { TypedFunc::<i32, i32>::new_unchecked(&ctx, alloc) };
+    ctx.data_mut().memory = Some(memory);
+    ctx.data_mut().alloc = Some(alloc.clone());
+    Ok((memory, alloc))
 }
 
 /// Splits a packed `ptr << 32 | len`.

@@ -59,6 +59,10 @@ pub(crate) struct HostState {
     pub last_error: String,
     pub cursors: HashMap<i64, Cursor>,
     pub next_cursor: i64,
+    /// The running instance and its module, to resolve `memory` and
+    /// `alloc` on first use (a call that needs neither skips the lookups).
+    pub instance: Option<wasmtime::Instance>,
+    pub compiled: Option<Arc<crate::host::CompiledModule>>,
     pub memory: Option<Memory>,
     pub alloc: Option<TypedFunc<i32, i32>>,
     /// Every compiled module, for cross-module calls.
