@@ -75,17 +75,26 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodingError
 
 /// Decodes a `T` that must fill `bytes` exactly.
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, EncodingError> {
-    let what = || std::any::type_name::<T>().to_owned();
-    let (value, read) = bincode::serde::borrow_decode_from_slice(bytes, config()).map_err(|e| {
-        EncodingError::Decode {
-            what: what(),
-            reason: e.to_string(),
-        }
+    let decoded = bincode::serde::borrow_decode_from_slice(bytes, config());
+    whole(decoded, bytes.len(), || {
+        std::any::type_name::<T>().to_owned()
+    })
+}
+
+/// Turns a bincode result into ours, refusing bytes left after the value.
+fn whole<T>(
+    decoded: Result<(T, usize), bincode::error::DecodeError>,
+    len: usize,
+    what: impl Fn() -> String,
+) -> Result<T, EncodingError> {
+    let (value, read) = decoded.map_err(|e| EncodingError::Decode {
+        what: what(),
+        reason: e.to_string(),
     })?;
-    if read != bytes.len() {
+    if read != len {
         return Err(EncodingError::TrailingBytes {
             what: what(),
-            extra: bytes.len() - read,
+            extra: len - read,
         });
     }
     Ok(value)
@@ -98,21 +107,27 @@ pub fn encode_value(value: &Value) -> Result<Vec<u8>, EncodingError> {
 
 /// Decodes bytes holding exactly one value of type `ty`.
 pub fn decode_value(ty: &Type, bytes: &[u8]) -> Result<Value, EncodingError> {
-    let what = || ty.to_string();
-    let (value, read) =
-        bincode::serde::seed_decode_from_slice(Seed(ty), bytes, config()).map_err(|e| {
-            EncodingError::Decode {
-                what: what(),
-                reason: e.to_string(),
-            }
-        })?;
-    if read != bytes.len() {
-        return Err(EncodingError::TrailingBytes {
-            what: what(),
-            extra: bytes.len() - read,
-        });
+    let decoded = bincode::serde::seed_decode_from_slice(Seed(ty), bytes, config());
+    whole(decoded, bytes.len(), || ty.to_string())
+}
+
+/// Encodes field values as the struct they make up (a row, an argument
+/// list), without first wrapping them in a [`Value::Struct`].
+pub fn encode_fields(fields: &[Value]) -> Result<Vec<u8>, EncodingError> {
+    encode(&Fields(fields))
+}
+
+/// Serializes like `Value::Struct`: each field in order.
+struct Fields<'a>(&'a [Value]);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(self.0.len())?;
+        for f in self.0 {
+            t.serialize_element(f)?;
+        }
+        t.end()
     }
-    Ok(value)
 }
 
 impl Serialize for Value {
@@ -137,13 +152,7 @@ impl Serialize for Value {
             Value::Option(None) => s.serialize_none(),
             Value::Option(Some(v)) => s.serialize_some(v.as_ref()),
             Value::Vec(items) => s.collect_seq(items),
-            Value::Struct(fields) => {
-                let mut t = s.serialize_tuple(fields.len())?;
-                for f in fields {
-                    t.serialize_element(f)?;
-                }
-                t.end()
-            }
+            Value::Struct(fields) => Fields(fields).serialize(s),
             Value::Enum(index, payload) => {
                 s.serialize_newtype_variant("", *index, "", payload.as_ref())
             }

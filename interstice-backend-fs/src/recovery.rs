@@ -10,7 +10,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
-use interstice_log::scan::{SegmentScan, find_frame, scan_from, scan_segment};
+use interstice_log::scan::{SegmentFrames, SegmentScan, find_frame, scan_from, scan_segment};
 use interstice_log::{BadFrame, Damage, Error, LogOptions, RecoveryMode, RecoveryReport};
 
 use crate::layout::{self, read_prefix};
@@ -31,6 +31,24 @@ pub(crate) struct SegmentMeta {
     pub len: u64,
 }
 
+impl SegmentMeta {
+    /// Decodes the served frames of this segment from its valid bytes:
+    /// from the header on, or from the `skip-to` frame.
+    pub fn frames(&self, buf: Bytes, max_frame: u64) -> Result<SegmentFrames, Error> {
+        if self.start_pos == SEGMENT_HEADER_LEN as u64 {
+            SegmentFrames::new(&self.name, buf, self.first_offset, max_frame)
+        } else {
+            Ok(SegmentFrames::at(
+                &self.name,
+                buf,
+                self.start_pos as usize,
+                self.start_offset,
+                max_frame,
+            ))
+        }
+    }
+}
+
 /// The state of a log after recovery.
 pub(crate) struct Recovered {
     pub segments: Vec<SegmentMeta>,
@@ -42,7 +60,14 @@ pub(crate) struct Recovered {
 struct Scanned {
     index: usize,
     scan: SegmentScan,
-    file_len: u64,
+    /// The segment's bytes as read, so cutting a tail needs no second read.
+    buf: Bytes,
+}
+
+impl Scanned {
+    fn file_len(&self) -> u64 {
+        self.buf.len() as u64
+    }
 }
 
 pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error> {
@@ -133,11 +158,7 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
             }
             _ => scan_segment(&m.name, &buf, m.first_offset, max),
         };
-        scanned.push(Scanned {
-            index,
-            scan,
-            file_len: buf.len() as u64,
-        });
+        scanned.push(Scanned { index, scan, buf });
     }
     check_continuity(&scanned, &metas)?;
 
@@ -162,7 +183,7 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
                 .last_offset
                 .map_or(metas[last.index].start_offset, |o| o + 1);
             for s in &scanned {
-                metas[s.index].len = s.file_len;
+                metas[s.index].len = s.file_len();
             }
             let first_served = if skip.is_some() { start } else { 0 };
             let first_offset = skip.unwrap_or(0);
@@ -176,8 +197,8 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
                 report,
             });
         }
-        let tail_len: u64 = scanned[k].file_len - scanned[k].scan.valid_end
-            + scanned[k + 1..].iter().map(|s| s.file_len).sum::<u64>();
+        let tail_len: u64 = scanned[k].file_len() - scanned[k].scan.valid_end
+            + scanned[k + 1..].iter().map(|s| s.file_len()).sum::<u64>();
         let tail = BadFrame {
             len: tail_len,
             ..first
@@ -203,14 +224,13 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
             let name = &metas[s.index].name;
             if s.scan.valid_end == 0 {
                 report.quarantined.push(layout::quarantine_file(dir, name)?);
-            } else if s.scan.valid_end < s.file_len {
+            } else if s.scan.valid_end < s.file_len() {
                 let path = dir.join(name);
-                let bytes = read_prefix(&path, None)?;
                 let q = layout::quarantine_bytes(
                     dir,
                     name,
                     s.scan.valid_end,
-                    &bytes[s.scan.valid_end as usize..],
+                    &s.buf[s.scan.valid_end as usize..],
                 )?;
                 report.quarantined.push(q);
                 let file = layout::open_segment_rw(&path)?;

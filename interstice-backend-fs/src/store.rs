@@ -467,19 +467,7 @@ impl Reader {
                 })));
             }
             let buf = Bytes::from(buf);
-            self.current = Some(
-                if seg.start_pos as usize == interstice_log::codec::SEGMENT_HEADER_LEN {
-                    SegmentFrames::new(&seg.name, buf, seg.first_offset, self.max_frame)?
-                } else {
-                    SegmentFrames::at(
-                        &seg.name,
-                        buf,
-                        seg.start_pos as usize,
-                        seg.start_offset,
-                        self.max_frame,
-                    )
-                },
-            );
+            self.current = Some(seg.frames(buf, self.max_frame)?);
             self.expected = Some(seg.start_offset);
         }
     }
@@ -583,22 +571,7 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
     if let Some(last) = st.segments.last().cloned() {
         let path = inner.dir.join(&last.name);
         let buf = Bytes::from(read_prefix(&path, Some(last.len))?);
-        let mut frames = if last.start_pos == header {
-            SegmentFrames::new(
-                &last.name,
-                buf.clone(),
-                last.first_offset,
-                inner.opts.max_frame_size,
-            )?
-        } else {
-            SegmentFrames::at(
-                &last.name,
-                buf.clone(),
-                last.start_pos as usize,
-                last.start_offset,
-                inner.opts.max_frame_size,
-            )
-        };
+        let mut frames = last.frames(buf.clone(), inner.opts.max_frame_size)?;
         while frames.next_offset() < from {
             match frames.next() {
                 Some(Ok(_)) => {}

@@ -80,6 +80,14 @@ impl Database {
         self.modules.get(&module_id)?.table(table_id)
     }
 
+    /// The table a mutation names, or which one is missing.
+    fn existing_table(&mut self, module_id: u32, table_id: u32) -> Result<&mut Table, NoSuchTable> {
+        self.table_mut(module_id, table_id).ok_or(NoSuchTable {
+            module_id,
+            table_id,
+        })
+    }
+
     pub(crate) fn table_mut(&mut self, module_id: u32, table_id: u32) -> Option<&mut Table> {
         let m = self.modules.get_mut(&module_id)?;
         table_id
@@ -194,10 +202,7 @@ impl WriteSet {
         table: u32,
         values: Vec<Value>,
     ) -> Result<Row, TxnError> {
-        let t = db.table_mut(module, table).ok_or(NoSuchTable {
-            module_id: module,
-            table_id: table,
-        })?;
+        let t = db.existing_table(module, table)?;
         let auto_inc = t.auto_inc();
         let row = t.insert(values)?;
         let (hash, pk) = (
@@ -222,10 +227,7 @@ impl WriteSet {
         table: u32,
         values: Vec<Value>,
     ) -> Result<Row, TxnError> {
-        let t = db.table_mut(module, table).ok_or(NoSuchTable {
-            module_id: module,
-            table_id: table,
-        })?;
+        let t = db.existing_table(module, table)?;
         let (old, new) = t.update(values)?;
         let hash = t.hash();
         self.undo.push(Undo::Updated { module, table, old });
@@ -241,10 +243,7 @@ impl WriteSet {
         table: u32,
         pk: &Value,
     ) -> Result<Row, TxnError> {
-        let t = db.table_mut(module, table).ok_or(NoSuchTable {
-            module_id: module,
-            table_id: table,
-        })?;
+        let t = db.existing_table(module, table)?;
         let old = t.delete(pk)?;
         let hash = t.hash();
         self.record(MutationKind::Delete, module, table, hash, &old);

@@ -32,25 +32,11 @@ impl Row {
     }
 
     fn from_values(values: Vec<Value>) -> Self {
-        let bytes = interstice_abi::encode(&RowRef(&values)).expect("rows always encode");
+        let bytes = interstice_abi::encode_fields(&values).expect("rows always encode");
         Self {
             values: values.into(),
             bytes: bytes.into(),
         }
-    }
-}
-
-/// Serializes column values as the row struct, without copying them.
-struct RowRef<'a>(&'a [Value]);
-
-impl serde::Serialize for RowRef<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        let mut t = s.serialize_tuple(self.0.len())?;
-        for v in self.0 {
-            t.serialize_element(v)?;
-        }
-        t.end()
     }
 }
 

@@ -33,7 +33,8 @@ pub trait Harness: Send + Sync {
     /// Names of the stored segments (files, objects), in log order.
     async fn segments(&self) -> Vec<String>;
 
-    /// The stored bytes of a segment.
+    /// The stored bytes of a segment, as stored: frames, then possibly
+    /// zero bytes of free space (`docs/log-format.md`).
     async fn read_segment(&self, name: &str) -> Vec<u8>;
 
     /// Replaces the stored bytes of a segment, to simulate damage.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::codec::decode_frame;
+use crate::scan::SegmentFrames;
 use crate::{Commit, CommitBatch, CommitStream, Error, LogStore, TruncateReport, VerifyReport};
 
 #[derive(Debug, Default)]
@@ -83,12 +83,9 @@ impl LogStore for MemoryLogStore {
             *left -= 1;
         }
         let bytes = Bytes::copy_from_slice(batch.bytes());
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let (commit, len) =
-                decode_frame(&bytes, pos, u64::MAX).expect("a batch holds valid frames");
-            st.commits.push(commit);
-            pos += len;
+        let frames = SegmentFrames::at("memory", bytes, 0, batch.first_offset(), u64::MAX);
+        for commit in frames {
+            st.commits.push(commit.expect("a batch holds valid frames"));
         }
         st.appends += 1;
         Ok(())

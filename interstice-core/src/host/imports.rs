@@ -26,22 +26,16 @@ const ERROR: i64 = -2;
 
 type Result<T> = wasmtime::Result<T>;
 
+/// A copy of the guest bytes at `ptr..ptr + len`, for host calls that
+/// keep them past the next guest call.
 fn read_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Result<Vec<u8>> {
-    let (memory, _) = super::guest_exports(&mut *caller)?;
-    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
-    memory
-        .data(&*caller)
-        .get(ptr..ptr.saturating_add(len))
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| {
-            wasmtime::Error::msg(format!("guest passed {ptr}+{len}, outside its memory"))
-        })
+    let (mem, _) = guest(caller)?;
+    Ok(slice(mem, ptr, len)?.to_vec())
 }
 
 fn read_str(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Result<String> {
-    let bytes = read_bytes(caller, ptr, len)?;
-    String::from_utf8(bytes)
-        .map_err(|_| wasmtime::Error::msg("guest passed a string that is not UTF-8"))
+    let (mem, _) = guest(caller)?;
+    Ok(str_at(mem, ptr, len)?.to_owned())
 }
 
 /// The guest's memory and the host state at once, so host calls can read

@@ -83,8 +83,6 @@ pub(crate) struct ReducerEntry {
     pub name: Arc<str>,
     /// The type of its encoded arguments.
     pub args_type: interstice_abi::Type,
-    /// Its export's name.
-    pub export: String,
     /// Its export, resolved once.
     export_index: wasmtime::ModuleExport,
 }
@@ -93,7 +91,6 @@ impl std::fmt::Debug for ReducerEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReducerEntry")
             .field("schema", &self.schema)
-            .field("export", &self.export)
             .finish()
     }
 }
@@ -268,7 +265,6 @@ impl WasmHost {
                     schema: r.clone(),
                     name: Arc::from(r.name.as_str()),
                     args_type: r.args_type(),
-                    export,
                     export_index,
                 };
                 (r.name.clone(), Arc::new(entry))

@@ -341,19 +341,18 @@ impl Runtime {
         }
     }
 
-    /// Hands a commit to the pipeline; `reply` gets the receipt once it is
+    /// Hands a commit to the pipeline; `reply` gets `value` once it is
     /// durable, or the store's error (which stops the runtime).
-    fn submit(
-        &self,
-        commit: Commit,
-        receipt: Receipt,
-        reply: oneshot::Sender<Result<Receipt, CallError>>,
-    ) {
+    fn submit<T, E>(&self, commit: Commit, value: T, reply: oneshot::Sender<Result<T, E>>)
+    where
+        T: Send + 'static,
+        E: From<CallError> + Send + 'static,
+    {
         let stopped = self.inner.stopped.clone();
         let done: crate::durability::Done = Box::new(move |result| {
-            let _ = reply.send(result.map(|()| receipt).map_err(|e| {
+            let _ = reply.send(result.map(|()| value).map_err(|e| {
                 stop(&stopped, e.to_string());
-                CallError::Log(e)
+                CallError::Log(e).into()
             }));
         });
         self.inner.pipeline.submit(commit, done);

@@ -7,9 +7,9 @@ use interstice_abi::{ModuleSchema, Version, Visibility};
 use interstice_log::{Commit, Invocation as LogInvocation};
 use tokio::sync::oneshot;
 
-use super::{Exec, PUBLISH_INVOCATION, Published, Request, Runtime, now_micros, stop};
+use super::{Exec, PUBLISH_INVOCATION, Published, Request, Runtime, now_micros};
 use crate::db::{Database, WriteSet};
-use crate::error::{CallError, PublishError};
+use crate::error::PublishError;
 
 impl Runtime {
     /// Publishes (or updates) a module: checks its imports, exports and
@@ -48,22 +48,13 @@ impl Runtime {
         wasm: &[u8],
         reply: oneshot::Sender<Result<Published, PublishError>>,
     ) {
-        let reply = |r| drop(reply.send(r));
         if let Err(e) = self.check_running() {
-            return reply(Err(e.into()));
+            let _ = reply.send(Err(e.into()));
+            return;
         }
         match self.install_inner(exec, schema, schema_bytes, module, wasm) {
-            Err(e) => reply(Err(e)),
-            Ok((published, commit)) => {
-                let stopped = self.inner.stopped.clone();
-                let done: crate::durability::Done = Box::new(move |result| {
-                    reply(result.map(|()| published).map_err(|e| {
-                        stop(&stopped, e.to_string());
-                        CallError::Log(e).into()
-                    }))
-                });
-                self.inner.pipeline.submit(commit, done);
-            }
+            Err(e) => drop(reply.send(Err(e))),
+            Ok((published, commit)) => self.submit(commit, published, reply),
         }
     }
 
