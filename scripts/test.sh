@@ -9,6 +9,10 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# The end-to-end tests run the modules under modules/: build them (cargo
+# rebuilds only what is missing or stale).
+./scripts/build-modules.sh
+
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0

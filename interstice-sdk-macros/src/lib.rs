@@ -1,0 +1,43 @@
+//! The procedural macros of `interstice-sdk`; use them through that crate
+//! (`interstice_sdk::{table, reducer, IntersticeType}`), whose docs
+//! describe what they generate. Every error points at the offending
+//! tokens and says what to write instead.
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, ItemFn, ItemStruct, parse_macro_input};
+
+mod derive;
+mod reducer;
+mod table;
+
+/// Implements `IntersticeType` for a struct or enum: its schema type and
+/// its encoding.
+#[proc_macro_derive(IntersticeType)]
+pub fn derive_interstice_type(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    derive::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Makes a struct a table: `#[table(name = "users", public)]`, fields
+/// marked `#[primary_key]` (one), `#[auto_inc]`, `#[unique]`, `#[index]`;
+/// composite indexes as `index(name = "by_a_b", columns(a, b))` or
+/// `unique(...)` in the attribute.
+#[proc_macro_attribute]
+pub fn table(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as ItemStruct);
+    table::expand(attr.into(), item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Makes a function a reducer: `#[reducer]`, `#[reducer(public)]`,
+/// `#[reducer(read_only)]`, `#[reducer(on = "module.table.insert")]`.
+#[proc_macro_attribute]
+pub fn reducer(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as ItemFn);
+    reducer::expand(attr.into(), item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

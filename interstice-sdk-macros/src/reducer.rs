@@ -1,0 +1,230 @@
+//! `#[reducer]`: a function becomes a reducer. It keeps the function,
+//! adds the export the runtime calls (decoding the typed arguments and
+//! passing the context), a `name::NAME` constant, and registers the
+//! reducer (and its subscription, for `on = "..."`).
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, LitStr, Pat, Type};
+
+#[derive(Default)]
+struct Args {
+    read_only: bool,
+    public: bool,
+    on: Option<LitStr>,
+}
+
+fn parse_args(attr: TokenStream) -> syn::Result<Args> {
+    let mut args = Args::default();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("read_only") {
+            args.read_only = true;
+        } else if meta.path.is_ident("public") {
+            args.public = true;
+        } else if meta.path.is_ident("on") {
+            args.on = Some(meta.value()?.parse()?);
+        } else {
+            return Err(meta.error(
+                "unknown reducer option: expected `read_only`, `public` or `on = \"module.table.insert\"`",
+            ));
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(args)
+}
+
+/// `module.table.event` or `table.event` (this module).
+fn parse_on(on: &LitStr) -> syn::Result<(String, String, TokenStream)> {
+    let value = on.value();
+    let parts: Vec<&str> = value.split('.').collect();
+    let (module, table, event) = match parts[..] {
+        [table, event] => ("", table, event),
+        [module, table, event] => (module, table, event),
+        _ => {
+            return Err(syn::Error::new(
+                on.span(),
+                "expected `on = \"module.table.event\"` (or `\"table.event\"` for this module's table), event one of insert, update, delete",
+            ));
+        }
+    };
+    let sdk = quote!(::interstice_sdk);
+    let event = match event {
+        "insert" => quote!(#sdk::abi::TableEvent::Insert),
+        "update" => quote!(#sdk::abi::TableEvent::Update),
+        "delete" => quote!(#sdk::abi::TableEvent::Delete),
+        other => {
+            return Err(syn::Error::new(
+                on.span(),
+                format!("unknown event `{other}`: expected insert, update or delete"),
+            ));
+        }
+    };
+    if table.is_empty() {
+        return Err(syn::Error::new(on.span(), "the table name is empty"));
+    }
+    Ok((module.to_owned(), table.to_owned(), event))
+}
+
+pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
+    let args = parse_args(attr)?;
+    let sig = &item.sig;
+    if let Some(a) = &sig.asyncness {
+        return Err(syn::Error::new(
+            a.span(),
+            "a reducer cannot be async: it runs to completion inside one transaction",
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "a reducer cannot be generic: its parameters have schema types",
+        ));
+    }
+    let sdk = quote!(::interstice_sdk);
+    let mode = if args.read_only {
+        quote!(#sdk::ReadOnly)
+    } else {
+        quote!(#sdk::ReadWrite)
+    };
+    let context_hint = if args.read_only {
+        "ctx: &ReadOnlyContext"
+    } else {
+        "ctx: &mut ReducerContext"
+    };
+    let mut inputs = sig.inputs.iter();
+    let ctx_mut = match inputs.next() {
+        Some(FnArg::Typed(t)) => match &*t.ty {
+            Type::Reference(r) => r.mutability.is_some(),
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    format!("the context is taken by reference: `{context_hint}`"),
+                ));
+            }
+        },
+        Some(FnArg::Receiver(r)) => {
+            return Err(syn::Error::new(
+                r.span(),
+                "a reducer is a free function, not a method",
+            ));
+        }
+        None => {
+            return Err(syn::Error::new(
+                sig.paren_token.span.join(),
+                format!("a reducer takes its context first: `{context_hint}`"),
+            ));
+        }
+    };
+    let mut params = Vec::new();
+    for input in inputs {
+        let FnArg::Typed(t) = input else {
+            unreachable!("only the first input can be a receiver")
+        };
+        let Pat::Ident(p) = &*t.pat else {
+            return Err(syn::Error::new(
+                t.pat.span(),
+                "reducer parameters are plain names (`name: Type`): the names go into the schema",
+            ));
+        };
+        params.push((p.ident.clone(), (*t.ty).clone()));
+    }
+    let name = &sig.ident;
+    let name_str = name.to_string();
+    let subscription = match &args.on {
+        None => None,
+        Some(on) => {
+            if params.len() != 1 {
+                return Err(syn::Error::new(
+                    sig.inputs.span(),
+                    "a subscription reducer takes the context and the row: `(ctx: &mut ReducerContext, row: MyRow)`",
+                ));
+            }
+            let (module, table, event) = parse_on(on)?;
+            Some(quote! {
+                #sdk::__private::inventory::submit! {
+                    #sdk::registry::SubscriptionDef {
+                        reducer: #name_str,
+                        module: #module,
+                        table: #table,
+                        event: #event,
+                    }
+                }
+            })
+        }
+    };
+    let export_name = format!("__interstice_reducer__{name_str}");
+    let export_fn = format_ident!("__interstice_reducer_{}", name);
+    let param_names: Vec<_> = params.iter().map(|(n, _)| n).collect();
+    let param_strs: Vec<_> = params.iter().map(|(n, _)| n.to_string()).collect();
+    let param_tys: Vec<_> = params.iter().map(|(_, t)| t).collect();
+    let ctx_arg = if ctx_mut {
+        quote!(&mut ctx)
+    } else {
+        quote!(&ctx)
+    };
+    let visibility = if args.public {
+        quote!(#sdk::abi::Visibility::Public)
+    } else {
+        quote!(#sdk::abi::Visibility::Private)
+    };
+    let read_only = args.read_only;
+    let vis = &item.vis;
+    let doc = format!("The name of reducer `{name_str}`.");
+
+    Ok(quote! {
+        #item
+
+        #[doc(hidden)]
+        #[unsafe(export_name = #export_name)]
+        pub extern "C" fn #export_fn(ptr: i32, len: i32) -> i64 {
+            #sdk::__private::run_reducer(ptr, len, |args| {
+                let mut input = args;
+                #(
+                    let #param_names: #param_tys =
+                        #sdk::__private::arg(&mut input, #name_str, #param_strs)?;
+                )*
+                #sdk::__private::done(input, #name_str)?;
+                #[allow(unused_mut)]
+                let mut ctx = #sdk::Context::<#mode>::new(::core::env!("CARGO_CRATE_NAME"));
+                #sdk::__private::ReducerResult::into_result(#name(#ctx_arg, #(#param_names),*))
+            })
+        }
+
+        #[doc = #doc]
+        #[allow(non_camel_case_types)]
+        #vis struct #name {
+            _private: (),
+        }
+
+        impl #name {
+            /// The reducer's name in the schema.
+            pub const NAME: &'static str = #name_str;
+
+            fn __interstice_schema() -> #sdk::abi::ReducerSchema {
+                #sdk::abi::ReducerSchema {
+                    name: #name_str.into(),
+                    params: vec![#(
+                        #sdk::abi::ParamSchema {
+                            name: #param_strs.into(),
+                            ty: <#param_tys as #sdk::IntersticeType>::ty(),
+                        }
+                    ),*],
+                    visibility: #visibility,
+                    read_only: #read_only,
+                }
+            }
+        }
+
+        #sdk::__private::inventory::submit! {
+            #sdk::registry::ReducerDef {
+                crate_name: ::core::env!("CARGO_CRATE_NAME"),
+                version: ::core::env!("CARGO_PKG_VERSION"),
+                schema: #name::__interstice_schema,
+            }
+        }
+
+        #subscription
+    })
+}

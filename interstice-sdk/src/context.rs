@@ -1,0 +1,102 @@
+//! The context a reducer runs in: its tables, its clock and randomness,
+//! logging, and calls to other modules.
+
+use std::marker::PhantomData;
+
+use crate::codec::Timestamp;
+use crate::error::Error;
+use crate::sys;
+use crate::table::{ReadOnly, ReadWrite};
+
+/// A reducer's view of the world. `M` is [`ReadWrite`] or [`ReadOnly`]:
+/// a read-only reducer's tables have no mutation methods.
+pub struct Context<M> {
+    module: &'static str,
+    _mode: PhantomData<M>,
+}
+
+/// The context of an ordinary reducer.
+pub type ReducerContext = Context<ReadWrite>;
+
+/// The context of a `#[reducer(read_only)]` reducer.
+pub type ReadOnlyContext = Context<ReadOnly>;
+
+/// The tables of this module, as accessor methods that `#[table]` adds
+/// (`ctx.db().users()`); their traits must be in scope.
+pub struct Db<M> {
+    _mode: PhantomData<M>,
+}
+
+impl<M> Context<M> {
+    #[doc(hidden)]
+    pub fn new(module: &'static str) -> Self {
+        Self {
+            module,
+            _mode: PhantomData,
+        }
+    }
+
+    /// This module's tables.
+    pub fn db(&self) -> Db<M> {
+        Db { _mode: PhantomData }
+    }
+
+    /// The transaction's time (the same for every call in it, and recorded
+    /// in its commit).
+    pub fn now(&self) -> Timestamp {
+        Timestamp(sys::now())
+    }
+
+    /// A random number from the transaction's deterministic generator.
+    pub fn random(&self) -> u64 {
+        sys::random()
+    }
+
+    /// Logs an informational message.
+    pub fn log(&self, msg: impl AsRef<str>) {
+        sys::log(2, msg.as_ref())
+    }
+
+    /// Logs at a level.
+    pub fn log_at(&self, level: Level, msg: impl AsRef<str>) {
+        sys::log(level as i32, msg.as_ref())
+    }
+
+    /// This module's name.
+    pub fn module(&self) -> &'static str {
+        self.module
+    }
+}
+
+impl Context<ReadWrite> {
+    /// Calls `module.reducer` (public, and `module` a declared dependency)
+    /// inside this transaction, with its arguments already encoded. Use the
+    /// typed functions `dependency!` generates instead.
+    #[doc(hidden)]
+    pub fn call_encoded(&mut self, module: &str, reducer: &str, args: &[u8]) -> Result<(), Error> {
+        sys::call(module, reducer, args).map_err(|message| Error::Call {
+            reducer: format!("{module}.{reducer}"),
+            message,
+        })
+    }
+}
+
+impl<M> Db<M> {
+    #[doc(hidden)]
+    pub fn new() -> Self {
+        Self { _mode: PhantomData }
+    }
+}
+
+/// Log levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// Something failed.
+    Error = 0,
+    /// Something looks wrong.
+    Warn = 1,
+    /// Ordinary progress.
+    Info = 2,
+    /// Detail.
+    Debug = 3,
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds every module under modules/ to wasm32-unknown-unknown (release,
+# panic=abort, stripped) and prints each .wasm file and its size.
+#
+# Uses rustup's wasm32-unknown-unknown target where it is installed.
+# Otherwise it takes the Debian route (see docs/modules.md): Debian's
+# rustc with its standard library source builds std for wasm32, linked by
+# wasm-ld; the packages are installed if missing (root or sudo needed).
+# Cargo rebuilds only what changed, so running it again is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/../modules"
+
+out=target/wasm32-unknown-unknown/release
+
+if command -v rustup >/dev/null 2>&1 &&
+    rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "build-modules: using rustup's wasm32-unknown-unknown target"
+    cargo build --release --locked --target wasm32-unknown-unknown "$@"
+else
+    if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/src/rust/library ] ||
+        ! command -v wasm-ld >/dev/null 2>&1; then
+        if ! command -v apt-get >/dev/null 2>&1; then
+            echo "error: no wasm32 toolchain: run 'rustup target add wasm32-unknown-unknown'" >&2
+            exit 1
+        fi
+        sudo=""
+        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        echo "build-modules: installing Debian's rustc-web, rust-web-src and lld"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rustc-web rust-web-src lld >/dev/null
+    fi
+    echo "build-modules: using Debian's rustc ($(/usr/bin/rustc --version)) with -Zbuild-std"
+    RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
+        cargo build --release --locked --target wasm32-unknown-unknown \
+        -Zbuild-std=std,panic_abort "$@"
+fi
+
+for f in "$out"/*.wasm; do
+    printf 'build-modules: %-60s %8d bytes\n' "modules/$f" "$(stat -c %s "$f")"
+done
