@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use interstice_log::{Commit, CommitBatch, Error as LogError, LogStore};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Called once the commit is durable, or with the store's error.
 pub(crate) type Done = Box<dyn FnOnce(Result<(), Arc<LogError>>) + Send>;
@@ -19,9 +19,16 @@ struct Pending {
     done: Done,
 }
 
+/// What the pipeline task receives.
+enum Msg {
+    Commit(Pending),
+    /// Append what came before, release the store, then answer.
+    Close(oneshot::Sender<()>),
+}
+
 /// Handle to the pipeline task.
 pub(crate) struct Pipeline {
-    tx: mpsc::UnboundedSender<Pending>,
+    tx: mpsc::UnboundedSender<Msg>,
     durable: watch::Receiver<Durable>,
 }
 
@@ -46,12 +53,24 @@ impl Pipeline {
     /// Queues `commit` (the next offset) for appending; `done` runs when
     /// it is durable or failed.
     pub(crate) fn submit(&self, commit: Commit, done: Done) {
-        if let Err(mpsc::error::SendError(p)) = self.tx.send(Pending { commit, done }) {
+        if let Err(mpsc::error::SendError(Msg::Commit(p))) =
+            self.tx.send(Msg::Commit(Pending { commit, done }))
+        {
             let err = LogError::Backend {
                 message: "the log pipeline has stopped".into(),
                 source: None,
             };
             (p.done)(Err(Arc::new(err)));
+        }
+    }
+
+    /// Appends every commit submitted before this call, then stops the
+    /// task and drops the store (releasing its lock). Later submissions
+    /// fail.
+    pub(crate) async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Close(tx)).is_ok() {
+            let _ = rx.await;
         }
     }
 
@@ -63,16 +82,28 @@ impl Pipeline {
 
 async fn run(
     store: Arc<dyn LogStore>,
-    mut rx: mpsc::UnboundedReceiver<Pending>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
     durable: watch::Sender<Durable>,
     max_batch: usize,
 ) {
     let mut failed: Option<Arc<LogError>> = None;
-    while let Some(first) = rx.recv().await {
-        let mut pending = vec![first];
+    let mut closing = None;
+    while closing.is_none() {
+        let mut pending = match rx.recv().await {
+            None => break,
+            Some(Msg::Close(reply)) => {
+                closing = Some(reply);
+                break;
+            }
+            Some(Msg::Commit(p)) => vec![p],
+        };
         while pending.len() < max_batch {
             match rx.try_recv() {
-                Ok(p) => pending.push(p),
+                Ok(Msg::Commit(p)) => pending.push(p),
+                Ok(Msg::Close(reply)) => {
+                    closing = Some(reply);
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -112,5 +143,9 @@ async fn run(
                 failed = Some(e);
             }
         }
+    }
+    drop(store);
+    if let Some(reply) = closing {
+        let _ = reply.send(());
     }
 }

@@ -373,10 +373,13 @@ async fn a_compatible_new_version_migrates_rows_and_survives_restart() {
         name: "note".into(),
         ty: interstice_abi::Type::Option(Box::new(interstice_abi::Type::String)),
     });
-    schema.tables.push(interstice_abi::TableSchema {
+    // Listed first (the SDK sorts tables by name): the runtime still keeps
+    // the published tables' ids and appends the new one.
+    let extra = interstice_abi::TableSchema {
         name: "extra".into(),
         ..schema.tables[1].clone()
-    });
+    };
+    schema.tables.insert(0, extra);
     let published = rt
         .publish(&wat_modules::module(&schema, wat_modules::COUNTER_FUNCS))
         .await
@@ -385,9 +388,15 @@ async fn a_compatible_new_version_migrates_rows_and_survives_restart() {
     assert_eq!(published.diff.changes.len(), 3, "{}", published.diff);
     let expected = vec![vec![Value::U64(1), Value::U64(3), Value::Option(None)]];
     assert_eq!(rows(&rt, "counters").await, expected);
+    let order = |db: &interstice_core::db::Database| -> Vec<String> {
+        let m = db.module_by_name("counter").unwrap();
+        m.schema.tables.iter().map(|t| t.name.clone()).collect()
+    };
+    assert_eq!(rt.read(order).await, ["counters", "seen", "extra"]);
     drop(rt);
     let rt = open(&store).await;
     assert_eq!(rows(&rt, "counters").await, expected);
+    assert_eq!(rt.read(order).await, ["counters", "seen", "extra"]);
     assert_eq!(
         rt.read(|db| db.module_by_name("counter").unwrap().schema.version.minor)
             .await,

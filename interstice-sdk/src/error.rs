@@ -31,3 +31,10 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// So reducers returning `Result<(), String>` can use `?` on table calls.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}

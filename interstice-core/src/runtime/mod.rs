@@ -236,6 +236,31 @@ impl Runtime {
         f(&exec.db)
     }
 
+    /// Stops the runtime cleanly: refuses new calls and publishes (they
+    /// get [`CallError::Stopped`]), waits until every commit already made
+    /// is durable, and releases the log store (and so its lock, for a
+    /// disk log). Subscriptions not yet run stay pending in the log and
+    /// run at the next start. Other clones of this runtime stop too.
+    pub async fn shutdown(&self) {
+        {
+            // Under the executor lock, so no call is between executing and
+            // handing its commit to the pipeline.
+            let _exec = self.inner.lock_exec();
+            let mut slot = self
+                .inner
+                .stopped
+                .reason
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| "the runtime was shut down".into());
+            self.inner
+                .stopped
+                .flag
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        self.inner.pipeline.close().await;
+    }
+
     /// Waits until every subscription scheduled so far (and every one those
     /// scheduled in turn) has run.
     pub async fn settle(&self) {
@@ -366,6 +391,9 @@ impl Runtime {
         args: &[u8],
         cause: Option<&Scheduled>,
     ) -> Result<(Receipt, Option<Commit>), CallError> {
+        // Checked again under the executor lock: `shutdown` may have run
+        // since the caller's first check.
+        self.check_running()?;
         let compiled = exec
             .modules
             .values()
