@@ -2,7 +2,7 @@
 //! encoding (fields in order; an enum's variant index, then its payload).
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields};
 
@@ -113,8 +113,10 @@ fn struct_type(name: &str, fields: &Fields) -> TokenStream {
             .as_ref()
             .map_or_else(|| i.to_string(), |id| id.to_string());
         let t = &f.ty;
+        // Spanned at the field's type: an unsupported type is reported there.
+        let ty = quote_spanned!(t.span()=> <#t as #sdk::IntersticeType>::ty());
         quote! {
-            #sdk::abi::Field { name: #fname.into(), ty: <#t as #sdk::IntersticeType>::ty() }
+            #sdk::abi::Field { name: #fname.into(), ty: #ty }
         }
     });
     quote! {

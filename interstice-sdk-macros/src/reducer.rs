@@ -4,7 +4,7 @@
 //! reducer (and its subscription, for `on = "..."`).
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitStr, Pat, Type};
 
@@ -170,6 +170,14 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
         quote!(#sdk::abi::Visibility::Private)
     };
     let read_only = args.read_only;
+    // Spanned at the return type, so a wrong one is reported there.
+    let output_span = match &sig.output {
+        syn::ReturnType::Default => sig.ident.span(),
+        syn::ReturnType::Type(_, ty) => ty.span(),
+    };
+    let result = quote_spanned! {output_span=>
+        #sdk::__private::ReducerResult::into_result(#name(#ctx_arg, #(#param_names),*))
+    };
     let vis = &item.vis;
     let doc = format!("The name of reducer `{name_str}`.");
 
@@ -188,7 +196,7 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
                 #sdk::__private::done(input, #name_str)?;
                 #[allow(unused_mut)]
                 let mut ctx = #sdk::Context::<#mode>::new(::core::env!("CARGO_CRATE_NAME"));
-                #sdk::__private::ReducerResult::into_result(#name(#ctx_arg, #(#param_names),*))
+                #result
             })
         }
 

@@ -1,0 +1,8 @@
+use interstice_sdk::prelude::*;
+
+#[table]
+pub struct Item {
+    pub id: u64,
+}
+
+fn main() {}

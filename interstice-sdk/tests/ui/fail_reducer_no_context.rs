@@ -1,0 +1,6 @@
+use interstice_sdk::prelude::*;
+
+#[reducer]
+pub fn add() {}
+
+fn main() {}

@@ -1,0 +1,62 @@
+use interstice_sdk::prelude::*;
+
+#[derive(IntersticeType, Clone, Debug, PartialEq)]
+pub enum Kind {
+    Plain,
+    Tagged(String),
+    Sized { w: u32, h: u32 },
+}
+
+#[table(name = "items", public, index(name = "by_owner_kind", columns(owner, kind)))]
+pub struct Item {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[unique]
+    pub code: String,
+    #[index]
+    pub owner: u32,
+    pub kind: Kind,
+    pub note: Option<Vec<String>>,
+}
+
+interstice_sdk::dependency! {
+    pub mod other >= "1.2.0" {
+        fn ping(times: u32);
+    }
+}
+
+#[reducer(public)]
+pub fn add(ctx: &mut ReducerContext, code: String, owner: u32) -> Result<(), Error> {
+    let item = ctx.db().items().insert(Item { id: 0, code, owner, kind: Kind::Plain, note: None })?;
+    let _found = ctx.db().items().by_code().find(&item.code)?;
+    for row in ctx.db().items().by_owner().range(1..10)? {
+        let _ = row?;
+    }
+    let _ = ctx.db().items().by_owner_kind().filter(&(owner, Kind::Plain))?;
+    other::ping(ctx, 3)?;
+    Ok(())
+}
+
+#[reducer(read_only)]
+pub fn count(ctx: &ReadOnlyContext) -> Result<(), String> {
+    let n = ctx.db().items().count()?;
+    ctx.log(format!("{n} items at {}", ctx.now().micros()));
+    Ok(())
+}
+
+#[reducer(on = "items.insert")]
+pub fn on_item(_ctx: &mut ReducerContext, row: Item) {
+    let _ = row;
+}
+
+fn main() {
+    assert_eq!(<Item as Table>::NAME, "items");
+    assert_eq!(add::NAME, "add");
+    assert_eq!(other::MODULE, "other");
+    let schema = interstice_sdk::registry::module_schema().unwrap();
+    assert_eq!(schema.tables[0].indexes.len(), 3);
+    assert_eq!(schema.reducers.len(), 3);
+    assert_eq!(schema.subscriptions[0].module, schema.name);
+    assert_eq!(schema.dependencies[0].module, "other");
+}
