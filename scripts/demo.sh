@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The main job: writes a transaction log on local disk, restarts, reads it
-# back verified. Usage: scripts/demo.sh [LOG_DIR]   (default ./demo-log)
+# The main job: the `hello` module on a transaction log on local disk.
+# Builds the modules, then publishes `hello` (first run only), calls
+# hello(NAME), prints the greetings and shuts down. Run it again and the
+# state comes back from the log, without re-running anything.
+# Usage: scripts/demo.sh [LOG_DIR] [NAME]   (defaults ./demo-log, world)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,4 +12,5 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
-cargo run --release --locked -q -p interstice-backend-fs --example demo -- "${1:-demo-log}"
+./scripts/build-modules.sh
+cargo run --release --locked -q -p interstice-core --example hello -- "${1:-demo-log}" "${2:-world}"

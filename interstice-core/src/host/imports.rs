@@ -273,10 +273,10 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
             let msg = read_str(&mut c, ptr, len)?;
             let s = c.data();
             match level {
-                0 => tracing::error!(module = %s.module_name, reducer = %s.reducer, "{msg}"),
-                1 => tracing::warn!(module = %s.module_name, reducer = %s.reducer, "{msg}"),
-                2 => tracing::info!(module = %s.module_name, reducer = %s.reducer, "{msg}"),
-                _ => tracing::debug!(module = %s.module_name, reducer = %s.reducer, "{msg}"),
+                0 => tracing::error!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
+                1 => tracing::warn!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
+                2 => tracing::info!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
+                _ => tracing::debug!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
             }
             c.data_mut().logs.push((level, msg));
             Ok(())

@@ -441,7 +441,6 @@ impl Runtime {
             Some(&mut exec.store_cache),
         );
         exec.db = out.db;
-        emit_logs(module, reducer, &out.logs);
         let mutations = match out.result {
             Ok(()) => out.ws.commit(),
             Err(e) => {
@@ -541,19 +540,5 @@ impl Inner {
         // A panic in a reducer run cannot leave the database half changed
         // (the write set undoes itself), so the state stays usable.
         self.exec.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Passes a reducer's log lines on to `tracing` (target `interstice::module`),
-/// so an operator sees them whoever called; callers also get them in
-/// their [`Receipt`].
-fn emit_logs(module: &str, reducer: &str, logs: &[(i32, String)]) {
-    for (level, msg) in logs {
-        match level {
-            0 => tracing::error!(target: "interstice::module", module, reducer, "{msg}"),
-            1 => tracing::warn!(target: "interstice::module", module, reducer, "{msg}"),
-            2 => tracing::info!(target: "interstice::module", module, reducer, "{msg}"),
-            _ => tracing::debug!(target: "interstice::module", module, reducer, "{msg}"),
-        }
     }
 }
