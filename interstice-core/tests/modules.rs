@@ -213,7 +213,12 @@ async fn a_reducer_that_fails_or_traps_halfway_leaves_no_trace() {
         .call("test_persistence", "panic_after_write", &args(vec![u(7)]))
         .await
         .unwrap_err();
-    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(
+        matches!(&err, CallError::Trap { message, .. }
+            if message.starts_with("panicked at test_persistence/src/lib.rs")
+            && message.contains("trapping after a write, on purpose")),
+        "{err}"
+    );
     // Arguments of the wrong shape never reach the reducer.
     let err = rt
         .call("test_persistence", "open", &args(vec![s("not a u64")]))

@@ -143,6 +143,12 @@ pub mod __private {
     /// Takes the argument buffer the host wrote, runs the reducer body,
     /// and packs its outcome: `0`, or a leaked error message.
     pub fn run_reducer(ptr: i32, len: i32, body: impl FnOnce(&[u8]) -> Result<(), String>) -> i64 {
+        // A panic aborts (traps) the instance; say why first, so the
+        // caller's error carries the message and location.
+        #[cfg(target_arch = "wasm32")]
+        std::panic::set_hook(Box::new(|info| {
+            crate::sys::log(0, &info.to_string().replace('\n', " "));
+        }));
         let packed = ((ptr as u32 as i64) << 32) | len as u32 as i64;
         let args = crate::sys::take_buffer(packed);
         match body(&args) {

@@ -504,7 +504,10 @@ pub(crate) fn run(
             reducer,
             message,
         }),
-        (None, Err(e)) => Err(classify(e, &module, &reducer, call.fuel, limits)),
+        (None, Err(e)) => Err(with_panic_message(
+            classify(e, &module, &reducer, call.fuel, limits),
+            &state.logs,
+        )),
     };
     Outcome {
         db: state.db,
@@ -558,6 +561,30 @@ fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Resu
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .unwrap_or_else(|| format!("(error message at {ptr}+{len} is outside guest memory)"));
     Ok(Some(msg))
+}
+
+/// A trap after the guest logged a panic (the SDK's panic hook does) says
+/// what panicked, and where, before the trap itself.
+fn with_panic_message(e: CallError, logs: &[(i32, String)]) -> CallError {
+    let panic = logs
+        .iter()
+        .rev()
+        .find(|(level, msg)| *level == 0 && msg.starts_with("panicked at "));
+    match (e, panic) {
+        (
+            CallError::Trap {
+                module,
+                reducer,
+                message,
+            },
+            Some((_, panic)),
+        ) => CallError::Trap {
+            module,
+            reducer,
+            message: format!("{panic} ({message})"),
+        },
+        (e, _) => e,
+    }
 }
 
 fn classify(
