@@ -251,22 +251,15 @@ impl<T: Table, K: IntersticeType, M> UniqueIndex<T, K, M> {
 
     /// The row whose indexed column(s) equal `key`.
     pub fn find(&self, key: &K) -> Result<Option<T>, Error> {
-        let id = index_id::<T>(self.name, self.cache)?;
-        let b = to_bytes(key);
-        let cols = key_columns::<K>();
-        let mut it = Iter::<T>::start(
-            Some(id),
-            Bound::Included(b.clone(), cols),
-            Bound::Included(b, cols),
-        )?;
-        it.next().transpose()
+        let point = (StdBound::Included(key), StdBound::Included(key));
+        index_scan::<T, K>(self.name, self.cache, point)?
+            .next()
+            .transpose()
     }
 
     /// The rows with keys in `range`, in key order.
     pub fn range(&self, range: impl RangeBounds<K>) -> Result<Iter<T>, Error> {
-        let id = index_id::<T>(self.name, self.cache)?;
-        let (lo, hi) = bounds(&range, key_columns::<K>());
-        Iter::start(Some(id), lo, hi)
+        index_scan(self.name, self.cache, range)
     }
 }
 
@@ -289,22 +282,25 @@ impl<T: Table, K: IntersticeType, M> Index<T, K, M> {
 
     /// The rows whose indexed column(s) equal `key`, in primary-key order.
     pub fn filter(&self, key: &K) -> Result<Iter<T>, Error> {
-        let id = index_id::<T>(self.name, self.cache)?;
-        let b = to_bytes(key);
-        let cols = key_columns::<K>();
-        Iter::start(
-            Some(id),
-            Bound::Included(b.clone(), cols),
-            Bound::Included(b, cols),
-        )
+        let point = (StdBound::Included(key), StdBound::Included(key));
+        index_scan::<T, K>(self.name, self.cache, point)
     }
 
     /// The rows with keys in `range`, in key order.
     pub fn range(&self, range: impl RangeBounds<K>) -> Result<Iter<T>, Error> {
-        let id = index_id::<T>(self.name, self.cache)?;
-        let (lo, hi) = bounds(&range, key_columns::<K>());
-        Iter::start(Some(id), lo, hi)
+        index_scan(self.name, self.cache, range)
     }
+}
+
+/// A scan of index `name` over the keys in `range`.
+fn index_scan<T: Table, K: IntersticeType>(
+    name: &str,
+    cache: &HandleCache,
+    range: impl RangeBounds<K>,
+) -> Result<Iter<T>, Error> {
+    let id = index_id::<T>(name, cache)?;
+    let (lo, hi) = bounds(&range, key_columns::<K>());
+    Iter::start(Some(id), lo, hi)
 }
 
 /// How many columns a key type covers: a tuple's arity, else one.
