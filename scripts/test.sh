@@ -13,8 +13,12 @@ fi
 # rebuilds only what is missing or stale).
 ./scripts/build-modules.sh
 
+# The S3 backend's tests run against real servers (Garage and moto) on
+# 127.0.0.1; this installs what is missing and starts them.
+./scripts/s3-servers.sh start
+
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; ./scripts/s3-servers.sh stop >/dev/null' EXIT
 status=0
 cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
 

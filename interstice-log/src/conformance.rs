@@ -346,7 +346,9 @@ pub async fn mid_log_damage_stops_open<H: Harness>(h: &H) {
         .open(test_options().segment_size(1 << 20))
         .await
         .expect("open");
-    let all = append_samples(&store, 10, 1).await;
+    // One batch: every backend keeps it in one (the last) segment, where
+    // opening looks for damage.
+    let all = append_samples(&store, 10, 10).await;
     drop(store);
     let name = h.segments().await.pop().unwrap();
     let original = h.read_segment(&name).await;

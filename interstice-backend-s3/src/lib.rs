@@ -1,0 +1,19 @@
+//! The S3 backend of the Interstice transaction log.
+//!
+//! [`S3LogStore`] implements `interstice_log::LogStore` on any
+//! S3-compatible object store (AWS S3, MinIO, Garage, ...) through the
+//! `object_store` crate. Every appended batch becomes one object named by
+//! its first offset and holding the same bytes a disk segment would (a
+//! segment header, then frames), written create-only so two writers can
+//! never both store an offset: the second is fenced. Opening probes whether
+//! the server really enforces create-only puts. The protocol, and what an
+//! operator must know, is in `docs/s3.md`; the runtime sees only the
+//! `LogStore` trait.
+
+mod config;
+mod objects;
+mod recovery;
+mod store;
+
+pub use config::S3Config;
+pub use store::S3LogStore;

@@ -1,0 +1,443 @@
+//! `S3LogStore`: the `LogStore` on S3-compatible object storage.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, stream};
+use interstice_log::codec::SegmentHeader;
+use interstice_log::scan::{SegmentFrames, scan_segment};
+use interstice_log::{
+    BadFrame, CommitBatch, CommitStream, Damage, Error, LogOptions, LogStore, RecoveryReport,
+    TruncateReport, VerifyReport,
+};
+use object_store::{PutMode, PutPayload};
+use tokio::sync::Mutex;
+
+use crate::config::S3Config;
+use crate::objects::{Objects, Segment, backend};
+use crate::recovery::recover;
+
+/// A transaction log stored as objects under `s3://bucket/prefix`.
+///
+/// Each append is one object, written create-only: when another writer
+/// already wrote that offset this store gets [`Error::Fenced`] and stops
+/// writing. Appends from one store are serialized (one request in flight);
+/// the runtime's group commit makes each one a batch. See `docs/s3.md`.
+#[derive(Clone, Debug)]
+pub struct S3LogStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    objects: Objects,
+    opts: LogOptions,
+    fetch_concurrency: usize,
+    report: RecoveryReport,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    segments: Vec<Segment>,
+    first_offset: u64,
+    next_offset: u64,
+    /// Set once another writer was seen: this store writes no more.
+    fenced: Option<String>,
+    /// An append whose outcome could not be learned (the server went away
+    /// before answering and before it could be asked): resolved by reading
+    /// the key back before anything else is appended.
+    unresolved: Option<(Segment, Bytes, u64)>,
+}
+
+impl S3LogStore {
+    /// Opens (with `opts.create`, creates) the log `config` names, running
+    /// recovery. A writable open first checks that the server enforces
+    /// create-only puts, and refuses (naming the problem) when it does not,
+    /// unless `config.single_writer` is set.
+    pub async fn open(config: S3Config, opts: LogOptions) -> Result<Self, Error> {
+        opts.validate()?;
+        let client = config.client()?;
+        let objects = Objects::new(client, &config.prefix, config.location());
+        if !objects.has_marker().await? {
+            if !opts.create || opts.read_only {
+                return Err(Error::NotFound {
+                    location: config.location(),
+                });
+            }
+            objects.create_marker().await?;
+        }
+        if !opts.read_only && !objects.probe_create_only().await? {
+            if !config.single_writer {
+                return Err(Error::InvalidOptions(format!(
+                    "the S3 server behind {} ignores create-only puts (If-None-Match): two writers could overwrite each other's commits, and nothing would notice. Open it with the single-writer option only if you guarantee that no other process writes this log (docs/s3.md)",
+                    config.location()
+                )));
+            }
+            tracing::warn!(
+                log = %config.location(),
+                "the S3 server does not enforce create-only puts; writing under the operator's single-writer guarantee"
+            );
+        }
+        let recovered = recover(&objects, &opts).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                objects,
+                fetch_concurrency: config.fetch_concurrency.unwrap_or(8).max(1),
+                opts,
+                report: recovered.report,
+                state: Mutex::new(State {
+                    segments: recovered.segments,
+                    first_offset: recovered.first_offset,
+                    next_offset: recovered.next_offset,
+                    fenced: None,
+                    unresolved: None,
+                }),
+            }),
+        })
+    }
+
+    /// What opening found and did.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.report
+    }
+
+    /// `s3://bucket/prefix`.
+    pub fn location(&self) -> &str {
+        &self.inner.objects.location
+    }
+
+    fn fenced(&self, detail: String) -> Error {
+        Error::Fenced {
+            location: self.location().to_owned(),
+            detail,
+        }
+    }
+
+    /// Settles an append whose outcome was unknown by reading its key.
+    async fn resolve(&self, state: &mut State) -> Result<(), Error> {
+        let Some((seg, body, next)) = state.unresolved.clone() else {
+            return Ok(());
+        };
+        match self.inner.objects.get(&seg.name).await? {
+            Some(stored) if stored == body => {
+                state.segments.push(seg);
+                state.next_offset = next;
+            }
+            Some(_) => {
+                let detail = format!("another writer wrote {}", seg.name);
+                state.fenced = Some(detail.clone());
+                state.unresolved = None;
+                return Err(self.fenced(detail));
+            }
+            None => {}
+        }
+        state.unresolved = None;
+        Ok(())
+    }
+}
+
+/// Segment header and the batch's frames: the object's bytes.
+fn object_bytes(batch: &CommitBatch) -> Bytes {
+    let header = SegmentHeader {
+        first_offset: batch.first_offset(),
+    }
+    .encode();
+    let mut body = BytesMut::with_capacity(header.len() + batch.bytes().len());
+    body.extend_from_slice(&header);
+    body.extend_from_slice(batch.bytes());
+    body.freeze()
+}
+
+#[async_trait]
+impl LogStore for S3LogStore {
+    async fn append(&self, batch: &CommitBatch) -> Result<(), Error> {
+        let inner = &self.inner;
+        if inner.opts.read_only {
+            return Err(Error::ReadOnly {
+                location: self.location().to_owned(),
+            });
+        }
+        let mut state = inner.state.lock().await;
+        if let Some(detail) = &state.fenced {
+            return Err(self.fenced(detail.clone()));
+        }
+        self.resolve(&mut state).await?;
+        batch.check(state.next_offset, inner.opts.max_frame_size)?;
+        let seg = Segment::new(batch.first_offset());
+        let body = object_bytes(batch);
+        let key = inner.objects.segment_key(&seg.name);
+        let put = inner
+            .objects
+            .client
+            .put_opts(&key, PutPayload::from(body.clone()), PutMode::Create.into())
+            .await;
+        let outcome = match put {
+            Ok(_) => Ok(()),
+            // Ours, from an attempt whose answer was lost and retried; or
+            // another writer's.
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
+                match inner.objects.get(&seg.name).await {
+                    Ok(Some(stored)) if stored == body => Ok(()),
+                    Ok(_) => {
+                        let detail = format!(
+                            "offset {} was written by another writer (object {})",
+                            seg.first_offset, seg.name
+                        );
+                        state.fenced = Some(detail.clone());
+                        tracing::error!(log = %self.location(), "fenced: {detail}");
+                        return Err(self.fenced(detail));
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => {
+                // The request may or may not have been applied: ask.
+                let error = backend(format!("cannot append to {}", self.location()), e);
+                match inner.objects.get(&seg.name).await {
+                    Ok(Some(stored)) if stored == body => Ok(()),
+                    Ok(None) => Err(error),
+                    Ok(Some(_)) => {
+                        let detail = format!("another writer wrote {}", seg.name);
+                        state.fenced = Some(detail.clone());
+                        return Err(self.fenced(detail));
+                    }
+                    Err(_) => {
+                        state.unresolved = Some((seg.clone(), body.clone(), batch.next_offset()));
+                        Err(Error::Backend {
+                            message: format!(
+                                "{error}; whether commits {}..{} were stored is not known yet (it is checked before the next append)",
+                                batch.first_offset(),
+                                batch.next_offset()
+                            ),
+                            source: None,
+                        })
+                    }
+                }
+            }
+        };
+        outcome?;
+        state.segments.push(seg);
+        state.next_offset = batch.next_offset();
+        Ok(())
+    }
+
+    async fn read_from(&self, from: u64) -> Result<CommitStream, Error> {
+        let (segments, first, next) = {
+            let s = self.inner.state.lock().await;
+            (s.segments.clone(), s.first_offset, s.next_offset)
+        };
+        if from < first || from > next {
+            return Err(Error::OffsetOutOfRange {
+                requested: from,
+                first,
+                next,
+            });
+        }
+        let start = segments
+            .iter()
+            .rposition(|s| s.start_offset <= from)
+            .unwrap_or(0);
+        let objects = self.inner.objects.clone();
+        let max = self.inner.opts.max_frame_size;
+        let fetched = stream::iter(
+            segments
+                .into_iter()
+                .skip(start)
+                .filter(move |_| from < next),
+        )
+        .map(move |seg| {
+            let objects = objects.clone();
+            async move {
+                let bytes = objects.fetch(&seg.name).await;
+                (seg, bytes)
+            }
+        })
+        .buffered(self.inner.fetch_concurrency);
+        let decoded = fetched
+            .scan((from, false), move |(expected, done), (seg, bytes)| {
+                let items = if *done {
+                    None
+                } else {
+                    let items = decode_segment(&seg, bytes, expected, from, next, max);
+                    *done = items.last().is_some_and(|r| r.is_err()) || *expected >= next;
+                    Some(stream::iter(items))
+                };
+                futures::future::ready(items)
+            })
+            .flatten();
+        Ok(Box::pin(decoded))
+    }
+
+    async fn last_offset(&self) -> Result<Option<u64>, Error> {
+        let s = self.inner.state.lock().await;
+        Ok(s.next_offset
+            .checked_sub(1)
+            .filter(|&o| o >= s.first_offset))
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, Error> {
+        let objects = &self.inner.objects;
+        let max = self.inner.opts.max_frame_size;
+        let segments = objects.list_segments().await?;
+        let mut report = VerifyReport {
+            segments: segments.len() as u64,
+            ..VerifyReport::default()
+        };
+        let mut fetched = stream::iter(segments)
+            .map(|seg| async move {
+                let bytes = objects.fetch(&seg.name).await;
+                (seg, bytes)
+            })
+            .buffered(self.inner.fetch_concurrency);
+        let mut expected: Option<u64> = None;
+        while let Some((seg, bytes)) = fetched.next().await {
+            let bytes = bytes?;
+            report.bytes += bytes.len() as u64;
+            if let Some(e) = expected
+                && seg.first_offset != e
+            {
+                report.bad.push(BadFrame {
+                    segment: seg.name.clone(),
+                    position: 0,
+                    offset: Some(e),
+                    len: 0,
+                    damage: Damage::Missing {
+                        from: e,
+                        to: seg.first_offset,
+                    },
+                });
+            }
+            let scan = scan_segment(&seg.name, &bytes, seg.first_offset, max);
+            report.commits += scan.commits;
+            if scan.last_offset.is_some() {
+                report.last_offset = scan.last_offset;
+            }
+            expected = Some(scan.last_offset.map_or(seg.first_offset, |o| o + 1));
+            report.bad.extend(scan.bad);
+        }
+        Ok(report)
+    }
+
+    async fn truncate(&self, from: u64) -> Result<TruncateReport, Error> {
+        let inner = &self.inner;
+        if inner.opts.read_only {
+            return Err(Error::ReadOnly {
+                location: self.location().to_owned(),
+            });
+        }
+        let mut state = inner.state.lock().await;
+        self.resolve(&mut state).await?;
+        let next = state.next_offset;
+        if from > next || from < state.first_offset {
+            return Err(Error::OffsetOutOfRange {
+                requested: from,
+                first: state.first_offset,
+                next,
+            });
+        }
+        let mut report = TruncateReport {
+            removed: next - from,
+            quarantined: Vec::new(),
+        };
+        if from == next {
+            return Ok(report);
+        }
+        // From the end, so a failure part-way leaves a shorter log.
+        while let Some(seg) = state.segments.last().cloned() {
+            if seg.start_offset >= from {
+                let bytes = inner.objects.fetch(&seg.name).await?;
+                let q = inner.objects.quarantine(&seg.name, 0, bytes).await?;
+                inner.objects.delete(&seg.name).await?;
+                report.quarantined.push(q);
+                state.segments.pop();
+                continue;
+            }
+            // The segment holding `from`: keep the frames before it.
+            let bytes = inner.objects.fetch(&seg.name).await?;
+            let mut frames = SegmentFrames::at(
+                &seg.name,
+                bytes.clone(),
+                seg.start_pos,
+                seg.start_offset,
+                inner.opts.max_frame_size,
+            );
+            while frames.next_offset() < from {
+                match frames.next() {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e),
+                    None => break,
+                }
+            }
+            let pos = frames.position();
+            let q = inner
+                .objects
+                .quarantine(&seg.name, pos as u64, bytes.slice(pos..))
+                .await?;
+            inner
+                .objects
+                .overwrite(&seg.name, bytes.slice(..pos))
+                .await?;
+            report.quarantined.push(q);
+            break;
+        }
+        state.next_offset = from;
+        Ok(report)
+    }
+}
+
+/// The commits of one fetched segment from `expected` on (advancing it),
+/// ending with an error at the first problem: a missing stretch before it,
+/// a bad frame, an unreadable object.
+fn decode_segment(
+    seg: &Segment,
+    bytes: Result<Bytes, Error>,
+    expected: &mut u64,
+    from: u64,
+    next: u64,
+    max: u64,
+) -> Vec<Result<interstice_log::Commit, Error>> {
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => return vec![Err(e)],
+    };
+    let first_of_read = *expected == from && seg.start_offset <= from;
+    if !first_of_read && seg.start_offset != *expected {
+        return vec![Err(Error::Corrupt(Box::new(BadFrame {
+            segment: seg.name.clone(),
+            position: 0,
+            offset: Some(*expected),
+            len: 0,
+            damage: Damage::Missing {
+                from: *expected,
+                to: seg.start_offset,
+            },
+        })))];
+    }
+    let frames = if seg.start_pos == interstice_log::codec::SEGMENT_HEADER_LEN {
+        match SegmentFrames::new(&seg.name, bytes, seg.first_offset, max) {
+            Ok(f) => f,
+            Err(e) => return vec![Err(e)],
+        }
+    } else {
+        SegmentFrames::at(&seg.name, bytes, seg.start_pos, seg.start_offset, max)
+    };
+    let mut out = Vec::new();
+    for item in frames {
+        match item {
+            Ok(c) if c.offset < from => {}
+            Ok(c) if c.offset >= next => break,
+            Ok(c) => {
+                *expected = c.offset + 1;
+                out.push(Ok(c));
+            }
+            Err(e) => {
+                out.push(Err(e));
+                break;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,126 @@
+//! The S3 servers the tests run against, started by
+//! `scripts/s3-servers.sh start` (which `scripts/test.sh` runs), and a
+//! conformance harness over them.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use interstice_backend_s3::{S3Config, S3LogStore};
+use interstice_log::conformance::Harness;
+use interstice_log::{Error, LogOptions, RecoveryReport};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+pub const BUCKET: &str = "interstice-test";
+pub const KEY_ID: &str = "GK0123456789abcdef01234567";
+pub const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// One test server.
+#[derive(Clone, Copy, Debug)]
+pub struct Server {
+    pub name: &'static str,
+    pub endpoint: &'static str,
+    pub region: &'static str,
+    /// Whether it enforces create-only puts (If-None-Match).
+    pub enforces_create_only: bool,
+}
+
+pub const GARAGE: Server = Server {
+    name: "Garage",
+    endpoint: "http://127.0.0.1:3900",
+    region: "garage",
+    enforces_create_only: false,
+};
+
+pub const MOTO: Server = Server {
+    name: "moto",
+    endpoint: "http://127.0.0.1:9561",
+    region: "us-east-1",
+    enforces_create_only: true,
+};
+
+impl Server {
+    /// Fails the test, saying what to do, when the server is not running.
+    pub fn require(&self) {
+        let addr = self.endpoint.trim_start_matches("http://");
+        if std::net::TcpStream::connect(addr).is_err() {
+            panic!(
+                "{} is not running at {}: start the test servers with scripts/s3-servers.sh start (scripts/test.sh does it)",
+                self.name, self.endpoint
+            );
+        }
+    }
+
+    /// A log under a prefix no other test uses.
+    pub fn config(&self, test: &str) -> S3Config {
+        self.require();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        S3Config::new(BUCKET, format!("{test}-{nanos}-{}", std::process::id()))
+            .endpoint(self.endpoint)
+            .region(self.region)
+            .credentials(KEY_ID, SECRET)
+    }
+}
+
+/// The conformance harness: one log on one server, with raw access to its
+/// objects.
+pub struct S3 {
+    pub config: S3Config,
+    client: Arc<dyn ObjectStore>,
+}
+
+impl S3 {
+    pub fn new(server: Server, test: &str) -> Self {
+        let config = server
+            .config(test)
+            .single_writer(!server.enforces_create_only);
+        let client = config.client().unwrap();
+        Self { config, client }
+    }
+
+    fn key(&self, name: &str) -> Path {
+        Path::from(format!("{}/log/{name}", self.config.prefix))
+    }
+}
+
+#[async_trait]
+impl Harness for S3 {
+    type Store = S3LogStore;
+
+    async fn open(&self, opts: LogOptions) -> Result<(S3LogStore, RecoveryReport), Error> {
+        let store = S3LogStore::open(self.config.clone(), opts).await?;
+        let report = store.recovery_report().clone();
+        Ok((store, report))
+    }
+
+    async fn segments(&self) -> Vec<String> {
+        let dir = Path::from(format!("{}/log", self.config.prefix));
+        let metas: Vec<_> = self.client.list(Some(&dir)).try_collect().await.unwrap();
+        let mut names: Vec<String> = metas
+            .iter()
+            .filter_map(|m| m.location.filename().map(str::to_owned))
+            .filter(|n| n.ends_with(".seg"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    async fn read_segment(&self, name: &str) -> Vec<u8> {
+        let r = self.client.get(&self.key(name)).await.unwrap();
+        r.bytes().await.unwrap().to_vec()
+    }
+
+    async fn write_segment(&self, name: &str, bytes: Vec<u8>) {
+        self.client
+            .put(&self.key(name), PutPayload::from(bytes))
+            .await
+            .unwrap();
+    }
+}
