@@ -39,7 +39,7 @@ start() {
         echo "s3-servers: building Garage $GARAGE_VERSION (once; about 8 minutes)"
         cargo install garage --version "$GARAGE_VERSION" --locked --root "$cache/garage" --quiet
     fi
-    if ! command -v moto_server >/dev/null 2>&1; then
+    if ! python3 -c "import moto.server, boto3" >/dev/null 2>&1; then
         echo "s3-servers: installing moto"
         python3 -m pip install --quiet "moto[server]"
     fi
@@ -64,7 +64,7 @@ TOML
     g() { "$garage" -c "$state/garage.toml" "$@"; }
     "$garage" -c "$state/garage.toml" server >"$state/garage.log" 2>&1 &
     echo $! >"$state/garage.pid"
-    moto_server -H 127.0.0.1 -p 9561 >"$state/moto.log" 2>&1 &
+    python3 -m moto.server -H 127.0.0.1 -p 9561 >"$state/moto.log" 2>&1 &
     echo $! >"$state/moto.pid"
 
     wait_for http://127.0.0.1:3900 Garage
