@@ -7,6 +7,7 @@
 //! share syncs.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use interstice_log::{Commit, CommitBatch, Error as LogError, LogStore};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -80,6 +81,15 @@ impl Pipeline {
     }
 }
 
+/// Most yields spent gathering one batch.
+const MAX_LINGER: u32 = 256;
+
+/// Yields in a row that bring no commit before the batch goes.
+const IDLE_YIELDS: u32 = 3;
+
+/// Appends at least this slow make gathering batches worth some yields.
+const LINGER_WHEN_APPENDS_TAKE: Duration = Duration::from_micros(300);
+
 async fn run(
     store: Arc<dyn LogStore>,
     mut rx: mpsc::UnboundedReceiver<Msg>,
@@ -88,6 +98,7 @@ async fn run(
 ) {
     let mut failed: Option<Arc<LogError>> = None;
     let mut closing = None;
+    let mut last_append = Duration::ZERO;
     while closing.is_none() {
         let mut pending = match rx.recv().await {
             None => break,
@@ -97,15 +108,37 @@ async fn run(
             }
             Some(Msg::Commit(p)) => vec![p],
         };
-        while pending.len() < max_batch {
-            match rx.try_recv() {
-                Ok(Msg::Commit(p)) => pending.push(p),
-                Ok(Msg::Close(reply)) => {
-                    closing = Some(reply);
-                    break;
+        // Gather the batch. Callers woken by the previous batch are still
+        // running their next calls. When appends are slow (a PUT, a slow
+        // disk), yield to them while that brings more commits, so one
+        // append carries them all instead of the first one or two. When
+        // appends are fast, the yields would only take CPU from them.
+        let linger = last_append >= LINGER_WHEN_APPENDS_TAKE;
+        let mut lingered = 0;
+        let mut idle = 0;
+        loop {
+            let before = pending.len();
+            while pending.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(Msg::Commit(p)) => pending.push(p),
+                    Ok(Msg::Close(reply)) => {
+                        closing = Some(reply);
+                        break;
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
+            idle = if pending.len() > before { 0 } else { idle + 1 };
+            if closing.is_some()
+                || pending.len() >= max_batch
+                || !linger
+                || idle > IDLE_YIELDS
+                || lingered == MAX_LINGER
+            {
+                break;
+            }
+            lingered += 1;
+            tokio::task::yield_now().await;
         }
         if let Some(err) = &failed {
             // Nothing after a failed append may become durable out of order.
@@ -119,7 +152,12 @@ async fn run(
             .iter()
             .try_for_each(|p| batch.push(&p.commit).map(drop));
         let result = match encoded {
-            Ok(()) => store.append(&batch).await,
+            Ok(()) => {
+                let started = Instant::now();
+                let result = store.append(&batch).await;
+                last_append = started.elapsed();
+                result
+            }
             Err(e) => Err(e),
         };
         match result {

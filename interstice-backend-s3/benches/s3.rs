@@ -1,0 +1,161 @@
+//! Commits per second and commit latency on Garage over loopback: one PUT
+//! per commit (sequential single-commit appends, the baseline) beside the
+//! runtime's group commit with 1, 16 and 64 concurrent callers, each call
+//! a 1-row insert transaction, acknowledged once its object is stored.
+//!
+//! Needs the test servers: `scripts/s3-servers.sh start`, then
+//! `cargo bench -p interstice-backend-s3`. `INTERSTICE_BENCH_SECS` sets the
+//! seconds per row (default 3).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../../interstice-core/tests/common/wasm_modules.rs"]
+mod wasm_modules;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use interstice_abi::{Value, encode_value};
+use interstice_backend_s3::S3LogStore;
+use interstice_core::{Runtime, RuntimeConfig};
+use interstice_log::conformance::sample_commit;
+use interstice_log::{CommitBatch, LogOptions, LogStore};
+
+struct Row {
+    what: &'static str,
+    callers: usize,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Row {
+    fn per_sec(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile(&self, p: f64) -> Duration {
+        let mut l = self.latencies.clone();
+        l.sort();
+        l[((l.len() as f64 - 1.0) * p) as usize]
+    }
+}
+
+async fn store(test: &str) -> S3LogStore {
+    let config = common::GARAGE.config(test).single_writer(true);
+    S3LogStore::open(config, LogOptions::default().create(true))
+        .await
+        .unwrap()
+}
+
+async fn one_put_per_commit(secs: Duration) -> Row {
+    let store = store("bench-baseline").await;
+    let mut latencies = Vec::new();
+    let start = Instant::now();
+    let mut offset = 0;
+    while start.elapsed() < secs {
+        let mut batch = CommitBatch::new(offset);
+        batch.push(&sample_commit(offset, "baseline")).unwrap();
+        let t = Instant::now();
+        store.append(&batch).await.unwrap();
+        latencies.push(t.elapsed());
+        offset += 1;
+    }
+    Row {
+        what: "one PUT per commit (no batching)",
+        callers: 1,
+        latencies,
+        elapsed: start.elapsed(),
+    }
+}
+
+async fn runtime_calls(callers: usize, secs: Duration) -> Row {
+    let store = store(&format!("bench-runtime-{callers}")).await;
+    let (rt, _) = Runtime::open(Arc::new(store), RuntimeConfig::default())
+        .await
+        .unwrap();
+    let mut schema = wasm_modules::counter_schema();
+    schema.subscriptions.clear();
+    rt.publish(&wasm_modules::module(&schema, wasm_modules::COUNTER_FUNCS))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let rt = rt.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut n = 0u64;
+                while start.elapsed() < secs {
+                    let args =
+                        encode_value(&Value::Struct(vec![Value::U64(c as u64 * 1_000_000 + n)]))
+                            .unwrap();
+                    let t = Instant::now();
+                    rt.call("counter", "add", &args).await.unwrap();
+                    latencies.push(t.elapsed());
+                    n += 1;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed();
+    rt.shutdown().await;
+    Row {
+        what: "runtime, group commit, 1-row insert",
+        callers,
+        latencies,
+        elapsed,
+    }
+}
+
+fn main() {
+    let secs = Duration::from_secs_f64(
+        std::env::var("INTERSTICE_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(3.0),
+    );
+    common::GARAGE.require();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rows = rt.block_on(async {
+        let mut rows = vec![one_put_per_commit(secs).await];
+        for callers in [1, 16, 64] {
+            rows.push(runtime_calls(callers, secs).await);
+        }
+        rows
+    });
+    let base = rows[0].per_sec();
+    println!("S3 bench on Garage (127.0.0.1:3900), {secs:?} per row");
+    println!();
+    println!(
+        "| {:<36} | {:>7} | {:>10} | {:>9} | {:>9} | {:>10} |",
+        "what", "callers", "commits/s", "p50 ms", "p99 ms", "vs 1 PUT"
+    );
+    println!(
+        "|{:-<38}|{:->9}|{:->12}|{:->11}|{:->11}|{:->12}|",
+        "", "", "", "", "", ""
+    );
+    for r in &rows {
+        println!(
+            "| {:<36} | {:>7} | {:>10.0} | {:>9.2} | {:>9.2} | {:>9.1}x |",
+            r.what,
+            r.callers,
+            r.per_sec(),
+            r.percentile(0.5).as_secs_f64() * 1e3,
+            r.percentile(0.99).as_secs_f64() * 1e3,
+            r.per_sec() / base
+        );
+    }
+    let ratio = rows.last().unwrap().per_sec() / base;
+    println!();
+    println!(
+        "target: 64 callers >= 30x one PUT per commit: {ratio:.1}x -> {}",
+        if ratio >= 30.0 { "met" } else { "MISSED" }
+    );
+}
