@@ -10,10 +10,13 @@
 //! operator must know, is in `docs/s3.md`; the runtime sees only the
 //! `LogStore` trait.
 
+mod compact;
 mod config;
 mod objects;
+mod reader;
 mod recovery;
 mod store;
 
+pub use compact::CompactReport;
 pub use config::S3Config;
 pub use store::S3LogStore;

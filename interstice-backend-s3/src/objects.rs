@@ -4,6 +4,9 @@
 //! <prefix>/interstice-log              marker: a log exists here
 //! <prefix>/log/<first offset:020>.seg  one per appended batch: a segment
 //!                                      header, then the batch's frames
+//! <prefix>/log/<first:020>-<last:020>.seg  a compacted segment: commits
+//!                                      first..=last, copied from the batch
+//!                                      objects, which become stubs
 //! <prefix>/quarantine/<segment>.<byte>.<ms>.cut   bytes cut by recovery or truncation
 //! <prefix>/probe/<nanos>-<pid>         the create-only probe (deleted after)
 //! ```
@@ -28,6 +31,10 @@ pub(crate) struct Segment {
     pub start_pos: usize,
     /// The offset at `start_pos`.
     pub start_offset: u64,
+    /// For a compacted segment, its last offset (from its name).
+    pub last_offset: Option<u64>,
+    /// Stored size in bytes (0 when not listed).
+    pub size: u64,
 }
 
 impl Segment {
@@ -37,6 +44,17 @@ impl Segment {
             name: segment_name(first_offset),
             start_pos: interstice_log::codec::SEGMENT_HEADER_LEN,
             start_offset: first_offset,
+            last_offset: None,
+            size: 0,
+        }
+    }
+
+    /// A compacted segment holding `first..=last`.
+    pub fn compacted(first: u64, last: u64) -> Self {
+        Self {
+            name: format!("{first:020}-{last:020}.seg"),
+            last_offset: Some(last),
+            ..Self::new(first)
         }
     }
 }
@@ -46,11 +64,41 @@ pub(crate) fn segment_name(first_offset: u64) -> String {
     format!("{first_offset:020}.seg")
 }
 
-fn parse_segment_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".seg")?;
+fn parse_offset(digits: &str) -> Option<u64> {
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
+}
+
+fn parse_segment_name(name: &str) -> Option<Segment> {
+    let stem = name.strip_suffix(".seg")?;
+    match stem.split_once('-') {
+        None => parse_offset(stem).map(Segment::new),
+        Some((a, b)) => {
+            let (a, b) = (parse_offset(a)?, parse_offset(b)?);
+            (a <= b).then(|| Segment::compacted(a, b))
+        }
+    }
+}
+
+/// The segments to read, in order: a compacted segment hides the batch
+/// objects (now stubs) it covers.
+pub(crate) fn plan(mut all: Vec<Segment>) -> Vec<Segment> {
+    // By first offset; at one offset the widest compacted segment first.
+    all.sort_by(|a, b| {
+        (a.first_offset, std::cmp::Reverse(a.last_offset))
+            .cmp(&(b.first_offset, std::cmp::Reverse(b.last_offset)))
+    });
+    let mut out: Vec<Segment> = Vec::with_capacity(all.len());
+    let mut covered: Option<u64> = None;
+    for s in all {
+        if covered.is_some_and(|c| s.first_offset <= c) {
+            continue;
+        }
+        covered = s.last_offset;
+        out.push(s);
+    }
+    out
 }
 
 /// The objects of one log: a client and a prefix.
@@ -94,9 +142,14 @@ impl Objects {
         self.key("interstice-log")
     }
 
-    /// Every segment, sorted by first offset (the listing's order is not
-    /// trusted), ignoring objects that are not segments.
+    /// The segments to read ([`plan`] of [`Objects::list_all`]).
     pub async fn list_segments(&self) -> Result<Vec<Segment>, Error> {
+        Ok(plan(self.list_all().await?))
+    }
+
+    /// Every segment object, stubs included, sorted by first offset (the
+    /// listing's order is not trusted); other objects are ignored.
+    pub async fn list_all(&self) -> Result<Vec<Segment>, Error> {
         let dir = self.key("log");
         let metas: Vec<_> = self
             .client
@@ -106,9 +159,11 @@ impl Objects {
             .map_err(|e| backend(format!("cannot list {}/log", self.location), e))?;
         let mut segs: Vec<Segment> = metas
             .iter()
-            .filter_map(|m| m.location.filename())
-            .filter_map(parse_segment_name)
-            .map(Segment::new)
+            .filter_map(|m| {
+                let mut s = parse_segment_name(m.location.filename()?)?;
+                s.size = m.size;
+                Some(s)
+            })
             .collect();
         segs.sort_by_key(|s| s.first_offset);
         Ok(segs)
@@ -161,7 +216,28 @@ impl Objects {
         })
     }
 
-    /// Replaces (or creates) segment `name`; for repair only.
+    /// Creates segment `name` unless it exists: `Ok(false)` when it does.
+    pub async fn create(&self, name: &str, bytes: Bytes) -> Result<bool, Error> {
+        match self
+            .client
+            .put_opts(
+                &self.segment_key(name),
+                PutPayload::from(bytes),
+                PutMode::Create.into(),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(backend(
+                format!("cannot write {}/log/{name}", self.location),
+                e,
+            )),
+        }
+    }
+
+    /// Replaces (or creates) segment `name`; for repair and compaction.
     pub async fn overwrite(&self, name: &str, bytes: Bytes) -> Result<(), Error> {
         self.client
             .put(&self.segment_key(name), PutPayload::from(bytes))

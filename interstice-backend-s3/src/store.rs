@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, stream};
-use interstice_log::codec::SegmentHeader;
+use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
 use interstice_log::scan::{SegmentFrames, scan_segment};
 use interstice_log::{
     BadFrame, CommitBatch, CommitStream, Damage, Error, LogOptions, LogStore, RecoveryReport,
@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::config::S3Config;
 use crate::objects::{Objects, Segment, backend};
+use crate::reader::Reader;
 use crate::recovery::recover;
 
 /// A transaction log stored as objects under `s3://bucket/prefix`.
@@ -106,6 +107,38 @@ impl S3LogStore {
     /// `s3://bucket/prefix`.
     pub fn location(&self) -> &str {
         &self.inner.objects.location
+    }
+
+    pub(crate) fn objects(&self) -> &Objects {
+        &self.inner.objects
+    }
+
+    pub(crate) fn max_frame_size(&self) -> u64 {
+        self.inner.opts.max_frame_size
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<(), Error> {
+        if self.inner.opts.read_only {
+            return Err(Error::ReadOnly {
+                location: self.location().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// After compaction: `run` is now served from `merged`.
+    pub(crate) async fn replace_segments(&self, run: &[Segment], merged: Segment) {
+        let mut state = self.inner.state.lock().await;
+        let first = run[0].first_offset;
+        let last = run[run.len() - 1].first_offset;
+        if let Some(i) = state.segments.iter().position(|s| s.first_offset == first) {
+            let j = state
+                .segments
+                .iter()
+                .rposition(|s| s.first_offset == last)
+                .unwrap_or(i);
+            state.segments.splice(i..=j, [merged]);
+        }
     }
 
     fn fenced(&self, detail: String) -> Error {
@@ -236,39 +269,14 @@ impl LogStore for S3LogStore {
                 next,
             });
         }
-        let start = segments
-            .iter()
-            .rposition(|s| s.start_offset <= from)
-            .unwrap_or(0);
-        let objects = self.inner.objects.clone();
-        let max = self.inner.opts.max_frame_size;
-        let fetched = stream::iter(
-            segments
-                .into_iter()
-                .skip(start)
-                .filter(move |_| from < next),
-        )
-        .map(move |seg| {
-            let objects = objects.clone();
-            async move {
-                let bytes = objects.fetch(&seg.name).await;
-                (seg, bytes)
-            }
-        })
-        .buffered(self.inner.fetch_concurrency);
-        let decoded = fetched
-            .scan((from, false), move |(expected, done), (seg, bytes)| {
-                let items = if *done {
-                    None
-                } else {
-                    let items = decode_segment(&seg, bytes, expected, from, next, max);
-                    *done = items.last().is_some_and(|r| r.is_err()) || *expected >= next;
-                    Some(stream::iter(items))
-                };
-                futures::future::ready(items)
-            })
-            .flatten();
-        Ok(Box::pin(decoded))
+        Ok(Reader::stream(
+            self.inner.objects.clone(),
+            segments,
+            from,
+            next,
+            self.inner.opts.max_frame_size,
+            self.inner.fetch_concurrency,
+        ))
     }
 
     async fn last_offset(&self) -> Result<Option<u64>, Error> {
@@ -345,18 +353,24 @@ impl LogStore for S3LogStore {
         if from == next {
             return Ok(report);
         }
-        // From the end, so a failure part-way leaves a shorter log.
-        while let Some(seg) = state.segments.last().cloned() {
-            if seg.start_offset >= from {
-                let bytes = inner.objects.fetch(&seg.name).await?;
-                let q = inner.objects.quarantine(&seg.name, 0, bytes).await?;
-                inner.objects.delete(&seg.name).await?;
-                report.quarantined.push(q);
-                state.segments.pop();
-                continue;
+        // Every object from `from` on (stubs too, which would block the
+        // appends of their offsets), from the end, so a failure part-way
+        // leaves a shorter log.
+        let objects = &inner.objects;
+        let all = objects.list_all().await?;
+        for seg in all.iter().rev().filter(|s| s.first_offset >= from) {
+            if seg.size as usize > SEGMENT_HEADER_LEN {
+                let bytes = objects.fetch(&seg.name).await?;
+                report
+                    .quarantined
+                    .push(objects.quarantine(&seg.name, 0, bytes).await?);
             }
-            // The segment holding `from`: keep the frames before it.
-            let bytes = inner.objects.fetch(&seg.name).await?;
+            objects.delete(&seg.name).await?;
+        }
+        state.segments.retain(|s| s.first_offset < from);
+        // The segment holding `from`: keep the frames before it.
+        if let Some(seg) = state.segments.pop() {
+            let bytes = objects.fetch(&seg.name).await?;
             let mut frames = SegmentFrames::at(
                 &seg.name,
                 bytes.clone(),
@@ -372,72 +386,30 @@ impl LogStore for S3LogStore {
                 }
             }
             let pos = frames.position();
-            let q = inner
-                .objects
-                .quarantine(&seg.name, pos as u64, bytes.slice(pos..))
-                .await?;
-            inner
-                .objects
-                .overwrite(&seg.name, bytes.slice(..pos))
-                .await?;
-            report.quarantined.push(q);
-            break;
+            let mut kept = seg.clone();
+            if pos < bytes.len() {
+                report.quarantined.push(
+                    objects
+                        .quarantine(&seg.name, pos as u64, bytes.slice(pos..))
+                        .await?,
+                );
+                match seg.last_offset {
+                    None => objects.overwrite(&seg.name, bytes.slice(..pos)).await?,
+                    Some(_) => {
+                        // A compacted segment is named by its range.
+                        kept = Segment {
+                            start_pos: seg.start_pos,
+                            start_offset: seg.start_offset,
+                            ..Segment::compacted(seg.first_offset, from - 1)
+                        };
+                        objects.overwrite(&kept.name, bytes.slice(..pos)).await?;
+                        objects.delete(&seg.name).await?;
+                    }
+                }
+            }
+            state.segments.push(kept);
         }
         state.next_offset = from;
         Ok(report)
     }
-}
-
-/// The commits of one fetched segment from `expected` on (advancing it),
-/// ending with an error at the first problem: a missing stretch before it,
-/// a bad frame, an unreadable object.
-fn decode_segment(
-    seg: &Segment,
-    bytes: Result<Bytes, Error>,
-    expected: &mut u64,
-    from: u64,
-    next: u64,
-    max: u64,
-) -> Vec<Result<interstice_log::Commit, Error>> {
-    let bytes = match bytes {
-        Ok(b) => b,
-        Err(e) => return vec![Err(e)],
-    };
-    let first_of_read = *expected == from && seg.start_offset <= from;
-    if !first_of_read && seg.start_offset != *expected {
-        return vec![Err(Error::Corrupt(Box::new(BadFrame {
-            segment: seg.name.clone(),
-            position: 0,
-            offset: Some(*expected),
-            len: 0,
-            damage: Damage::Missing {
-                from: *expected,
-                to: seg.start_offset,
-            },
-        })))];
-    }
-    let frames = if seg.start_pos == interstice_log::codec::SEGMENT_HEADER_LEN {
-        match SegmentFrames::new(&seg.name, bytes, seg.first_offset, max) {
-            Ok(f) => f,
-            Err(e) => return vec![Err(e)],
-        }
-    } else {
-        SegmentFrames::at(&seg.name, bytes, seg.start_pos, seg.start_offset, max)
-    };
-    let mut out = Vec::new();
-    for item in frames {
-        match item {
-            Ok(c) if c.offset < from => {}
-            Ok(c) if c.offset >= next => break,
-            Ok(c) => {
-                *expected = c.offset + 1;
-                out.push(Ok(c));
-            }
-            Err(e) => {
-                out.push(Err(e));
-                break;
-            }
-        }
-    }
-    out
 }

@@ -1,0 +1,236 @@
+//! Streaming commits out of segment objects, in order, with a bounded
+//! number of objects fetched ahead.
+//!
+//! A reader tolerates compaction running at the same time: when an object
+//! it planned to read is gone, or has become a stub, or does not continue
+//! where the previous one ended, it lists the log again and carries on
+//! from the next offset it needs. Only when the listing still has a hole
+//! does it report corruption (`Damage::Missing`).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use futures::stream;
+use interstice_log::codec::SEGMENT_HEADER_LEN;
+use interstice_log::scan::SegmentFrames;
+use interstice_log::{BadFrame, Commit, CommitStream, Damage, Error};
+use tokio::task::JoinHandle;
+
+use crate::objects::{Objects, Segment};
+
+/// An object being fetched: its bytes, or `None` when it is gone.
+type Fetch = JoinHandle<Result<Option<Bytes>, Error>>;
+
+/// How often one read may list the log again before giving up.
+const MAX_REPLANS: u32 = 8;
+
+pub(crate) struct Reader {
+    objects: Objects,
+    max_frame: u64,
+    concurrency: usize,
+    /// The next offset to yield.
+    expected: u64,
+    /// Where the read ends (exclusive).
+    end: u64,
+    plan: VecDeque<Segment>,
+    inflight: VecDeque<(Segment, Fetch)>,
+    ready: VecDeque<Commit>,
+    /// An error to report once the commits before it are out.
+    failed: Option<Error>,
+    replans: u32,
+    done: bool,
+}
+
+enum Step {
+    /// Commits decoded (maybe none).
+    Read,
+    /// The plan no longer matches the stored objects.
+    Replan(BadFrame),
+}
+
+impl Reader {
+    pub fn stream(
+        objects: Objects,
+        segments: Vec<Segment>,
+        from: u64,
+        end: u64,
+        max_frame: u64,
+        concurrency: usize,
+    ) -> CommitStream {
+        let start = segments
+            .iter()
+            .rposition(|s| s.start_offset <= from)
+            .unwrap_or(0);
+        let reader = Reader {
+            objects,
+            max_frame,
+            concurrency,
+            expected: from,
+            end,
+            plan: segments.into_iter().skip(start).collect(),
+            inflight: VecDeque::new(),
+            ready: VecDeque::new(),
+            failed: None,
+            replans: 0,
+            done: false,
+        };
+        Box::pin(stream::unfold(reader, |mut r| async move {
+            let item = r.next().await?;
+            Some((item, r))
+        }))
+    }
+
+    async fn next(&mut self) -> Option<Result<Commit, Error>> {
+        loop {
+            if let Some(c) = self.ready.pop_front() {
+                return Some(Ok(c));
+            }
+            if let Some(e) = self.failed.take() {
+                self.done = true;
+                self.abort();
+                return Some(Err(e));
+            }
+            if self.done || self.expected >= self.end {
+                self.abort();
+                return None;
+            }
+            match self.step().await {
+                Ok(Step::Read) => {}
+                Ok(Step::Replan(why)) => {
+                    if let Err(e) = self.replan(why).await {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+                Err(e) => {
+                    self.done = true;
+                    self.abort();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+
+    async fn step(&mut self) -> Result<Step, Error> {
+        while self.inflight.len() < self.concurrency {
+            let Some(seg) = self.plan.pop_front() else {
+                break;
+            };
+            let objects = self.objects.clone();
+            let name = seg.name.clone();
+            let handle = tokio::spawn(async move { objects.get(&name).await });
+            self.inflight.push_back((seg, handle));
+        }
+        let Some((seg, handle)) = self.inflight.pop_front() else {
+            return Ok(Step::Replan(self.missing(None)));
+        };
+        let bytes = handle.await.map_err(|e| Error::Backend {
+            message: format!("reading {}: {e}", self.objects.location),
+            source: None,
+        })??;
+        let Some(bytes) = bytes else {
+            return Ok(Step::Replan(self.missing(Some(&seg))));
+        };
+        if seg.start_offset > self.expected {
+            return Ok(Step::Replan(self.missing(Some(&seg))));
+        }
+        let mut frames = if seg.start_pos == SEGMENT_HEADER_LEN {
+            SegmentFrames::new(&seg.name, bytes, seg.first_offset, self.max_frame)?
+        } else {
+            SegmentFrames::at(
+                &seg.name,
+                bytes,
+                seg.start_pos,
+                seg.start_offset,
+                self.max_frame,
+            )
+        };
+        let before = self.expected;
+        for item in &mut frames {
+            let c = match item {
+                Ok(c) => c,
+                Err(e) => {
+                    self.failed = Some(e);
+                    return Ok(Step::Read);
+                }
+            };
+            if c.offset < self.expected {
+                continue;
+            }
+            if c.offset >= self.end {
+                break;
+            }
+            self.expected = c.offset + 1;
+            self.ready.push_back(c);
+        }
+        // A batch object that became a stub under us, or one that ended
+        // before the next object begins: the listing changed.
+        let next_start = self
+            .inflight
+            .front()
+            .map(|(s, _)| s.start_offset)
+            .or_else(|| self.plan.front().map(|s| s.start_offset));
+        if self.expected == before && frames.next_offset() <= before && self.expected < self.end {
+            return Ok(Step::Replan(self.missing(Some(&seg))));
+        }
+        if let Some(n) = next_start
+            && n != self.expected
+            && self.expected < self.end
+        {
+            return Ok(Step::Replan(self.missing(Some(&seg))));
+        }
+        Ok(Step::Read)
+    }
+
+    fn missing(&self, seg: Option<&Segment>) -> BadFrame {
+        let to = self
+            .inflight
+            .front()
+            .map(|(s, _)| s.start_offset)
+            .or_else(|| self.plan.front().map(|s| s.start_offset))
+            .unwrap_or(self.end);
+        BadFrame {
+            segment: seg.map_or_else(|| "(end of listing)".to_owned(), |s| s.name.clone()),
+            position: 0,
+            offset: Some(self.expected),
+            len: 0,
+            damage: Damage::Missing {
+                from: self.expected,
+                to,
+            },
+        }
+    }
+
+    /// Lists the log again and plans the rest of the read from
+    /// `expected`; a hole that is still there is corruption.
+    async fn replan(&mut self, why: BadFrame) -> Result<(), Error> {
+        self.abort();
+        self.replans += 1;
+        if self.replans > MAX_REPLANS {
+            return Err(Error::Corrupt(Box::new(why)));
+        }
+        let listed = self.objects.list_segments().await?;
+        let Some(start) = listed.iter().rposition(|s| s.first_offset <= self.expected) else {
+            return Err(Error::Corrupt(Box::new(why)));
+        };
+        let reaches = listed[start]
+            .last_offset
+            .is_none_or(|last| last >= self.expected);
+        if !reaches || (self.replans > 1 && why_is_same_hole(&why, &listed[start])) {
+            return Err(Error::Corrupt(Box::new(why)));
+        }
+        self.plan = listed.into_iter().skip(start).collect();
+        Ok(())
+    }
+
+    fn abort(&mut self) {
+        for (_, h) in self.inflight.drain(..) {
+            h.abort();
+        }
+    }
+}
+
+/// The re-listed segment is the one that already failed to continue.
+fn why_is_same_hole(why: &BadFrame, seg: &Segment) -> bool {
+    why.segment == seg.name
+}

@@ -1,0 +1,114 @@
+//! Compaction on real servers: nothing lost, readers running at the same
+//! time unaffected, fencing still working, truncation into a merged
+//! segment.
+
+mod common;
+
+use common::{GARAGE, MOTO, Server};
+use futures::StreamExt;
+use interstice_backend_s3::S3LogStore;
+use interstice_log::conformance::{append_samples, sample_commit};
+use interstice_log::{CommitBatch, Error, LogOptions, LogStore, LogStoreExt};
+
+fn opts() -> LogOptions {
+    LogOptions::default().create(true)
+}
+
+async fn writer(server: Server, test: &str) -> (interstice_backend_s3::S3Config, S3LogStore) {
+    let config = server
+        .config(test)
+        .single_writer(!server.enforces_create_only);
+    let store = S3LogStore::open(config.clone(), opts()).await.unwrap();
+    (config, store)
+}
+
+#[tokio::test]
+async fn compaction_keeps_every_commit_and_the_log_goes_on() {
+    let (config, store) = writer(GARAGE, "compact").await;
+    let mut all = append_samples(&store, 30, 1).await;
+    all.extend(append_samples(&store, 30, 3).await);
+    let report = store.compact(1024).await.unwrap();
+    assert!(report.merged_objects >= 30, "{report:?}");
+    assert!(report.written.len() >= 2, "{report:?}");
+    assert!(
+        (report.merged_objects..=60).contains(&report.commits),
+        "{report:?}"
+    );
+    assert!(report.skipped.is_empty());
+    assert_eq!(store.read_all(0).await.unwrap(), all);
+    assert_eq!(store.read_all(17).await.unwrap(), all[17..]);
+    assert!(store.verify().await.unwrap().is_clean());
+
+    // Again: nothing left to merge but the newest objects.
+    let again = store.compact(1024).await.unwrap();
+    assert!(again.merged_objects < report.merged_objects);
+
+    all.extend(append_samples(&store, 5, 2).await);
+    drop(store);
+    let store = S3LogStore::open(config.clone(), opts()).await.unwrap();
+    assert_eq!(store.read_all(0).await.unwrap(), all);
+    let ro = S3LogStore::open(config, LogOptions::default().read_only(true))
+        .await
+        .unwrap();
+    assert_eq!(ro.read_all(0).await.unwrap(), all);
+    let report = ro.verify().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.bad);
+    assert_eq!(report.commits, 65);
+}
+
+#[tokio::test]
+async fn a_reader_running_during_compaction_reads_everything() {
+    let (mut config, store) = writer(GARAGE, "compact-reader").await;
+    let all = append_samples(&store, 40, 1).await;
+    // A reader (another process) fetching one object at a time.
+    config.fetch_concurrency = Some(1);
+    let reader = S3LogStore::open(config.clone(), LogOptions::default().read_only(true))
+        .await
+        .unwrap();
+    let mut stream = reader.read_from(0).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(stream.next().await.unwrap().unwrap());
+    }
+    // Meanwhile the writer merges everything the reader has yet to read.
+    let report = store.compact(1 << 20).await.unwrap();
+    assert_eq!(report.merged_objects, 39);
+    while let Some(c) = stream.next().await {
+        got.push(c.unwrap());
+    }
+    assert_eq!(got, all);
+}
+
+#[tokio::test]
+async fn a_stale_writer_is_still_fenced_after_compaction() {
+    let (config, a) = writer(MOTO, "compact-fence").await;
+    append_samples(&a, 6, 1).await;
+    // B takes over and writes offset 6; compaction merges 0..=6 (6 was
+    // not the last segment once B writes 7).
+    let b = S3LogStore::open(config.clone(), opts()).await.unwrap();
+    append_samples(&b, 2, 1).await;
+    let report = b.compact(1 << 20).await.unwrap();
+    assert_eq!(report.merged_objects, 7);
+    // A still thinks 6 is next: the stub at 6 refuses it.
+    let mut batch = CommitBatch::new(6);
+    batch.push(&sample_commit(6, "stale")).unwrap();
+    let err = a.append(&batch).await.unwrap_err();
+    assert!(matches!(err, Error::Fenced { .. }), "{err}");
+    assert_eq!(b.read_all(6).await.unwrap()[0], sample_commit(6, "s"));
+}
+
+#[tokio::test]
+async fn truncating_into_a_merged_segment_keeps_the_prefix() {
+    let (config, store) = writer(GARAGE, "compact-truncate").await;
+    let all = append_samples(&store, 20, 2).await;
+    store.compact(1 << 20).await.unwrap();
+    let report = store.truncate(7).await.unwrap();
+    assert_eq!(report.removed, 13);
+    assert_eq!(store.read_all(0).await.unwrap(), all[..7]);
+    let mut expected = all[..7].to_vec();
+    expected.extend(append_samples(&store, 4, 1).await);
+    drop(store);
+    let store = S3LogStore::open(config, opts()).await.unwrap();
+    assert_eq!(store.read_all(0).await.unwrap(), expected);
+    assert!(store.verify().await.unwrap().is_clean());
+}
