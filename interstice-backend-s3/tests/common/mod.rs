@@ -124,3 +124,90 @@ impl Harness for S3 {
             .unwrap();
     }
 }
+
+/// A TCP proxy in front of a test server that can pretend the server is
+/// down, or lose every answer after the server has acted on the request.
+pub struct Proxy {
+    pub endpoint: String,
+    mode: Arc<std::sync::atomic::AtomicU8>,
+}
+
+/// Traffic flows both ways.
+pub const PASS: u8 = 0;
+/// Connections are closed at once: the server looks down.
+pub const DOWN: u8 = 1;
+/// Requests reach the server, answers are thrown away and the connection
+/// closed: the client cannot know what happened.
+pub const LOSE_ANSWERS: u8 = 2;
+
+impl Proxy {
+    pub async fn start(server: Server) -> Self {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        server.require();
+        let upstream = server.endpoint.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let mode = Arc::new(AtomicU8::new(PASS));
+        let m = mode.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                if m.load(Ordering::SeqCst) == DOWN {
+                    continue;
+                }
+                let Ok(upstream) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut ur, mut uw) = upstream.into_split();
+                let m1 = m.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 << 10];
+                    loop {
+                        match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) if m1.load(Ordering::SeqCst) != DOWN => {
+                                if uw.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => return,
+                        }
+                    }
+                });
+                let m2 = m.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 << 10];
+                    loop {
+                        match ur.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) if m2.load(Ordering::SeqCst) == PASS => {
+                                if cw.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                            // Lost: close the client's side without an answer.
+                            Ok(_) => return,
+                        }
+                    }
+                });
+            }
+        });
+        Self { endpoint, mode }
+    }
+
+    pub fn set(&self, mode: u8) {
+        self.mode.store(mode, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A log behind this proxy on `server`.
+    pub fn config(&self, server: Server, test: &str) -> S3Config {
+        let mut c = server.config(test);
+        c.endpoint = Some(self.endpoint.clone());
+        c.max_retries(0)
+            .request_timeout(std::time::Duration::from_secs(5))
+    }
+}
