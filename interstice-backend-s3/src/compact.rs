@@ -168,3 +168,34 @@ async fn merge(
         commits,
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sized(first: u64, body: u64) -> Segment {
+        Segment {
+            size: SEGMENT_HEADER_LEN as u64 + body,
+            ..Segment::new(first)
+        }
+    }
+
+    #[test]
+    fn runs_stop_at_the_target_and_at_merged_segments() {
+        let segs = vec![
+            sized(0, 40),
+            sized(1, 40),
+            sized(2, 40),
+            Segment::compacted(3, 5),
+            sized(6, 40),
+            sized(7, 40),
+        ];
+        let firsts: Vec<Vec<u64>> = runs(&segs, 100)
+            .iter()
+            .map(|r| r.iter().map(|s| s.first_offset).collect())
+            .collect();
+        // 0 and 1 fit in 100 bytes, 2 alone is no run; 6 and 7 after the
+        // merged segment.
+        assert_eq!(firsts, [vec![0, 1], vec![6, 7]]);
+    }
+}

@@ -305,3 +305,34 @@ impl Objects {
         Ok(enforced)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_junk_is_ignored() {
+        assert_eq!(parse_segment_name(&segment_name(42)), Some(Segment::new(42)));
+        let c = Segment::compacted(3, 9);
+        assert_eq!(parse_segment_name(&c.name), Some(c));
+        for junk in ["42.seg", "00000000000000000042.log", "x.seg", "00000000000000000009-00000000000000000003.seg"] {
+            assert_eq!(parse_segment_name(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn a_merged_segment_hides_what_it_covers() {
+        let all = vec![
+            Segment::new(0),
+            Segment::new(2),
+            Segment::compacted(2, 7),
+            Segment::new(5),
+            Segment::new(8),
+        ];
+        let names: Vec<_> = plan(all).into_iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [segment_name(0), Segment::compacted(2, 7).name, segment_name(8)]
+        );
+    }
+}

@@ -132,6 +132,9 @@ pub struct Proxy {
     mode: Arc<std::sync::atomic::AtomicU8>,
 }
 
+/// How long the proxy holds each piece of an answer (0: not at all).
+static DELAY_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Traffic flows both ways.
 pub const PASS: u8 = 0;
 /// Connections are closed at once: the server looks down.
@@ -141,6 +144,16 @@ pub const DOWN: u8 = 1;
 pub const LOSE_ANSWERS: u8 = 2;
 
 impl Proxy {
+    /// A proxy that delays every answer by `delay`, like a server in
+    /// another region.
+    pub async fn with_delay(server: Server, delay: std::time::Duration) -> Self {
+        DELAY_MICROS.store(
+            delay.as_micros() as u64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        Self::start(server).await
+    }
+
     pub async fn start(server: Server) -> Self {
         use std::sync::atomic::{AtomicU8, Ordering};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -185,6 +198,11 @@ impl Proxy {
                         match ur.read(&mut buf).await {
                             Ok(0) | Err(_) => return,
                             Ok(n) if m2.load(Ordering::SeqCst) == PASS => {
+                                let delay = DELAY_MICROS.load(Ordering::SeqCst);
+                                if delay > 0 {
+                                    tokio::time::sleep(std::time::Duration::from_micros(delay))
+                                        .await;
+                                }
                                 if cw.write_all(&buf[..n]).await.is_err() {
                                     return;
                                 }
