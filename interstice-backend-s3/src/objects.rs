@@ -312,10 +312,18 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_junk_is_ignored() {
-        assert_eq!(parse_segment_name(&segment_name(42)), Some(Segment::new(42)));
+        assert_eq!(
+            parse_segment_name(&segment_name(42)),
+            Some(Segment::new(42))
+        );
         let c = Segment::compacted(3, 9);
         assert_eq!(parse_segment_name(&c.name), Some(c));
-        for junk in ["42.seg", "00000000000000000042.log", "x.seg", "00000000000000000009-00000000000000000003.seg"] {
+        for junk in [
+            "42.seg",
+            "00000000000000000042.log",
+            "x.seg",
+            "00000000000000000009-00000000000000000003.seg",
+        ] {
             assert_eq!(parse_segment_name(junk), None, "{junk}");
         }
     }
@@ -332,7 +340,11 @@ mod tests {
         let names: Vec<_> = plan(all).into_iter().map(|s| s.name).collect();
         assert_eq!(
             names,
-            [segment_name(0), Segment::compacted(2, 7).name, segment_name(8)]
+            [
+                segment_name(0),
+                Segment::compacted(2, 7).name,
+                segment_name(8)
+            ]
         );
     }
 }
