@@ -236,6 +236,18 @@ impl<'de> Visitor<'de> for OptionVisitor<'_> {
     }
 }
 
+/// Most elements a `Vec` of a type that encodes to no bytes may hold.
+pub const MAX_ZERO_SIZED_ELEMENTS: usize = 1 << 16;
+
+/// Whether values of `ty` encode to no bytes at all.
+fn is_zero_sized(ty: &Type) -> bool {
+    match ty {
+        Type::Unit => true,
+        Type::Struct(s) => s.fields.iter().all(|f| is_zero_sized(&f.ty)),
+        _ => false,
+    }
+}
+
 struct SeqVisitor<'a>(&'a Type);
 
 impl<'de> Visitor<'de> for SeqVisitor<'_> {
@@ -244,8 +256,17 @@ impl<'de> Visitor<'de> for SeqVisitor<'_> {
         write!(f, "Vec<{}>", self.0)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // Elements of zero bytes (units) cost nothing to claim: a few bytes
+        // could ask for 2^64 of them. Bound their count outright.
+        let claimed = seq.size_hint().unwrap_or(0);
+        if claimed > MAX_ZERO_SIZED_ELEMENTS && is_zero_sized(self.0) {
+            return Err(de::Error::custom(format_args!(
+                "a Vec<{}> of {claimed} elements (at most {MAX_ZERO_SIZED_ELEMENTS} of a type that encodes to no bytes)",
+                self.0
+            )));
+        }
         // Never trust a claimed length for the allocation.
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        let mut out = Vec::with_capacity(claimed.min(1024));
         while let Some(v) = seq.next_element_seed(Seed(self.0))? {
             out.push(v);
         }

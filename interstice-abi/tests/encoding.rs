@@ -195,6 +195,20 @@ fn a_huge_claimed_length_does_not_allocate() {
     for ty in [Type::Vec(Box::new(Type::U64)), Type::String, Type::Bytes] {
         assert!(decode_value(&ty, &bytes).is_err(), "{ty}");
     }
+    // Units take no bytes, so no byte count can refuse them: their count
+    // is bounded instead (a proptest once found this eating 24 GiB).
+    let empty = Type::Struct(interstice_abi::StructType {
+        name: "Empty".into(),
+        fields: vec![],
+    });
+    for ty in [Type::Unit, empty] {
+        let err = decode_value(&Type::Vec(Box::new(ty.clone())), &bytes[..9]).unwrap_err();
+        assert!(err.to_string().contains("at most 65536"), "{ty}: {err}");
+    }
+    let mut ok = vec![251];
+    ok.extend_from_slice(&1000u16.to_le_bytes());
+    let units = decode_value(&Type::Vec(Box::new(Type::Unit)), &ok).unwrap();
+    assert!(matches!(units, interstice_abi::Value::Vec(v) if v.len() == 1000));
 }
 
 #[test]

@@ -293,14 +293,27 @@ impl<T: IntersticeType> IntersticeType for Vec<T> {
         }
     }
     fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
-        // Zero-sized elements would let a tiny input claim a huge length;
-        // every other element takes at least one byte.
-        let n = read_len(input, usize::from(T::ty() != Type::Unit))?;
+        // Every element takes at least one byte, except those of a type
+        // that encodes to nothing, whose count is bounded as the host
+        // bounds it.
+        let zero_sized = is_zero_sized(&T::ty());
+        let n = read_len(input, usize::from(!zero_sized))?;
+        if zero_sized && n > interstice_abi::encoding::MAX_ZERO_SIZED_ELEMENTS {
+            return Err(DecodeError(format!("{n} elements of a type with no bytes")));
+        }
         let mut v = Vec::with_capacity(n.min(input.len()));
         for _ in 0..n {
             v.push(T::decode(input)?);
         }
         Ok(v)
+    }
+}
+
+fn is_zero_sized(ty: &Type) -> bool {
+    match ty {
+        Type::Unit => true,
+        Type::Struct(s) => s.fields.iter().all(|f| is_zero_sized(&f.ty)),
+        _ => false,
     }
 }
 
