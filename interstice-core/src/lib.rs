@@ -18,6 +18,6 @@ pub mod subscriptions;
 pub mod table;
 
 pub use error::{CallError, PublishError, ReplayError, TableError};
-pub use host::{Limits, WasmHost};
+pub use host::{Inspected, Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayReport, Replayed};
 pub use runtime::{OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime, RuntimeConfig};

@@ -288,6 +288,23 @@ impl WasmHost {
         })
     }
 
+    /// Compiles `wasm`, checks its imports and exports, and reads and
+    /// validates the schema it declares: everything publishing checks
+    /// before it touches the log (and what `interstice validate` and
+    /// `interstice schema` report).
+    pub fn inspect(&self, wasm: &[u8]) -> Result<Inspected, PublishError> {
+        let module = self.compile(wasm)?;
+        let schema_bytes = self.describe(&module)?;
+        let schema: ModuleSchema = interstice_abi::decode(&schema_bytes)
+            .map_err(|e| PublishError::Describe(e.to_string()))?;
+        schema.validate().map_err(PublishError::InvalidSchema)?;
+        Ok(Inspected {
+            module,
+            schema,
+            schema_bytes,
+        })
+    }
+
     /// Runs the module's `interstice_describe` (publish time only) and
     /// returns the schema bytes it exports.
     pub fn describe(&self, module: &Module) -> Result<Vec<u8>, PublishError> {
@@ -378,6 +395,16 @@ fn new_state(
         logs: Vec::new(),
         instantiations,
     }
+}
+
+/// A compiled module and the schema it declares, checked.
+pub struct Inspected {
+    /// The compiled module.
+    pub module: Module,
+    /// Its schema, validated.
+    pub schema: ModuleSchema,
+    /// The schema as the module encoded it.
+    pub schema_bytes: Vec<u8>,
 }
 
 /// How many calls reuse one wasmtime store (each with a fresh instance)

@@ -17,12 +17,11 @@ impl Runtime {
     /// record, and returns once it is durable.
     pub async fn publish(&self, wasm: &[u8]) -> Result<Published, PublishError> {
         self.check_running()?;
-        let host = &self.inner.host;
-        let module = host.compile(wasm)?;
-        let schema_bytes = host.describe(&module)?;
-        let schema: ModuleSchema = interstice_abi::decode(&schema_bytes)
-            .map_err(|e| PublishError::Describe(e.to_string()))?;
-        schema.validate().map_err(PublishError::InvalidSchema)?;
+        let crate::host::Inspected {
+            module,
+            schema,
+            schema_bytes,
+        } = self.inner.host.inspect(wasm)?;
         let (reply, rx) = oneshot::channel();
         let request = Request::Install {
             schema,

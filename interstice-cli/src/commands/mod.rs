@@ -1,0 +1,31 @@
+//! One module per command; each is glue over the library crates.
+
+pub mod call;
+pub mod check;
+pub mod publish;
+pub mod query;
+pub mod replay;
+pub mod schema;
+
+use anyhow::{Context, Result, bail};
+use interstice_core::db::{Database, ModuleState};
+
+/// Splits `module.name`.
+pub fn split_target<'a>(target: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
+    match target.split_once('.') {
+        Some((m, n)) if !m.is_empty() && !n.is_empty() => Ok((m, n)),
+        _ => bail!("`{target}` is not MODULE.{what}"),
+    }
+}
+
+/// The published module `name`, or an error listing the modules there are.
+pub fn module<'a>(db: &'a Database, name: &str) -> Result<&'a ModuleState> {
+    db.module_by_name(name).with_context(|| {
+        let names: Vec<_> = db.modules().map(|m| m.schema.name.clone()).collect();
+        if names.is_empty() {
+            format!("no module `{name}`: the log has no modules yet (publish one first)")
+        } else {
+            format!("no module `{name}`; the log has: {}", names.join(", "))
+        }
+    })
+}

@@ -1,0 +1,24 @@
+//! `interstice publish LOG MODULE.wasm`
+
+use anyhow::{Context, Result};
+use interstice_core::{Runtime, RuntimeConfig};
+
+use crate::location::LogArgs;
+
+pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
+    let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read {wasm_path}"))?;
+    let store = args.open(log, false, true).await?;
+    let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
+    let result = rt.publish(&wasm).await;
+    rt.settle().await;
+    rt.shutdown().await;
+    let published = result.with_context(|| format!("cannot publish {wasm_path}"))?;
+    println!(
+        "published {wasm_path} as module {} at offset {}",
+        published.module_id, published.offset
+    );
+    if !published.diff.changes.is_empty() {
+        println!("changes from the previous version:\n{}", published.diff);
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! `LOG` arguments: a directory (the disk backend) or `s3://bucket/prefix`
+//! (the S3 backend), opened as one `LogStore`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use interstice_backend_fs::FsLogStore;
+use interstice_backend_s3::{S3Config, S3LogStore};
+use interstice_log::{Durability, LogOptions, LogStore, RecoveryMode};
+
+/// How to open a log (shared by every command that takes `LOG`).
+#[derive(Args, Clone, Debug, Default)]
+pub struct LogArgs {
+    /// What opening does with a damaged tail: truncate-tail, strict, or
+    /// skip-to:N.
+    #[arg(long, default_value = "truncate-tail", global = true)]
+    pub recovery: RecoveryMode,
+    /// When a commit counts as durable: sync, batch:<ms> or none.
+    #[arg(long, default_value = "sync", global = true)]
+    pub durability: Durability,
+    /// S3 endpoint (else AWS_ENDPOINT_URL).
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true, hide_env_values = true)]
+    pub s3_endpoint: Option<String>,
+    /// S3 signing region (else AWS_REGION).
+    #[arg(long, env = "AWS_REGION", global = true)]
+    pub s3_region: Option<String>,
+    /// Write to an S3 server that ignores create-only puts, promising that
+    /// no other process writes the log (docs/s3.md).
+    #[arg(long, global = true)]
+    pub s3_single_writer: bool,
+}
+
+impl LogArgs {
+    /// The first offset a replay starts at (non-zero after `skip-to`).
+    pub fn first_offset(&self) -> u64 {
+        match self.recovery {
+            RecoveryMode::SkipTo(n) => n,
+            _ => 0,
+        }
+    }
+
+    /// Opens `log`: read-only (for inspection) or for writing, creating
+    /// it when `create`.
+    pub async fn open(
+        &self,
+        log: &str,
+        read_only: bool,
+        create: bool,
+    ) -> Result<Arc<dyn LogStore>> {
+        let opts = LogOptions::default()
+            .recovery(self.recovery)
+            .durability(self.durability)
+            .read_only(read_only)
+            .create(create && !read_only);
+        if log.starts_with("s3://") {
+            let mut config = S3Config::from_url(log)?.single_writer(self.s3_single_writer);
+            config.endpoint = self.s3_endpoint.clone();
+            config.region = self.s3_region.clone();
+            let store = S3LogStore::open(config, opts)
+                .await
+                .with_context(|| format!("cannot open the log at {log}"))?;
+            report(store.recovery_report());
+            Ok(Arc::new(store))
+        } else {
+            let store = FsLogStore::open(log, opts)
+                .with_context(|| format!("cannot open the log at {log}"))?;
+            report(store.recovery_report());
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Says what recovery did, on stderr.
+fn report(r: &interstice_log::RecoveryReport) {
+    if let Some(tail) = &r.invalid_tail {
+        eprintln!("warning: invalid tail of the log: {tail}");
+    }
+    for q in &r.quarantined {
+        eprintln!("warning: cut from the log and kept: {q}");
+    }
+    if let Some(c) = &r.corruption {
+        eprintln!("warning: the log is corrupt (served up to the damage): {c}");
+    }
+}

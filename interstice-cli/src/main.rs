@@ -1,0 +1,161 @@
+//! `interstice`: the command line over the Interstice libraries. This
+//! crate only parses arguments and prints results; opening logs, replaying,
+//! running modules and checking frames live in the library crates.
+
+mod commands;
+mod location;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use commands::{call, check, publish, query, replay, schema};
+use location::LogArgs;
+
+/// Run sandboxed WebAssembly modules whose state survives anything.
+///
+/// LOG is a directory (a log on local disk) or s3://bucket/prefix (a log
+/// on S3-compatible storage; endpoint, region and credentials from the
+/// flags below or the usual AWS_* variables).
+#[derive(Parser, Debug)]
+#[command(name = "interstice", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Record a module in the log (refusing incompatible schema changes).
+    #[command(
+        after_help = "Example:\n  interstice publish ./my-log modules/target/wasm32-unknown-unknown/release/hello.wasm"
+    )]
+    Publish {
+        /// The log.
+        log: String,
+        /// The module, a .wasm file built with interstice-sdk.
+        wasm: String,
+    },
+    /// Call a reducer; exits 0 only once the commit is durable.
+    #[command(
+        after_help = "Arguments are a JSON array (by position) or object (by name).\n\nExamples:\n  interstice call ./my-log hello.hello '[\"world\"]'\n  interstice call ./my-log chat.send '{\"user\": \"ada\", \"channel\": \"general\", \"text\": \"hi\"}'"
+    )]
+    Call {
+        /// The log.
+        log: String,
+        /// MODULE.REDUCER
+        target: String,
+        /// The arguments as JSON (default: none).
+        args: Option<String>,
+    },
+    /// Print a table's rows (replaying the log).
+    #[command(
+        after_help = "Examples:\n  interstice query ./my-log hello.greetings\n  interstice query ./my-log chat.users --where name=ada --format json"
+    )]
+    Query {
+        /// The log.
+        log: String,
+        /// MODULE.TABLE
+        target: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: query::Format,
+        /// Only rows whose COLUMN equals VALUE (JSON, or plain text for
+        /// strings); an index on COLUMN is used when there is one.
+        #[arg(long = "where", value_name = "COLUMN=VALUE")]
+        filters: Vec<String>,
+    },
+    /// Replay the log and print a summary (no WebAssembly runs).
+    #[command(
+        after_help = "Examples:\n  interstice replay ./my-log\n  interstice replay ./my-log --to-offset 41     # the state as of commit 41"
+    )]
+    Replay {
+        /// The log.
+        log: String,
+        /// Stop after this commit: the state as of then.
+        #[arg(long)]
+        to_offset: Option<u64>,
+    },
+    /// Print the schema of a .wasm module, or of every module in a log.
+    #[command(
+        after_help = "Examples:\n  interstice schema modules/target/wasm32-unknown-unknown/release/chat.wasm\n  interstice schema ./my-log --format json"
+    )]
+    Schema {
+        /// A .wasm file or a log.
+        source: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: schema::Format,
+    },
+    /// Verify every frame of a log; exit 1 and list each bad frame if any.
+    #[command(after_help = "Example:\n  interstice check-log ./my-log")]
+    CheckLog {
+        /// The log.
+        log: String,
+    },
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let args = &cli.log;
+    match &cli.command {
+        Command::Publish { log, wasm } => publish::run(args, log, wasm).await?,
+        Command::Call {
+            log,
+            target,
+            args: json,
+        } => call::run(args, log, target, json.as_deref()).await?,
+        Command::Query {
+            log,
+            target,
+            format,
+            filters,
+        } => query::run(args, log, target, *format, filters).await?,
+        Command::Replay { log, to_offset } => replay::run(args, log, *to_offset).await?,
+        Command::Schema { source, format } => schema::run(args, source, *format).await?,
+        Command::CheckLog { log } => {
+            if !check::run(args, log).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    // Die quietly when stdout is closed early (`interstice ... | head`),
+    // as other Unix tools do, instead of panicking on the write.
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal, before any
+    // thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

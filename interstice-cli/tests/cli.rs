@@ -1,0 +1,158 @@
+//! The `interstice` binary end to end on the built example modules
+//! (`scripts/build-modules.sh`; `scripts/test.sh` runs it first).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn wasm(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../modules/target/wasm32-unknown-unknown/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{}: build the modules with scripts/build-modules.sh",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+fn interstice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_interstice"))
+        .args(args)
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = interstice(args);
+    assert!(
+        out.status.success(),
+        "interstice {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = interstice(args);
+    assert!(!out.status.success(), "interstice {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+}
+
+fn log_dir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("log");
+    (t, p)
+}
+
+#[test]
+fn publish_call_query_replay_and_check() {
+    let (_t, dir) = log_dir();
+    let log = dir.to_str().unwrap();
+    let out = ok(&["publish", log, &wasm("hello")]);
+    assert!(out.contains("at offset 0"), "{out}");
+    let out = ok(&["call", log, "hello.hello", r#"["world"]"#]);
+    assert!(out.contains("[info] greeting 1 stored"), "{out}");
+    assert!(out.contains("committed at offset 1 (durable)"), "{out}");
+    ok(&["call", log, "hello.hello", r#"{"name": "ada"}"#]);
+
+    let out = ok(&["query", log, "hello.greetings"]);
+    assert!(out.contains("1   Hello, world!"), "{out}");
+    assert!(out.contains("(2 rows)"), "{out}");
+    let out = ok(&[
+        "query",
+        log,
+        "hello.greetings",
+        "--format",
+        "json",
+        "--where",
+        "id=2",
+    ]);
+    assert_eq!(out, "{\"greeting\":\"Hello, ada!\",\"id\":2}\n");
+    let out = ok(&["query", log, "hello.greetings", "--format", "csv"]);
+    assert_eq!(out, "id,greeting\n1,\"Hello, world!\"\n2,\"Hello, ada!\"\n");
+
+    let out = ok(&["replay", log]);
+    assert!(out.contains("module hello 0.1.0"), "{out}");
+    assert!(out.contains("greetings"), "{out}");
+    // The state as of the first call: one greeting.
+    let out = ok(&["replay", log, "--to-offset", "2"]);
+    assert!(out.contains("1 rows"), "{out}");
+
+    let out = ok(&["check-log", log]);
+    assert!(out.contains("every frame is valid"), "{out}");
+    let out = ok(&["schema", &wasm("hello")]);
+    assert!(
+        out.contains("reducer hello(name: String) (public)"),
+        "{out}"
+    );
+    let out = ok(&["schema", log, "--format", "json"]);
+    assert!(out.contains("\"name\": \"greetings\""), "{out}");
+}
+
+#[test]
+fn mistakes_get_messages_that_name_them() {
+    let (_t, dir) = log_dir();
+    let log = dir.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    let err = fails(&["call", log, "hello.hello", "[1]"]);
+    assert!(
+        err.contains("arguments do not fit hello.hello(name: String)"),
+        "{err}"
+    );
+    assert!(err.contains("name: expected String, found 1"), "{err}");
+    let err = fails(&["call", log, "hello.helo"]);
+    assert!(
+        err.contains("no reducer `helo`; it has: hello, on_greeting"),
+        "{err}"
+    );
+    let err = fails(&["call", log, "nope.hello"]);
+    assert!(
+        err.contains("no module `nope`; the log has: hello"),
+        "{err}"
+    );
+    let err = fails(&["call", log, "hello.hello", "[oops"]);
+    assert!(err.contains("the arguments are not JSON"), "{err}");
+    let err = fails(&["query", log, "hello.greetings", "--where", "nme=1"]);
+    assert!(
+        err.contains("no column `nme`; columns: id, greeting"),
+        "{err}"
+    );
+    let err = fails(&["query", &format!("{log}-missing"), "hello.greetings"]);
+    assert!(err.contains("no log at"), "{err}");
+    let err = fails(&["publish", log, "Cargo.toml"]);
+    assert!(
+        err.contains("cannot read Cargo.toml") || err.contains("not"),
+        "{err}"
+    );
+    let err = fails(&["query", log, "hello.greetings", "--format", "xml"]);
+    assert!(err.contains("invalid value 'xml'"), "{err}");
+}
+
+#[test]
+fn check_log_lists_bad_frames_and_exits_1() {
+    let (_t, dir) = log_dir();
+    let log = dir.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    for name in ["a", "b", "c"] {
+        ok(&["call", log, "hello.hello", &format!("[\"{name}\"]")]);
+    }
+    // Flip a byte inside the second call's frame (the row "Hello, b!").
+    let seg = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes
+        .windows(9)
+        .position(|w| w == b"Hello, b!")
+        .expect("the row is stored");
+    bytes[at] ^= 0x20;
+    std::fs::write(&seg, bytes).unwrap();
+    let out = fails(&["check-log", log]);
+    assert!(out.contains("bad frame: segment"), "{out}");
+    assert!(out.contains("checksum stored 0x"), "{out}");
+}
