@@ -16,7 +16,7 @@ pub struct LogArgs {
     /// skip-to:N.
     #[arg(long, default_value = "truncate-tail", global = true)]
     pub recovery: RecoveryMode,
-    /// When a commit counts as durable: sync, batch:<ms> or none.
+    /// When a commit counts as durable: `sync`, `batch:<ms>` or `none`.
     #[arg(long, default_value = "sync", global = true)]
     pub durability: Durability,
     /// S3 endpoint (else AWS_ENDPOINT_URL).
