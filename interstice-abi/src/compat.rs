@@ -278,3 +278,18 @@ fn table(d: &mut Diff, old: &TableSchema, new: &TableSchema) {
     }
     visibility(d, &t, old.visibility, new.visibility);
 }
+
+/// Lists `new`'s tables that `old` already had in `old`'s order, then the
+/// added ones, and returns whether the order changed. A table's id is its
+/// position and the log names tables by id, so a new version must not
+/// move them; the runtime applies this before [`diff`] at publish (the SDK
+/// lists tables by name, so an added table can sort before older ones).
+pub fn keep_table_order(old: &ModuleSchema, new: &mut ModuleSchema) -> bool {
+    let position = |name: &str| old.tables.iter().position(|t| t.name == name);
+    let before: Vec<String> = new.tables.iter().map(|t| t.name.clone()).collect();
+    // Stable: known tables by their old position, new ones after, in the
+    // order the module gave.
+    new.tables
+        .sort_by_key(|t| position(&t.name).unwrap_or(usize::MAX));
+    new.tables.iter().map(|t| &t.name).ne(before.iter())
+}

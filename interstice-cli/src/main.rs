@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use commands::{call, check, publish, query, replay, schema};
+use commands::{call, check, compact, diff, publish, query, replay, schema, validate};
 use location::LogArgs;
 
 /// Run sandboxed WebAssembly modules whose state survives anything.
@@ -90,6 +90,35 @@ enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: schema::Format,
     },
+    /// Compare two versions of a module: each change compatible or
+    /// breaking; exit 1 on a breaking one.
+    #[command(after_help = "Example:\n  interstice schema-diff old/chat.wasm new/chat.wasm")]
+    SchemaDiff {
+        /// The published version.
+        old: String,
+        /// The new version.
+        new: String,
+    },
+    /// Check modules as publishing would (and their dependencies among
+    /// them); exit 1 listing every problem.
+    #[command(after_help = "Example:\n  interstice validate hello.wasm caller.wasm")]
+    Validate {
+        /// The .wasm files.
+        #[arg(required = true)]
+        wasm: Vec<String>,
+    },
+    /// Merge small objects of an S3 log into larger segments (safe while
+    /// the log is in use).
+    #[command(
+        after_help = "Example:\n  interstice compact s3://my-bucket/logs/prod --s3-endpoint http://127.0.0.1:3900"
+    )]
+    Compact {
+        /// The log (s3://bucket/prefix).
+        log: String,
+        /// Largest merged segment.
+        #[arg(long, default_value_t = 8 << 20)]
+        target_bytes: u64,
+    },
     /// Verify every frame of a log; exit 1 and list each bad frame if any.
     #[command(after_help = "Example:\n  interstice check-log ./my-log")]
     CheckLog {
@@ -115,6 +144,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => query::run(args, log, target, *format, filters).await?,
         Command::Replay { log, to_offset } => replay::run(args, log, *to_offset).await?,
         Command::Schema { source, format } => schema::run(args, source, *format).await?,
+        Command::SchemaDiff { old, new } => {
+            if !diff::run(old, new)? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Validate { wasm } => {
+            if !validate::run(wasm)? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Compact { log, target_bytes } => compact::run(args, log, *target_bytes).await?,
         Command::CheckLog { log } => {
             if !check::run(args, log).await? {
                 return Ok(ExitCode::FAILURE);

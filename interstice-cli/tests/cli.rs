@@ -156,3 +156,83 @@ fn check_log_lists_bad_frames_and_exits_1() {
     assert!(out.contains("bad frame: segment"), "{out}");
     assert!(out.contains("checksum stored 0x"), "{out}");
 }
+
+#[test]
+fn validate_and_schema_diff_report_and_exit_1_on_problems() {
+    let out = fails(&["validate", &wasm("caller")]);
+    assert!(
+        out.contains("depends on `hello` >= 0.1.0, which is not among the modules given"),
+        "{out}"
+    );
+    let out = ok(&["validate", &wasm("caller"), &wasm("hello")]);
+    assert!(out.contains("ok (module caller 0.1.0"), "{out}");
+    let out = fails(&["validate", "Cargo.toml"]);
+    assert!(
+        out.contains("Cargo.toml: not a valid WebAssembly module"),
+        "{out}"
+    );
+
+    let out = ok(&["schema-diff", &wasm("hello"), &wasm("hello")]);
+    assert_eq!(out, "no schema changes\n");
+    let out = fails(&["schema-diff", &wasm("hello"), &wasm("chat")]);
+    assert!(
+        out.contains("[BREAKING] table `greetings` removed"),
+        "{out}"
+    );
+}
+
+/// The same commands on a log in S3 (Garage, from scripts/s3-servers.sh),
+/// plus compaction.
+#[test]
+fn an_s3_log_works_like_a_disk_log_and_compacts() {
+    assert!(
+        std::net::TcpStream::connect("127.0.0.1:3900").is_ok(),
+        "Garage is not running at 127.0.0.1:3900: start it with scripts/s3-servers.sh start (scripts/test.sh does it)"
+    );
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let log = format!("s3://interstice-test/cli-{nanos}");
+    let s3 = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend([
+            "--s3-endpoint",
+            "http://127.0.0.1:3900",
+            "--s3-region",
+            "garage",
+            "--s3-single-writer",
+        ]);
+        Command::new(env!("CARGO_BIN_EXE_interstice"))
+            .args(&all)
+            .env("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567")
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            )
+            .output()
+            .unwrap()
+    };
+    let run = |args: &[&str]| {
+        let out = s3(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["publish", &log, &wasm("hello")]);
+    for name in ["a", "b", "c", "d"] {
+        run(&["call", &log, "hello.hello", &format!("[\"{name}\"]")]);
+    }
+    let out = run(&["compact", &log]);
+    assert!(out.contains("merged"), "{out}");
+    let out = run(&["query", &log, "hello.greetings", "--format", "csv"]);
+    assert_eq!(
+        out,
+        "id,greeting\n1,\"Hello, a!\"\n2,\"Hello, b!\"\n3,\"Hello, c!\"\n4,\"Hello, d!\"\n"
+    );
+    let out = run(&["check-log", &log]);
+    assert!(out.contains("every frame is valid"), "{out}");
+}

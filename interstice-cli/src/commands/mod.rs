@@ -2,10 +2,13 @@
 
 pub mod call;
 pub mod check;
+pub mod compact;
+pub mod diff;
 pub mod publish;
 pub mod query;
 pub mod replay;
 pub mod schema;
+pub mod validate;
 
 use anyhow::{Context, Result, bail};
 use interstice_core::db::{Database, ModuleState};

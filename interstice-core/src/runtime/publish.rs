@@ -69,7 +69,7 @@ impl Runtime {
         let existing = exec.db.module_by_name(&schema.name);
         let (mut schema, mut schema_bytes) = (schema, schema_bytes);
         if let Some(old) = existing
-            && keep_table_ids(&old.schema, &mut schema)
+            && interstice_abi::compat::keep_table_order(&old.schema, &mut schema)
         {
             schema_bytes = interstice_abi::encode(&schema)
                 .map_err(|e| PublishError::Describe(format!("cannot re-encode the schema: {e}")))?;
@@ -127,21 +127,6 @@ impl Runtime {
             commit,
         ))
     }
-}
-
-/// Lists `new`'s tables that `old` already had in `old`'s order, then
-/// the added ones: a table's id is its position, and the log's mutations
-/// name tables by id, so a new version must not move them. (The SDK lists
-/// tables by name, so adding one can sort it before older ones.) Returns
-/// whether the order changed.
-fn keep_table_ids(old: &ModuleSchema, new: &mut ModuleSchema) -> bool {
-    let position = |name: &str| old.tables.iter().position(|t| t.name == name);
-    let before: Vec<String> = new.tables.iter().map(|t| t.name.clone()).collect();
-    // A stable sort: known tables by their old position, new ones after, in
-    // the order the module gave.
-    new.tables
-        .sort_by_key(|t| position(&t.name).unwrap_or(usize::MAX));
-    new.tables.iter().map(|t| &t.name).ne(before.iter())
 }
 
 /// Subscriptions to other modules need a public table; dependencies must be
