@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use commands::{call, check, compact, diff, publish, query, replay, schema, validate};
+use commands::{
+    call, check, compact, diff, dump, inspect, publish, query, replay, schema, validate,
+};
 use location::LogArgs;
 
 /// Run sandboxed WebAssembly modules whose state survives anything.
@@ -119,6 +121,29 @@ enum Command {
         #[arg(long, default_value_t = 8 << 20)]
         target_bytes: u64,
     },
+    /// Print transactions for people: offset, time, reducer and
+    /// arguments, cause, and each row change decoded by the logged schema.
+    #[command(
+        after_help = "Examples:\n  interstice log-inspect ./my-log --module chat --from 10 --to 20\n  interstice log-inspect ./my-log --table users --since 2026-11-26T09:00:00Z"
+    )]
+    LogInspect {
+        /// The log.
+        log: String,
+        #[command(flatten)]
+        filter: inspect::Filter,
+    },
+    /// The whole log, machine-readable: one record per commit and per
+    /// mutation (docs/cli.md).
+    #[command(
+        after_help = "Example:\n  interstice log-dump ./my-log --format json | jq 'select(.type == \"mutation\")'"
+    )]
+    LogDump {
+        /// The log.
+        log: String,
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: dump::Format,
+    },
     /// Verify every frame of a log; exit 1 and list each bad frame if any.
     #[command(after_help = "Example:\n  interstice check-log ./my-log")]
     CheckLog {
@@ -155,6 +180,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Compact { log, target_bytes } => compact::run(args, log, *target_bytes).await?,
+        Command::LogInspect { log, filter } => inspect::run(args, log, filter).await?,
+        Command::LogDump { log, format } => dump::run(args, log, *format).await?,
         Command::CheckLog { log } => {
             if !check::run(args, log).await? {
                 return Ok(ExitCode::FAILURE);

@@ -70,7 +70,7 @@ fn publish_call_query_replay_and_check() {
         "--where",
         "id=2",
     ]);
-    assert_eq!(out, "{\"greeting\":\"Hello, ada!\",\"id\":2}\n");
+    assert_eq!(out, "{\"id\":2,\"greeting\":\"Hello, ada!\"}\n");
     let out = ok(&["query", log, "hello.greetings", "--format", "csv"]);
     assert_eq!(out, "id,greeting\n1,\"Hello, world!\"\n2,\"Hello, ada!\"\n");
 
@@ -235,4 +235,48 @@ fn an_s3_log_works_like_a_disk_log_and_compacts() {
     );
     let out = run(&["check-log", &log]);
     assert!(out.contains("every frame is valid"), "{out}");
+}
+
+#[test]
+fn log_inspect_and_log_dump_decode_rows_with_the_logged_schema() {
+    let (_t, dir) = log_dir();
+    let log = dir.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    ok(&["call", log, "hello.hello", r#"["world"]"#]);
+    let out = ok(&["log-inspect", log]);
+    assert!(out.contains("#0  "), "{out}");
+    assert!(out.contains("hello.hello({\"name\":\"world\"})"), "{out}");
+    assert!(
+        out.contains("insert  hello.greetings {\"id\":1,\"greeting\":\"Hello, world!\"}"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(caused by #1)"),
+        "the subscription's commit: {out}"
+    );
+    let out = ok(&["log-inspect", log, "--from", "1", "--to", "1"]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with('#')).count(),
+        1,
+        "{out}"
+    );
+    let err = fails(&["log-inspect", log, "--since", "yesterday"]);
+    assert!(err.contains("expected a time like"), "{err}");
+
+    let out = ok(&["log-dump", log, "--format", "json"]);
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let insert = records
+        .iter()
+        .find(|r| r["kind"] == "insert")
+        .expect("the insert");
+    assert_eq!(insert["table"], "greetings");
+    assert_eq!(insert["row"]["greeting"], "Hello, world!");
+    assert_eq!(records.iter().filter(|r| r["type"] == "commit").count(), 3);
+    let out = ok(&["log-dump", log, "--format", "csv"]);
+    assert!(
+        out.starts_with("type,offset,timestamp_us,cause,module,reducer,table,kind,index,data\n")
+    );
 }

@@ -11,6 +11,7 @@ mod durability;
 mod error;
 mod host;
 mod index;
+pub mod inspect;
 pub mod json;
 mod replay;
 mod runtime;

@@ -4,6 +4,8 @@ pub mod call;
 pub mod check;
 pub mod compact;
 pub mod diff;
+pub mod dump;
+pub mod inspect;
 pub mod publish;
 pub mod query;
 pub mod replay;

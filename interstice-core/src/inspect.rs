@@ -1,0 +1,146 @@
+//! Reading a log as people and tools want to see it: every commit with its
+//! reducer arguments and rows decoded by the schema that was in force when
+//! it was written (the log carries its module records). No WebAssembly
+//! runs; tables are not rebuilt.
+
+use std::collections::HashMap;
+
+use interstice_abi::{Field, ModuleSchema, StructType, Type, Value, decode_value};
+use interstice_log::{Commit, ModuleRecord, MutationKind};
+
+use crate::PUBLISH_INVOCATION;
+
+/// Decodes commits in log order, following module records.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    modules: HashMap<u32, ModuleSchema>,
+}
+
+/// A commit, decoded.
+#[derive(Clone, Debug)]
+pub struct DecodedCommit {
+    /// The commit as logged.
+    pub commit: Commit,
+    /// The reducer's arguments (a struct of its parameters), or why they
+    /// cannot be decoded; `None` for a publish.
+    pub args: Option<Result<(Value, Type), String>>,
+    /// Its mutations, in order.
+    pub mutations: Vec<DecodedMutation>,
+}
+
+/// A mutation, decoded.
+#[derive(Clone, Debug)]
+pub struct DecodedMutation {
+    /// What it does.
+    pub kind: MutationKind,
+    /// The module owning the table (or published).
+    pub module: String,
+    /// The table (empty for a module record).
+    pub table: String,
+    /// The row and its type, or why it cannot be decoded. For a module
+    /// record: its schema's version and hash, as a string.
+    pub row: Result<(Value, Type), String>,
+}
+
+impl Decoder {
+    /// A decoder at the start of a log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The schema of module `id` as of the commits decoded so far.
+    pub fn module(&self, id: u32) -> Option<&ModuleSchema> {
+        self.modules.get(&id)
+    }
+
+    /// Decodes the next commit (commits must come in log order, from the
+    /// start, so module records are seen before the rows they describe).
+    pub fn decode(&mut self, commit: Commit) -> DecodedCommit {
+        let mut mutations = Vec::with_capacity(commit.mutations.len());
+        for m in &commit.mutations {
+            if m.kind == MutationKind::Module {
+                let decoded = ModuleRecord::decode(&m.row)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| {
+                        interstice_abi::decode::<ModuleSchema>(&r.schema).map_err(|e| e.to_string())
+                    });
+                let (module, row) = match decoded {
+                    Ok(schema) => {
+                        let name = schema.name.clone();
+                        let summary = format!(
+                            "version {}, schema hash {:#018x}",
+                            schema.version, m.schema_hash
+                        );
+                        self.modules.insert(m.module_id, schema);
+                        (name, Ok((Value::String(summary), Type::String)))
+                    }
+                    Err(e) => (
+                        format!("#{}", m.module_id),
+                        Err(format!("bad module record: {e}")),
+                    ),
+                };
+                mutations.push(DecodedMutation {
+                    kind: m.kind,
+                    module,
+                    table: String::new(),
+                    row,
+                });
+                continue;
+            }
+            let schema = self.modules.get(&m.module_id);
+            let table = schema.and_then(|s| s.tables.get((m.table_id as usize).wrapping_sub(1)));
+            let row = match table {
+                None => Err(format!("no table {} in module {}", m.table_id, m.module_id)),
+                Some(t) => {
+                    let ty = t.row_type();
+                    decode_value(&ty, &m.row)
+                        .map(|v| (v, ty))
+                        .map_err(|e| e.to_string())
+                }
+            };
+            mutations.push(DecodedMutation {
+                kind: m.kind,
+                module: schema.map_or_else(|| format!("#{}", m.module_id), |s| s.name.clone()),
+                table: table.map_or_else(|| format!("#{}", m.table_id), |t| t.name.clone()),
+                row,
+            });
+        }
+        let args = self.args(&commit);
+        DecodedCommit {
+            commit,
+            args,
+            mutations,
+        }
+    }
+
+    fn args(&self, commit: &Commit) -> Option<Result<(Value, Type), String>> {
+        let inv = &commit.invocation;
+        if inv.reducer == PUBLISH_INVOCATION {
+            return None;
+        }
+        let schema = self.modules.values().find(|s| s.name == inv.module);
+        let reducer = schema.and_then(|s| s.reducers.iter().find(|r| r.name == inv.reducer));
+        Some(match reducer {
+            None => Err(format!(
+                "no reducer {}.{} in the log's schemas",
+                inv.module, inv.reducer
+            )),
+            Some(r) => {
+                let ty = Type::Struct(StructType {
+                    name: r.name.clone(),
+                    fields: r
+                        .params
+                        .iter()
+                        .map(|p| Field {
+                            name: p.name.clone(),
+                            ty: p.ty.clone(),
+                        })
+                        .collect(),
+                });
+                decode_value(&ty, &inv.args)
+                    .map(|v| (v, ty))
+                    .map_err(|e| e.to_string())
+            }
+        })
+    }
+}
