@@ -169,11 +169,13 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
         let valid_after = scanned[k].scan.valid_after_damage
             || scanned[k + 1..].iter().any(|s| s.scan.commits > 0);
         if valid_after {
-            if !opts.read_only || opts.recovery == RecoveryMode::Strict {
+            let serve = opts.read_only || opts.repair;
+            if !serve || opts.recovery == RecoveryMode::Strict {
                 return Err(Error::Corrupt(Box::new(first)));
             }
-            // Inspection: serve everything as stored; reads stop at the damage.
-            tracing::warn!(log = %dir.display(), "corrupt log (opened read-only): {first}");
+            // Inspection or repair: serve everything as stored; reads stop
+            // at the damage.
+            tracing::warn!(log = %dir.display(), "corrupt log (opened to inspect or repair): {first}");
             report.corruption = Some(first);
             let last = scanned
                 .last()

@@ -101,10 +101,10 @@ pub(crate) async fn recover(obj: &Objects, opts: &LogOptions) -> Result<Recovere
             break;
         };
         if scan.valid_after_damage || cut_once {
-            if !opts.read_only || strict {
+            if !(opts.read_only || opts.repair) || strict {
                 return Err(Error::Corrupt(Box::new(first)));
             }
-            tracing::warn!(log = %obj.location, "corrupt log (opened read-only): {first}");
+            tracing::warn!(log = %obj.location, "corrupt log (opened to inspect or repair): {first}");
             report.corruption = Some(first);
             next_offset = scan.last_offset.map_or(last.start_offset, |o| o + 1);
             break;

@@ -53,6 +53,18 @@ impl LogArgs {
             .durability(self.durability)
             .read_only(read_only)
             .create(create && !read_only);
+        self.open_with(log, opts).await
+    }
+
+    /// Opens `log` for writing even when it is damaged, to cut it.
+    pub async fn open_for_repair(&self, log: &str) -> Result<Arc<dyn LogStore>> {
+        let opts = LogOptions::default()
+            .durability(self.durability)
+            .repair(true);
+        self.open_with(log, opts).await
+    }
+
+    async fn open_with(&self, log: &str, opts: LogOptions) -> Result<Arc<dyn LogStore>> {
         if log.starts_with("s3://") {
             let mut config = S3Config::from_url(log)?.single_writer(self.s3_single_writer);
             config.endpoint = self.s3_endpoint.clone();

@@ -145,10 +145,20 @@ enum Command {
         format: dump::Format,
     },
     /// Verify every frame of a log; exit 1 and list each bad frame if any.
-    #[command(after_help = "Example:\n  interstice check-log ./my-log")]
+    #[command(
+        after_help = "Examples:\n  interstice check-log ./my-log\n  interstice check-log ./my-log --repair        # cut before the damage (bytes kept in quarantine)"
+    )]
     CheckLog {
         /// The log.
         log: String,
+        /// Cut the log after the last valid commit before the first
+        /// damage, keeping the cut bytes in quarantine.
+        #[arg(long)]
+        repair: bool,
+        /// With --repair: also when that drops valid commits after the
+        /// damage.
+        #[arg(long, requires = "repair")]
+        yes: bool,
     },
 }
 
@@ -182,8 +192,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compact { log, target_bytes } => compact::run(args, log, *target_bytes).await?,
         Command::LogInspect { log, filter } => inspect::run(args, log, filter).await?,
         Command::LogDump { log, format } => dump::run(args, log, *format).await?,
-        Command::CheckLog { log } => {
-            if !check::run(args, log).await? {
+        Command::CheckLog { log, repair, yes } => {
+            if !check::run(args, log, *repair, *yes).await? {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -155,6 +155,22 @@ fn check_log_lists_bad_frames_and_exits_1() {
     let out = fails(&["check-log", log]);
     assert!(out.contains("bad frame: segment"), "{out}");
     assert!(out.contains("checksum stored 0x"), "{out}");
+    // A node refuses to start on it (damage followed by valid commits).
+    let err = fails(&["query", log, "hello.greetings"]);
+    assert!(err.contains("corrupt"), "{err}");
+
+    // Repair would drop the valid commit after the damage: asks first.
+    let err = fails(&["check-log", log, "--repair"]);
+    assert!(err.contains("Run again with --yes"), "{err}");
+    let out = ok(&["check-log", log, "--repair", "--yes"]);
+    assert!(out.contains("cut the log at offset"), "{out}");
+    assert!(out.contains("quarantine"), "{out}");
+    let out = ok(&["check-log", log]);
+    assert!(out.contains("every frame is valid"), "{out}");
+    let out = ok(&["query", log, "hello.greetings", "--format", "csv"]);
+    assert_eq!(out, "id,greeting\n1,\"Hello, a!\"\n", "only the commits before the damage");
+    // And the log takes new commits.
+    ok(&["call", log, "hello.hello", r#"["z"]"#]);
 }
 
 #[test]

@@ -55,6 +55,11 @@ pub struct LogOptions {
     /// Create the log if it does not exist. Default false, so a mistyped
     /// path is an error rather than a new empty log.
     pub create: bool,
+    /// Open for repair: a writable open that, instead of refusing damage
+    /// followed by valid commits, serves the log as stored (as a read-only
+    /// open does), so that [`crate::LogStore::truncate`] can cut it before
+    /// the damage. Default false; `check-log --repair` sets it.
+    pub repair: bool,
 }
 
 impl Default for LogOptions {
@@ -66,6 +71,7 @@ impl Default for LogOptions {
             segment_size: 64 << 20,
             read_only: false,
             create: false,
+            repair: false,
         }
     }
 }
@@ -94,6 +100,11 @@ impl LogOptions {
     /// Sets [`LogOptions::read_only`].
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+    /// Sets [`LogOptions::repair`].
+    pub fn repair(mut self, repair: bool) -> Self {
+        self.repair = repair;
         self
     }
     /// Sets [`LogOptions::create`].

@@ -1,11 +1,12 @@
-//! `interstice check-log LOG`
+//! `interstice check-log LOG [--repair [--yes]]`
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use interstice_log::Damage;
 
 use crate::location::LogArgs;
 
 /// Verifies every frame; prints each bad one. `Ok(false)` when damaged.
-pub async fn run(args: &LogArgs, log: &str) -> Result<bool> {
+pub async fn run(args: &LogArgs, log: &str, repair: bool, yes: bool) -> Result<bool> {
     let store = args.open(log, true, false).await?;
     let report = store.verify().await?;
     println!(
@@ -32,5 +33,36 @@ pub async fn run(args: &LogArgs, log: &str) -> Result<bool> {
             ),
         }
     }
-    Ok(false)
+    if !repair {
+        println!(
+            "run with --repair to cut the log before the first damage (the cut bytes are kept)"
+        );
+        return Ok(false);
+    }
+    // Cut at the first damaged commit; its bytes and everything after go
+    // to quarantine.
+    let first = &report.bad[0];
+    let cut = match (&first.damage, first.offset) {
+        (Damage::Missing { from, .. }, _) => *from,
+        (_, Some(o)) => o,
+        (_, None) => bail!("cannot tell which commit the first damage belongs to: {first}"),
+    };
+    if let Some(last) = report.last_offset.filter(|&last| last >= cut)
+        && !yes
+    {
+        bail!(
+            "repairing cuts the log at offset {cut}, before the damage, which also drops the valid commits after it (up to offset {last}; their bytes are kept in quarantine, but they will not be replayed). Run again with --yes to do it"
+        );
+    }
+    drop(store);
+    let store = args.open_for_repair(log).await?;
+    let t = store.truncate(cut).await?;
+    println!(
+        "cut the log at offset {cut}: {} commits removed, their bytes kept:",
+        t.removed
+    );
+    for q in &t.quarantined {
+        println!("  {q}");
+    }
+    Ok(true)
 }
