@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job: the `hello` module on a transaction log on local disk.
-# Builds the modules, then publishes `hello` (first run only), calls
-# hello(NAME), prints the greetings and shuts down. Run it again and the
-# state comes back from the log, without re-running anything.
-# Usage: scripts/demo.sh [LOG_DIR] [NAME]   (defaults ./demo-log, world)
+# The main job: the hello module on a transaction log on local disk, driven
+# by the interstice command. Builds the modules and the CLI, publishes
+# hello (first run only), calls it a few times, prints the table, replays
+# the log and verifies every frame. Run it again: the greetings come back
+# from the log and new ones are added.
+# Usage: scripts/demo.sh [LOG_DIR]   (default ./demo-log)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +14,23 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 ./scripts/build-modules.sh
-cargo run --release --locked -q -p interstice-core --example hello -- "${1:-demo-log}" "${2:-world}"
+cargo build --release --locked -q -p interstice-cli
+interstice=target/release/interstice
+log="${1:-demo-log}"
+hello=modules/target/wasm32-unknown-unknown/release/hello.wasm
+
+run() {
+    echo "\$ interstice $*"
+    "$interstice" "$@"
+    echo
+}
+
+if ! "$interstice" schema "$log" 2>/dev/null | grep -q '^module hello '; then
+    run publish "$log" "$hello"
+fi
+for name in world ada grace; do
+    run call "$log" hello.hello "[\"$name\"]"
+done
+run query "$log" hello.greetings
+run replay "$log"
+run check-log "$log"

@@ -168,7 +168,10 @@ fn check_log_lists_bad_frames_and_exits_1() {
     let out = ok(&["check-log", log]);
     assert!(out.contains("every frame is valid"), "{out}");
     let out = ok(&["query", log, "hello.greetings", "--format", "csv"]);
-    assert_eq!(out, "id,greeting\n1,\"Hello, a!\"\n", "only the commits before the damage");
+    assert_eq!(
+        out, "id,greeting\n1,\"Hello, a!\"\n",
+        "only the commits before the damage"
+    );
     // And the log takes new commits.
     ok(&["call", log, "hello.hello", r#"["z"]"#]);
 }
