@@ -11,7 +11,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    call, check, compact, diff, dump, inspect, publish, query, replay, schema, validate,
+    call, check, compact, diff, dump, inspect, publish, query, replay, replay_check, schema,
+    validate,
 };
 use location::LogArgs;
 
@@ -160,6 +161,13 @@ enum Command {
         #[arg(long, value_enum)]
         format: dump::Format,
     },
+    /// Re-execute every logged invocation twice with the logged modules
+    /// and compare with the log; exit 1 at the first divergence.
+    #[command(after_help = "Example:\n  interstice replay-check ./my-log")]
+    ReplayCheck {
+        /// The log.
+        log: String,
+    },
     /// Verify every frame of a log; exit 1 and list each bad frame if any.
     #[command(
         after_help = "Examples:\n  interstice check-log ./my-log\n  interstice check-log ./my-log --repair        # cut before the damage (bytes kept in quarantine)"
@@ -208,6 +216,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compact { log, target_bytes } => compact::run(args, log, *target_bytes).await?,
         Command::LogInspect { log, filter } => inspect::run(args, log, filter).await?,
         Command::LogDump { log, format } => dump::run(args, log, *format).await?,
+        Command::ReplayCheck { log } => {
+            if !replay_check::run(args, log).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::CheckLog { log, repair, yes } => {
             if !check::run(args, log, *repair, *yes).await? {
                 return Ok(ExitCode::FAILURE);

@@ -299,3 +299,56 @@ fn log_inspect_and_log_dump_decode_rows_with_the_logged_schema() {
         out.starts_with("type,offset,timestamp_us,cause,module,reducer,table,kind,index,data\n")
     );
 }
+
+#[test]
+fn replay_check_passes_on_real_modules_and_catches_an_altered_log() {
+    use interstice_backend_fs::FsLogStore;
+    use interstice_log::{CommitBatch, LogOptions, LogStore, LogStoreExt};
+
+    let (_t, dir) = log_dir();
+    let log = dir.to_str().unwrap();
+    ok(&["publish", log, &wasm("test_persistence")]);
+    for args in [r#"[1, "ada", 100]"#, r#"[2, "bob", 5]"#] {
+        ok(&["call", log, "test_persistence.open", args]);
+    }
+    ok(&["call", log, "test_persistence.transfer", "[1, 2, 30]"]);
+    ok(&["call", log, "test_persistence.churn", "[9]"]);
+    let out = ok(&["replay-check", log]);
+    assert!(out.contains("4 invocations re-executed twice"), "{out}");
+
+    // A copy of the log whose transfer wrote a different balance, with
+    // valid checksums: only re-execution can tell.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let altered = dir.with_file_name("altered");
+    rt.block_on(async {
+        let src = FsLogStore::open(&dir, LogOptions::default().read_only(true)).unwrap();
+        let mut commits = src.read_all(0).await.unwrap();
+        let transfer = commits
+            .iter_mut()
+            .find(|c| c.invocation.reducer == "transfer")
+            .unwrap();
+        let offset = transfer.offset;
+        let mut row = transfer.mutations[0].row.to_vec();
+        *row.iter_mut().rev().find(|b| **b != 0).unwrap() ^= 1;
+        transfer.mutations[0].row = bytes::Bytes::from(row);
+        let dst = FsLogStore::open(&altered, LogOptions::default().create(true)).unwrap();
+        for c in &commits {
+            let mut b = CommitBatch::new(c.offset);
+            b.push(c).unwrap();
+            dst.append(&b).await.unwrap();
+        }
+        assert_eq!(dst.next_offset().await.unwrap(), commits.len() as u64);
+        offset
+    });
+    let altered = altered.to_str().unwrap();
+    ok(&["check-log", altered]);
+    let out = fails(&["replay-check", altered]);
+    assert!(
+        out.contains("divergence at offset 3: test_persistence.transfer"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mutation 0: logged Update test_persistence.accounts"),
+        "{out}"
+    );
+}

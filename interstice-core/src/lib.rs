@@ -14,6 +14,7 @@ mod index;
 pub mod inspect;
 pub mod json;
 mod replay;
+pub mod replay_check;
 mod runtime;
 pub mod subscriptions;
 pub mod table;

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod publish;
 pub mod query;
 pub mod replay;
+pub mod replay_check;
 pub mod schema;
 pub mod validate;
 

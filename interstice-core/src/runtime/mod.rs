@@ -169,7 +169,8 @@ fn now_micros() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-fn seed(offset: u64, timestamp: u64) -> u64 {
+/// The seed of a transaction's random generator.
+pub(crate) fn seed(offset: u64, timestamp: u64) -> u64 {
     offset.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ timestamp
 }
 

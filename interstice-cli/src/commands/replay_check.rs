@@ -1,0 +1,29 @@
+//! `interstice replay-check LOG`
+
+use anyhow::Result;
+use interstice_core::Limits;
+use interstice_core::replay_check::replay_check;
+
+use crate::location::LogArgs;
+
+/// `Ok(false)` on a divergence.
+pub async fn run(args: &LogArgs, log: &str) -> Result<bool> {
+    let store = args.open(log, true, false).await?;
+    let report = replay_check(&*store, Limits::default()).await?;
+    match report.divergence {
+        None => {
+            println!(
+                "{log}: {} commits; {} invocations re-executed twice, each reproducing the logged mutations",
+                report.commits, report.executed
+            );
+            Ok(true)
+        }
+        Some(d) => {
+            println!(
+                "divergence at offset {}: {}.{}: {}",
+                d.offset, d.module, d.reducer, d.detail
+            );
+            Ok(false)
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Checking that a log's reducers are deterministic: re-execute every
+//! logged invocation, twice, with the module binaries the log recorded, on
+//! the state just before it, and compare the mutations produced with the
+//! logged ones and with each other.
+//!
+//! The state between commits is rebuilt from the logged mutations (as the
+//! ReplayEngine does), so one divergence does not cascade; each
+//! re-execution is rolled back before the logged commit is applied. The
+//! call context is the logged one: the commit's timestamp, and the random
+//! generator seeded from its offset and timestamp.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use interstice_abi::ModuleSchema;
+use interstice_log::{Commit, LogStore, ModuleRecord, Mutation, MutationKind};
+
+use crate::db::{Database, WriteSet};
+use crate::error::ReplayError;
+use crate::host::state::CallContext;
+use crate::host::{CompiledModule, Invocation, run};
+use crate::replay::apply_commit;
+use crate::runtime::seed;
+use crate::{Limits, PUBLISH_INVOCATION, WasmHost};
+
+/// The first place a re-execution did not reproduce the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The commit.
+    pub offset: u64,
+    /// Its module and reducer.
+    pub module: String,
+    /// The reducer.
+    pub reducer: String,
+    /// What differs: the logged and the produced mutation.
+    pub detail: String,
+}
+
+/// What [`replay_check`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Commits read.
+    pub commits: u64,
+    /// Invocations re-executed (each twice).
+    pub executed: u64,
+    /// The first divergence, if any (the check stops there).
+    pub divergence: Option<Divergence>,
+}
+
+/// Re-executes every invocation of the log in `store` twice (see the
+/// module docs). Fails only when the log cannot be read or replayed.
+pub async fn replay_check(
+    store: &dyn LogStore,
+    limits: Limits,
+) -> Result<CheckReport, ReplayError> {
+    let host = WasmHost::new(limits);
+    let mut db = Database::new();
+    let mut modules: Arc<HashMap<u32, Arc<CompiledModule>>> = Arc::default();
+    let mut report = CheckReport::default();
+    let mut commits = store.read_from(0).await?;
+    while let Some(commit) = commits.try_next().await? {
+        report.commits += 1;
+        if commit.invocation.reducer != PUBLISH_INVOCATION {
+            report.executed += 1;
+            let first = execute(&host, limits, &modules, &mut db, &commit);
+            let second = execute(&host, limits, &modules, &mut db, &commit);
+            let divergence = compare(&db, &commit, &first, "logged", "re-executed")
+                .or_else(|| compare_runs(&db, &first, &second));
+            if let Some(detail) = divergence {
+                report.divergence = Some(Divergence {
+                    offset: commit.offset,
+                    module: commit.invocation.module.clone(),
+                    reducer: commit.invocation.reducer.clone(),
+                    detail,
+                });
+                return Ok(report);
+            }
+        }
+        apply_commit(&mut db, &commit)?;
+        for m in commit
+            .mutations
+            .iter()
+            .filter(|m| m.kind == MutationKind::Module)
+        {
+            let bad = |reason: String| ReplayError::BadModuleRecord {
+                offset: commit.offset,
+                reason,
+            };
+            let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
+            let schema: ModuleSchema =
+                interstice_abi::decode(&record.schema).map_err(|e| bad(e.to_string()))?;
+            let compiled = host.compile(&record.wasm).map_err(|e| bad(e.to_string()))?;
+            let linked = host
+                .link(m.module_id, schema, &compiled)
+                .map_err(|e| bad(e.to_string()))?;
+            Arc::make_mut(&mut modules).insert(m.module_id, Arc::new(linked));
+        }
+    }
+    Ok(report)
+}
+
+/// Runs the commit's invocation on `db` and undoes it; its mutations, or
+/// the error it failed with.
+fn execute(
+    host: &WasmHost,
+    limits: Limits,
+    modules: &Arc<HashMap<u32, Arc<CompiledModule>>>,
+    db: &mut Database,
+    commit: &Commit,
+) -> Result<Vec<Mutation>, String> {
+    let inv = &commit.invocation;
+    let compiled = modules
+        .values()
+        .find(|m| m.schema.name == inv.module)
+        .cloned()
+        .ok_or_else(|| format!("module `{}` is not in the log", inv.module))?;
+    let reducer = compiled
+        .reducer(&inv.reducer)
+        .cloned()
+        .ok_or_else(|| format!("module `{}` has no reducer `{}`", inv.module, inv.reducer))?;
+    let out = run(
+        host.engine(),
+        host.counter(),
+        limits,
+        modules.clone(),
+        std::mem::take(db),
+        WriteSet::default(),
+        Invocation {
+            module: &compiled,
+            reducer: &reducer,
+            args: &inv.args,
+            ctx: CallContext {
+                timestamp: commit.timestamp,
+                rng: seed(commit.offset, commit.timestamp),
+            },
+            fuel: limits.fuel,
+            depth: 0,
+        },
+        None,
+    );
+    *db = out.db;
+    let produced = out.ws.mutations().to_vec();
+    out.ws.rollback(db);
+    out.result.map(|()| produced).map_err(|e| e.to_string())
+}
+
+/// How a mutation reads in a report: kind, place, and its row decoded.
+fn show(db: &Database, m: &Mutation) -> String {
+    let place = db.module(m.module_id).map_or_else(
+        || format!("module {} table {}", m.module_id, m.table_id),
+        |s| {
+            let table = s
+                .schema
+                .tables
+                .get((m.table_id as usize).wrapping_sub(1))
+                .map_or("?", |t| t.name.as_str());
+            format!("{}.{table}", s.schema.name)
+        },
+    );
+    let row = db
+        .table(m.module_id, m.table_id)
+        .and_then(|t| t.decode_row(&m.row).ok())
+        .map_or_else(
+            || format!("{} bytes", m.row.len()),
+            |v| {
+                let cells: Vec<String> = v.iter().map(ToString::to_string).collect();
+                format!("({})", cells.join(", "))
+            },
+        );
+    format!("{:?} {place} {row}", m.kind)
+}
+
+/// The logged mutations against a re-execution's.
+fn compare(
+    db: &Database,
+    commit: &Commit,
+    produced: &Result<Vec<Mutation>, String>,
+    a: &str,
+    b: &str,
+) -> Option<String> {
+    let logged = &commit.mutations;
+    let produced = match produced {
+        Ok(p) => p,
+        // A subscription that failed is logged as a commit with no
+        // mutations (it settles its cause).
+        Err(_) if commit.cause.is_some() && logged.is_empty() => return None,
+        Err(e) => return Some(format!("{a}: {} mutations; {b}: failed: {e}", logged.len())),
+    };
+    for (i, (l, p)) in logged.iter().zip(produced).enumerate() {
+        if l != p {
+            return Some(format!(
+                "mutation {i}: {a} {}; {b} {}",
+                show(db, l),
+                show(db, p)
+            ));
+        }
+    }
+    (logged.len() != produced.len())
+        .then(|| format!("{a}: {} mutations; {b}: {}", logged.len(), produced.len()))
+}
+
+/// Two re-executions against each other.
+fn compare_runs(
+    db: &Database,
+    first: &Result<Vec<Mutation>, String>,
+    second: &Result<Vec<Mutation>, String>,
+) -> Option<String> {
+    match (first, second) {
+        (Ok(a), Ok(b)) => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                if x != y {
+                    return Some(format!(
+                        "mutation {i}: first run {}; second run {}",
+                        show(db, x),
+                        show(db, y)
+                    ));
+                }
+            }
+            (a.len() != b.len())
+                .then(|| format!("first run: {} mutations; second run: {}", a.len(), b.len()))
+        }
+        (Err(x), Err(y)) if x == y => None,
+        (x, y) => Some(format!("first run: {x:?}; second run: {y:?}")),
+    }
+}
