@@ -73,12 +73,12 @@ impl LogArgs {
                 .await
                 .with_context(|| format!("cannot open the log at {log}"))?;
             report(store.recovery_report());
-            Ok(Arc::new(store))
+            Ok(crate::progress::wrap(Arc::new(store), "reading the log"))
         } else {
             let store = FsLogStore::open(log, opts)
                 .with_context(|| format!("cannot open the log at {log}"))?;
             report(store.recovery_report());
-            Ok(Arc::new(store))
+            Ok(crate::progress::wrap(Arc::new(store), "reading the log"))
         }
     }
 }

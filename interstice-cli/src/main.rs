@@ -4,6 +4,7 @@
 
 mod commands;
 mod location;
+mod progress;
 
 use std::process::ExitCode;
 

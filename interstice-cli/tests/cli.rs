@@ -352,3 +352,46 @@ fn replay_check_passes_on_real_modules_and_catches_an_altered_log() {
         "{out}"
     );
 }
+
+#[test]
+fn a_torn_tail_is_refused_by_strict_and_repaired_without_asking() {
+    let (_t, dir) = log_dir();
+    let log = dir.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    ok(&["call", log, "hello.hello", r#"["a"]"#]);
+    ok(&["call", log, "hello.hello", r#"["c"]"#]);
+    // Tear the last commits (the call and its subscription): zero from
+    // the middle of the row "Hello, c!" on, as a crash mid-write would.
+    let seg = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.windows(9).position(|w| w == b"Hello, c!").unwrap() + 4;
+    let end = bytes.len();
+    bytes[at..end].fill(0);
+    std::fs::write(&seg, bytes).unwrap();
+
+    let err = fails(&["query", log, "hello.greetings", "--recovery", "strict"]);
+    assert!(
+        err.contains("invalid tail (strict recovery refuses to cut it)"),
+        "{err}"
+    );
+    // Read-only inspection serves the whole commits before the tear.
+    let out = ok(&["query", log, "hello.greetings", "--format", "csv"]);
+    assert_eq!(out, "id,greeting\n1,\"Hello, a!\"\n");
+    let out = fails(&["check-log", log]);
+    assert!(out.contains("bad frame"), "{out}");
+    // Nothing valid follows the tear: repair needs no --yes.
+    ok(&["check-log", log, "--repair"]);
+    let out = ok(&["check-log", log]);
+    assert!(out.contains("every frame is valid"), "{out}");
+    ok(&["call", log, "hello.hello", r#"["again"]"#]);
+    let out = ok(&["query", log, "hello.greetings", "--format", "csv"]);
+    assert_eq!(out, "id,greeting\n1,\"Hello, a!\"\n2,\"Hello, again!\"\n");
+
+    let out = ok(&["schema", &wasm("hello"), "--format", "yaml"]);
+    assert!(out.starts_with("---\nname: \"hello\"\n"), "{out}");
+    assert!(out.contains("\ntables:\n- name: \"greetings\"\n"), "{out}");
+}
