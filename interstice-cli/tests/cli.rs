@@ -395,3 +395,43 @@ fn a_torn_tail_is_refused_by_strict_and_repaired_without_asking() {
     assert!(out.starts_with("---\nname: \"hello\"\n"), "{out}");
     assert!(out.contains("\ntables:\n- name: \"greetings\"\n"), "{out}");
 }
+
+#[test]
+fn publishing_runs_init_once_and_truncate_tail_recovery_cuts_a_torn_tail() {
+    let (_t, dir) = log_dir();
+    let log = dir.to_str().unwrap();
+    let out = ok(&["publish", log, &wasm("chat")]);
+    assert!(out.contains("ran init: committed at offset 1"), "{out}");
+    let out = ok(&["query", log, "chat.channels", "--format", "csv"]);
+    assert_eq!(out, "id,name,topic\n1,general,anything goes\n");
+    // A second publish of the same version changes nothing and runs no init.
+    let out = ok(&["publish", log, &wasm("chat")]);
+    assert!(!out.contains("ran init"), "{out}");
+    ok(&["call", log, "chat.register", r#"["ada"]"#]);
+
+    // Tear the last commit; a writable open in truncate-tail mode cuts it,
+    // says so on stderr, and goes on.
+    let seg = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.windows(3).rposition(|w| w == b"ada").unwrap();
+    let end = bytes.len();
+    bytes[at..end].fill(0);
+    std::fs::write(&seg, bytes).unwrap();
+    let out = interstice(&[
+        "call",
+        log,
+        "chat.register",
+        r#"["bob"]"#,
+        "--recovery",
+        "truncate-tail",
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: invalid tail of the log"), "{err}");
+    let out = ok(&["query", log, "chat.users", "--format", "csv"]);
+    assert!(out.contains(",bob,") && !out.contains(",ada,"), "{out}");
+}

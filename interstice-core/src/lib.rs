@@ -22,4 +22,6 @@ pub mod table;
 pub use error::{CallError, PublishError, ReplayError, TableError};
 pub use host::{Inspected, Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayReport, Replayed};
-pub use runtime::{OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime, RuntimeConfig};
+pub use runtime::{
+    INIT_REDUCER, OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime, RuntimeConfig,
+};

@@ -9,16 +9,31 @@ pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read {wasm_path}"))?;
     let store = args.open(log, false, true).await?;
     let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
-    let result = rt.publish(&wasm).await;
+    let result = rt.publish_and_init(&wasm).await;
     rt.settle().await;
     rt.shutdown().await;
-    let published = result.with_context(|| format!("cannot publish {wasm_path}"))?;
+    let (published, init) = result.with_context(|| format!("cannot publish {wasm_path}"))?;
     println!(
         "published {wasm_path} as module {} at offset {}",
         published.module_id, published.offset
     );
     if !published.diff.changes.is_empty() {
         println!("changes from the previous version:\n{}", published.diff);
+    }
+    match init {
+        None => {}
+        Some(Ok(receipt)) => println!(
+            "ran init: {}",
+            receipt
+                .offset
+                .map_or("it changed nothing".into(), |o| format!(
+                    "committed at offset {o}"
+                ))
+        ),
+        Some(Err(e)) => {
+            return Err(anyhow::Error::new(e)
+                .context("the module is published, but its init reducer failed"));
+        }
     }
     Ok(())
 }

@@ -30,6 +30,7 @@ use crate::replay::{ReplayEngine, ReplayReport};
 use crate::subscriptions::{Scheduled, triggered};
 
 mod publish;
+pub use publish::INIT_REDUCER;
 mod workers;
 
 use workers::{executor, subscription_worker};
@@ -83,6 +84,8 @@ pub struct Published {
     pub offset: u64,
     /// Changes from the previous version (empty on first publish).
     pub diff: interstice_abi::compat::SchemaDiff,
+    /// Whether the log had no version of this module before.
+    pub first_version: bool,
 }
 
 /// Why the runtime could not start.

@@ -7,7 +7,11 @@ use interstice_abi::{ModuleSchema, Version, Visibility};
 use interstice_log::{Commit, Invocation as LogInvocation};
 use tokio::sync::oneshot;
 
-use super::{Exec, PUBLISH_INVOCATION, Published, Request, Runtime, now_micros};
+use super::{Exec, PUBLISH_INVOCATION, Published, Receipt, Request, Runtime, now_micros};
+use crate::error::CallError;
+
+/// The reducer [`Runtime::publish_and_init`] runs after a first publish.
+pub const INIT_REDUCER: &str = "init";
 use crate::db::{Database, WriteSet};
 use crate::error::PublishError;
 
@@ -34,6 +38,35 @@ impl Runtime {
             return Err(self.gone().into());
         }
         rx.await.unwrap_or_else(|_| Err(self.gone().into()))
+    }
+
+    /// Publishes like [`Runtime::publish`], then, when this was the
+    /// module's first version and it has a reducer named `init` taking no
+    /// arguments, calls it (its own transaction, after the module record).
+    /// The receipt is `None` when no `init` ran.
+    pub async fn publish_and_init(
+        &self,
+        wasm: &[u8],
+    ) -> Result<(Published, Option<Result<Receipt, CallError>>), PublishError> {
+        let published = self.publish(wasm).await?;
+        let first = published.first_version;
+        let init = self
+            .read(|db| {
+                db.module(published.module_id).and_then(|m| {
+                    let has_init = m
+                        .schema
+                        .reducers
+                        .iter()
+                        .any(|r| r.name == INIT_REDUCER && r.params.is_empty());
+                    has_init.then(|| m.schema.name.clone())
+                })
+            })
+            .await;
+        let receipt = match init {
+            Some(module) if first => Some(self.call(&module, INIT_REDUCER, &[]).await),
+            _ => None,
+        };
+        Ok((published, receipt))
     }
 
     /// Installs a checked module under the executor lock and hands its
@@ -88,6 +121,7 @@ impl Runtime {
             None => Default::default(),
         };
         check_capabilities(&exec.db, &schema)?;
+        let existing_was_none = existing.is_none();
         let id = existing.map_or_else(|| exec.db.next_module_id(), |m| m.id);
         let linked = Arc::new(host.link(id, schema.clone(), module)?);
 
@@ -123,6 +157,7 @@ impl Runtime {
                 module_id: id,
                 offset,
                 diff,
+                first_version: existing_was_none,
             },
             commit,
         ))

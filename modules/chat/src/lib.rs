@@ -65,6 +65,18 @@ pub struct Mention {
     pub message: u64,
 }
 
+/// Runs once, when the module is first published (`interstice publish`,
+/// `Runtime::publish_and_init`): opens #general.
+#[reducer]
+pub fn init(ctx: &mut ReducerContext) -> Result<(), Error> {
+    ctx.db().channels().insert(Channel {
+        id: 0,
+        name: "general".into(),
+        topic: Some("anything goes".into()),
+    })?;
+    Ok(())
+}
+
 /// Registers a user; names are unique.
 #[reducer(public)]
 pub fn register(ctx: &mut ReducerContext, name: String) -> Result<(), String> {
