@@ -180,14 +180,17 @@ impl WasmHost {
     pub fn compile(&self, wasm: &[u8]) -> Result<Module, PublishError> {
         let module = Module::new(&self.engine, wasm)
             .map_err(|e| PublishError::InvalidWasm(format!("{e:#}")))?;
-        for import in module.imports() {
-            if import.module() != "interstice" {
-                return Err(PublishError::BadImport(format!(
-                    "`{}.{}` (modules may import only from `interstice`; no WASI)",
-                    import.module(),
-                    import.name()
-                )));
-            }
+        // Every foreign import at once, so one report lists them all.
+        let foreign: Vec<String> = module
+            .imports()
+            .filter(|i| i.module() != "interstice")
+            .map(|i| format!("`{}.{}`", i.module(), i.name()))
+            .collect();
+        if !foreign.is_empty() {
+            return Err(PublishError::BadImport(format!(
+                "{} (modules may import only from `interstice`; no WASI)",
+                foreign.join(", ")
+            )));
         }
         let func_sig = |name: &str| match module.get_export(name) {
             Some(wasmtime::ExternType::Func(f)) => Some((
