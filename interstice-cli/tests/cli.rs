@@ -41,6 +41,15 @@ fn fails(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
 }
 
+/// The disk log's (only) segment file.
+fn segment_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap()
+}
+
 fn log_dir() -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("log");
@@ -140,11 +149,7 @@ fn check_log_lists_bad_frames_and_exits_1() {
         ok(&["call", log, "hello.hello", &format!("[\"{name}\"]")]);
     }
     // Flip a byte inside the second call's frame (the row "Hello, b!").
-    let seg = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .unwrap();
+    let seg = segment_file(&dir);
     let mut bytes = std::fs::read(&seg).unwrap();
     let at = bytes
         .windows(9)
@@ -362,11 +367,7 @@ fn a_torn_tail_is_refused_by_strict_and_repaired_without_asking() {
     ok(&["call", log, "hello.hello", r#"["c"]"#]);
     // Tear the last commits (the call and its subscription): zero from
     // the middle of the row "Hello, c!" on, as a crash mid-write would.
-    let seg = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .unwrap();
+    let seg = segment_file(&dir);
     let mut bytes = std::fs::read(&seg).unwrap();
     let at = bytes.windows(9).position(|w| w == b"Hello, c!").unwrap() + 4;
     let end = bytes.len();
@@ -411,11 +412,7 @@ fn publishing_runs_init_once_and_truncate_tail_recovery_cuts_a_torn_tail() {
 
     // Tear the last commit; a writable open in truncate-tail mode cuts it,
     // says so on stderr, and goes on.
-    let seg = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .unwrap();
+    let seg = segment_file(&dir);
     let mut bytes = std::fs::read(&seg).unwrap();
     let at = bytes.windows(3).rposition(|w| w == b"ada").unwrap();
     let end = bytes.len();

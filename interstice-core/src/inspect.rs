@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use interstice_abi::{Field, ModuleSchema, StructType, Type, Value, decode_value};
+use interstice_abi::{ModuleSchema, Type, Value, decode_value};
 use interstice_log::{Commit, ModuleRecord, MutationKind};
 
 use crate::PUBLISH_INVOCATION;
@@ -126,17 +126,7 @@ impl Decoder {
                 inv.module, inv.reducer
             )),
             Some(r) => {
-                let ty = Type::Struct(StructType {
-                    name: r.name.clone(),
-                    fields: r
-                        .params
-                        .iter()
-                        .map(|p| Field {
-                            name: p.name.clone(),
-                            ty: p.ty.clone(),
-                        })
-                        .collect(),
-                });
+                let ty = r.args_type();
                 decode_value(&ty, &inv.args)
                     .map(|v| (v, ty))
                     .map_err(|e| e.to_string())

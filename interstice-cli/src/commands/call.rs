@@ -1,7 +1,7 @@
 //! `interstice call LOG MODULE.REDUCER [ARGS_JSON]`
 
 use anyhow::{Context, Result, bail};
-use interstice_abi::{Field, StructType, Type, encode_value};
+use interstice_abi::encode_value;
 use interstice_core::json::from_json;
 use interstice_core::{Runtime, RuntimeConfig};
 
@@ -27,17 +27,7 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
                     names.join(", ")
                 );
             };
-            let params = Type::Struct(StructType {
-                name: reducer.to_owned(),
-                fields: r
-                    .params
-                    .iter()
-                    .map(|p| Field {
-                        name: p.name.clone(),
-                        ty: p.ty.clone(),
-                    })
-                    .collect(),
-            });
+            let params = r.args_type();
             let value = from_json(&json, &params, "").with_context(|| {
                 let sig: Vec<_> = r
                     .params
