@@ -74,6 +74,7 @@ impl fmt::Display for SchemaDiff {
 /// Compares two versions of one module's schema.
 ///
 /// Compatible: added tables, reducers, subscriptions and dependencies;
+/// removed subscriptions (nothing stored depends on them);
 /// columns added at the end of a table with an `Option` type (old rows read
 /// as `None`); non-unique indexes added or any index removed; private made
 /// public; a newer version number. Everything else that changes is breaking:
