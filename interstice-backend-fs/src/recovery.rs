@@ -72,14 +72,7 @@ impl Scanned {
 
 pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error> {
     let listing = layout::list(dir)?;
-    let mut report = RecoveryReport {
-        mode: opts.recovery,
-        invalid_tail: None,
-        corruption: None,
-        quarantined: Vec::new(),
-        first_offset: 0,
-        last_offset: None,
-    };
+    let mut report = RecoveryReport::new(opts.recovery);
     if !opts.read_only {
         for tmp in &listing.temporaries {
             // An interrupted segment creation: it never held a commit.

@@ -537,19 +537,8 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
             location: inner.location(),
         });
     }
-    let (first, next) = (st.first_offset, st.next_offset);
-    if from < first || from > next {
-        return Err(Error::OffsetOutOfRange {
-            requested: from,
-            first,
-            next,
-        });
-    }
-    let mut report = TruncateReport {
-        removed: next - from,
-        quarantined: Vec::new(),
-    };
-    if from == next {
+    let mut report = TruncateReport::start(from, st.first_offset, st.next_offset)?;
+    if report.removed == 0 {
         return Ok(report);
     }
     // Whole segments at or after `from`, last first: a crash part-way

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use interstice_backend_fs::FsLogStore;
-use interstice_log::conformance::{self, Harness};
+use interstice_log::conformance::Harness;
 use interstice_log::{Error, LogOptions, RecoveryReport};
 use tempfile::TempDir;
 
@@ -50,25 +50,4 @@ impl Harness for Fs {
     }
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $name() {
-            conformance::$name(&Fs::new()).await;
-        }
-    )*};
-}
-
-conformance!(
-    round_trip,
-    offsets_are_dense,
-    read_from_the_middle,
-    reopen_sees_everything,
-    torn_tail_at_every_position,
-    bit_flips_are_detected_and_located,
-    mid_log_damage_stops_open,
-    verify_clean_log,
-    truncate_then_append,
-    concurrent_appenders,
-    oversized_append_is_refused,
-);
+interstice_log::conformance_tests!(|_test: &str| Fs::new());

@@ -216,7 +216,9 @@ impl Reader {
         let reaches = listed[start]
             .last_offset
             .is_none_or(|last| last >= self.expected);
-        if !reaches || (self.replans > 1 && why_is_same_hole(&why, &listed[start])) {
+        // Still the segment that failed to continue: the hole is real.
+        let same_hole = self.replans > 1 && why.segment == listed[start].name;
+        if !reaches || same_hole {
             return Err(Error::Corrupt(Box::new(why)));
         }
         self.plan = listed.into_iter().skip(start).collect();
@@ -228,9 +230,4 @@ impl Reader {
             h.abort();
         }
     }
-}
-
-/// The re-listed segment is the one that already failed to continue.
-fn why_is_same_hole(why: &BadFrame, seg: &Segment) -> bool {
-    why.segment == seg.name
 }

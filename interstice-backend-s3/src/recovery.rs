@@ -25,14 +25,7 @@ pub(crate) struct Recovered {
 
 pub(crate) async fn recover(obj: &Objects, opts: &LogOptions) -> Result<Recovered, Error> {
     let mut segs = obj.list_segments().await?;
-    let mut report = RecoveryReport {
-        mode: opts.recovery,
-        invalid_tail: None,
-        corruption: None,
-        quarantined: Vec::new(),
-        first_offset: 0,
-        last_offset: None,
-    };
+    let mut report = RecoveryReport::new(opts.recovery);
     let max = opts.max_frame_size;
     let strict = opts.recovery == RecoveryMode::Strict;
     let (first_index, skip) = match opts.recovery {

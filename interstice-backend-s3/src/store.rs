@@ -11,11 +11,10 @@ use interstice_log::{
     BadFrame, CommitBatch, CommitStream, Damage, Error, LogOptions, LogStore, RecoveryReport,
     TruncateReport, VerifyReport,
 };
-use object_store::{PutMode, PutPayload};
 use tokio::sync::Mutex;
 
 use crate::config::S3Config;
-use crate::objects::{Objects, Segment, backend};
+use crate::objects::{Objects, Segment};
 use crate::reader::Reader;
 use crate::recovery::recover;
 
@@ -153,22 +152,48 @@ impl S3LogStore {
         let Some((seg, body, next)) = state.unresolved.clone() else {
             return Ok(());
         };
-        match self.inner.objects.get(&seg.name).await? {
-            Some(stored) if stored == body => {
+        let stored = self.read_back(&seg, &body).await?;
+        state.unresolved = None;
+        match stored {
+            Stored::Ours => {
                 state.segments.push(seg);
                 state.next_offset = next;
+                Ok(())
             }
-            Some(_) => {
-                let detail = format!("another writer wrote {}", seg.name);
-                state.fenced = Some(detail.clone());
-                state.unresolved = None;
-                return Err(self.fenced(detail));
-            }
-            None => {}
+            Stored::Absent => Ok(()),
+            Stored::Theirs => Err(self.fence(state, &seg)),
         }
-        state.unresolved = None;
-        Ok(())
     }
+
+    /// Whose bytes the key of `seg` holds.
+    async fn read_back(&self, seg: &Segment, body: &Bytes) -> Result<Stored, Error> {
+        Ok(match self.inner.objects.get(&seg.name).await? {
+            Some(stored) if stored == *body => Stored::Ours,
+            Some(_) => Stored::Theirs,
+            None => Stored::Absent,
+        })
+    }
+
+    /// Another writer stored `seg`'s offset: this store writes no more.
+    fn fence(&self, state: &mut State, seg: &Segment) -> Error {
+        let detail = format!(
+            "offset {} was written by another writer (object {})",
+            seg.first_offset, seg.name
+        );
+        tracing::error!(log = %self.location(), "fenced: {detail}");
+        state.fenced = Some(detail.clone());
+        self.fenced(detail)
+    }
+}
+
+/// What an append's key holds when it is read back.
+enum Stored {
+    /// This append's bytes: it succeeded.
+    Ours,
+    /// Someone else's: another writer.
+    Theirs,
+    /// Nothing: it was not stored.
+    Absent,
 }
 
 /// Segment header and the batch's frames: the object's bytes.
@@ -200,58 +225,42 @@ impl LogStore for S3LogStore {
         batch.check(state.next_offset, inner.opts.max_frame_size)?;
         let seg = Segment::new(batch.first_offset());
         let body = object_bytes(batch);
-        let key = inner.objects.segment_key(&seg.name);
-        let put = inner
-            .objects
-            .client
-            .put_opts(&key, PutPayload::from(body.clone()), PutMode::Create.into())
-            .await;
-        let outcome = match put {
-            Ok(_) => Ok(()),
-            // Ours, from an attempt whose answer was lost and retried; or
-            // another writer's.
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => {
-                match inner.objects.get(&seg.name).await {
-                    Ok(Some(stored)) if stored == body => Ok(()),
-                    Ok(_) => {
-                        let detail = format!(
-                            "offset {} was written by another writer (object {})",
-                            seg.first_offset, seg.name
-                        );
-                        state.fenced = Some(detail.clone());
-                        tracing::error!(log = %self.location(), "fenced: {detail}");
-                        return Err(self.fenced(detail));
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+        let stored = match inner.objects.create(&seg.name, body.clone()).await {
+            Ok(true) => Stored::Ours,
+            // Taken: by an attempt of ours whose answer was lost and
+            // retried, or by another writer.
+            Ok(false) => match self.read_back(&seg, &body).await? {
+                Stored::Absent => Stored::Theirs,
+                s => s,
+            },
+            // The request may or may not have been applied: ask.
             Err(e) => {
-                // The request may or may not have been applied: ask.
-                let error = backend(format!("cannot append to {}", self.location()), e);
-                match inner.objects.get(&seg.name).await {
-                    Ok(Some(stored)) if stored == body => Ok(()),
-                    Ok(None) => Err(error),
-                    Ok(Some(_)) => {
-                        let detail = format!("another writer wrote {}", seg.name);
-                        state.fenced = Some(detail.clone());
-                        return Err(self.fenced(detail));
+                let error = format!("cannot append to {}: {e}", self.location());
+                match self.read_back(&seg, &body).await {
+                    Ok(Stored::Absent) => {
+                        return Err(Error::Backend {
+                            message: error,
+                            source: Some(Box::new(e)),
+                        });
                     }
+                    Ok(s) => s,
                     Err(_) => {
-                        state.unresolved = Some((seg.clone(), body.clone(), batch.next_offset()));
-                        Err(Error::Backend {
+                        state.unresolved = Some((seg, body, batch.next_offset()));
+                        return Err(Error::Backend {
                             message: format!(
                                 "{error}; whether commits {}..{} were stored is not known yet (it is checked before the next append)",
                                 batch.first_offset(),
                                 batch.next_offset()
                             ),
-                            source: None,
-                        })
+                            source: Some(Box::new(e)),
+                        });
                     }
                 }
             }
         };
-        outcome?;
+        if let Stored::Theirs = stored {
+            return Err(self.fence(&mut state, &seg));
+        }
         state.segments.push(seg);
         state.next_offset = batch.next_offset();
         Ok(())
@@ -338,19 +347,8 @@ impl LogStore for S3LogStore {
         }
         let mut state = inner.state.lock().await;
         self.resolve(&mut state).await?;
-        let next = state.next_offset;
-        if from > next || from < state.first_offset {
-            return Err(Error::OffsetOutOfRange {
-                requested: from,
-                first: state.first_offset,
-                next,
-            });
-        }
-        let mut report = TruncateReport {
-            removed: next - from,
-            quarantined: Vec::new(),
-        };
-        if from == next {
+        let mut report = TruncateReport::start(from, state.first_offset, state.next_offset)?;
+        if report.removed == 0 {
             return Ok(report);
         }
         // Every object from `from` on (stubs too, which would block the

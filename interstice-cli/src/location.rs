@@ -56,6 +56,15 @@ impl LogArgs {
         self.open_with(log, opts).await
     }
 
+    /// The S3 location and connection settings `log` (`s3://...`) and the
+    /// flags name.
+    pub fn s3_config(&self, log: &str) -> Result<S3Config> {
+        let mut config = S3Config::from_url(log)?.single_writer(self.s3_single_writer);
+        config.endpoint = self.s3_endpoint.clone();
+        config.region = self.s3_region.clone();
+        Ok(config)
+    }
+
     /// Opens `log` for writing even when it is damaged, to cut it.
     pub async fn open_for_repair(&self, log: &str) -> Result<Arc<dyn LogStore>> {
         let opts = LogOptions::default()
@@ -66,9 +75,7 @@ impl LogArgs {
 
     async fn open_with(&self, log: &str, opts: LogOptions) -> Result<Arc<dyn LogStore>> {
         if log.starts_with("s3://") {
-            let mut config = S3Config::from_url(log)?.single_writer(self.s3_single_writer);
-            config.endpoint = self.s3_endpoint.clone();
-            config.region = self.s3_region.clone();
+            let config = self.s3_config(log)?;
             let store = S3LogStore::open(config, opts)
                 .await
                 .with_context(|| format!("cannot open the log at {log}"))?;

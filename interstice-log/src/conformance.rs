@@ -19,6 +19,42 @@ use crate::{
     MutationKind, RecoveryMode, RecoveryReport,
 };
 
+/// Defines one `#[tokio::test]` per conformance test in the calling test
+/// file, each on a fresh harness made by `$make(test_name)`, so every
+/// backend runs the whole suite and a test added here reaches them all.
+///
+/// ```ignore
+/// interstice_log::conformance_tests!(|_name: &str| Fs::new());
+/// ```
+///
+/// The calling crate needs `tokio` (with `macros` and the multi-threaded
+/// runtime) as a dev-dependency.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@each $make;
+            round_trip,
+            offsets_are_dense,
+            read_from_the_middle,
+            reopen_sees_everything,
+            torn_tail_at_every_position,
+            bit_flips_are_detected_and_located,
+            mid_log_damage_stops_open,
+            verify_clean_log,
+            truncate_then_append,
+            concurrent_appenders,
+            oversized_append_is_refused,
+        );
+    };
+    (@each $make:expr; $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let harness = ($make)(stringify!($name));
+            $crate::conformance::$name(&harness).await;
+        }
+    )*};
+}
+
 /// What the suite needs from a backend under test.
 #[async_trait]
 pub trait Harness: Send + Sync {

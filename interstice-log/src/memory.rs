@@ -121,18 +121,8 @@ impl LogStore for MemoryLogStore {
 
     async fn truncate(&self, from: u64) -> Result<TruncateReport, Error> {
         let mut st = self.state();
-        let next = st.commits.len() as u64;
-        if from > next {
-            return Err(Error::OffsetOutOfRange {
-                requested: from,
-                first: 0,
-                next,
-            });
-        }
+        let report = TruncateReport::start(from, 0, st.commits.len() as u64)?;
         st.commits.truncate(from as usize);
-        Ok(TruncateReport {
-            removed: next - from,
-            quarantined: Vec::new(),
-        })
+        Ok(report)
     }
 }

@@ -156,6 +156,20 @@ pub struct RecoveryReport {
     pub last_offset: Option<u64>,
 }
 
+impl RecoveryReport {
+    /// The report of an open in `mode` before recovery has found anything.
+    pub fn new(mode: RecoveryMode) -> Self {
+        Self {
+            mode,
+            invalid_tail: None,
+            corruption: None,
+            quarantined: Vec::new(),
+            first_offset: 0,
+            last_offset: None,
+        }
+    }
+}
+
 /// What [`crate::LogStore::truncate`] removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TruncateReport {
@@ -163,4 +177,24 @@ pub struct TruncateReport {
     pub removed: u64,
     /// Where their bytes are kept.
     pub quarantined: Vec<Quarantined>,
+}
+
+impl TruncateReport {
+    /// Checks a truncation `from` of a log serving `first..next` (the
+    /// `LogStore::truncate` contract: `from` in `first..=next`, else
+    /// [`crate::Error::OffsetOutOfRange`]) and starts its report:
+    /// `removed` is `next - from`, 0 meaning there is nothing to do.
+    pub fn start(from: u64, first: u64, next: u64) -> Result<Self, crate::Error> {
+        if from < first || from > next {
+            return Err(crate::Error::OffsetOutOfRange {
+                requested: from,
+                first,
+                next,
+            });
+        }
+        Ok(Self {
+            removed: next - from,
+            quarantined: Vec::new(),
+        })
+    }
 }

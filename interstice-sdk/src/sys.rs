@@ -111,10 +111,6 @@ fn len(bytes: &[u8]) -> i32 {
 /// Takes ownership of a buffer the host filled through
 /// `interstice_alloc` and handed over as `ptr << 32 | len`.
 pub fn take_buffer(packed: i64) -> Vec<u8> {
-    owned(packed)
-}
-
-fn owned(packed: i64) -> Vec<u8> {
     let ptr = (packed as u64 >> 32) as usize as *mut u8;
     let n = packed as u32 as usize;
     if n == 0 {
@@ -132,7 +128,7 @@ fn bytes_result(r: i64) -> Result<Option<Vec<u8>>, String> {
     match r {
         NOT_FOUND => Ok(None),
         ERROR => Err(last_error()),
-        r => Ok(Some(owned(r))),
+        r => Ok(Some(take_buffer(r))),
     }
 }
 
@@ -146,7 +142,7 @@ fn code_result(r: i64) -> Result<i64, String> {
 /// The message of the last failed host call.
 pub fn last_error() -> String {
     // SAFETY: no arguments; the result is a buffer we own.
-    let bytes = owned(unsafe { raw::last_error() });
+    let bytes = take_buffer(unsafe { raw::last_error() });
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -288,7 +284,7 @@ pub fn give(bytes: Vec<u8>) -> i64 {
 }
 
 /// The export the host allocates argument and result buffers with. The
-/// buffer is a leaked `Vec<u8>` of capacity `size`, which [`owned`] takes
+/// buffer is a leaked `Vec<u8>` of capacity `size`, which [`take_buffer`] takes
 /// back; the instance is dropped after each call.
 #[cfg(target_arch = "wasm32")]
 #[unsafe(no_mangle)]

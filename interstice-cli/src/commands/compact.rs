@@ -1,7 +1,7 @@
 //! `interstice compact s3://bucket/prefix [--target-bytes N]`
 
 use anyhow::{Context, Result, bail};
-use interstice_backend_s3::{S3Config, S3LogStore};
+use interstice_backend_s3::S3LogStore;
 use interstice_log::LogOptions;
 
 use crate::location::LogArgs;
@@ -12,12 +12,12 @@ pub async fn run(args: &LogArgs, log: &str, target_bytes: u64) -> Result<()> {
             "{log}: only logs on S3 are compacted (a disk log already keeps its commits in large segment files)"
         );
     }
-    let mut config = S3Config::from_url(log)?.single_writer(args.s3_single_writer);
-    config.endpoint = args.s3_endpoint.clone();
-    config.region = args.s3_region.clone();
-    let store = S3LogStore::open(config, LogOptions::default().recovery(args.recovery))
-        .await
-        .with_context(|| format!("cannot open the log at {log}"))?;
+    let store = S3LogStore::open(
+        args.s3_config(log)?,
+        LogOptions::default().recovery(args.recovery),
+    )
+    .await
+    .with_context(|| format!("cannot open the log at {log}"))?;
     let r = store.compact(target_bytes).await?;
     println!(
         "merged {} objects into {} segments ({} commits, {} bytes)",

@@ -250,17 +250,7 @@ impl Runtime {
             // Under the executor lock, so no call is between executing and
             // handing its commit to the pipeline.
             let _exec = self.inner.lock_exec();
-            let mut slot = self
-                .inner
-                .stopped
-                .reason
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            slot.get_or_insert_with(|| "the runtime was shut down".into());
-            self.inner
-                .stopped
-                .flag
-                .store(true, std::sync::atomic::Ordering::Release);
+            self.inner.stopped.set("the runtime was shut down".into());
         }
         self.inner.pipeline.close().await;
     }
@@ -359,10 +349,6 @@ impl Runtime {
         cause: Option<&Scheduled>,
         reply_tx: oneshot::Sender<Result<Receipt, CallError>>,
     ) {
-        if let Err(e) = self.check_running() {
-            let _ = reply_tx.send(Err(e));
-            return;
-        }
         match self.execute_inner(exec, module, reducer, args, cause) {
             Err(e) => drop(reply_tx.send(Err(e))),
             Ok((receipt, None)) => drop(reply_tx.send(Ok(receipt))),
@@ -520,6 +506,18 @@ struct Stopped {
 }
 
 impl Stopped {
+    /// Stops the runtime for `reason` unless it already stopped (the first
+    /// reason is kept); whether this call stopped it.
+    fn set(&self, reason: String) -> bool {
+        let mut slot = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(reason);
+        self.flag.store(true, std::sync::atomic::Ordering::Release);
+        true
+    }
+
     fn reason(&self) -> Option<String> {
         self.reason
             .lock()
@@ -528,14 +526,11 @@ impl Stopped {
     }
 }
 
+/// Stops the runtime after a failure, saying why.
 fn stop(stopped: &Stopped, reason: String) {
-    let mut slot = stopped.reason.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.is_none() {
-        tracing::error!("runtime stopped: {reason}");
-        *slot = Some(reason);
-        stopped
-            .flag
-            .store(true, std::sync::atomic::Ordering::Release);
+    let said = reason.clone();
+    if stopped.set(reason) {
+        tracing::error!("runtime stopped: {said}");
     }
 }
 
