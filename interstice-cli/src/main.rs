@@ -12,8 +12,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    call, check, compact, diff, dump, inspect, publish, query, replay, replay_check, schema,
-    validate,
+    call, check, compact, diff, dump, inspect, publish, query, remote, replay, replay_check,
+    schema, serve, validate,
 };
 use location::LogArgs;
 
@@ -33,6 +33,10 @@ struct Cli {
     /// trace (or a RUST_LOG filter, which also works as a variable).
     #[arg(long, global = true, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// The node's bearer token: `serve` requires it of every request,
+    /// `--node` sends it.
+    #[arg(long, env = "INTERSTICE_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
     /// Diagnostics as text or as JSON lines (with module, reducer and
     /// offset fields).
     #[arg(long, global = true, value_enum, default_value_t)]
@@ -61,25 +65,30 @@ enum Command {
     },
     /// Call a reducer; exits 0 only once the commit is durable.
     #[command(
-        after_help = "Arguments are a JSON array (by position) or object (by name).\n\nExamples:\n  interstice call ./my-log hello.hello '[\"world\"]'\n  interstice call ./my-log chat.send '{\"user\": \"ada\", \"channel\": \"general\", \"text\": \"hi\"}'"
+        after_help = "Arguments are a JSON array (by position) or object (by name).\n\nExamples:\n  interstice call ./my-log hello.hello '[\"world\"]'\n  interstice call ./my-log chat.send '{\"user\": \"ada\", \"channel\": \"general\", \"text\": \"hi\"}'\n  interstice call --node http://127.0.0.1:7700 hello.hello '[\"world\"]'"
     )]
     Call {
-        /// The log.
-        log: String,
-        /// MODULE.REDUCER
-        target: String,
-        /// The arguments as JSON (default: none).
-        args: Option<String>,
+        /// LOG MODULE.REDUCER [ARGS]: the log, the reducer, and its
+        /// arguments as JSON (default: none). With --node, no LOG.
+        #[arg(value_name = "OPERANDS", num_args = 1..=3, required = true)]
+        operands: Vec<String>,
+        /// Call through a running node (`interstice serve`) instead of
+        /// opening the log here.
+        #[arg(long, value_name = "URL")]
+        node: Option<String>,
     },
     /// Print a table's rows (replaying the log).
     #[command(
-        after_help = "Examples:\n  interstice query ./my-log hello.greetings\n  interstice query ./my-log chat.users --where name=ada --format json"
+        after_help = "Examples:\n  interstice query ./my-log hello.greetings\n  interstice query ./my-log chat.users --where name=ada --format json\n  interstice query --node http://127.0.0.1:7700 hello.greetings"
     )]
     Query {
-        /// The log.
-        log: String,
-        /// MODULE.TABLE
-        target: String,
+        /// LOG MODULE.TABLE; with --node, just MODULE.TABLE.
+        #[arg(value_name = "OPERANDS", num_args = 1..=2, required = true)]
+        operands: Vec<String>,
+        /// Read from a running node (`interstice serve`) instead of
+        /// replaying the log here.
+        #[arg(long, value_name = "URL")]
+        node: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: query::Format,
@@ -87,6 +96,18 @@ enum Command {
         /// strings); an index on COLUMN is used when there is one.
         #[arg(long = "where", value_name = "COLUMN=VALUE")]
         filters: Vec<String>,
+    },
+    /// Run a node: replay the log once, then serve calls, queries,
+    /// publishing and subscriptions over HTTP until SIGTERM or Ctrl-C
+    /// (docs/http-api.md).
+    #[command(
+        after_help = "Examples:\n  interstice serve ./my-log\n  interstice serve ./my-log --listen 0.0.0.0:7700 --allow-remote --token \"$SECRET\""
+    )]
+    Serve {
+        /// The log (created when missing).
+        log: String,
+        #[command(flatten)]
+        serve: serve::ServeArgs,
     },
     /// Replay the log and print a summary (no WebAssembly runs).
     #[command(
@@ -187,21 +208,61 @@ enum Command {
     },
 }
 
+/// Splits `[LOG] TARGET [ARGS]`: LOG is there unless a node is named;
+/// ARGS only when `takes_args`.
+fn operands<'a>(
+    node: Option<&str>,
+    operands: &'a [String],
+    target: &str,
+    takes_args: bool,
+) -> Result<(&'a str, &'a str, Option<&'a str>)> {
+    let ops: Vec<&str> = operands.iter().map(String::as_str).collect();
+    let (log, rest) = match (node, ops.as_slice()) {
+        (Some(_), rest) => ("", rest),
+        (None, [log, rest @ ..]) => (*log, rest),
+        (None, []) => ("", &[][..]),
+    };
+    match rest {
+        [t] => Ok((log, t, None)),
+        [t, args] if takes_args => Ok((log, t, Some(args))),
+        _ => match node {
+            Some(url) => anyhow::bail!("with --node {url}, give {target} (and its arguments), not a log"),
+            None => anyhow::bail!("expected LOG {target}, or --node URL {target}"),
+        },
+    }
+}
+
 async fn run(cli: Cli) -> Result<ExitCode> {
     let args = &cli.log;
+    let token = cli.token.as_deref();
     match &cli.command {
         Command::Publish { log, wasm } => publish::run(args, log, wasm).await?,
-        Command::Call {
-            log,
-            target,
-            args: json,
-        } => call::run(args, log, target, json.as_deref()).await?,
+        Command::Call { operands, node } => {
+            let (log, target, json) = self::operands(node.as_deref(), operands, "MODULE.REDUCER", true)?;
+            match node {
+                Some(url) => {
+                    let node = remote::Node { url, token };
+                    call::remote(&node, target, json).await?
+                }
+                None => call::run(args, log, target, json).await?,
+            }
+        }
         Command::Query {
-            log,
-            target,
+            operands,
+            node,
             format,
             filters,
-        } => query::run(args, log, target, *format, filters).await?,
+        } => {
+            let (log, target, _) = self::operands(node.as_deref(), operands, "MODULE.TABLE", false)?;
+            match node {
+                Some(url) => {
+                    let node = remote::Node { url, token };
+                    query::remote(&node, target, *format, filters).await?
+                }
+                None => query::run(args, log, target, *format, filters).await?,
+            }
+        }
+        Command::Serve { log, serve } => serve::run(args, log, serve, token).await?,
         Command::Replay { log, to_offset } => replay::run(args, log, *to_offset).await?,
         Command::Schema { source, format } => schema::run(args, source, *format).await?,
         Command::SchemaDiff { old, new } => {

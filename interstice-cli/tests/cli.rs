@@ -108,7 +108,7 @@ fn mistakes_get_messages_that_name_them() {
     ok(&["publish", log, &wasm("hello")]);
     let err = fails(&["call", log, "hello.hello", "[1]"]);
     assert!(
-        err.contains("arguments do not fit hello.hello(name: String)"),
+        err.contains("cannot call hello.hello: arguments do not fit hello(name: String)"),
         "{err}"
     );
     assert!(err.contains("name: expected String, found 1"), "{err}");

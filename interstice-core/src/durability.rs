@@ -7,10 +7,11 @@
 //! share syncs.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use interstice_log::{Commit, CommitBatch, Error as LogError, LogStore};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// Called once the commit is durable, or with the store's error.
 pub(crate) type Done = Box<dyn FnOnce(Result<(), Arc<LogError>>) + Send>;
@@ -31,6 +32,68 @@ enum Msg {
 pub(crate) struct Pipeline {
     tx: mpsc::UnboundedSender<Msg>,
     durable: watch::Receiver<Durable>,
+    feed: broadcast::Sender<DurableCommits>,
+    stats: Arc<Counters>,
+}
+
+/// Commits that just became durable, in offset order (one append's worth).
+pub type DurableCommits = Arc<Vec<Commit>>;
+
+/// How many appended batches each follower of the log may fall behind
+/// before it is dropped (it then sees `Lagged`).
+const FEED_CAPACITY: usize = 1024;
+
+/// Upper bounds of the batch-size histogram's buckets (the last bucket
+/// takes the rest).
+pub const BATCH_SIZE_BOUNDS: [u64; 13] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+
+/// What the pipeline counts, updated as appends finish.
+#[derive(Default)]
+pub(crate) struct Counters {
+    commits: AtomicU64,
+    appends: AtomicU64,
+    append_micros: AtomicU64,
+    append_errors: AtomicU64,
+    batch_sizes: [AtomicU64; BATCH_SIZE_BOUNDS.len() + 1],
+    durable_upto: AtomicU64,
+}
+
+/// Where the pipeline task reports progress.
+struct Outputs {
+    durable: watch::Sender<Durable>,
+    feed: broadcast::Sender<DurableCommits>,
+    stats: Arc<Counters>,
+}
+
+/// The durability pipeline's counters since the runtime started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogStats {
+    /// Commits made durable.
+    pub commits: u64,
+    /// Successful appends (batches).
+    pub appends: u64,
+    /// Time spent in successful appends, in microseconds.
+    pub append_micros: u64,
+    /// Appends that failed (the first stops the runtime).
+    pub append_errors: u64,
+    /// Batches per size bucket: `batch_sizes[i]` counts batches of at most
+    /// `BATCH_SIZE_BOUNDS[i]` commits (and more than the bound before);
+    /// the last entry counts larger ones.
+    pub batch_sizes: Vec<u64>,
+    /// Every commit before this offset is durable.
+    pub durable_upto: u64,
+}
+
+impl Counters {
+    fn appended(&self, commits: usize, took: Duration, next: u64) {
+        self.durable_upto.store(next, Relaxed);
+        self.commits.fetch_add(commits as u64, Relaxed);
+        self.appends.fetch_add(1, Relaxed);
+        self.append_micros.fetch_add(took.as_micros() as u64, Relaxed);
+        let bucket = BATCH_SIZE_BOUNDS.partition_point(|&b| b < commits as u64);
+        self.batch_sizes[bucket].fetch_add(1, Relaxed);
+    }
 }
 
 /// How far the log is durable, or why it stopped.
@@ -47,8 +110,39 @@ impl Pipeline {
     pub(crate) fn start(store: Arc<dyn LogStore>, next: u64, max_batch: usize) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (durable_tx, durable) = watch::channel(Durable::Upto(next));
-        tokio::spawn(run(store, rx, durable_tx, max_batch.max(1)));
-        Self { tx, durable }
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let stats = Arc::new(Counters::default());
+        stats.durable_upto.store(next, Relaxed);
+        let out = Outputs {
+            durable: durable_tx,
+            feed: feed.clone(),
+            stats: stats.clone(),
+        };
+        tokio::spawn(run(store, rx, out, max_batch.max(1)));
+        Self {
+            tx,
+            durable,
+            feed,
+            stats,
+        }
+    }
+
+    /// Receives every batch of commits that becomes durable from now on.
+    pub(crate) fn follow(&self) -> broadcast::Receiver<DurableCommits> {
+        self.feed.subscribe()
+    }
+
+    /// The counters so far.
+    pub(crate) fn stats(&self) -> LogStats {
+        let c = &self.stats;
+        LogStats {
+            commits: c.commits.load(Relaxed),
+            appends: c.appends.load(Relaxed),
+            append_micros: c.append_micros.load(Relaxed),
+            append_errors: c.append_errors.load(Relaxed),
+            batch_sizes: c.batch_sizes.iter().map(|b| b.load(Relaxed)).collect(),
+            durable_upto: c.durable_upto.load(Relaxed),
+        }
     }
 
     /// Queues `commit` (the next offset) for appending; `done` runs when
@@ -93,7 +187,7 @@ const LINGER_WHEN_APPENDS_TAKE: Duration = Duration::from_micros(300);
 async fn run(
     store: Arc<dyn LogStore>,
     mut rx: mpsc::UnboundedReceiver<Msg>,
-    durable: watch::Sender<Durable>,
+    out: Outputs,
     max_batch: usize,
 ) {
     let mut failed: Option<Arc<LogError>> = None;
@@ -151,21 +245,30 @@ async fn run(
         let encoded = pending
             .iter()
             .try_for_each(|p| batch.push(&p.commit).map(drop));
+        let started = Instant::now();
         let result = match encoded {
-            Ok(()) => {
-                let started = Instant::now();
-                let result = store.append(&batch).await;
-                last_append = started.elapsed();
-                result
-            }
+            Ok(()) => store.append(&batch).await,
             Err(e) => Err(e),
         };
+        last_append = started.elapsed();
         match result {
             Ok(()) => {
+                out.stats
+                    .appended(pending.len(), last_append, batch.next_offset());
+                out.durable
+                    .send_replace(Durable::Upto(batch.next_offset()));
+                // Followers get the commits only when someone listens.
+                let mut commits = Vec::new();
+                let keep = out.feed.receiver_count() > 0;
                 for p in pending {
                     (p.done)(Ok(()));
+                    if keep {
+                        commits.push(p.commit);
+                    }
                 }
-                durable.send_replace(Durable::Upto(batch.next_offset()));
+                if keep {
+                    let _ = out.feed.send(Arc::new(commits));
+                }
             }
             Err(e) => {
                 tracing::error!(
@@ -177,7 +280,8 @@ async fn run(
                 for p in pending {
                     (p.done)(Err(e.clone()));
                 }
-                durable.send_replace(Durable::Failed);
+                out.stats.append_errors.fetch_add(1, Relaxed);
+                out.durable.send_replace(Durable::Failed);
                 failed = Some(e);
             }
         }

@@ -13,15 +13,18 @@ mod host;
 mod index;
 pub mod inspect;
 pub mod json;
+pub mod query;
 mod replay;
 pub mod replay_check;
 mod runtime;
 pub mod subscriptions;
 pub mod table;
 
+pub use durability::{BATCH_SIZE_BOUNDS, DurableCommits, LogStats};
 pub use error::{CallError, PublishError, ReplayError, TableError};
 pub use host::{Inspected, Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayReport, Replayed};
 pub use runtime::{
-    INIT_REDUCER, OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime, RuntimeConfig,
+    Follow, INIT_REDUCER, OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime,
+    RuntimeConfig,
 };

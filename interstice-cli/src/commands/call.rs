@@ -1,20 +1,46 @@
 //! `interstice call LOG MODULE.REDUCER [ARGS_JSON]`
 
 use anyhow::{Context, Result, bail};
-use interstice_abi::encode_value;
-use interstice_core::json::from_json;
+use interstice_core::query::encode_args;
 use interstice_core::{Runtime, RuntimeConfig};
 
+use super::remote::Node;
 use super::{module, split_target};
 use crate::location::LogArgs;
 
+/// The arguments as JSON (none: an empty list).
+fn parse_args(json: Option<&str>) -> Result<serde_json::Value> {
+    match json {
+        None => Ok(serde_json::Value::Array(Vec::new())),
+        Some(text) => {
+            serde_json::from_str(text).with_context(|| format!("the arguments are not JSON: {text}"))
+        }
+    }
+}
+
+/// `call --node URL MODULE.REDUCER [ARGS]`: the node checks and encodes the
+/// arguments and answers once the commit is durable.
+pub async fn remote(node: &Node<'_>, target: &str, json: Option<&str>) -> Result<()> {
+    let (module_name, reducer) = split_target(target, "REDUCER")?;
+    let json = parse_args(json)?;
+    let answer = node
+        .call(module_name, reducer, &json)
+        .await
+        .with_context(|| format!("{target} did not commit"))?;
+    for log in answer["logs"].as_array().into_iter().flatten() {
+        let level = log["level"].as_str().unwrap_or("info");
+        println!("[{level}] {}", log["message"].as_str().unwrap_or(""));
+    }
+    match answer["offset"].as_u64() {
+        Some(o) => println!("committed at offset {o} (durable)"),
+        None => println!("ran; it changed nothing, so nothing was logged"),
+    }
+    Ok(())
+}
+
 pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) -> Result<()> {
     let (module_name, reducer) = split_target(target, "REDUCER")?;
-    let json: serde_json::Value = match json {
-        None => serde_json::Value::Array(Vec::new()),
-        Some(text) => serde_json::from_str(text)
-            .with_context(|| format!("the arguments are not JSON: {text}"))?,
-    };
+    let json = parse_args(json)?;
     let store = args.open(log, false, false).await?;
     let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
     let encoded = rt
@@ -27,16 +53,7 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
                     names.join(", ")
                 );
             };
-            let params = r.args_type();
-            let value = from_json(&json, &params, "").with_context(|| {
-                let sig: Vec<_> = r
-                    .params
-                    .iter()
-                    .map(|p| format!("{}: {}", p.name, p.ty))
-                    .collect();
-                format!("arguments do not fit {target}({})", sig.join(", "))
-            })?;
-            Ok(encode_value(&value)?)
+            encode_args(r, &json).with_context(|| format!("cannot call {target}"))
         })
         .await;
     let encoded = match encoded {

@@ -8,9 +8,11 @@ pub mod dump;
 pub mod inspect;
 pub mod publish;
 pub mod query;
+pub mod remote;
 pub mod replay;
 pub mod replay_check;
 pub mod schema;
+pub mod serve;
 pub mod validate;
 
 use anyhow::{Context, Result, bail};

@@ -1,13 +1,12 @@
 //! `interstice query LOG MODULE.TABLE [--format table|json|csv] [--where COLUMN=VALUE]`
 
-use std::ops::Bound;
-
 use anyhow::{Context, Result, bail};
-use interstice_abi::Value;
+use interstice_abi::{TableSchema, Value};
 use interstice_core::ReplayEngine;
-use interstice_core::json::{from_json, to_json};
-use interstice_core::table::Table;
+use interstice_core::json::to_json;
+use interstice_core::query::{Filter, select};
 
+use super::remote::Node;
 use super::{module, split_target};
 use crate::location::LogArgs;
 
@@ -41,57 +40,29 @@ pub async fn run(
             names.join(", ")
         );
     };
-    let rows = select(table, filters)?;
-    print_rows(table, &rows, format);
+    let filters = filters
+        .iter()
+        .map(|f| Filter::parse(table, f).context("--where"))
+        .collect::<Result<Vec<_>>>()?;
+    let rows = select(table, &filters, usize::MAX);
+    print_rows(table.schema(), &rows, format);
     Ok(())
 }
 
-/// The rows matching every `COLUMN=VALUE` filter; the first filter uses
-/// the primary key or an index on its column when there is one.
-fn select<'t>(table: &'t Table, filters: &[String]) -> Result<Vec<&'t [Value]>> {
-    let schema = table.schema();
-    let mut conds = Vec::new();
-    for f in filters {
-        let Some((col, text)) = f.split_once('=') else {
-            bail!("--where {f}: expected COLUMN=VALUE");
-        };
-        let Some(i) = schema.columns.iter().position(|c| c.name == col) else {
-            let names: Vec<_> = schema.columns.iter().map(|c| c.name.as_str()).collect();
-            bail!(
-                "--where {f}: no column `{col}`; columns: {}",
-                names.join(", ")
-            );
-        };
-        let ty = &schema.columns[i].ty;
-        // JSON, or else the bare text as a string.
-        let json = serde_json::from_str(text).unwrap_or(serde_json::Value::String(text.into()));
-        let value = from_json(&json, ty, col).with_context(|| format!("--where {f}"))?;
-        conds.push((i, value));
-    }
-    let candidates: Vec<&[Value]> = match conds.first() {
-        None => table.iter().map(|r| r.values()).collect(),
-        Some((i, v)) if *i == schema.primary_key as usize => {
-            table.get(v).map(|r| r.values()).into_iter().collect()
-        }
-        Some((i, v)) => match schema
-            .indexes
-            .iter()
-            .position(|ix| ix.columns[0] as usize == *i)
-        {
-            Some(ix) => {
-                let key = std::slice::from_ref(v);
-                table
-                    .index_range(ix, Bound::Included(key), Bound::Included(key))
-                    .map(|r| r.values())
-                    .collect()
-            }
-            None => table.iter().map(|r| r.values()).collect(),
-        },
-    };
-    Ok(candidates
-        .into_iter()
-        .filter(|row| conds.iter().all(|(i, v)| &row[*i] == v))
-        .collect())
+/// `query --node URL MODULE.TABLE`: the node filters; the rows print as a
+/// local query's do.
+pub async fn remote(node: &Node<'_>, target: &str, format: Format, filters: &[String]) -> Result<()> {
+    let (module_name, table_name) = split_target(target, "TABLE")?;
+    let schema = node.schema(module_name).await?;
+    let rows = node.query(&schema, table_name, filters).await?;
+    let table = schema
+        .tables
+        .iter()
+        .find(|t| t.name == table_name)
+        .context("the node's schema lost the table")?;
+    let rows: Vec<&[Value]> = rows.iter().map(Vec::as_slice).collect();
+    print_rows(table, &rows, format);
+    Ok(())
 }
 
 fn cell(v: &Value, ty: &interstice_abi::Type) -> String {
@@ -102,8 +73,8 @@ fn cell(v: &Value, ty: &interstice_abi::Type) -> String {
     }
 }
 
-fn print_rows(table: &Table, rows: &[&[Value]], format: Format) {
-    let cols = &table.schema().columns;
+fn print_rows(table: &TableSchema, rows: &[&[Value]], format: Format) {
+    let cols = &table.columns;
     match format {
         Format::Json => {
             for row in rows {

@@ -22,7 +22,7 @@ use interstice_log::{Commit, Invocation as LogInvocation, LogStore};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Database, WriteSet};
-use crate::durability::Pipeline;
+use crate::durability::{Durable, DurableCommits, LogStats, Pipeline};
 use crate::error::{CallError, PublishError, ReplayError};
 use crate::host::state::CallContext;
 use crate::host::{CompiledModule, Invocation, Limits, WasmHost, run};
@@ -86,6 +86,18 @@ pub struct Published {
     pub diff: interstice_abi::compat::SchemaDiff,
     /// Whether the log had no version of this module before.
     pub first_version: bool,
+}
+
+/// State read at one point of the log, and the commits after it: what a
+/// client subscription starts from. See [`Runtime::follow`].
+#[derive(Debug)]
+pub struct Follow<R> {
+    /// What the reader returned.
+    pub value: R,
+    /// The first offset not reflected in `value`.
+    pub from: u64,
+    /// Every commit that becomes durable from now on, by batch.
+    pub commits: tokio::sync::broadcast::Receiver<DurableCommits>,
 }
 
 /// Why the runtime could not start.
@@ -238,6 +250,46 @@ impl Runtime {
     pub async fn read<R>(&self, f: impl FnOnce(&Database) -> R) -> R {
         let exec = self.inner.lock_exec();
         f(&exec.db)
+    }
+
+    /// Reads the state with `f` and starts following the log from exactly
+    /// there: [`Follow::commits`] receives every commit from
+    /// [`Follow::from`] on once it is durable (and may also receive a few
+    /// earlier ones, which the follower skips). The state read may include
+    /// commits not yet durable; [`Runtime::wait_durable`]`(from)` waits for
+    /// them.
+    pub async fn follow<R>(&self, f: impl FnOnce(&Database) -> R) -> Follow<R> {
+        let exec = self.inner.lock_exec();
+        Follow {
+            value: f(&exec.db),
+            from: exec.next_offset,
+            commits: self.inner.pipeline.follow(),
+        }
+    }
+
+    /// Waits until every commit before `offset` is durable. Fails when an
+    /// append failed first (the runtime has stopped).
+    pub async fn wait_durable(&self, offset: u64) -> Result<(), CallError> {
+        let mut durable = self.inner.pipeline.durable();
+        let reached = durable
+            .wait_for(|d| match d {
+                Durable::Upto(n) => *n >= offset,
+                Durable::Failed => true,
+            })
+            .await
+            .is_ok_and(|d| matches!(*d, Durable::Upto(_)));
+        if reached { Ok(()) } else { Err(self.gone()) }
+    }
+
+    /// The durability pipeline's counters (commits, appends, batch sizes,
+    /// failures, how far the log is durable).
+    pub fn log_stats(&self) -> LogStats {
+        self.inner.pipeline.stats()
+    }
+
+    /// Why the runtime stopped, if it did (a log failure or a shutdown).
+    pub fn stopped(&self) -> Option<String> {
+        self.check_running().err().map(|e| e.to_string())
     }
 
     /// Stops the runtime cleanly: refuses new calls and publishes (they

@@ -1,0 +1,113 @@
+//! `--node URL`: `call` and `query` against a running `interstice serve`
+//! instead of replaying the log here.
+
+use anyhow::{Context, Result, bail};
+use interstice_abi::{ModuleSchema, Value};
+use interstice_core::json::from_json;
+use serde_json::Value as Json;
+
+/// A node's address and the token to send.
+pub struct Node<'a> {
+    pub url: &'a str,
+    pub token: Option<&'a str>,
+}
+
+impl Node<'_> {
+    fn request(&self, method: reqwest::Method, path: &str) -> Result<reqwest::RequestBuilder> {
+        let base = self.url.trim_end_matches('/');
+        if !base.starts_with("http://") {
+            bail!("--node {}: expected http://HOST:PORT", self.url);
+        }
+        let client = reqwest::Client::new();
+        let mut request = client.request(method, format!("{base}{path}"));
+        if let Some(t) = self.token {
+            request = request.bearer_auth(t);
+        }
+        Ok(request)
+    }
+
+    /// Sends `request`; the JSON answer, or the node's error message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Json> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the node at {}", self.url))?;
+        let status = response.status();
+        let body: Json = response
+            .json()
+            .await
+            .with_context(|| format!("the node at {} did not answer JSON", self.url))?;
+        if !status.is_success() {
+            let message = body["error"]["message"].as_str().unwrap_or("(no message)");
+            bail!("the node answered {status}: {message}");
+        }
+        Ok(body)
+    }
+
+    /// Calls `module.reducer`; the node answers once the commit is durable.
+    pub async fn call(&self, module: &str, reducer: &str, args: &Json) -> Result<Json> {
+        let path = format!("/v1/modules/{}/reducers/{}", seg(module), seg(reducer));
+        self.send(self.request(reqwest::Method::POST, &path)?.json(args))
+            .await
+    }
+
+    /// The module's schema.
+    pub async fn schema(&self, module: &str) -> Result<ModuleSchema> {
+        let path = format!("/v1/modules/{}", seg(module));
+        let json = self.send(self.request(reqwest::Method::GET, &path)?).await?;
+        serde_json::from_value(json).context("the node sent a schema this CLI cannot read")
+    }
+
+    /// Every row of `module.table` matching the `COLUMN=VALUE` filters, as
+    /// values of the table's columns.
+    pub async fn query(
+        &self,
+        schema: &ModuleSchema,
+        table: &str,
+        filters: &[String],
+    ) -> Result<Vec<Vec<Value>>> {
+        let Some(t) = schema.tables.iter().find(|t| t.name == table) else {
+            let names: Vec<_> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+            bail!(
+                "module `{}` has no table `{table}`; it has: {}",
+                schema.name,
+                names.join(", ")
+            );
+        };
+        let mut query: Vec<(&str, &str)> = filters.iter().map(|f| ("where", f.as_str())).collect();
+        let limit = 100_000.to_string();
+        query.push(("limit", &limit));
+        let path = format!("/v1/modules/{}/tables/{}", seg(&schema.name), seg(table));
+        let body = self
+            .send(self.request(reqwest::Method::GET, &path)?.query(&query))
+            .await?;
+        if body["more"].as_bool() == Some(true) {
+            eprintln!("warning: only the first {limit} rows are shown");
+        }
+        let rows = body["rows"].as_array().cloned().unwrap_or_default();
+        rows.iter()
+            .map(|row| {
+                t.columns
+                    .iter()
+                    .map(|c| {
+                        from_json(&row[&c.name], &c.ty, &c.name)
+                            .context("the node sent a row that does not fit the schema")
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// A path segment, percent-encoded.
+fn seg(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

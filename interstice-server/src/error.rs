@@ -1,0 +1,94 @@
+//! Errors as HTTP answers: a status and a JSON body naming the problem,
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use interstice_core::query::QueryError;
+use interstice_core::{CallError, PublishError};
+
+/// A request that could not be served.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable, machine-readable name for the problem (`no_such_module`).
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 with `code`.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": { "code": self.code, "message": self.message }
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> Self {
+        use StatusCode as S;
+        let (status, code) = match &e {
+            CallError::NoSuchModule { .. } => (S::NOT_FOUND, "no_such_module"),
+            CallError::NoSuchReducer { .. } => (S::NOT_FOUND, "no_such_reducer"),
+            CallError::BadArguments { .. } => (S::BAD_REQUEST, "bad_arguments"),
+            CallError::Failed { .. } => (S::UNPROCESSABLE_ENTITY, "reducer_failed"),
+            CallError::Table { .. } => (S::CONFLICT, "table_constraint"),
+            CallError::Limit { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
+            CallError::Capability { .. } => (S::FORBIDDEN, "capability_violation"),
+            CallError::Trap { .. } => (S::INTERNAL_SERVER_ERROR, "reducer_trapped"),
+            CallError::Log(_) | CallError::Stopped { .. } => {
+                (S::SERVICE_UNAVAILABLE, "store_unavailable")
+            }
+            _ => (S::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        use StatusCode as S;
+        let (status, code) = match e {
+            PublishError::Commit(call) => return call.into(),
+            PublishError::Incompatible { .. } => (S::CONFLICT, "incompatible_schema"),
+            PublishError::Capability(_) => (S::FORBIDDEN, "capability_violation"),
+            _ => (S::BAD_REQUEST, "invalid_module"),
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let code = match &e {
+            QueryError::BadArguments { .. } | QueryError::Encoding(_) => "bad_arguments",
+            _ => "bad_filter",
+        };
+        Self::bad_request(code, e.to_string())
+    }
+}

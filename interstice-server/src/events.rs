@@ -1,0 +1,226 @@
+//! Client subscriptions: a table's changes as Server-Sent Events.
+//!
+//! A subscription starts with a `snapshot` of the matching rows, taken at
+//! one point of the log and sent once everything before that point is
+//! durable, then streams an `insert`, `update` or `delete` event for each
+//! change from that point on, each once its commit is durable. With
+//! `where` filters, a row that starts matching arrives as an `insert` and
+//! one that stops matching as a `delete`, so the client's copy always
+//! equals the query. A client too slow to keep up gets an `error` event
+//! (`lagged`) and the stream ends; a node shutting down sends `close`.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State as Extract};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use interstice_abi::{TableSchema, Type, Value, decode_value};
+use interstice_core::DurableCommits;
+use interstice_core::query::{Filter, select};
+use interstice_log::MutationKind;
+use serde_json::{Value as Json, json};
+use tokio::sync::{broadcast, watch};
+
+use crate::State;
+use crate::error::ApiError;
+use crate::routes::{module, params, row_json, segments, serving, table};
+
+/// What one subscription watches.
+struct Watch {
+    module_id: u32,
+    table_id: u32,
+    schema: TableSchema,
+    row_type: Type,
+    filters: Vec<Filter>,
+    /// Primary keys of the rows the client has, when filters make that a
+    /// subset of the table.
+    matching: Option<BTreeSet<Value>>,
+}
+
+/// `GET /v1/modules/{module}/tables/{table}/events?where=...`
+pub(crate) async fn subscribe(
+    Extract(s): Extract<Arc<State>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (module_name, table_name) = segments(path)?;
+    let params = params(raw)?;
+    serving(&s)?;
+    if params.limit.is_some() {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            "`limit` does not apply to subscriptions (the snapshot holds every matching row)",
+        ));
+    }
+    let follow = s
+        .runtime
+        .follow(|db| -> Result<(Watch, Vec<Json>), ApiError> {
+            let m = module(db, &module_name)?;
+            let (table_id, table) = table(m, &table_name)?;
+            let filters = params
+                .filters
+                .iter()
+                .map(|f| Filter::parse(table, f))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rows = select(table, &filters, usize::MAX);
+            let pk = table.schema().primary_key as usize;
+            let matching =
+                (!filters.is_empty()).then(|| rows.iter().map(|r| r[pk].clone()).collect());
+            let snapshot = rows.iter().map(|r| row_json(table.schema(), r)).collect();
+            let watch = Watch {
+                module_id: m.id,
+                table_id,
+                schema: table.schema().clone(),
+                row_type: table.schema().row_type(),
+                filters,
+                matching,
+            };
+            Ok((watch, snapshot))
+        })
+        .await;
+    let (watch, snapshot) = follow.value?;
+    // The snapshot may hold commits still being synced: send it only once
+    // they are durable.
+    s.runtime.wait_durable(follow.from).await?;
+    let first = Event::default()
+        .event("snapshot")
+        .data(json!({"next_offset": follow.from, "rows": snapshot}).to_string());
+    s.metrics.subscribers.inc();
+    let stream = Follower {
+        pending: VecDeque::from([first]),
+        from: follow.from,
+        commits: follow.commits,
+        closing: s.closing.clone(),
+        watch,
+        state: s.clone(),
+        ended: false,
+    };
+    Ok(Sse::new(stream.into_stream())
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// A subscription's state between events.
+struct Follower {
+    pending: VecDeque<Event>,
+    /// Commits before this offset are in the snapshot.
+    from: u64,
+    commits: broadcast::Receiver<DurableCommits>,
+    closing: watch::Receiver<bool>,
+    watch: Watch,
+    state: Arc<State>,
+    ended: bool,
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.state.metrics.subscribers.dec();
+    }
+}
+
+impl Follower {
+    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> {
+        futures::stream::unfold(self, |mut f| async move {
+            let event = f.next().await?;
+            Some((Ok(event), f))
+        })
+    }
+
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            if self.ended {
+                return None;
+            }
+            let next = tokio::select! {
+                biased;
+                _ = self.closing.wait_for(|c| *c) => None,
+                batch = self.commits.recv() => Some(batch),
+            };
+            match next {
+                None => self.end("close", "the node is shutting down"),
+                Some(Ok(batch)) => self.changes(&batch),
+                Some(Err(broadcast::error::RecvError::Lagged(n))) => self.end(
+                    "error",
+                    &format!("lagged: this client fell {n} appends behind; subscribe again"),
+                ),
+                Some(Err(broadcast::error::RecvError::Closed)) => {
+                    self.end("close", "the node stopped")
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, event: &str, message: &str) {
+        let data = json!({"message": message}).to_string();
+        self.pending.push_back(Event::default().event(event).data(data));
+        self.ended = true;
+    }
+
+    /// Queues the events `batch` makes for this subscription.
+    fn changes(&mut self, batch: &DurableCommits) {
+        let w = &mut self.watch;
+        for commit in batch.iter().filter(|c| c.offset >= self.from) {
+            for m in &commit.mutations {
+                if m.module_id != w.module_id || m.table_id != w.table_id {
+                    continue;
+                }
+                let row = match decode_value(&w.row_type, &m.row) {
+                    Ok(Value::Struct(values)) => values,
+                    // The module was republished with another row type.
+                    _ => {
+                        self.end(
+                            "close",
+                            "the table's schema changed; subscribe again",
+                        );
+                        return;
+                    }
+                };
+                let Some(kind) = classify(w, m.kind, &row) else {
+                    continue;
+                };
+                let data = json!({"offset": commit.offset, "row": row_json(&w.schema, &row)});
+                self.pending.push_back(
+                    Event::default()
+                        .event(kind)
+                        .id(commit.offset.to_string())
+                        .data(data.to_string()),
+                );
+            }
+        }
+    }
+}
+
+/// What a change to `row` is for a client watching `w` (and updates the
+/// keys it holds), or `None` when the client does not see it.
+fn classify(w: &mut Watch, kind: MutationKind, row: &[Value]) -> Option<&'static str> {
+    let pk = &row[w.schema.primary_key as usize];
+    let matches = w.filters.iter().all(|f| f.matches(row));
+    let Some(held) = &mut w.matching else {
+        return match kind {
+            MutationKind::Insert => Some("insert"),
+            MutationKind::Update => Some("update"),
+            MutationKind::Delete => Some("delete"),
+            MutationKind::Module => None,
+        };
+    };
+    let had = held.contains(pk);
+    match (kind, had, matches) {
+        (MutationKind::Insert | MutationKind::Update, false, true) => {
+            held.insert(pk.clone());
+            Some("insert")
+        }
+        (MutationKind::Update, true, true) => Some("update"),
+        (MutationKind::Update | MutationKind::Delete, true, _) => {
+            held.remove(pk);
+            Some("delete")
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,127 @@
+//! The Interstice node: one [`Runtime`] served over HTTP.
+//!
+//! `interstice serve` replays a log once and then hands the runtime to
+//! [`Node`], which answers clients: publishing modules, calling reducers
+//! (answered only once the commit is durable), reading tables, streaming a
+//! table's changes after they are durable, and reporting status and
+//! Prometheus metrics. The API is described in `docs/http-api.md`. This
+//! crate holds no state of its own: everything it serves comes from the
+//! runtime, so a node that stops loses nothing the log does not have.
+
+mod auth;
+mod error;
+mod events;
+mod metrics;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use interstice_core::Runtime;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use error::ApiError;
+pub use metrics::ReplaySummary;
+
+/// How a node serves.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// When set, every request must carry `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Largest module a client may publish, in bytes.
+    pub max_module_bytes: usize,
+    /// Largest body of any other request (reducer arguments), in bytes.
+    pub max_request_bytes: usize,
+    /// Rows a table read returns when the client sets no `limit`.
+    pub default_rows: usize,
+    /// Largest `limit` a table read accepts.
+    pub max_rows: usize,
+    /// The log, as status reports it (`disk:./log`, `s3://bucket/prefix`).
+    pub backend: String,
+    /// What the replay at start did.
+    pub replay: ReplaySummary,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            max_module_bytes: 32 << 20,
+            max_request_bytes: 1 << 20,
+            default_rows: 1000,
+            max_rows: 100_000,
+            backend: String::new(),
+            replay: ReplaySummary::default(),
+        }
+    }
+}
+
+/// What every handler shares.
+struct State {
+    runtime: Runtime,
+    config: NodeConfig,
+    started: Instant,
+    metrics: metrics::Metrics,
+    /// Becomes `true` when the node starts shutting down; open
+    /// subscriptions end then.
+    closing: watch::Receiver<bool>,
+}
+
+/// A runtime served over HTTP.
+pub struct Node {
+    state: Arc<State>,
+    closing: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A node serving `runtime`.
+    pub fn new(runtime: Runtime, config: NodeConfig) -> Self {
+        let (closing, closing_rx) = watch::channel(false);
+        let metrics = metrics::Metrics::new(runtime.clone(), config.replay);
+        Self {
+            state: Arc::new(State {
+                runtime,
+                config,
+                started: Instant::now(),
+                metrics,
+                closing: closing_rx,
+            }),
+            closing,
+        }
+    }
+
+    /// The HTTP routes, for serving on a listener of one's own (or testing).
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then shuts down
+    /// gracefully: stops accepting, ends open subscriptions, lets calls in
+    /// flight finish (each answered once durable), makes every commit
+    /// durable and releases the log (its lock, for a disk log).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let closing = self.closing;
+        let router = routes::router(self.state.clone());
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing calls in flight");
+                let _ = closing.send(true);
+            })
+            .await;
+        self.state.runtime.shutdown().await;
+        served
+    }
+}

@@ -1,0 +1,377 @@
+//! The HTTP routes (`docs/http-api.md`): each handler turns a request into
+//! one runtime operation and its result into JSON.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State as Extract};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use interstice_abi::TableSchema;
+use interstice_core::db::{Database, ModuleState};
+use interstice_core::json::to_json;
+use interstice_core::query::{Filter, encode_args, select};
+use interstice_core::table::Table;
+use interstice_core::{INIT_REDUCER, Receipt};
+use serde_json::{Value as Json, json};
+
+use crate::State;
+use crate::error::ApiError;
+
+type Shared = Extract<Arc<State>>;
+
+pub(crate) fn router(state: Arc<State>) -> Router {
+    let module_limit = DefaultBodyLimit::max(state.config.max_module_bytes);
+    Router::new()
+        .route("/v1/status", get(status))
+        .route(
+            "/v1/modules",
+            get(list_modules)
+                .post(publish)
+                .layer(module_limit),
+        )
+        .route("/v1/modules/{module}", get(module_schema))
+        .route(
+            "/v1/modules/{module}/reducers/{reducer}",
+            axum::routing::post(call),
+        )
+        .route("/v1/modules/{module}/tables/{table}", get(query))
+        .route(
+            "/v1/modules/{module}/tables/{table}/events",
+            get(crate::events::subscribe),
+        )
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_request_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_token,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no_such_route", "no such route; see docs/http-api.md")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method; see docs/http-api.md",
+    )
+}
+
+/// The body, or an error naming why it could not be read (413 when it is
+/// larger than the route's limit).
+pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "body_too_large", r.body_text())
+        } else {
+            ApiError::new(status, "bad_body", r.body_text())
+        }
+    })
+}
+
+/// The path's segments, or an error naming the bad one.
+pub(crate) fn segments<T>(path: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    path.map(|Path(p)| p)
+        .map_err(|r| ApiError::bad_request("bad_path", r.body_text()))
+}
+
+/// Refuses reads once the runtime has stopped after a log failure: its
+/// tables may then hold commits that never became durable.
+pub(crate) fn serving(s: &State) -> Result<(), ApiError> {
+    match s.runtime.stopped() {
+        None => Ok(()),
+        Some(why) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            why,
+        )),
+    }
+}
+
+/// The module `name`, or 404 listing the modules there are.
+pub(crate) fn module<'a>(db: &'a Database, name: &str) -> Result<&'a ModuleState, ApiError> {
+    db.module_by_name(name).ok_or_else(|| {
+        let names: Vec<_> = db.modules().map(|m| m.schema.name.as_str()).collect();
+        ApiError::not_found(
+            "no_such_module",
+            format!("no module `{name}`; the node has: [{}]", names.join(", ")),
+        )
+    })
+}
+
+/// The table `name` of `m` with its id, or 404 listing its tables.
+pub(crate) fn table<'a>(m: &'a ModuleState, name: &str) -> Result<(u32, &'a Table), ApiError> {
+    m.table_by_name(name).ok_or_else(|| {
+        let names: Vec<_> = m.schema.tables.iter().map(|t| t.name.as_str()).collect();
+        ApiError::not_found(
+            "no_such_table",
+            format!(
+                "module `{}` has no table `{name}`; it has: [{}]",
+                m.schema.name,
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+/// The `where` filters and the `limit` of a query string.
+pub(crate) struct Params {
+    pub filters: Vec<String>,
+    pub limit: Option<usize>,
+}
+
+pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request("bad_query", format!("bad query string: {e}")))?;
+    let mut out = Params {
+        filters: Vec::new(),
+        limit: None,
+    };
+    for (key, value) in pairs {
+        match key.as_str() {
+            "where" => out.filters.push(value),
+            "limit" => {
+                let n = value.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        "bad_query",
+                        format!("limit={value}: expected a number"),
+                    )
+                })?;
+                out.limit = Some(n);
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "bad_query",
+                    format!("unknown query parameter `{other}` (expected `where` or `limit`)"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A row as a JSON object by column name.
+pub(crate) fn row_json(schema: &TableSchema, row: &[interstice_abi::Value]) -> Json {
+    let obj: serde_json::Map<_, _> = schema
+        .columns
+        .iter()
+        .zip(row)
+        .map(|(c, v)| (c.name.clone(), to_json(v, &c.ty)))
+        .collect();
+    Json::Object(obj)
+}
+
+fn json_response(status: StatusCode, body: &Json) -> Response {
+    (status, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+async fn status(Extract(s): Shared) -> Response {
+    let stats = s.runtime.log_stats();
+    let modules = s
+        .runtime
+        .read(|db| {
+            db.modules()
+                .map(|m| json!({"name": m.schema.name, "id": m.id, "version": m.schema.version.to_string()}))
+                .collect::<Vec<_>>()
+        })
+        .await;
+    let stopped = s.runtime.stopped();
+    let body = json!({
+        "status": if stopped.is_some() { "stopped" } else { "serving" },
+        "stopped_because": stopped,
+        "backend": s.config.backend,
+        "last_durable_offset": stats.durable_upto.checked_sub(1),
+        "uptime_seconds": s.started.elapsed().as_secs_f64(),
+        "replay": {
+            "commits": s.config.replay.commits,
+            "seconds": s.config.replay.duration.as_secs_f64(),
+        },
+        "modules": modules,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    json_response(StatusCode::OK, &body)
+}
+
+async fn list_modules(Extract(s): Shared) -> Response {
+    let schemas = s
+        .runtime
+        .read(|db| {
+            db.modules()
+                .map(|m| serde_json::to_value(&m.schema).unwrap_or(Json::Null))
+                .collect::<Vec<_>>()
+        })
+        .await;
+    json_response(StatusCode::OK, &Json::Array(schemas))
+}
+
+async fn module_schema(
+    Extract(s): Shared,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let name = segments(path)?;
+    let schema = s
+        .runtime
+        .read(|db| module(db, &name).map(|m| serde_json::to_value(&m.schema)))
+        .await?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(json_response(StatusCode::OK, &schema))
+}
+
+async fn publish(
+    Extract(s): Shared,
+    wasm: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let wasm = body(wasm)?;
+    let (published, init) = s.runtime.publish_and_init(&wasm).await?;
+    let name = s
+        .runtime
+        .read(|db| db.module(published.module_id).map(|m| m.schema.name.clone()))
+        .await;
+    let init = match init {
+        None => Json::Null,
+        Some(Ok(receipt)) => receipt_json(&receipt),
+        Some(Err(e)) => {
+            let e = ApiError::from(e);
+            json!({"error": {"code": e.code, "message": e.message}})
+        }
+    };
+    let changes: Vec<_> = published
+        .diff
+        .changes
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let body = json!({
+        "module": name,
+        "module_id": published.module_id,
+        "offset": published.offset,
+        "first_version": published.first_version,
+        "changes": changes,
+        INIT_REDUCER: init,
+    });
+    let status = if published.first_version {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(status, &body))
+}
+
+fn receipt_json(r: &Receipt) -> Json {
+    let logs: Vec<_> = r
+        .logs
+        .iter()
+        .map(|(level, message)| {
+            let level = ["error", "warn", "info", "debug"][(*level).clamp(0, 3) as usize];
+            json!({"level": level, "message": message})
+        })
+        .collect();
+    json!({"offset": r.offset, "logs": logs})
+}
+
+async fn call(
+    Extract(s): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+    args: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = call_inner(&s, path, args).await;
+    let outcome = match &result {
+        Ok(r) if r.offset.is_some() => "committed",
+        Ok(_) => "unchanged",
+        Err(e) => e.code,
+    };
+    s.metrics.call(outcome, started.elapsed());
+    match result {
+        Ok(receipt) => json_response(StatusCode::OK, &receipt_json(&receipt)),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn call_inner(
+    s: &State,
+    path: Result<Path<(String, String)>, PathRejection>,
+    args: Result<Bytes, BytesRejection>,
+) -> Result<Receipt, ApiError> {
+    let (module_name, reducer) = segments(path)?;
+    let args = body(args)?;
+    let json: Json = if args.iter().all(u8::is_ascii_whitespace) {
+        Json::Array(Vec::new())
+    } else {
+        serde_json::from_slice(&args).map_err(|e| {
+            ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}"))
+        })?
+    };
+    let encoded = s
+        .runtime
+        .read(|db| -> Result<Vec<u8>, ApiError> {
+            let m = module(db, &module_name)?;
+            let Some(r) = m.schema.reducers.iter().find(|r| r.name == reducer) else {
+                let names: Vec<_> = m.schema.reducers.iter().map(|r| r.name.as_str()).collect();
+                return Err(ApiError::not_found(
+                    "no_such_reducer",
+                    format!(
+                        "module `{module_name}` has no reducer `{reducer}`; it has: [{}]",
+                        names.join(", ")
+                    ),
+                ));
+            };
+            Ok(encode_args(r, &json)?)
+        })
+        .await?;
+    Ok(s.runtime.call(&module_name, &reducer, &encoded).await?)
+}
+
+async fn query(
+    Extract(s): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (module_name, table_name) = segments(path)?;
+    let params = params(raw)?;
+    serving(&s)?;
+    let limit = params.limit.unwrap_or(s.config.default_rows);
+    if limit > s.config.max_rows {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            format!("limit={limit} is above the node's {}", s.config.max_rows),
+        ));
+    }
+    let body = s
+        .runtime
+        .read(|db| -> Result<Json, ApiError> {
+            let (_, table) = table(module(db, &module_name)?, &table_name)?;
+            let filters = params
+                .filters
+                .iter()
+                .map(|f| Filter::parse(table, f))
+                .collect::<Result<Vec<_>, _>>()?;
+            // One more than asked, to tell whether there are more.
+            let rows = select(table, &filters, limit.saturating_add(1));
+            let more = rows.len() > limit;
+            let rows: Vec<_> = rows.iter().take(limit).map(|r| row_json(table.schema(), r)).collect();
+            Ok(json!({"rows": rows, "more": more}))
+        })
+        .await?;
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn metrics(Extract(s): Shared) -> Response {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
