@@ -226,7 +226,9 @@ fn operands<'a>(
         [t] => Ok((log, t, None)),
         [t, args] if takes_args => Ok((log, t, Some(args))),
         _ => match node {
-            Some(url) => anyhow::bail!("with --node {url}, give {target} (and its arguments), not a log"),
+            Some(url) => {
+                anyhow::bail!("with --node {url}, give {target} (and its arguments), not a log")
+            }
             None => anyhow::bail!("expected LOG {target}, or --node URL {target}"),
         },
     }
@@ -238,7 +240,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Publish { log, wasm } => publish::run(args, log, wasm).await?,
         Command::Call { operands, node } => {
-            let (log, target, json) = self::operands(node.as_deref(), operands, "MODULE.REDUCER", true)?;
+            let (log, target, json) =
+                self::operands(node.as_deref(), operands, "MODULE.REDUCER", true)?;
             match node {
                 Some(url) => {
                     let node = remote::Node { url, token };
@@ -253,7 +256,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             format,
             filters,
         } => {
-            let (log, target, _) = self::operands(node.as_deref(), operands, "MODULE.TABLE", false)?;
+            let (log, target, _) =
+                self::operands(node.as_deref(), operands, "MODULE.TABLE", false)?;
             match node {
                 Some(url) => {
                     let node = remote::Node { url, token };

@@ -90,7 +90,8 @@ impl Counters {
         self.durable_upto.store(next, Relaxed);
         self.commits.fetch_add(commits as u64, Relaxed);
         self.appends.fetch_add(1, Relaxed);
-        self.append_micros.fetch_add(took.as_micros() as u64, Relaxed);
+        self.append_micros
+            .fetch_add(took.as_micros() as u64, Relaxed);
         let bucket = BATCH_SIZE_BOUNDS.partition_point(|&b| b < commits as u64);
         self.batch_sizes[bucket].fetch_add(1, Relaxed);
     }
@@ -255,8 +256,7 @@ async fn run(
             Ok(()) => {
                 out.stats
                     .appended(pending.len(), last_append, batch.next_offset());
-                out.durable
-                    .send_replace(Durable::Upto(batch.next_offset()));
+                out.durable.send_replace(Durable::Upto(batch.next_offset()));
                 // Followers get the commits only when someone listens.
                 let mut commits = Vec::new();
                 let keep = out.feed.receiver_count() > 0;

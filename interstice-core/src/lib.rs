@@ -25,6 +25,5 @@ pub use error::{CallError, PublishError, ReplayError, TableError};
 pub use host::{Inspected, Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayReport, Replayed};
 pub use runtime::{
-    Follow, INIT_REDUCER, OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime,
-    RuntimeConfig,
+    Follow, INIT_REDUCER, OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime, RuntimeConfig,
 };

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State as Extract};
-use axum::http::StatusCode;
 use axum::http::HeaderValue;
+use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};

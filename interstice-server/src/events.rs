@@ -159,7 +159,8 @@ impl Follower {
 
     fn end(&mut self, event: &str, message: &str) {
         let data = json!({"message": message}).to_string();
-        self.pending.push_back(Event::default().event(event).data(data));
+        self.pending
+            .push_back(Event::default().event(event).data(data));
         self.ended = true;
     }
 
@@ -175,10 +176,7 @@ impl Follower {
                     Ok(Value::Struct(values)) => values,
                     // The module was republished with another row type.
                     _ => {
-                        self.end(
-                            "close",
-                            "the table's schema changed; subscribe again",
-                        );
+                        self.end("close", "the table's schema changed; subscribe again");
                         return;
                     }
                 };

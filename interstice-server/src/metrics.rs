@@ -132,7 +132,12 @@ impl Collector for LogCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.runtime.log_stats();
         counter(&mut e, "commits", "Commits made durable", s.commits)?;
-        counter(&mut e, "appends", "Appends to the log store (batches)", s.appends)?;
+        counter(
+            &mut e,
+            "appends",
+            "Appends to the log store (batches)",
+            s.appends,
+        )?;
         counter(
             &mut e,
             "store_errors",

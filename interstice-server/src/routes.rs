@@ -31,9 +31,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/v1/status", get(status))
         .route(
             "/v1/modules",
-            get(list_modules)
-                .post(publish)
-                .layer(module_limit),
+            get(list_modules).post(publish).layer(module_limit),
         )
         .route("/v1/modules/{module}", get(module_schema))
         .route(
@@ -133,8 +131,9 @@ pub(crate) struct Params {
 }
 
 pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::bad_request("bad_query", format!("bad query string: {e}")))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|e| ApiError::bad_request("bad_query", format!("bad query string: {e}")))?;
     let mut out = Params {
         filters: Vec::new(),
         limit: None,
@@ -144,10 +143,7 @@ pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
             "where" => out.filters.push(value),
             "limit" => {
                 let n = value.parse().map_err(|_| {
-                    ApiError::bad_request(
-                        "bad_query",
-                        format!("limit={value}: expected a number"),
-                    )
+                    ApiError::bad_request("bad_query", format!("limit={value}: expected a number"))
                 })?;
                 out.limit = Some(n);
             }
@@ -174,7 +170,12 @@ pub(crate) fn row_json(schema: &TableSchema, row: &[interstice_abi::Value]) -> J
 }
 
 fn json_response(status: StatusCode, body: &Json) -> Response {
-    (status, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn status(Extract(s): Shared) -> Response {
@@ -237,7 +238,10 @@ async fn publish(
     let (published, init) = s.runtime.publish_and_init(&wasm).await?;
     let name = s
         .runtime
-        .read(|db| db.module(published.module_id).map(|m| m.schema.name.clone()))
+        .read(|db| {
+            db.module(published.module_id)
+                .map(|m| m.schema.name.clone())
+        })
         .await;
     let init = match init {
         None => Json::Null,
@@ -361,7 +365,11 @@ async fn query(
             // One more than asked, to tell whether there are more.
             let rows = select(table, &filters, limit.saturating_add(1));
             let more = rows.len() > limit;
-            let rows: Vec<_> = rows.iter().take(limit).map(|r| row_json(table.schema(), r)).collect();
+            let rows: Vec<_> = rows
+                .iter()
+                .take(limit)
+                .map(|r| row_json(table.schema(), r))
+                .collect();
             Ok(json!({"rows": rows, "more": more}))
         })
         .await?;

@@ -12,9 +12,8 @@ use crate::location::LogArgs;
 fn parse_args(json: Option<&str>) -> Result<serde_json::Value> {
     match json {
         None => Ok(serde_json::Value::Array(Vec::new())),
-        Some(text) => {
-            serde_json::from_str(text).with_context(|| format!("the arguments are not JSON: {text}"))
-        }
+        Some(text) => serde_json::from_str(text)
+            .with_context(|| format!("the arguments are not JSON: {text}")),
     }
 }
 

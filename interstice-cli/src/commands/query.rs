@@ -51,7 +51,12 @@ pub async fn run(
 
 /// `query --node URL MODULE.TABLE`: the node filters; the rows print as a
 /// local query's do.
-pub async fn remote(node: &Node<'_>, target: &str, format: Format, filters: &[String]) -> Result<()> {
+pub async fn remote(
+    node: &Node<'_>,
+    target: &str,
+    format: Format,
+    filters: &[String],
+) -> Result<()> {
     let (module_name, table_name) = split_target(target, "TABLE")?;
     let schema = node.schema(module_name).await?;
     let rows = node.query(&schema, table_name, filters).await?;

@@ -54,7 +54,9 @@ impl Node<'_> {
     /// The module's schema.
     pub async fn schema(&self, module: &str) -> Result<ModuleSchema> {
         let path = format!("/v1/modules/{}", seg(module));
-        let json = self.send(self.request(reqwest::Method::GET, &path)?).await?;
+        let json = self
+            .send(self.request(reqwest::Method::GET, &path)?)
+            .await?;
         serde_json::from_value(json).context("the node sent a schema this CLI cannot read")
     }
 

@@ -69,28 +69,34 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
         },
         ..NodeConfig::default()
     };
+    // Watched before the line below, which tells scripts they may signal.
+    let signal = match shutdown_signal() {
+        Ok(s) => s,
+        Err(e) => {
+            runtime.shutdown().await;
+            return Err(e);
+        }
+    };
     // Scripts wait for this line (with the port when --listen asked for 0).
     println!("serving {log} on http://{addr}");
     Node::new(runtime, config)
-        .serve(listener, shutdown_signal())
+        .serve(listener, signal)
         .await
         .context("the server failed")?;
     eprintln!("stopped: every acknowledged commit is durable and the log is released");
     Ok(())
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// Watches SIGTERM and SIGINT (Ctrl-C) from now on; the future completes
+/// at the first of them.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    })
 }

@@ -1,0 +1,164 @@
+//! `interstice serve` as a process, driven by `interstice call|query
+//! --node` over 127.0.0.1: a second node on the same log is refused, a
+//! token is enforced, SIGTERM stops it cleanly and releases the log.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+fn wasm(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../modules/target/wasm32-unknown-unknown/release")
+        .join(format!("{name}.wasm"));
+    assert!(p.exists(), "{}: run scripts/build-modules.sh", p.display());
+    p.display().to_string()
+}
+
+fn interstice(args: &[&str], token: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_interstice"));
+    c.args(args).env_remove("INTERSTICE_TOKEN");
+    if let Some(t) = token {
+        c.env("INTERSTICE_TOKEN", t);
+    }
+    c.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// A running `interstice serve` and the URL it printed.
+struct Serving {
+    child: Child,
+    url: String,
+}
+
+impl Serving {
+    fn start(log: &str, extra: &[&str], token: Option<&str>) -> Self {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_interstice"));
+        c.args(["serve", log]).args(extra);
+        if !extra.contains(&"--listen") {
+            c.args(["--listen", "127.0.0.1:0"]);
+        }
+        c.env_remove("INTERSTICE_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(t) = token {
+            c.env("INTERSTICE_TOKEN", t);
+        }
+        let mut child = c.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .rsplit(" on ")
+            .next()
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| panic!("serve printed {line:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+
+    /// Sends SIGTERM; the exit status and what it wrote on stderr.
+    fn terminate(self) -> (bool, String) {
+        // SAFETY: signals a child process this test started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let out = self.child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+#[test]
+fn a_node_serves_call_and_query_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log").display().to_string();
+    let out = interstice(&["publish", &log, &wasm("hello")], None);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let node = Serving::start(&log, &[], None);
+    let out = interstice(
+        &["call", "--node", &node.url, "hello.hello", "[\"ada\"]"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("committed at offset"), "{}", text(&out));
+    let out = interstice(&["query", "--node", &node.url, "hello.greetings"], None);
+    assert!(text(&out).contains("Hello, ada!"), "{}", text(&out));
+    let out = interstice(
+        &[
+            "query",
+            "--node",
+            &node.url,
+            "hello.greetings",
+            "--where",
+            "id=1",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"id":1,"greeting":"Hello, ada!"}"#
+    );
+    // The node names the problem; the CLI passes it on.
+    let out = interstice(&["call", "--node", &node.url, "hello.nope"], None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("404"), "{}", text(&out));
+    assert!(
+        text(&out).contains("has no reducer `nope`"),
+        "{}",
+        text(&out)
+    );
+    let out = interstice(
+        &["call", "--node", &node.url, &log, "hello.hello", "[]"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not a log"), "{}", text(&out));
+
+    // A second node on the same log is refused while the first runs.
+    let out = interstice(&["serve", &log, "--listen", "127.0.0.1:0"], None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("cannot open the log"), "{}", text(&out));
+
+    let (clean, stderr) = node.terminate();
+    assert!(clean, "exit status after SIGTERM: {stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+    // The log is released and holds the call.
+    let out = interstice(&["query", &log, "hello.greetings"], None);
+    assert!(text(&out).contains("Hello, ada!"), "{}", text(&out));
+}
+
+#[test]
+fn a_token_is_enforced_and_remote_listening_is_explicit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log").display().to_string();
+    interstice(&["publish", &log, &wasm("hello")], None);
+    let node = Serving::start(&log, &[], Some("s3cret"));
+    let out = interstice(
+        &["call", "--node", &node.url, "hello.hello", "[\"x\"]"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("401"), "{}", text(&out));
+    let out = interstice(
+        &["call", "--node", &node.url, "hello.hello", "[\"x\"]"],
+        Some("s3cret"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(node.terminate().0);
+
+    let out = interstice(&["serve", &log, "--listen", "0.0.0.0:0"], None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--allow-remote"), "{}", text(&out));
+    let node = Serving::start(&log, &["--listen", "0.0.0.0:0", "--allow-remote"], None);
+    let (clean, stderr) = node.terminate();
+    assert!(clean);
+    assert!(stderr.contains("no authentication"), "{stderr}");
+}

@@ -1,0 +1,529 @@
+//! The node over real HTTP on 127.0.0.1: each test starts a [`Node`] on a
+//! free port over a disk log (or a memory log that can be made to fail)
+//! and talks to it with an HTTP client, as any client would.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use interstice_backend_fs::FsLogStore;
+use interstice_core::{Runtime, RuntimeConfig};
+use interstice_log::memory::MemoryLogStore;
+use interstice_log::{LogOptions, LogStore};
+use interstice_server::{Node, NodeConfig, ReplaySummary};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+fn wasm(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../modules/target/wasm32-unknown-unknown/release")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the modules first: scripts/build-modules.sh",
+            path.display()
+        )
+    })
+}
+
+/// A node serving on a free loopback port.
+struct Served {
+    url: String,
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+    client: reqwest::Client,
+}
+
+impl Served {
+    async fn start(store: Arc<dyn LogStore>, mut config: NodeConfig) -> Self {
+        let (runtime, report) = Runtime::open(store, RuntimeConfig::default())
+            .await
+            .unwrap();
+        config.replay = ReplaySummary {
+            commits: report.commits,
+            duration: report.elapsed,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let node = Node::new(runtime, config);
+        let done = tokio::spawn(node.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            url,
+            stop,
+            done,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn on_disk(dir: &Path) -> Self {
+        let store = FsLogStore::open(dir, LogOptions::default().create(true)).unwrap();
+        Self::start(Arc::new(store), NodeConfig::default()).await
+    }
+
+    /// Shuts down gracefully and waits until the log is released.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.done.await.unwrap().unwrap();
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+
+    async fn publish(&self, name: &str) -> Value {
+        let (status, body) = self.post("/v1/modules", wasm(name)).await;
+        assert!(status.is_success(), "{status} {body}");
+        body
+    }
+
+    async fn call(&self, target: &str, args: Value) -> (StatusCode, Value) {
+        let (m, r) = target.split_once('.').unwrap();
+        self.post(&format!("/v1/modules/{m}/reducers/{r}"), args.to_string())
+            .await
+    }
+
+    async fn rows(&self, path: &str) -> Vec<Value> {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["rows"].as_array().unwrap().clone()
+    }
+}
+
+/// Reads Server-Sent Events: `(event, data)` pairs.
+struct Events {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Events {
+    async fn open(served: &Served, path: &str) -> Self {
+        let r = served
+            .client
+            .get(format!("{}{path}", served.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        Self {
+            stream: r.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event, skipping keep-alive comments; `None` at the end.
+    async fn next(&mut self) -> Option<(String, Value)> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event: ") {
+                        event = e.to_owned();
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data.push_str(d);
+                    }
+                }
+                if event.is_empty() {
+                    continue;
+                }
+                return Some((event, serde_json::from_str(&data).unwrap()));
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("no event within 10 s")?
+                .unwrap();
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_call_query_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Served::on_disk(dir.path()).await;
+    let published = node.publish("hello").await;
+    assert_eq!(published["module"], "hello");
+    assert_eq!(published["first_version"], true);
+
+    let (status, body) = node.call("hello.hello", json!(["ada"])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let offset = body["offset"].as_u64().expect("a commit offset");
+    assert_eq!(body["logs"][0]["message"], "greeting 1 stored");
+    // By name works as well as by position.
+    let (status, _) = node.call("hello.hello", json!({"name": "bob"})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let rows = node.rows("/v1/modules/hello/tables/greetings").await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"id": 1, "greeting": "Hello, ada!"}),
+            json!({"id": 2, "greeting": "Hello, bob!"})
+        ]
+    );
+    let rows = node
+        .rows("/v1/modules/hello/tables/greetings?where=id=2")
+        .await;
+    assert_eq!(rows, vec![json!({"id": 2, "greeting": "Hello, bob!"})]);
+    let (_, body) = node.get("/v1/modules/hello/tables/greetings?limit=1").await;
+    assert_eq!(body["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(body["more"], true);
+
+    let (status, schema) = node.get("/v1/modules/hello").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(schema["name"], "hello");
+    let (_, status) = node.get("/v1/status").await;
+    assert_eq!(status["status"], "serving");
+    assert!(status["last_durable_offset"].as_u64().unwrap() > offset);
+    let last = status["last_durable_offset"].clone();
+    node.stop().await;
+
+    // A new node on the same log replays to the same state.
+    let node = Served::on_disk(dir.path()).await;
+    let rows = node.rows("/v1/modules/hello/tables/greetings").await;
+    assert_eq!(rows.len(), 2);
+    let (_, status) = node.get("/v1/status").await;
+    assert_eq!(status["last_durable_offset"], last);
+    assert_eq!(status["replay"]["commits"], last.as_u64().unwrap() + 1);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_start_with_a_snapshot_and_follow_the_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Served::on_disk(dir.path()).await;
+    node.publish("test_persistence").await;
+    let open = |id: u64, owner: &str, balance: i64| {
+        node.call("test_persistence.open", json!([id, owner, balance]))
+    };
+    assert_eq!(open(1, "ada", 100).await.0, StatusCode::OK);
+
+    let mut all = Events::open(&node, "/v1/modules/test_persistence/tables/accounts/events").await;
+    let mut rich = Events::open(
+        &node,
+        "/v1/modules/test_persistence/tables/accounts/events?where=balance=100",
+    )
+    .await;
+    let (event, snapshot) = all.next().await.unwrap();
+    assert_eq!(event, "snapshot");
+    assert_eq!(snapshot["rows"].as_array().unwrap().len(), 1);
+    let (_, snapshot) = rich.next().await.unwrap();
+    assert_eq!(snapshot["rows"][0]["owner"], "ada");
+
+    assert_eq!(open(2, "bob", 90).await.0, StatusCode::OK);
+    let (status, body) = node
+        .call("test_persistence.transfer", json!([1, 2, 10]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Every change, in order.
+    let (event, data) = all.next().await.unwrap();
+    assert_eq!((event.as_str(), &data["row"]["id"]), ("insert", &json!(2)));
+    let (event, data) = all.next().await.unwrap();
+    assert_eq!(event, "update");
+    let (event, data2) = all.next().await.unwrap();
+    assert_eq!(event, "update");
+    let mut balances =
+        [&data["row"], &data2["row"]].map(|r| (r["id"].clone(), r["balance"].clone()));
+    balances.sort_by_key(|(id, _)| id.as_u64());
+    assert_eq!(balances, [(json!(1), json!(90)), (json!(2), json!(100))]);
+
+    // With a filter: ada's account leaves it (a delete), bob's enters it
+    // (an insert); bob's opening at 90 was never seen.
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (event, data) = rich.next().await.unwrap();
+        seen.push((event, data["row"]["owner"].as_str().unwrap().to_owned()));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("delete".into(), "ada".into()),
+            ("insert".into(), "bob".into())
+        ]
+    );
+    let (_, metrics) = (
+        (),
+        node.client
+            .get(format!("{}/metrics", node.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(metrics.contains("interstice_subscribers 2"), "{metrics}");
+
+    // Shutting down ends the streams with a `close` event.
+    let stopping = tokio::spawn(node.stop());
+    let (event, _) = all.next().await.unwrap();
+    assert_eq!(event, "close");
+    assert!(all.next().await.is_none());
+    drop(rich);
+    stopping.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_4xx_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsLogStore::open(dir.path(), LogOptions::default().create(true)).unwrap();
+    let config = NodeConfig {
+        max_request_bytes: 1024,
+        ..NodeConfig::default()
+    };
+    let node = Served::start(Arc::new(store), config).await;
+    node.publish("test_persistence").await;
+    let code = |body: &Value| body["error"]["code"].as_str().unwrap().to_owned();
+    let message = |body: &Value| body["error"]["message"].as_str().unwrap().to_owned();
+
+    let (status, body) = node.call("nope.open", json!([])).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "no_such_module".into())
+    );
+    assert!(message(&body).contains("test_persistence"), "{body}");
+    let (status, body) = node.call("test_persistence.nope", json!([])).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "no_such_reducer".into())
+    );
+    assert!(message(&body).contains("transfer"), "{body}");
+    let (status, body) = node
+        .call("test_persistence.open", json!(["one", "ada", 1]))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_arguments".into())
+    );
+    assert!(message(&body).contains("open(id: u64"), "{body}");
+    let (status, body) = node
+        .post("/v1/modules/test_persistence/reducers/open", "[1, \"ada\"")
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "malformed_json".into())
+    );
+    let (status, body) = node
+        .post(
+            "/v1/modules/test_persistence/reducers/open",
+            vec![b' '; 4096],
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large".into())
+    );
+    // The reducer's own refusal, and a constraint.
+    let (status, body) = node
+        .call("test_persistence.transfer", json!([1, 2, 5]))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "reducer_failed".into())
+    );
+
+    let (status, body) = node.post("/v1/modules", b"not wasm".to_vec()).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_module".into())
+    );
+    let (status, body) = node
+        .get("/v1/modules/test_persistence/tables/accounts?where=colour=red")
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_filter".into())
+    );
+    assert!(
+        message(&body).contains("columns: id, owner, balance, tags"),
+        "{body}"
+    );
+    let (status, body) = node
+        .get("/v1/modules/test_persistence/tables/accounts?limit=lots")
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_query".into())
+    );
+    let (status, body) = node.get("/v1/modules/test_persistence/tables/nope").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "no_such_table".into())
+    );
+    let (status, body) = node.get("/v2/everything").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "no_such_route".into())
+    );
+    let (status, body) = node.post("/v1/status", "").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed".into())
+    );
+
+    // None of it committed anything.
+    let (_, status) = node.get("/v1/status").await;
+    assert_eq!(
+        status["last_durable_offset"], 0,
+        "only the publish: {status}"
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_required_of_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsLogStore::open(dir.path(), LogOptions::default().create(true)).unwrap();
+    let config = NodeConfig {
+        token: Some("s3cret".into()),
+        ..NodeConfig::default()
+    };
+    let node = Served::start(Arc::new(store), config).await;
+    for path in ["/v1/status", "/metrics", "/v1/modules"] {
+        let (status, body) = node.get(path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let url = format!("{}/v1/status", node.url);
+    let wrong = node
+        .client
+        .get(&url)
+        .bearer_auth("s3cre")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let right = node
+        .client
+        .get(&url)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+    // Nothing is published without it.
+    let (status, _) = node.post("/v1/modules", wasm("hello")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_gets_503_and_nothing_undurable_is_shown() {
+    let store = Arc::new(MemoryLogStore::new());
+    let node = Served::start(store.clone(), NodeConfig::default()).await;
+    node.publish("test_persistence").await;
+    let (status, _) = node
+        .call("test_persistence.open", json!([1, "ada", 100]))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    store.fail_after(0);
+    let (status, body) = node
+        .call("test_persistence.open", json!([2, "bob", 100]))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+    // The failed commit is in memory but not durable: reads refuse.
+    let (status, _) = node
+        .get("/v1/modules/test_persistence/tables/accounts")
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (_, status) = node.get("/v1/status").await;
+    assert_eq!(status["status"], "stopped");
+    let metrics = node
+        .client
+        .get(format!("{}/metrics", node.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("interstice_store_errors_total 1"),
+        "{metrics}"
+    );
+    assert_eq!(store.commits().len(), 2, "the publish and the first open");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_calls_in_flight_and_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Served::on_disk(dir.path()).await;
+    node.publish("test_persistence").await;
+    let url = node.url.clone();
+    let client = node.client.clone();
+    // 32 callers, each opening accounts until the node goes away.
+    let callers: Vec<_> = (0..32u64)
+        .map(|c| {
+            let (url, client) = (url.clone(), client.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                for i in 0.. {
+                    let id = c * 1_000_000 + i;
+                    let sent = client
+                        .post(format!("{url}/v1/modules/test_persistence/reducers/open"))
+                        .body(json!([id, "x", 1]).to_string())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == StatusCode::OK => acknowledged.push(id),
+                        _ => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node.stop().await;
+    let mut acknowledged = Vec::new();
+    for c in callers {
+        acknowledged.extend(c.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() > 32,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    // Every acknowledged call is in the log.
+    let node = Served::on_disk(dir.path()).await;
+    let rows = node
+        .rows("/v1/modules/test_persistence/tables/accounts?limit=100000")
+        .await;
+    let stored: std::collections::BTreeSet<u64> =
+        rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    node.stop().await;
+}
