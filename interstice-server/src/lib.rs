@@ -114,6 +114,13 @@ impl Node {
     ) -> std::io::Result<()> {
         let closing = self.closing;
         let router = routes::router(self.state.clone());
+        use axum::serve::ListenerExt;
+        // Answers are small and latency matters: no Nagle delay.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
