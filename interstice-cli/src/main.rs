@@ -68,7 +68,7 @@ enum Command {
         after_help = "Arguments are a JSON array (by position) or object (by name).\n\nExamples:\n  interstice call ./my-log hello.hello '[\"world\"]'\n  interstice call ./my-log chat.send '{\"user\": \"ada\", \"channel\": \"general\", \"text\": \"hi\"}'\n  interstice call --node http://127.0.0.1:7700 hello.hello '[\"world\"]'"
     )]
     Call {
-        /// LOG MODULE.REDUCER [ARGS]: the log, the reducer, and its
+        /// `LOG MODULE.REDUCER [ARGS]`: the log, the reducer, and its
         /// arguments as JSON (default: none). With --node, no LOG.
         #[arg(value_name = "OPERANDS", num_args = 1..=3, required = true)]
         operands: Vec<String>,

@@ -169,7 +169,11 @@ fn main() {
     let only_http = std::env::var("INTERSTICE_BENCH_ONLY").is_ok_and(|o| o == "http");
     let local = server.block_on(async {
         let rt = runtime(&tmp.path().join("in-process")).await;
-        let secs = if only_http { Duration::from_millis(100) } else { secs };
+        let secs = if only_http {
+            Duration::from_millis(100)
+        } else {
+            secs
+        };
         let row = in_process(&rt, secs).await;
         rt.shutdown().await;
         row
@@ -197,7 +201,10 @@ fn main() {
         "| {:<32} | {:>7} | {:>10} | {:>8} | {:>8} | {:>10} |",
         "what", "callers", "commits/s", "p50 ms", "p99 ms", "vs in-proc"
     );
-    println!("|{:-<34}|{:->9}|{:->12}|{:->10}|{:->10}|{:->12}|", "", "", "", "", "", "");
+    println!(
+        "|{:-<34}|{:->9}|{:->12}|{:->10}|{:->10}|{:->12}|",
+        "", "", "", "", "", ""
+    );
     for r in [&local, &remote] {
         println!(
             "| {:<32} | {:>7} | {:>10.0} | {:>8.2} | {:>8.2} | {:>9.2}x |",
