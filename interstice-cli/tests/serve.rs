@@ -2,76 +2,9 @@
 //! --node` over 127.0.0.1: a second node on the same log is refused, a
 //! token is enforced, SIGTERM stops it cleanly and releases the log.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-fn wasm(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../modules/target/wasm32-unknown-unknown/release")
-        .join(format!("{name}.wasm"));
-    assert!(p.exists(), "{}: run scripts/build-modules.sh", p.display());
-    p.display().to_string()
-}
-
-fn interstice(args: &[&str], token: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_interstice"));
-    c.args(args).env_remove("INTERSTICE_TOKEN");
-    if let Some(t) = token {
-        c.env("INTERSTICE_TOKEN", t);
-    }
-    c.output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-/// A running `interstice serve` and the URL it printed.
-struct Serving {
-    child: Child,
-    url: String,
-}
-
-impl Serving {
-    fn start(log: &str, extra: &[&str], token: Option<&str>) -> Self {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_interstice"));
-        c.args(["serve", log]).args(extra);
-        if !extra.contains(&"--listen") {
-            c.args(["--listen", "127.0.0.1:0"]);
-        }
-        c.env_remove("INTERSTICE_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(t) = token {
-            c.env("INTERSTICE_TOKEN", t);
-        }
-        let mut child = c.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .rsplit(" on ")
-            .next()
-            .filter(|u| u.starts_with("http://"))
-            .unwrap_or_else(|| panic!("serve printed {line:?}"))
-            .to_owned();
-        Self { child, url }
-    }
-
-    /// Sends SIGTERM; the exit status and what it wrote on stderr.
-    fn terminate(self) -> (bool, String) {
-        // SAFETY: signals a child process this test started.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let out = self.child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-}
+use common::{Serving, interstice, text, wasm};
 
 #[test]
 fn a_node_serves_call_and_query_and_stops_cleanly() {
