@@ -1,0 +1,235 @@
+//! Hostile or broken modules, one list: each gets an error naming the
+//! problem, commits nothing, and leaves the runtime serving other calls.
+//! (Subscription cycles are cut in `runtime.rs`; a logged mutation whose
+//! schema hash does not match the module is refused in `replay.rs`.)
+
+mod common;
+
+use std::sync::Arc;
+
+use common::wasm_modules::{self as wat_modules, counter, counter_schema, other};
+use interstice_abi::{ReducerSchema, Value, Visibility, encode_value};
+use interstice_core::{CallError, Limits, PublishError, Runtime, RuntimeConfig};
+use interstice_log::memory::MemoryLogStore;
+
+fn arg(n: u64) -> Vec<u8> {
+    encode_value(&Value::Struct(vec![Value::U64(n)])).unwrap()
+}
+
+/// A runtime with `counter`, `other` and `rogue` published.
+async fn runtime(limits: Limits) -> (MemoryLogStore, Runtime) {
+    let store = MemoryLogStore::new();
+    let config = RuntimeConfig {
+        limits,
+        ..RuntimeConfig::default()
+    };
+    let (rt, _) = Runtime::open(Arc::new(store.clone()), config)
+        .await
+        .unwrap();
+    rt.publish(&counter()).await.unwrap();
+    rt.publish(&other("other", true)).await.unwrap();
+    rt.publish(&other("rogue", false)).await.unwrap();
+    rt.settle().await;
+    (store, rt)
+}
+
+/// The runtime still commits a good call, once more.
+async fn still_serves(rt: &Runtime, store: &MemoryLogStore, n: u64) {
+    let before = store.commits().len();
+    let receipt = rt.call("counter", "add", &arg(n)).await.unwrap();
+    assert!(receipt.offset.is_some());
+    rt.settle().await;
+    assert!(store.commits().len() > before);
+}
+
+/// A module `bad` whose reducers pass host calls pointers and lengths
+/// outside their memory.
+fn out_of_bounds() -> Vec<u8> {
+    let mut schema = counter_schema();
+    schema.name = "bad".into();
+    schema.subscriptions.clear();
+    schema.reducers = ["row_ptr", "name_ptr", "huge_len", "bad_utf8"]
+        .into_iter()
+        .map(|name| ReducerSchema {
+            name: name.into(),
+            params: vec![],
+            visibility: Visibility::Public,
+            read_only: false,
+        })
+        .collect();
+    let funcs = r#"
+  (func (export "__interstice_reducer__row_ptr") (param $p i32) (param $l i32) (result i64)
+    (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)) (i32.const -16) (i32.const 100)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__name_ptr") (param $p i32) (param $l i32) (result i64)
+    (drop (call $table (i32.const 0) (i32.const 0) (i32.const -1) (i32.const 8)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__huge_len") (param $p i32) (param $l i32) (result i64)
+    (drop (call $insert (call $table (i32.const 0) (i32.const 0) (i32.const 256) (i32.const 8)) (i32.const 0) (i32.const 0x7fffffff)))
+    (i64.const 0))
+  (func (export "__interstice_reducer__bad_utf8") (param $p i32) (param $l i32) (result i64)
+    (i32.store (i32.const 2000) (i32.const 0xffffffff))
+    (drop (call $table (i32.const 0) (i32.const 0) (i32.const 2000) (i32.const 4)))
+    (i64.const 0))
+"#;
+    wat_modules::module(&schema, funcs)
+}
+
+#[tokio::test]
+async fn broken_modules_are_refused_at_publish() {
+    let (store, rt) = runtime(Limits::default()).await;
+    let before = store.commits().len();
+    let wat = |text: &str| wat::parse_str(text).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "not WebAssembly",
+            b"\x7fELF\x02\x01\x01".to_vec(),
+            "not a valid WebAssembly module",
+        ),
+        (
+            "an empty module",
+            wat("(module)"),
+            "missing or mistyped export",
+        ),
+        (
+            "a WASI import",
+            wat(
+                r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#,
+            ),
+            "no WASI",
+        ),
+        (
+            "an import from elsewhere",
+            wat(r#"(module (import "env" "abort" (func)))"#),
+            "env",
+        ),
+    ];
+    for (what, wasm, expected) in cases {
+        let err = rt.publish(&wasm).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PublishError::InvalidWasm(_)
+                    | PublishError::BadImport(_)
+                    | PublishError::MissingExport { .. }
+            ),
+            "{what}: {err}"
+        );
+        assert!(err.to_string().contains(expected), "{what}: {err}");
+    }
+    assert_eq!(
+        store.commits().len(),
+        before,
+        "a refused publish logs nothing"
+    );
+    still_serves(&rt, &store, 1).await;
+}
+
+#[tokio::test]
+async fn hostile_reducers_fail_alone() {
+    let limits = Limits {
+        max_row_size: 64,
+        ..Limits::default()
+    };
+    let (store, rt) = runtime(limits).await;
+    rt.publish(&out_of_bounds()).await.unwrap();
+    rt.settle().await;
+    let before = store.commits().len();
+    let cases: &[(&str, &str, Vec<u8>, &str)] = &[
+        ("counter", "spin", vec![], "fuel"),
+        ("counter", "grow", vec![], "memory"),
+        ("bad", "row_ptr", vec![], "outside its memory"),
+        ("bad", "name_ptr", vec![], "outside its memory"),
+        ("bad", "huge_len", vec![], "outside its memory"),
+        ("bad", "bad_utf8", vec![], "not UTF-8"),
+        (
+            "other",
+            "write_theirs",
+            arg(1),
+            "may not write table `counter.counters`",
+        ),
+        (
+            "other",
+            "call_private",
+            vec![],
+            "may not call private reducer",
+        ),
+        (
+            "rogue",
+            "call_add",
+            arg(1),
+            "without declaring a dependency",
+        ),
+        ("counter", "add", b"\xff\xff\xff".to_vec(), "bad arguments"),
+    ];
+    for (module, reducer, args, expected) in cases {
+        let err = rt.call(module, reducer, args).await.unwrap_err();
+        assert!(
+            !matches!(err, CallError::Log(_) | CallError::Stopped { .. }),
+            "{module}.{reducer}: {err}"
+        );
+        assert!(
+            err.to_string().contains(expected),
+            "{module}.{reducer}: {err}"
+        );
+        assert_eq!(
+            store.commits().len(),
+            before,
+            "{module}.{reducer} committed"
+        );
+    }
+    still_serves(&rt, &store, 2).await;
+}
+
+#[tokio::test]
+async fn rows_and_write_sets_beyond_the_limits_abort() {
+    // A row of the counters table is a few bytes: a 2-byte limit refuses it.
+    let tiny_rows = Limits {
+        max_row_size: 2,
+        ..Limits::default()
+    };
+    let (store, rt) = runtime(tiny_rows).await;
+    let before = store.commits().len();
+    let err = rt
+        .call("counter", "add", &arg(1_000_000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::Limit {
+                limit: "row size",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(store.commits().len(), before);
+    // Small rows still go in.
+    still_serves(&rt, &store, 1).await;
+
+    // A 3-byte write set holds the row (0, 1), not (0, 1000000).
+    let small_write_sets = Limits {
+        max_write_set: 3,
+        ..Limits::default()
+    };
+    let (store, rt) = runtime(small_write_sets).await;
+    let before = store.commits().len();
+    let err = rt
+        .call("counter", "add", &arg(1_000_000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::Limit {
+                limit: "write set",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("maximum 3"), "{err}");
+    assert_eq!(store.commits().len(), before);
+    still_serves(&rt, &store, 1).await;
+}
