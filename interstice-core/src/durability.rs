@@ -83,6 +83,9 @@ pub struct LogStats {
     pub batch_sizes: Vec<u64>,
     /// Every commit before this offset is durable.
     pub durable_upto: u64,
+    /// Calls executed and not yet durable (at most
+    /// `RuntimeConfig::max_pending`).
+    pub pending: u64,
 }
 
 impl Counters {
@@ -143,6 +146,7 @@ impl Pipeline {
             append_errors: c.append_errors.load(Relaxed),
             batch_sizes: c.batch_sizes.iter().map(|b| b.load(Relaxed)).collect(),
             durable_upto: c.durable_upto.load(Relaxed),
+            pending: 0,
         }
     }
 

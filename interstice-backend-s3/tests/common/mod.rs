@@ -130,10 +130,9 @@ impl Harness for S3 {
 pub struct Proxy {
     pub endpoint: String,
     mode: Arc<std::sync::atomic::AtomicU8>,
+    /// How long the proxy holds each piece of an answer (0: not at all).
+    delay_micros: Arc<std::sync::atomic::AtomicU64>,
 }
-
-/// How long the proxy holds each piece of an answer (0: not at all).
-static DELAY_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Traffic flows both ways.
 pub const PASS: u8 = 0;
@@ -147,11 +146,17 @@ impl Proxy {
     /// A proxy that delays every answer by `delay`, like a server in
     /// another region.
     pub async fn with_delay(server: Server, delay: std::time::Duration) -> Self {
-        DELAY_MICROS.store(
+        let proxy = Self::start(server).await;
+        proxy.delay(delay);
+        proxy
+    }
+
+    /// Delays every answer from now on by `delay`.
+    pub fn delay(&self, delay: std::time::Duration) {
+        self.delay_micros.store(
             delay.as_micros() as u64,
             std::sync::atomic::Ordering::SeqCst,
         );
-        Self::start(server).await
     }
 
     pub async fn start(server: Server) -> Self {
@@ -163,6 +168,8 @@ impl Proxy {
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let mode = Arc::new(AtomicU8::new(PASS));
         let m = mode.clone();
+        let delay_micros = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let d = delay_micros.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -192,13 +199,14 @@ impl Proxy {
                     }
                 });
                 let m2 = m.clone();
+                let d2 = d.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 64 << 10];
                     loop {
                         match ur.read(&mut buf).await {
                             Ok(0) | Err(_) => return,
                             Ok(n) if m2.load(Ordering::SeqCst) == PASS => {
-                                let delay = DELAY_MICROS.load(Ordering::SeqCst);
+                                let delay = d2.load(Ordering::SeqCst);
                                 if delay > 0 {
                                     tokio::time::sleep(std::time::Duration::from_micros(delay))
                                         .await;
@@ -214,7 +222,11 @@ impl Proxy {
                 });
             }
         });
-        Self { endpoint, mode }
+        Self {
+            endpoint,
+            mode,
+            delay_micros,
+        }
     }
 
     pub fn set(&self, mode: u8) {

@@ -52,6 +52,11 @@ pub struct RuntimeConfig {
     /// First offset to replay: 0, or the first offset a `skip-to` store
     /// serves (state written before it is not rebuilt).
     pub replay_from: u64,
+    /// Most calls executed but not yet durable. Further calls wait for a
+    /// slot, so a slow store slows callers down instead of letting
+    /// commits pile up in memory. A slot is freed when its commit is
+    /// durable (or failed), even if the caller stopped waiting.
+    pub max_pending: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +66,7 @@ impl Default for RuntimeConfig {
             max_subscription_depth: 16,
             max_batch: 4096,
             replay_from: 0,
+            max_pending: 65_536,
         }
     }
 }
@@ -139,6 +145,8 @@ struct Inner {
     pipeline: Pipeline,
     stopped: Arc<Stopped>,
     subscriptions: mpsc::UnboundedSender<Job>,
+    /// One permit per call between starting and being durable.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Work for the executor task.
@@ -149,6 +157,7 @@ enum Request {
         args: Vec<u8>,
         cause: Option<Scheduled>,
         reply: oneshot::Sender<Result<Receipt, CallError>>,
+        slot: Slot,
     },
     Install {
         schema: ModuleSchema,
@@ -158,6 +167,9 @@ enum Request {
         reply: oneshot::Sender<Result<Published, PublishError>>,
     },
 }
+
+/// A call's place among those not yet durable; freed when dropped.
+type Slot = Option<tokio::sync::OwnedSemaphorePermit>;
 
 /// Work for the subscription worker.
 enum Job {
@@ -225,6 +237,7 @@ impl Runtime {
                 clock,
             }),
             pipeline: Pipeline::start(store, next, config.max_batch),
+            slots: Arc::new(tokio::sync::Semaphore::new(config.max_pending.max(1))),
             config,
             stopped: Arc::default(),
             subscriptions: tx,
@@ -284,7 +297,10 @@ impl Runtime {
     /// The durability pipeline's counters (commits, appends, batch sizes,
     /// failures, how far the log is durable).
     pub fn log_stats(&self) -> LogStats {
-        self.inner.pipeline.stats()
+        let mut stats = self.inner.pipeline.stats();
+        let free = self.inner.slots.available_permits();
+        stats.pending = self.inner.config.max_pending.max(1).saturating_sub(free) as u64;
+        stats
     }
 
     /// Why the runtime stopped, if it did (a log failure or a shutdown).
@@ -356,13 +372,24 @@ impl Runtime {
         cause: Option<&Scheduled>,
     ) -> Result<Receipt, CallError> {
         self.check_running()?;
+        // Backpressure: wait while too many calls are not yet durable.
+        let slot = match self.inner.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => self
+                .inner
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| self.gone())?,
+        };
         // Fast path: nobody else is executing, so run here and skip the hop
         // to the executor task. Otherwise queue behind the others.
         let (reply, rx) = oneshot::channel();
         match self.inner.exec.try_lock() {
             Ok(mut exec) => match self.execute_inner(&mut exec, module, reducer, args, cause)? {
                 (receipt, None) => return Ok(receipt),
-                (receipt, Some(commit)) => self.submit(commit, receipt, reply),
+                (receipt, Some(commit)) => self.submit(commit, receipt, reply, Some(slot)),
             },
             Err(_) => {
                 let request = Request::Call {
@@ -371,6 +398,7 @@ impl Runtime {
                     args: args.to_vec(),
                     cause: cause.cloned(),
                     reply,
+                    slot: Some(slot),
                 };
                 if self.inner.requests.send(request).is_err() {
                     return Err(self.gone());
@@ -400,23 +428,31 @@ impl Runtime {
         args: &[u8],
         cause: Option<&Scheduled>,
         reply_tx: oneshot::Sender<Result<Receipt, CallError>>,
+        slot: Slot,
     ) {
         match self.execute_inner(exec, module, reducer, args, cause) {
             Err(e) => drop(reply_tx.send(Err(e))),
             Ok((receipt, None)) => drop(reply_tx.send(Ok(receipt))),
-            Ok((receipt, Some(commit))) => self.submit(commit, receipt, reply_tx),
+            Ok((receipt, Some(commit))) => self.submit(commit, receipt, reply_tx, slot),
         }
     }
 
     /// Hands a commit to the pipeline; `reply` gets `value` once it is
-    /// durable, or the store's error (which stops the runtime).
-    fn submit<T, E>(&self, commit: Commit, value: T, reply: oneshot::Sender<Result<T, E>>)
-    where
+    /// durable, or the store's error (which stops the runtime). `slot` is
+    /// freed then too.
+    fn submit<T, E>(
+        &self,
+        commit: Commit,
+        value: T,
+        reply: oneshot::Sender<Result<T, E>>,
+        slot: Slot,
+    ) where
         T: Send + 'static,
         E: From<CallError> + Send + 'static,
     {
         let stopped = self.inner.stopped.clone();
         let done: crate::durability::Done = Box::new(move |result| {
+            drop(slot);
             let _ = reply.send(result.map(|()| value).map_err(|e| {
                 stop(&stopped, e.to_string());
                 CallError::Log(e).into()

@@ -86,7 +86,7 @@ impl Runtime {
         }
         match self.install_inner(exec, schema, schema_bytes, module, wasm) {
             Err(e) => drop(reply.send(Err(e))),
-            Ok((published, commit)) => self.submit(commit, published, reply),
+            Ok((published, commit)) => self.submit(commit, published, reply, None),
         }
     }
 

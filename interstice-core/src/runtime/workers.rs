@@ -59,7 +59,16 @@ pub(super) async fn executor(
                 args,
                 cause,
                 reply,
-            } => rt.execute(&mut exec, &module, &reducer, &args, cause.as_ref(), reply),
+                slot,
+            } => rt.execute(
+                &mut exec,
+                &module,
+                &reducer,
+                &args,
+                cause.as_ref(),
+                reply,
+                slot,
+            ),
             Request::Install {
                 schema,
                 schema_bytes,

@@ -1,0 +1,87 @@
+//! Sustained load: 64 concurrent callers on a disk log with `sync`
+//! durability, and on a store made slow on purpose. Every acknowledged
+//! call is in the log exactly once, the log's offsets are dense, and the
+//! calls waiting for durability never exceed `max_pending`, so a slow store
+//! slows callers down instead of filling memory.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::calls::{check_log, load};
+use common::wasm_modules::{COUNTER_FUNCS, counter_schema, module};
+use interstice_backend_fs::FsLogStore;
+use interstice_core::{BATCH_SIZE_BOUNDS, Runtime, RuntimeConfig};
+use interstice_log::memory::MemoryLogStore;
+use interstice_log::{Durability, LogOptions, LogStore};
+
+/// `counter` without its subscription: one commit per call.
+fn counter() -> Vec<u8> {
+    let mut schema = counter_schema();
+    schema.subscriptions.clear();
+    module(&schema, COUNTER_FUNCS)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_callers_on_a_disk_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = LogOptions::default()
+        .create(true)
+        .durability(Durability::Sync);
+    let store: Arc<dyn LogStore> = Arc::new(FsLogStore::open(tmp.path(), opts.clone()).unwrap());
+    let config = RuntimeConfig {
+        max_pending: 64,
+        ..RuntimeConfig::default()
+    };
+    let (rt, _) = Runtime::open(store, config).await.unwrap();
+    rt.publish(&counter()).await.unwrap();
+    let (acked, most) = load(&rt, 64, 150).await;
+    let stats = rt.log_stats();
+    println!(
+        "disk: {} calls by 64 callers in {} appends, at most {most} pending",
+        acked.len(),
+        stats.appends
+    );
+    assert!(most <= 64, "{most} calls pending at once");
+    rt.shutdown().await;
+    drop(rt);
+    let store = Arc::new(FsLogStore::open(tmp.path(), opts).unwrap());
+    assert_eq!(acked.len(), 64 * 150);
+    check_log(store, &acked, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_store_makes_callers_wait_instead_of_buffering() {
+    let store = MemoryLogStore::new();
+    let config = RuntimeConfig {
+        max_pending: 8,
+        ..RuntimeConfig::default()
+    };
+    let (rt, _) = Runtime::open(Arc::new(store.clone()), config)
+        .await
+        .unwrap();
+    rt.publish(&counter()).await.unwrap();
+    store.set_delay(Duration::from_millis(2));
+    let (acked, most) = load(&rt, 64, 10).await;
+    let stats = rt.log_stats();
+    println!(
+        "slow store: {} calls by 64 callers, at most {most} pending (limit 8)",
+        acked.len()
+    );
+    assert!(most <= 8, "{most} calls pending with a limit of 8");
+    // No append carried more than the limit either.
+    let above: u64 = BATCH_SIZE_BOUNDS
+        .iter()
+        .zip(&stats.batch_sizes)
+        .filter(|(bound, _)| **bound > 8)
+        .map(|(_, n)| n)
+        .sum::<u64>()
+        + stats.batch_sizes.last().unwrap();
+    assert_eq!(above, 0, "batches over 8 commits: {:?}", stats.batch_sizes);
+    assert_eq!(rt.log_stats().pending, 0, "nothing left pending");
+    rt.shutdown().await;
+    drop(rt);
+    assert_eq!(acked.len(), 640);
+    check_log(Arc::new(store), &acked, 0).await;
+}
