@@ -18,7 +18,7 @@ fn commit(offset: u64, seed: u8, mutations: u8, row_len: usize) -> Commit {
     Commit {
         offset,
         timestamp: 1_700_000_000_000_000 + offset,
-        cause: (seed % 3 == 0).then(|| offset.saturating_sub(1)),
+        cause: seed.is_multiple_of(3).then(|| offset.saturating_sub(1)),
         invocation: Invocation {
             module: format!("m{seed}"),
             reducer: "r".repeat(1 + seed as usize % 7),
