@@ -151,14 +151,7 @@ struct Inner {
 
 /// Work for the executor task.
 enum Request {
-    Call {
-        module: String,
-        reducer: String,
-        args: Vec<u8>,
-        cause: Option<Scheduled>,
-        reply: oneshot::Sender<Result<Receipt, CallError>>,
-        slot: Slot,
-    },
+    Call(QueuedCall),
     Install {
         schema: ModuleSchema,
         schema_bytes: Vec<u8>,
@@ -166,6 +159,16 @@ enum Request {
         wasm: Vec<u8>,
         reply: oneshot::Sender<Result<Published, PublishError>>,
     },
+}
+
+/// A call waiting for the executor.
+struct QueuedCall {
+    module: String,
+    reducer: String,
+    args: Vec<u8>,
+    cause: Option<Scheduled>,
+    reply: oneshot::Sender<Result<Receipt, CallError>>,
+    slot: Slot,
 }
 
 /// A call's place among those not yet durable; freed when dropped.
@@ -392,14 +395,14 @@ impl Runtime {
                 (receipt, Some(commit)) => self.submit(commit, receipt, reply, Some(slot)),
             },
             Err(_) => {
-                let request = Request::Call {
+                let request = Request::Call(QueuedCall {
                     module: module.to_owned(),
                     reducer: reducer.to_owned(),
                     args: args.to_vec(),
                     cause: cause.cloned(),
                     reply,
                     slot: Some(slot),
-                };
+                });
                 if self.inner.requests.send(request).is_err() {
                     return Err(self.gone());
                 }
@@ -420,20 +423,19 @@ impl Runtime {
 
     /// Runs a call and hands its commit to the pipeline, which replies
     /// once it is durable; errors and empty calls reply at once.
-    fn execute(
-        &self,
-        exec: &mut Exec,
-        module: &str,
-        reducer: &str,
-        args: &[u8],
-        cause: Option<&Scheduled>,
-        reply_tx: oneshot::Sender<Result<Receipt, CallError>>,
-        slot: Slot,
-    ) {
-        match self.execute_inner(exec, module, reducer, args, cause) {
-            Err(e) => drop(reply_tx.send(Err(e))),
-            Ok((receipt, None)) => drop(reply_tx.send(Ok(receipt))),
-            Ok((receipt, Some(commit))) => self.submit(commit, receipt, reply_tx, slot),
+    fn execute(&self, exec: &mut Exec, call: QueuedCall) {
+        let QueuedCall {
+            module,
+            reducer,
+            args,
+            cause,
+            reply,
+            slot,
+        } = call;
+        match self.execute_inner(exec, &module, &reducer, &args, cause.as_ref()) {
+            Err(e) => drop(reply.send(Err(e))),
+            Ok((receipt, None)) => drop(reply.send(Ok(receipt))),
+            Ok((receipt, Some(commit))) => self.submit(commit, receipt, reply, slot),
         }
     }
 

@@ -53,22 +53,7 @@ pub(super) async fn executor(
         let rt = Runtime { inner };
         let mut exec = rt.inner.lock_exec();
         match request {
-            Request::Call {
-                module,
-                reducer,
-                args,
-                cause,
-                reply,
-                slot,
-            } => rt.execute(
-                &mut exec,
-                &module,
-                &reducer,
-                &args,
-                cause.as_ref(),
-                reply,
-                slot,
-            ),
+            Request::Call(call) => rt.execute(&mut exec, call),
             Request::Install {
                 schema,
                 schema_bytes,
