@@ -9,12 +9,14 @@
 //!     00000000000000004096.log.1830.1764130000123456789.cut
 //! ```
 
-use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use interstice_log::{Error, Quarantined};
+
+use crate::vfs::{Vfs, VfsFile};
 
 /// Name of the lock file.
 pub(crate) const LOCK_FILE: &str = "LOCK";
@@ -46,18 +48,15 @@ pub(crate) struct Listing {
 }
 
 /// Lists the segments of `dir`.
-pub(crate) fn list(dir: &Path) -> Result<Listing, Error> {
+pub(crate) fn list(vfs: &dyn Vfs, dir: &Path) -> Result<Listing, Error> {
     let mut listing = Listing {
         segments: Vec::new(),
         temporaries: Vec::new(),
     };
-    let entries =
-        fs::read_dir(dir).map_err(|e| Error::io("list log directory", dir.display(), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("list log directory", dir.display(), e))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
+    let names = vfs
+        .list(dir)
+        .map_err(|e| Error::io("list log directory", dir.display(), e))?;
+    for name in names {
         if let Some(offset) = parse_segment_name(&name) {
             listing.segments.push((offset, name));
         } else if name.ends_with(TMP_EXT) {
@@ -70,20 +69,22 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, Error> {
 }
 
 /// fsyncs a directory so that file creations and renames in it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
+pub(crate) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<(), Error> {
+    vfs.sync_dir(dir)
         .map_err(|e| Error::io("fsync directory", dir.display(), e))
 }
 
 /// Creates a segment atomically: header written and synced in a temporary
 /// file, renamed into place, directory synced. A crash leaves either no
 /// segment or a whole header.
-pub(crate) fn create_segment(dir: &Path, first_offset: u64) -> Result<File, Error> {
-    use std::io::Write;
+pub(crate) fn create_segment(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    first_offset: u64,
+) -> Result<Arc<dyn VfsFile>, Error> {
     let name = segment_name(first_offset);
     let path = dir.join(&name);
-    if path.exists() {
+    if vfs.exists(&path) {
         return Err(Error::io(
             "create segment",
             path.display(),
@@ -92,50 +93,38 @@ pub(crate) fn create_segment(dir: &Path, first_offset: u64) -> Result<File, Erro
     }
     let tmp = dir.join(format!("{name}{TMP_EXT}"));
     let header = interstice_log::codec::SegmentHeader { first_offset }.encode();
-    let mut file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
+    let file = vfs
+        .create(&tmp, false)
         .map_err(|e| Error::io("create segment", tmp.display(), e))?;
-    file.write_all(&header)
+    file.write_all_at(&header, 0)
         .and_then(|()| file.sync_data())
         .map_err(|e| Error::io("write segment header", tmp.display(), e))?;
-    fs::rename(&tmp, &path)
+    vfs.rename(&tmp, &path)
         .map_err(|e| Error::io("rename segment into place", path.display(), e))?;
-    sync_dir(dir)?;
+    sync_dir(vfs, dir)?;
     Ok(file)
 }
 
 /// Opens an existing segment for writing at its end.
-pub(crate) fn open_segment_rw(path: &Path) -> Result<File, Error> {
-    fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
+pub(crate) fn open_segment_rw(vfs: &dyn Vfs, path: &Path) -> Result<Arc<dyn VfsFile>, Error> {
+    vfs.open_rw(path)
         .map_err(|e| Error::io("open segment", path.display(), e))
 }
 
 /// Reads the first `len` bytes of a file (all of it when `len` is `None`).
-pub(crate) fn read_prefix(path: &Path, len: Option<u64>) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
-    let file = File::open(path).map_err(|e| Error::io("open segment", path.display(), e))?;
-    let mut buf = Vec::new();
-    match len {
-        Some(len) => {
-            buf.reserve_exact(len as usize);
-            file.take(len).read_to_end(&mut buf)
-        }
-        None => (&file).read_to_end(&mut buf),
-    }
-    .map_err(|e| Error::io("read segment", path.display(), e))?;
-    Ok(buf)
+pub(crate) fn read_prefix(vfs: &dyn Vfs, path: &Path, len: Option<u64>) -> Result<Vec<u8>, Error> {
+    vfs.read(path, len)
+        .map_err(|e| Error::io("read segment", path.display(), e))
 }
 
-fn quarantine_path(dir: &Path, segment: &str, position: u64) -> Result<PathBuf, Error> {
+fn quarantine_path(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    segment: &str,
+    position: u64,
+) -> Result<PathBuf, Error> {
     let qdir = dir.join(QUARANTINE_DIR);
-    fs::create_dir_all(&qdir)
+    vfs.create_dir_all(&qdir)
         .map_err(|e| Error::io("create quarantine directory", qdir.display(), e))?;
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -147,7 +136,7 @@ fn quarantine_path(dir: &Path, segment: &str, position: u64) -> Result<PathBuf, 
             n => format!("{segment}.{position}.{nanos}-{n}.cut"),
         };
         let path = qdir.join(name);
-        if !path.exists() {
+        if !vfs.exists(&path) {
             return Ok(path);
         }
         n += 1;
@@ -157,22 +146,22 @@ fn quarantine_path(dir: &Path, segment: &str, position: u64) -> Result<PathBuf, 
 /// Copies `bytes` (cut from `segment` at `position`) into a new quarantine
 /// file and syncs it, before the caller cuts them from the segment.
 pub(crate) fn quarantine_bytes(
+    vfs: &dyn Vfs,
     dir: &Path,
     segment: &str,
     position: u64,
     bytes: &[u8],
 ) -> Result<Quarantined, Error> {
-    use std::io::Write;
-    let path = quarantine_path(dir, segment, position)?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
+    let path = quarantine_path(vfs, dir, segment, position)?;
+    let f = vfs
+        .create(&path, true)
         .map_err(|e| Error::io("create quarantine file", path.display(), e))?;
-    f.write_all(bytes)
+    f.write_all_at(bytes, 0)
         .and_then(|()| f.sync_all())
         .map_err(|e| Error::io("write quarantine file", path.display(), e))?;
-    sync_dir(&dir.join(QUARANTINE_DIR))?;
+    // The quarantine directory itself may be new.
+    sync_dir(vfs, dir)?;
+    sync_dir(vfs, &dir.join(QUARANTINE_DIR))?;
     Ok(Quarantined {
         segment: segment.to_owned(),
         position,
@@ -182,15 +171,16 @@ pub(crate) fn quarantine_bytes(
 }
 
 /// Moves a whole file (a segment or a leftover) into quarantine.
-pub(crate) fn quarantine_file(dir: &Path, name: &str) -> Result<Quarantined, Error> {
+pub(crate) fn quarantine_file(vfs: &dyn Vfs, dir: &Path, name: &str) -> Result<Quarantined, Error> {
     let from = dir.join(name);
-    let len = fs::metadata(&from)
-        .map_err(|e| Error::io("stat", from.display(), e))?
-        .len();
-    let to = quarantine_path(dir, name, 0)?;
-    fs::rename(&from, &to).map_err(|e| Error::io("move into quarantine", from.display(), e))?;
-    sync_dir(&dir.join(QUARANTINE_DIR))?;
-    sync_dir(dir)?;
+    let len = vfs
+        .len(&from)
+        .map_err(|e| Error::io("stat", from.display(), e))?;
+    let to = quarantine_path(vfs, dir, name, 0)?;
+    vfs.rename(&from, &to)
+        .map_err(|e| Error::io("move into quarantine", from.display(), e))?;
+    sync_dir(vfs, &dir.join(QUARANTINE_DIR))?;
+    sync_dir(vfs, dir)?;
     Ok(Quarantined {
         segment: name.to_owned(),
         position: 0,

@@ -31,6 +31,8 @@
 mod layout;
 mod lock;
 mod recovery;
+pub mod sim;
 mod store;
+pub mod vfs;
 
 pub use store::FsLogStore;

@@ -14,6 +14,7 @@ use interstice_log::scan::{SegmentFrames, SegmentScan, find_frame, scan_from, sc
 use interstice_log::{BadFrame, Damage, Error, LogOptions, RecoveryMode, RecoveryReport};
 
 use crate::layout::{self, read_prefix};
+use crate::vfs::Vfs;
 
 /// A segment the store serves reads from.
 #[derive(Clone, Debug)]
@@ -70,22 +71,24 @@ impl Scanned {
     }
 }
 
-pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error> {
-    let listing = layout::list(dir)?;
+pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Recovered, Error> {
+    let listing = layout::list(vfs, dir)?;
     let mut report = RecoveryReport::new(opts.recovery);
     if !opts.read_only {
         for tmp in &listing.temporaries {
             // An interrupted segment creation: it never held a commit.
-            report.quarantined.push(layout::quarantine_file(dir, tmp)?);
+            report
+                .quarantined
+                .push(layout::quarantine_file(vfs, dir, tmp)?);
         }
     }
     let segs = listing.segments;
     let max = opts.max_frame_size;
     let mut metas: Vec<SegmentMeta> = Vec::with_capacity(segs.len());
     for (first_offset, name) in &segs {
-        let len = std::fs::metadata(dir.join(name))
-            .map_err(|e| Error::io("stat segment", dir.join(name).display(), e))?
-            .len();
+        let len = vfs
+            .len(&dir.join(name))
+            .map_err(|e| Error::io("stat segment", dir.join(name).display(), e))?;
         metas.push(SegmentMeta {
             first_offset: *first_offset,
             name: name.clone(),
@@ -127,7 +130,10 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
                 })));
             }
             // The last segment with a sound header; later ones are tail.
-            let sound = metas.iter().rposition(|m| header_ok(dir, m)).unwrap_or(0);
+            let sound = metas
+                .iter()
+                .rposition(|m| header_ok(vfs, dir, m))
+                .unwrap_or(0);
             (sound, None)
         }
     };
@@ -136,7 +142,7 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
     #[allow(clippy::needless_range_loop)] // `metas` is updated inside
     for index in start..metas.len() {
         let m = metas[index].clone();
-        let buf = Bytes::from(read_prefix(&dir.join(&m.name), None)?);
+        let buf = Bytes::from(read_prefix(vfs, &dir.join(&m.name), None)?);
         let scan = match skip {
             Some(n) if index == start => {
                 let pos = find_frame(&buf, n, max).ok_or_else(|| {
@@ -212,28 +218,31 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
         } else {
             // Later segments first, so a crash part-way leaves a prefix.
             for s in scanned[k + 1..].iter().rev() {
-                let q = layout::quarantine_file(dir, &metas[s.index].name)?;
+                let q = layout::quarantine_file(vfs, dir, &metas[s.index].name)?;
                 report.quarantined.push(q);
             }
             let s = &scanned[k];
             let name = &metas[s.index].name;
             if s.scan.valid_end == 0 {
-                report.quarantined.push(layout::quarantine_file(dir, name)?);
+                report
+                    .quarantined
+                    .push(layout::quarantine_file(vfs, dir, name)?);
             } else if s.scan.valid_end < s.file_len() {
                 let path = dir.join(name);
                 let q = layout::quarantine_bytes(
+                    vfs,
                     dir,
                     name,
                     s.scan.valid_end,
                     &s.buf[s.scan.valid_end as usize..],
                 )?;
                 report.quarantined.push(q);
-                let file = layout::open_segment_rw(&path)?;
+                let file = layout::open_segment_rw(vfs, &path)?;
                 file.set_len(s.scan.valid_end)
                     .and_then(|()| file.sync_all())
                     .map_err(|e| Error::io("cut torn tail of", path.display(), e))?;
             }
-            layout::sync_dir(dir)?;
+            layout::sync_dir(vfs, dir)?;
             for q in &report.quarantined {
                 tracing::warn!(log = %dir.display(), "cut invalid tail of the log: {tail}; {q}");
             }
@@ -271,8 +280,8 @@ pub(crate) fn recover(dir: &Path, opts: &LogOptions) -> Result<Recovered, Error>
     })
 }
 
-fn header_ok(dir: &Path, m: &SegmentMeta) -> bool {
-    read_prefix(&dir.join(&m.name), Some(SEGMENT_HEADER_LEN as u64))
+fn header_ok(vfs: &dyn Vfs, dir: &Path, m: &SegmentMeta) -> bool {
+    read_prefix(vfs, &dir.join(&m.name), Some(SEGMENT_HEADER_LEN as u64))
         .ok()
         .and_then(|b| SegmentHeader::decode(&Bytes::from(b)).ok())
         .is_some_and(|h| h.first_offset == m.first_offset)

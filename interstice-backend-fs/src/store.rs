@@ -1,8 +1,7 @@
 //! `FsLogStore`: the `LogStore` on a local directory of segment files.
 
+use std::any::Any;
 use std::collections::VecDeque;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -17,8 +16,8 @@ use interstice_log::{
 };
 
 use crate::layout::{self, read_prefix, segment_name};
-use crate::lock::DirLock;
 use crate::recovery::{SegmentMeta, recover};
+use crate::vfs::{RealFs, Vfs, VfsFile};
 
 /// How far ahead of the write position a segment is zero-filled.
 const PREALLOC_CHUNK: u64 = 1 << 20;
@@ -38,13 +37,23 @@ pub struct FsLogStore {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     opts: LogOptions,
     report: RecoveryReport,
     state: Mutex<State>,
-    _lock: Option<DirLock>,
+    _lock: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("vfs", &self.vfs)
+            .field("dir", &self.dir)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -53,7 +62,7 @@ struct State {
     first_offset: u64,
     next_offset: u64,
     /// The last segment, open for writing (None when read-only or empty).
-    active: Option<File>,
+    active: Option<Arc<dyn VfsFile>>,
     /// Length of the active segment file: the bytes from its valid end up
     /// to here are zeros written ahead of time (see [`PREALLOC_CHUNK`]).
     zeroed_to: u64,
@@ -75,11 +84,21 @@ impl FsLogStore {
     /// written, and [`Error::Corrupt`] / [`Error::InvalidTail`] as the
     /// recovery mode says.
     pub fn open(dir: impl AsRef<Path>, opts: LogOptions) -> Result<Self, Error> {
+        Self::open_on(Arc::new(RealFs), dir, opts)
+    }
+
+    /// Opens the log in `dir` on another file system: a
+    /// [`SimFs`](crate::sim::SimFs), to test what survives a power loss.
+    pub fn open_on(
+        vfs: Arc<dyn Vfs>,
+        dir: impl AsRef<Path>,
+        opts: LogOptions,
+    ) -> Result<Self, Error> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        match std::fs::metadata(&dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
+        match vfs.is_dir(&dir) {
+            Ok(true) => {}
+            Ok(false) => {
                 return Err(Error::io(
                     "open log directory",
                     dir.display(),
@@ -92,10 +111,10 @@ impl FsLogStore {
                         location: dir.display().to_string(),
                     });
                 }
-                std::fs::create_dir_all(&dir)
+                vfs.create_dir_all(&dir)
                     .map_err(|e| Error::io("create log directory", dir.display(), e))?;
                 if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    layout::sync_dir(parent)?;
+                    layout::sync_dir(&*vfs, parent)?;
                 }
             }
             Err(e) => return Err(Error::io("open log directory", dir.display(), e)),
@@ -103,27 +122,25 @@ impl FsLogStore {
         let lock = if opts.read_only {
             None
         } else {
-            Some(DirLock::acquire(&dir)?)
+            Some(vfs.lock(&dir)?)
         };
-        let recovered = recover(&dir, &opts)?;
+        let recovered = recover(&*vfs, &dir, &opts)?;
         let active = match (opts.read_only, recovered.segments.last()) {
-            (false, Some(last)) => Some(layout::open_segment_rw(&dir.join(&last.name))?),
+            (false, Some(last)) => Some(layout::open_segment_rw(&*vfs, &dir.join(&last.name))?),
             _ => None,
         };
         let state = State {
             segments: recovered.segments,
             first_offset: recovered.first_offset,
             next_offset: recovered.next_offset,
-            zeroed_to: active
-                .as_ref()
-                .and_then(|f| f.metadata().ok())
-                .map_or(0, |m| m.len()),
+            zeroed_to: active.as_ref().and_then(|f| f.len().ok()).unwrap_or(0),
             prealloc: true,
             active,
             dirty: false,
             poisoned: None,
         };
         let inner = Arc::new(Inner {
+            vfs,
             dir,
             opts,
             report: recovered.report,
@@ -228,7 +245,7 @@ impl Inner {
             }
             st.dirty = false;
         }
-        let file = layout::create_segment(&self.dir, first_offset)?;
+        let file = layout::create_segment(&*self.vfs, &self.dir, first_offset)?;
         let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
         st.segments.push(SegmentMeta {
             first_offset,
@@ -265,7 +282,7 @@ impl Inner {
             if let Err(e) = file.write_all_at(&ZEROS[..n], at) {
                 tracing::warn!(log = %self.dir.display(), "appending without preallocation: {e}");
                 st.prealloc = false;
-                st.zeroed_to = file.metadata().map_or(at, |m| m.len());
+                st.zeroed_to = file.len().unwrap_or(at);
                 return;
             }
             at += n as u64;
@@ -281,12 +298,8 @@ impl Inner {
                 return;
             }
             st.dirty = false;
-            match st.active.as_ref().map(File::try_clone) {
-                Some(Ok(f)) => f,
-                Some(Err(e)) => {
-                    st.poisoned = Some(format!("cannot sync: {e}"));
-                    return;
-                }
+            match st.active.clone() {
+                Some(f) => f,
                 None => return,
             }
         };
@@ -375,6 +388,7 @@ impl LogStore for FsLogStore {
             .rposition(|m| m.start_offset <= from)
             .unwrap_or(0);
         let reader = Reader {
+            vfs: self.inner.vfs.clone(),
             dir: self.inner.dir.clone(),
             segments: segments.into_iter().skip(start).collect(),
             current: None,
@@ -411,6 +425,7 @@ impl LogStore for FsLogStore {
 
 /// The state of a `read_from` stream.
 struct Reader {
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     segments: VecDeque<SegmentMeta>,
     current: Option<SegmentFrames>,
@@ -451,7 +466,8 @@ impl Reader {
             }
             let path = self.dir.join(&seg.name);
             let len = seg.len;
-            let buf = tokio::task::spawn_blocking(move || read_prefix(&path, Some(len)))
+            let vfs = self.vfs.clone();
+            let buf = tokio::task::spawn_blocking(move || read_prefix(&*vfs, &path, Some(len)))
                 .await
                 .map_err(join_error)??;
             if (buf.len() as u64) < len {
@@ -492,14 +508,14 @@ fn verify_dir(inner: &Inner) -> Result<VerifyReport, Error> {
             _ => (None, 0),
         }
     };
-    let listing = layout::list(&inner.dir)?;
+    let listing = layout::list(&*inner.vfs, &inner.dir)?;
     let mut report = VerifyReport::default();
     let mut expected = 0u64;
     for (first_offset, name) in &listing.segments {
         // The writer's active segment may hold a write in progress past the
         // acknowledged length: look only at what was acknowledged.
         let len = (active_name.as_deref() == Some(name.as_str())).then_some(active_len);
-        let buf = Bytes::from(read_prefix(&inner.dir.join(name), len)?);
+        let buf = Bytes::from(read_prefix(&*inner.vfs, &inner.dir.join(name), len)?);
         if *first_offset > expected {
             report.bad.push(BadFrame {
                 segment: name.clone(),
@@ -555,11 +571,11 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
         st.active = None;
         report
             .quarantined
-            .push(layout::quarantine_file(&inner.dir, &m.name)?);
+            .push(layout::quarantine_file(&*inner.vfs, &inner.dir, &m.name)?);
     }
     if let Some(last) = st.segments.last().cloned() {
         let path = inner.dir.join(&last.name);
-        let buf = Bytes::from(read_prefix(&path, Some(last.len))?);
+        let buf = Bytes::from(read_prefix(&*inner.vfs, &path, Some(last.len))?);
         let mut frames = last.frames(buf.clone(), inner.opts.max_frame_size)?;
         while frames.next_offset() < from {
             match frames.next() {
@@ -570,22 +586,28 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
         }
         let cut = frames.position() as u64;
         if cut < last.len {
-            let q = layout::quarantine_bytes(&inner.dir, &last.name, cut, &buf[cut as usize..])?;
+            let q = layout::quarantine_bytes(
+                &*inner.vfs,
+                &inner.dir,
+                &last.name,
+                cut,
+                &buf[cut as usize..],
+            )?;
             report.quarantined.push(q);
-            let file = layout::open_segment_rw(&path)?;
+            let file = layout::open_segment_rw(&*inner.vfs, &path)?;
             file.set_len(cut)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| Error::io("truncate segment", path.display(), e))?;
             st.active = Some(file);
             st.zeroed_to = cut;
         } else if st.active.is_none() {
-            let file = layout::open_segment_rw(&path)?;
-            st.zeroed_to = file.metadata().map_or(cut, |m| m.len());
+            let file = layout::open_segment_rw(&*inner.vfs, &path)?;
+            st.zeroed_to = file.len().unwrap_or(cut);
             st.active = Some(file);
         }
         st.segments.last_mut().expect("exists").len = cut;
     }
-    layout::sync_dir(&inner.dir)?;
+    layout::sync_dir(&*inner.vfs, &inner.dir)?;
     st.next_offset = from;
     st.dirty = false;
     Ok(report)
