@@ -379,7 +379,7 @@ impl VfsFile for SimFile {
         self.with("set_len", |i| i.now.resize(len as usize, 0))
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         let st = self.fs.state();
         st.inodes
             .get(&self.inode)

@@ -133,7 +133,7 @@ impl FsLogStore {
             segments: recovered.segments,
             first_offset: recovered.first_offset,
             next_offset: recovered.next_offset,
-            zeroed_to: active.as_ref().and_then(|f| f.len().ok()).unwrap_or(0),
+            zeroed_to: active.as_ref().and_then(|f| f.size().ok()).unwrap_or(0),
             prealloc: true,
             active,
             dirty: false,
@@ -282,7 +282,7 @@ impl Inner {
             if let Err(e) = file.write_all_at(&ZEROS[..n], at) {
                 tracing::warn!(log = %self.dir.display(), "appending without preallocation: {e}");
                 st.prealloc = false;
-                st.zeroed_to = file.len().unwrap_or(at);
+                st.zeroed_to = file.size().unwrap_or(at);
                 return;
             }
             at += n as u64;
@@ -602,7 +602,7 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
             st.zeroed_to = cut;
         } else if st.active.is_none() {
             let file = layout::open_segment_rw(&*inner.vfs, &path)?;
-            st.zeroed_to = file.len().unwrap_or(cut);
+            st.zeroed_to = file.size().unwrap_or(cut);
             st.active = Some(file);
         }
         st.segments.last_mut().expect("exists").len = cut;
