@@ -167,7 +167,13 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
         let first = scanned[k].scan.bad[0].clone();
         let valid_after = scanned[k].scan.valid_after_damage
             || scanned[k + 1..].iter().any(|s| s.scan.commits > 0);
-        if valid_after {
+        // A power loss at `batch` or `none` can keep later sectors of
+        // unsynced writes and lose earlier ones, which then read as zeros
+        // (segments are zero-filled ahead of the writes). Valid frames after
+        // a whole zeroed sector in the last segment are such a torn write,
+        // a tail, not damage to what was synced.
+        let torn_write = k + 1 == scanned.len() && lost_sector(&scanned[k].buf, &first);
+        if valid_after && !torn_write {
             let serve = opts.read_only || opts.repair;
             if !serve || opts.recovery == RecoveryMode::Strict {
                 return Err(Error::Corrupt(Box::new(first)));
@@ -278,6 +284,30 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
         next_offset,
         report,
     })
+}
+
+/// Sectors a disk writes whole: a torn write loses or keeps each.
+const SECTOR: u64 = 512;
+
+/// Whether the damaged stretch `bad` of `buf` shows a write the power
+/// loss dropped: zeros from where the damage starts up to a sector
+/// boundary (that frame's first bytes never reached the disk: a frame
+/// starts with a non-zero magic), or a whole aligned sector of zeros (a
+/// later part of it never did).
+fn lost_sector(buf: &[u8], bad: &BadFrame) -> bool {
+    let end = (bad.position + bad.len).min(buf.len() as u64);
+    let mut boundary = (bad.position / SECTOR + 1) * SECTOR;
+    while boundary <= end {
+        let from = bad.position.max(boundary - SECTOR);
+        if buf[from as usize..boundary as usize]
+            .iter()
+            .all(|&b| b == 0)
+        {
+            return true;
+        }
+        boundary += SECTOR;
+    }
+    false
 }
 
 fn header_ok(vfs: &dyn Vfs, dir: &Path, m: &SegmentMeta) -> bool {

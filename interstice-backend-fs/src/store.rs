@@ -111,9 +111,21 @@ impl FsLogStore {
                         location: dir.display().to_string(),
                     });
                 }
+                // Every directory made here must be durable in its parent,
+                // or a power loss could take the log (and its synced
+                // commits) with it.
+                let made: Vec<PathBuf> = dir
+                    .ancestors()
+                    .take_while(|a| !a.as_os_str().is_empty() && !vfs.exists(a))
+                    .map(Path::to_path_buf)
+                    .collect();
                 vfs.create_dir_all(&dir)
                     .map_err(|e| Error::io("create log directory", dir.display(), e))?;
-                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                for d in made.iter().rev() {
+                    let parent = match d.parent() {
+                        Some(p) if !p.as_os_str().is_empty() => p,
+                        _ => Path::new("."),
+                    };
                     layout::sync_dir(&*vfs, parent)?;
                 }
             }
@@ -233,11 +245,12 @@ impl Inner {
         Ok(())
     }
 
-    /// Starts a new segment at `first_offset`, syncing the old one first.
+    /// Starts a new segment at `first_offset`, syncing the old one first,
+    /// at every durability level (`none` included): a power loss can then
+    /// damage only the last segment, never leave a hole before it.
     fn rotate(&self, st: &mut State, first_offset: u64) -> Result<(), Error> {
         if let Some(old) = &st.active
             && st.dirty
-            && self.opts.durability != Durability::None
         {
             if let Err(e) = old.sync_data() {
                 st.poisoned = Some(format!("fdatasync before rotation failed: {e}"));
