@@ -155,10 +155,12 @@ async fn power_loss_at_any_operation_keeps_every_synced_commit() {
             assert!(got.len() >= before.len(), "{what}: synced commits lost");
         }
     }
-    println!(
-        "the power went during: {died_at:?}; {rotations} segment creations; \
-         {lost_unacked} unacknowledged commits lost at sync"
+    let line = format!(
+        "{trials} power losses (half torn by sector); the power went during: {died_at:?}; \
+         {rotations} segment creations; every acknowledged commit kept at sync, \
+         {lost_unacked} unacknowledged ones lost; every log reopened with a prefix of what was written"
     );
+    interstice_log::conformance::report_counts(env!("CARGO_TARGET_TMPDIR"), "power-loss", &line);
     assert!(
         died_at.get("rename").is_some_and(|&n| n > 0),
         "no trial cut a rotation"
@@ -254,4 +256,13 @@ async fn a_rotation_cut_at_each_step_loses_no_synced_commit() {
         );
         assert!(got[..] == written[..got.len()], "{what}: a commit changed");
     }
+    let line = format!(
+        "power cut at each of the {rotation_ops} operations of a rotating append: \
+         no acknowledged commit lost"
+    );
+    interstice_log::conformance::report_counts(
+        env!("CARGO_TARGET_TMPDIR"),
+        "power-loss-rotation",
+        &line,
+    );
 }

@@ -179,6 +179,13 @@ async fn hostile_reducers_fail_alone() {
         );
     }
     still_serves(&rt, &store, 2).await;
+    let line = format!(
+        "{} hostile reducer calls (fuel, memory, out-of-bounds and non-UTF-8 host-call \
+         arguments, capabilities, bad arguments): each refused with its reason, nothing \
+         committed, the runtime kept serving",
+        cases.len()
+    );
+    interstice_log::conformance::report_counts(env!("CARGO_TARGET_TMPDIR"), "hostile", &line);
 }
 
 #[tokio::test]

@@ -38,11 +38,13 @@ async fn sixty_four_callers_on_a_disk_log() {
     rt.publish(&counter()).await.unwrap();
     let (acked, most) = load(&rt, 64, 150).await;
     let stats = rt.log_stats();
-    println!(
-        "disk: {} calls by 64 callers in {} appends, at most {most} pending",
+    let line = format!(
+        "64 callers on a disk log (sync): {} calls in {} appends, each once at dense offsets; \
+         at most {most} pending",
         acked.len(),
         stats.appends
     );
+    interstice_log::conformance::report_counts(env!("CARGO_TARGET_TMPDIR"), "load-disk", &line);
     assert!(most <= 64, "{most} calls pending at once");
     rt.shutdown().await;
     drop(rt);
@@ -65,9 +67,14 @@ async fn a_slow_store_makes_callers_wait_instead_of_buffering() {
     store.set_delay(Duration::from_millis(2));
     let (acked, most) = load(&rt, 64, 10).await;
     let stats = rt.log_stats();
-    println!(
-        "slow store: {} calls by 64 callers, at most {most} pending (limit 8)",
+    let line = format!(
+        "64 callers on a store taking 2 ms per append: {} calls, at most {most} pending (limit 8)",
         acked.len()
+    );
+    interstice_log::conformance::report_counts(
+        env!("CARGO_TARGET_TMPDIR"),
+        "load-slow-store",
+        &line,
     );
     assert!(most <= 8, "{most} calls pending with a limit of 8");
     // No append carried more than the limit either.

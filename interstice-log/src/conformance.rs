@@ -86,6 +86,18 @@ pub fn test_options() -> LogOptions {
         .segment_size(4096)
 }
 
+/// Prints what a reliability test injected and counted, and records it
+/// under `TARGET_TMPDIR/reliability/<test>.txt` (pass the test crate's
+/// `env!("CARGO_TARGET_TMPDIR")`), where `scripts/test.sh` collects every
+/// such line at the end of the run. Recording is best effort.
+pub fn report_counts(target_tmpdir: &str, test: &str, line: &str) {
+    println!("{test}: {line}");
+    let dir = std::path::Path::new(target_tmpdir).join("reliability");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join(format!("{test}.txt")), format!("{test}: {line}\n"));
+    }
+}
+
 /// A deterministic commit whose content depends on `offset` and `tag`.
 pub fn sample_commit(offset: u64, tag: &str) -> Commit {
     Commit {

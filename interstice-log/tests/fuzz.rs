@@ -5,8 +5,8 @@
 //! offset: damage can make commits unreadable, never different.
 //!
 //! The normal test run does 4096 cases; a long run sets
-//! `PROPTEST_CASES`, e.g.
-//! `PROPTEST_CASES=200000 cargo test --release -p interstice-log --test fuzz`.
+//! `INTERSTICE_FUZZ_CASES`, e.g.
+//! `INTERSTICE_FUZZ_CASES=200000 cargo test --release -p interstice-log --test fuzz`.
 
 use bytes::Bytes;
 use interstice_log::codec::{SegmentHeader, decode_frame, encode_frame};
@@ -119,9 +119,9 @@ fn shapes() -> impl Strategy<Value = Vec<(u8, u8, usize)>> {
 }
 
 /// 4096 cases in the normal run (about a second unoptimized), or
-/// `PROPTEST_CASES`.
+/// `INTERSTICE_FUZZ_CASES`.
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
+    std::env::var("INTERSTICE_FUZZ_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(4096)
