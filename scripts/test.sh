@@ -17,10 +17,11 @@ fi
 # 127.0.0.1; this installs what is missing and starts them.
 ./scripts/s3-servers.sh start
 
-# INTERSTICE_HEAVY=1 runs the reliability tests' long variants (about
-# 20 minutes more): 500 kill -9 cycles, 20000 power losses, 100000 fuzz
-# cases. Each variable can also be set on its own.
+# INTERSTICE_HEAVY=1 runs the reliability tests' long variants: 500 kill -9
+# cycles, 20000 power losses, 100000 fuzz cases, 64 x 5000 calls on disk.
+# Each variable can also be set on its own.
 if [ "${INTERSTICE_HEAVY:-}" = 1 ]; then
+    export INTERSTICE_LOAD_CALLS="${INTERSTICE_LOAD_CALLS:-5000}"
     export INTERSTICE_CRASH_CYCLES="${INTERSTICE_CRASH_CYCLES:-500}"
     export INTERSTICE_POWER_TRIALS="${INTERSTICE_POWER_TRIALS:-20000}"
     export INTERSTICE_FUZZ_CASES="${INTERSTICE_FUZZ_CASES:-100000}"
