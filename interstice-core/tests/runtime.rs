@@ -192,44 +192,6 @@ async fn cross_module_calls_commit_in_the_callers_transaction() {
 }
 
 #[tokio::test]
-async fn capability_violations_abort_the_transaction() {
-    let (store, rt) = published().await;
-    rt.publish(&other("other", true)).await.unwrap();
-    rt.publish(&other("rogue", false)).await.unwrap();
-    let before = store.commits().len();
-    let cases = [
-        (
-            "other",
-            "write_theirs",
-            arg(1),
-            "may not write table `counter.counters`",
-        ),
-        (
-            "other",
-            "call_private",
-            vec![],
-            "may not call private reducer `counter.on_counter`",
-        ),
-        (
-            "rogue",
-            "call_add",
-            arg(1),
-            "without declaring a dependency on `counter`",
-        ),
-    ];
-    for (module, reducer, args, expected) in cases {
-        let err = rt.call(module, reducer, &args).await.unwrap_err();
-        assert!(
-            matches!(err, CallError::Capability { .. }),
-            "{module}.{reducer}: {err}"
-        );
-        assert!(err.to_string().contains(expected), "{err}");
-    }
-    assert!(rows(&rt, "counters").await.is_empty());
-    assert_eq!(store.commits().len(), before);
-}
-
-#[tokio::test]
 async fn a_failed_append_is_never_acknowledged_and_stops_the_runtime() {
     let (store, rt) = published().await;
     rt.call("counter", "add", &arg(1)).await.unwrap();

@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::State;
 use crate::error::ApiError;
-use crate::routes::{module, params, row_json, segments, serving, table};
+use crate::routes::{filters, module, params, row_json, segments, serving, table};
 
 /// What one subscription watches.
 struct Watch {
@@ -61,11 +61,7 @@ pub(crate) async fn subscribe(
         .follow(|db| -> Result<(Watch, Vec<Json>), ApiError> {
             let m = module(db, &module_name)?;
             let (table_id, table) = table(m, &table_name)?;
-            let filters = params
-                .filters
-                .iter()
-                .map(|f| Filter::parse(table, f))
-                .collect::<Result<Vec<_>, _>>()?;
+            let filters = filters(table, &params.filters)?;
             let rows = select(table, &filters, usize::MAX);
             let pk = table.schema().primary_key as usize;
             let matching =

@@ -124,6 +124,14 @@ pub(crate) fn table<'a>(m: &'a ModuleState, name: &str) -> Result<(u32, &'a Tabl
     })
 }
 
+/// The `where` filters, resolved against `table`.
+pub(crate) fn filters(table: &Table, texts: &[String]) -> Result<Vec<Filter>, ApiError> {
+    Ok(texts
+        .iter()
+        .map(|f| Filter::parse(table, f))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 /// The `where` filters and the `limit` of a query string.
 pub(crate) struct Params {
     pub filters: Vec<String>,
@@ -357,11 +365,7 @@ async fn query(
         .runtime
         .read(|db| -> Result<Json, ApiError> {
             let (_, table) = table(module(db, &module_name)?, &table_name)?;
-            let filters = params
-                .filters
-                .iter()
-                .map(|f| Filter::parse(table, f))
-                .collect::<Result<Vec<_>, _>>()?;
+            let filters = filters(table, &params.filters)?;
             // One more than asked, to tell whether there are more.
             let rows = select(table, &filters, limit.saturating_add(1));
             let more = rows.len() > limit;

@@ -92,6 +92,13 @@ impl Served {
         (r.status(), r.json().await.unwrap())
     }
 
+    /// The Prometheus text of `/metrics`.
+    async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.url);
+        let r = self.client.get(url).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     async fn publish(&self, name: &str) -> Value {
         let (status, body) = self.post("/v1/modules", wasm(name)).await;
         assert!(status.is_success(), "{status} {body}");
@@ -206,9 +213,12 @@ async fn publish_call_query_and_restart() {
     let node = Served::on_disk(dir.path()).await;
     let rows = node.rows("/v1/modules/hello/tables/greetings").await;
     assert_eq!(rows.len(), 2);
+    // Everything durable before the stop was replayed (hello's
+    // subscription may have committed once more meanwhile).
     let (_, status) = node.get("/v1/status").await;
-    assert_eq!(status["last_durable_offset"], last);
-    assert_eq!(status["replay"]["commits"], last.as_u64().unwrap() + 1);
+    let last = last.as_u64().unwrap();
+    assert!(status["last_durable_offset"].as_u64().unwrap() >= last);
+    assert!(status["replay"]["commits"].as_u64().unwrap() > last);
     node.stop().await;
 }
 
@@ -267,17 +277,7 @@ async fn subscriptions_start_with_a_snapshot_and_follow_the_filter() {
             ("insert".into(), "bob".into())
         ]
     );
-    let (_, metrics) = (
-        (),
-        node.client
-            .get(format!("{}/metrics", node.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let metrics = node.metrics().await;
     assert!(metrics.contains("interstice_subscribers 2"), "{metrics}");
 
     // Shutting down ends the streams with a `close` event.
@@ -455,15 +455,7 @@ async fn a_failing_store_gets_503_and_nothing_undurable_is_shown() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let (_, status) = node.get("/v1/status").await;
     assert_eq!(status["status"], "stopped");
-    let metrics = node
-        .client
-        .get(format!("{}/metrics", node.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.metrics().await;
     assert!(
         metrics.contains("interstice_store_errors_total 1"),
         "{metrics}"
