@@ -9,6 +9,9 @@
 # Cargo rebuilds only what changed, so running it again is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/../modules"
+# The tests and the demo read the modules from modules/target, wherever
+# the caller's CARGO_TARGET_DIR points the main workspace.
+export CARGO_TARGET_DIR="$PWD/target"
 
 out=target/wasm32-unknown-unknown/release
 
