@@ -15,7 +15,7 @@ fi
 
 ./scripts/build-modules.sh
 cargo build --release --locked -q -p interstice-cli
-interstice=target/release/interstice
+interstice="${CARGO_TARGET_DIR:-target}/release/interstice"
 log="${1:-demo-log}"
 hello=modules/target/wasm32-unknown-unknown/release/hello.wasm
 

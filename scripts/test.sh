@@ -28,7 +28,7 @@ if [ "${INTERSTICE_HEAVY:-}" = 1 ]; then
 fi
 
 # The reliability tests write what they injected and counted here.
-report_dir=target/tmp/reliability
+report_dir="${CARGO_TARGET_DIR:-target}/tmp/reliability"
 rm -rf "$report_dir"
 
 log="$(mktemp)"
