@@ -18,7 +18,8 @@ fi
 ./scripts/s3-servers.sh start
 
 # INTERSTICE_HEAVY=1 runs the reliability tests' long variants: 500 kill -9
-# cycles, 20000 power losses, 100000 fuzz cases, 64 x 5000 calls on disk.
+# cycles, 20000 power losses, 100000 fuzz cases, 64 x 5000 calls on disk
+# (about 15 minutes more).
 # Each variable can also be set on its own.
 if [ "${INTERSTICE_HEAVY:-}" = 1 ]; then
     export INTERSTICE_LOAD_CALLS="${INTERSTICE_LOAD_CALLS:-5000}"
