@@ -5,6 +5,9 @@
 //! directory in the same run. Run with `cargo bench -p interstice-backend-fs`.
 //! Set `INTERSTICE_BENCH_SECS` to change the time per row (default 2).
 
+#[path = "../../interstice-core/benches/common/measure.rs"]
+mod measure;
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -114,12 +117,7 @@ async fn store_run(
 }
 
 fn main() {
-    let secs = Duration::from_secs_f64(
-        std::env::var("INTERSTICE_BENCH_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(2.0),
-    );
+    let secs = measure::secs(2.0);
     // The target dir is on the project's disk (not a tmpfs), like a real log.
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()

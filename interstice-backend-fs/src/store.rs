@@ -389,13 +389,7 @@ impl LogStore for FsLogStore {
             let st = self.inner.state();
             (st.segments.clone(), st.first_offset, st.next_offset)
         };
-        if from < first || from > next {
-            return Err(Error::OffsetOutOfRange {
-                requested: from,
-                first,
-                next,
-            });
-        }
+        Error::check_offset(from, first, next)?;
         let start = segments
             .iter()
             .rposition(|m| m.start_offset <= from)

@@ -9,6 +9,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../../interstice-core/benches/common/measure.rs"]
+mod measure;
 #[path = "../../interstice-core/tests/common/wasm_modules.rs"]
 mod wasm_modules;
 
@@ -33,9 +35,7 @@ impl Row {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
     fn percentile(&self, p: f64) -> Duration {
-        let mut l = self.latencies.clone();
-        l.sort();
-        l[((l.len() as f64 - 1.0) * p) as usize]
+        measure::percentile(&self.latencies, p)
     }
 }
 
@@ -76,11 +76,7 @@ async fn runtime_calls(callers: usize, secs: Duration, via: Option<&common::Prox
     let (rt, _) = Runtime::open(Arc::new(store), RuntimeConfig::default())
         .await
         .unwrap();
-    let mut schema = wasm_modules::counter_schema();
-    schema.subscriptions.clear();
-    rt.publish(&wasm_modules::module(&schema, wasm_modules::COUNTER_FUNCS))
-        .await
-        .unwrap();
+    rt.publish(&wasm_modules::counter_alone()).await.unwrap();
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|c| {
@@ -116,12 +112,7 @@ async fn runtime_calls(callers: usize, secs: Duration, via: Option<&common::Prox
 }
 
 fn main() {
-    let secs = Duration::from_secs_f64(
-        std::env::var("INTERSTICE_BENCH_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(3.0),
-    );
+    let secs = measure::secs(3.0);
     common::GARAGE.require();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -271,13 +271,7 @@ impl LogStore for S3LogStore {
             let s = self.inner.state.lock().await;
             (s.segments.clone(), s.first_offset, s.next_offset)
         };
-        if from < first || from > next {
-            return Err(Error::OffsetOutOfRange {
-                requested: from,
-                first,
-                next,
-            });
-        }
+        Error::check_offset(from, first, next)?;
         Ok(Reader::stream(
             self.inner.objects.clone(),
             segments,

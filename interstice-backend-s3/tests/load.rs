@@ -21,12 +21,6 @@ use interstice_backend_s3::{S3Config, S3LogStore};
 use interstice_core::{Runtime, RuntimeConfig};
 use interstice_log::{CommitBatch, LogOptions, LogStore, LogStoreExt};
 
-fn counter() -> Vec<u8> {
-    let mut schema = wasm_modules::counter_schema();
-    schema.subscriptions.clear();
-    wasm_modules::module(&schema, wasm_modules::COUNTER_FUNCS)
-}
-
 async fn open(config: S3Config) -> Arc<S3LogStore> {
     let opts = LogOptions::default().create(true);
     Arc::new(S3LogStore::open(config, opts).await.unwrap())
@@ -43,7 +37,7 @@ async fn runtime(store: Arc<S3LogStore>) -> Runtime {
 async fn sixty_four_callers_on_garage() {
     let config = GARAGE.config("load-64").single_writer(true);
     let rt = runtime(open(config.clone()).await).await;
-    rt.publish(&counter()).await.unwrap();
+    rt.publish(&wasm_modules::counter_alone()).await.unwrap();
     let (acked, most) = load(&rt, 64, 25).await;
     assert_eq!(acked.len(), 64 * 25);
     let line = format!(
@@ -64,7 +58,7 @@ async fn fault_mid_load(test: &str, fault: u8) {
     let proxy = Proxy::start(MOTO).await;
     let config = proxy.config(MOTO, test);
     let rt = runtime(open(config.clone()).await).await;
-    rt.publish(&counter()).await.unwrap();
+    rt.publish(&wasm_modules::counter_alone()).await.unwrap();
     let callers = 16;
     let running = {
         let rt = rt.clone();
@@ -120,7 +114,7 @@ async fn a_second_writer_mid_load_fences_the_first() {
     let mut config = first.clone();
     config.endpoint = Some(MOTO.endpoint.to_owned());
     let rt = runtime(open(first).await).await;
-    rt.publish(&counter()).await.unwrap();
+    rt.publish(&wasm_modules::counter_alone()).await.unwrap();
     let running = {
         let rt = rt.clone();
         tokio::spawn(async move { load(&rt, 16, 300).await })

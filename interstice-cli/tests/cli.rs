@@ -1,20 +1,12 @@
 //! The `interstice` binary end to end on the built example modules
 //! (`scripts/build-modules.sh`; `scripts/test.sh` runs it first).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn wasm(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../modules/target/wasm32-unknown-unknown/release")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{}: build the modules with scripts/build-modules.sh",
-        p.display()
-    );
-    p.display().to_string()
-}
+use common::wasm;
 
 fn interstice(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_interstice"))

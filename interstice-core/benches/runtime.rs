@@ -12,6 +12,8 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "common/measure.rs"]
+mod measure;
 #[path = "../tests/common/wasm_modules.rs"]
 mod wasm_modules;
 
@@ -22,22 +24,6 @@ use interstice_abi::{Value, encode_value};
 use interstice_backend_fs::FsLogStore;
 use interstice_core::{Runtime, RuntimeConfig};
 use interstice_log::{Durability, LogOptions};
-
-/// Turns transparent huge pages off for this process, as database
-/// deployments do (Redis, MongoDB and PostgreSQL guides all say so): with
-/// them on, the allocator's growth faults clear 2 MiB at a time on the
-/// committing thread, which was 12% of the 64-caller profile. See
-/// docs/operations.md.
-fn no_transparent_huge_pages() {
-    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory.
-    let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-    if rc != 0 {
-        eprintln!(
-            "note: could not turn transparent huge pages off: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
 
 struct Row {
     what: String,
@@ -52,12 +38,6 @@ impl Row {
     }
 }
 
-fn bench_module() -> Vec<u8> {
-    let mut schema = wasm_modules::counter_schema();
-    schema.subscriptions.clear();
-    wasm_modules::module(&schema, wasm_modules::COUNTER_FUNCS)
-}
-
 async fn runtime(dir: &std::path::Path, durability: Durability) -> Runtime {
     let store = FsLogStore::open(
         dir,
@@ -67,7 +47,7 @@ async fn runtime(dir: &std::path::Path, durability: Durability) -> Runtime {
     let (rt, _) = Runtime::open(Arc::new(store), RuntimeConfig::default())
         .await
         .unwrap();
-    rt.publish(&bench_module()).await.unwrap();
+    rt.publish(&wasm_modules::counter_alone()).await.unwrap();
     rt
 }
 
@@ -130,13 +110,8 @@ fn sqlite(dir: &std::path::Path, secs: Duration) -> Row {
 }
 
 fn main() {
-    no_transparent_huge_pages();
-    let secs = Duration::from_secs_f64(
-        std::env::var("INTERSTICE_BENCH_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(2.0),
-    );
+    measure::no_transparent_huge_pages();
+    let secs = measure::secs(2.0);
     // `INTERSTICE_BENCH_ONLY=noop|none1|sync1|sync8|sync64` runs one row
     // (for profiling) and skips the comparison.
     let only = std::env::var("INTERSTICE_BENCH_ONLY").ok();

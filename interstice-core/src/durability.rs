@@ -136,8 +136,8 @@ impl Pipeline {
         self.feed.subscribe()
     }
 
-    /// The counters so far.
-    pub(crate) fn stats(&self) -> LogStats {
+    /// The counters so far, with `pending` (which the runtime counts).
+    pub(crate) fn stats(&self, pending: u64) -> LogStats {
         let c = &self.stats;
         LogStats {
             commits: c.commits.load(Relaxed),
@@ -146,7 +146,7 @@ impl Pipeline {
             append_errors: c.append_errors.load(Relaxed),
             batch_sizes: c.batch_sizes.iter().map(|b| b.load(Relaxed)).collect(),
             durable_upto: c.durable_upto.load(Relaxed),
-            pending: 0,
+            pending,
         }
     }
 

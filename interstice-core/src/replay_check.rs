@@ -187,17 +187,23 @@ fn compare(
         Err(_) if commit.cause.is_some() && logged.is_empty() => return None,
         Err(e) => return Some(format!("{a}: {} mutations; {b}: failed: {e}", logged.len())),
     };
-    for (i, (l, p)) in logged.iter().zip(produced).enumerate() {
-        if l != p {
-            return Some(format!(
-                "mutation {i}: {a} {}; {b} {}",
-                show(db, l),
-                show(db, p)
-            ));
-        }
+    first_difference(db, (a, logged), (b, produced))
+}
+
+/// Where two mutation lists first differ, named `a` and `b`.
+fn first_difference(
+    db: &Database,
+    (a, xs): (&str, &[Mutation]),
+    (b, ys): (&str, &[Mutation]),
+) -> Option<String> {
+    if let Some((i, (x, y))) = xs.iter().zip(ys).enumerate().find(|(_, (x, y))| x != y) {
+        return Some(format!(
+            "mutation {i}: {a} {}; {b} {}",
+            show(db, x),
+            show(db, y)
+        ));
     }
-    (logged.len() != produced.len())
-        .then(|| format!("{a}: {} mutations; {b}: {}", logged.len(), produced.len()))
+    (xs.len() != ys.len()).then(|| format!("{a}: {} mutations; {b}: {}", xs.len(), ys.len()))
 }
 
 /// Two re-executions against each other.
@@ -207,19 +213,7 @@ fn compare_runs(
     second: &Result<Vec<Mutation>, String>,
 ) -> Option<String> {
     match (first, second) {
-        (Ok(a), Ok(b)) => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                if x != y {
-                    return Some(format!(
-                        "mutation {i}: first run {}; second run {}",
-                        show(db, x),
-                        show(db, y)
-                    ));
-                }
-            }
-            (a.len() != b.len())
-                .then(|| format!("first run: {} mutations; second run: {}", a.len(), b.len()))
-        }
+        (Ok(a), Ok(b)) => first_difference(db, ("first run", a), ("second run", b)),
         (Err(x), Err(y)) if x == y => None,
         (x, y) => Some(format!("first run: {x:?}; second run: {y:?}")),
     }

@@ -10,18 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::calls::{check_log, load};
-use common::wasm_modules::{COUNTER_FUNCS, counter_schema, module};
+use common::wasm_modules::counter_alone;
 use interstice_backend_fs::FsLogStore;
 use interstice_core::{BATCH_SIZE_BOUNDS, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
 use interstice_log::{Durability, LogOptions, LogStore};
-
-/// `counter` without its subscription: one commit per call.
-fn counter() -> Vec<u8> {
-    let mut schema = counter_schema();
-    schema.subscriptions.clear();
-    module(&schema, COUNTER_FUNCS)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_callers_on_a_disk_log() {
@@ -35,7 +28,7 @@ async fn sixty_four_callers_on_a_disk_log() {
         ..RuntimeConfig::default()
     };
     let (rt, _) = Runtime::open(store, config).await.unwrap();
-    rt.publish(&counter()).await.unwrap();
+    rt.publish(&counter_alone()).await.unwrap();
     // `INTERSTICE_LOAD_CALLS` calls per caller (150 by default).
     let calls = std::env::var("INTERSTICE_LOAD_CALLS")
         .ok()
@@ -68,7 +61,7 @@ async fn a_slow_store_makes_callers_wait_instead_of_buffering() {
     let (rt, _) = Runtime::open(Arc::new(store.clone()), config)
         .await
         .unwrap();
-    rt.publish(&counter()).await.unwrap();
+    rt.publish(&counter_alone()).await.unwrap();
     store.set_delay(Duration::from_millis(2));
     let (acked, most) = load(&rt, 64, 10).await;
     let stats = rt.log_stats();

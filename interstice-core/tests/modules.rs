@@ -2,27 +2,18 @@
 //! `interstice-sdk` and built to wasm32 by `scripts/build-modules.sh`
 //! (which `scripts/test.sh` runs first), on the disk log.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use common::built::wasm;
 
 use interstice_abi::{Value, encode_value};
 use interstice_backend_fs::FsLogStore;
 use interstice_core::db::Database;
 use interstice_core::{CallError, PublishError, Runtime, RuntimeConfig};
 use interstice_log::{LogOptions, LogStoreExt};
-
-/// The built `modules/<name>` crate.
-fn wasm(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../modules/target/wasm32-unknown-unknown/release")
-        .join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: build the modules with scripts/build-modules.sh (scripts/test.sh does it first)",
-            path.display()
-        )
-    })
-}
 
 async fn open(dir: &Path) -> Runtime {
     let store = FsLogStore::open(dir, LogOptions::default().create(true)).unwrap();

@@ -119,6 +119,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// `Ok` when `offset` is one the log can be read or cut from: in
+    /// `first..=next` (the store's first served offset, and its next
+    /// offset), else [`Error::OffsetOutOfRange`]. The `read_from` and
+    /// `truncate` contract of every store.
+    pub fn check_offset(offset: u64, first: u64, next: u64) -> Result<(), Self> {
+        if offset < first || offset > next {
+            return Err(Self::OffsetOutOfRange {
+                requested: offset,
+                first,
+                next,
+            });
+        }
+        Ok(())
+    }
+
     /// Wraps an I/O error with what was being done and where.
     pub fn io(op: &'static str, location: impl std::fmt::Display, source: io::Error) -> Self {
         Self::Io {

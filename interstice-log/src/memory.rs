@@ -94,13 +94,7 @@ impl LogStore for MemoryLogStore {
     async fn read_from(&self, from: u64) -> Result<CommitStream, Error> {
         let commits = self.state().commits.clone();
         let next = commits.len() as u64;
-        if from > next {
-            return Err(Error::OffsetOutOfRange {
-                requested: from,
-                first: 0,
-                next,
-            });
-        }
+        Error::check_offset(from, 0, next)?;
         Ok(futures::stream::iter(commits.into_iter().skip(from as usize).map(Ok)).boxed())
     }
 

@@ -185,13 +185,7 @@ impl TruncateReport {
     /// [`crate::Error::OffsetOutOfRange`]) and starts its report:
     /// `removed` is `next - from`, 0 meaning there is nothing to do.
     pub fn start(from: u64, first: u64, next: u64) -> Result<Self, crate::Error> {
-        if from < first || from > next {
-            return Err(crate::Error::OffsetOutOfRange {
-                requested: from,
-                first,
-                next,
-            });
-        }
+        crate::Error::check_offset(from, first, next)?;
         Ok(Self {
             removed: next - from,
             quarantined: Vec::new(),

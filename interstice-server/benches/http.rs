@@ -12,6 +12,8 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "../../interstice-core/benches/common/measure.rs"]
+mod measure;
 #[path = "../../interstice-core/tests/common/wasm_modules.rs"]
 mod wasm_modules;
 
@@ -43,22 +45,8 @@ impl Row {
     }
 
     fn percentile(&self, p: f64) -> Duration {
-        let mut l = self.latencies.clone();
-        l.sort();
-        l[((l.len() as f64 - 1.0) * p) as usize]
+        measure::percentile(&self.latencies, p)
     }
-}
-
-/// Same as the runtime bench: transparent huge pages off (docs/operations.md).
-fn no_transparent_huge_pages() {
-    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-}
-
-fn bench_module() -> Vec<u8> {
-    let mut schema = wasm_modules::counter_schema();
-    schema.subscriptions.clear();
-    wasm_modules::module(&schema, wasm_modules::COUNTER_FUNCS)
 }
 
 async fn runtime(dir: &std::path::Path) -> Runtime {
@@ -69,7 +57,7 @@ async fn runtime(dir: &std::path::Path) -> Runtime {
     let (rt, _) = Runtime::open(Arc::new(store), RuntimeConfig::default())
         .await
         .unwrap();
-    rt.publish(&bench_module()).await.unwrap();
+    rt.publish(&wasm_modules::counter_alone()).await.unwrap();
     rt
 }
 
@@ -153,13 +141,8 @@ fn over_http(addr: SocketAddr, secs: Duration) -> Row {
 }
 
 fn main() {
-    no_transparent_huge_pages();
-    let secs = Duration::from_secs_f64(
-        std::env::var("INTERSTICE_BENCH_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(3.0),
-    );
+    measure::no_transparent_huge_pages();
+    let secs = measure::secs(3.0);
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let server = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

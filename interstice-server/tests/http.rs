@@ -2,10 +2,14 @@
 //! free port over a disk log (or a memory log that can be made to fail)
 //! and talks to it with an HTTP client, as any client would.
 
+#[path = "../../interstice-core/tests/common/built.rs"]
+mod built;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use built::wasm;
 use futures::StreamExt;
 use interstice_backend_fs::FsLogStore;
 use interstice_core::{Runtime, RuntimeConfig};
@@ -15,18 +19,6 @@ use interstice_server::{Node, NodeConfig, ReplaySummary};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-
-fn wasm(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../modules/target/wasm32-unknown-unknown/release")
-        .join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; build the modules first: scripts/build-modules.sh",
-            path.display()
-        )
-    })
-}
 
 /// A node serving on a free loopback port.
 struct Served {

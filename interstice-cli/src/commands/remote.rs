@@ -13,13 +13,23 @@ pub struct Node<'a> {
 }
 
 impl Node<'_> {
-    fn request(&self, method: reqwest::Method, path: &str) -> Result<reqwest::RequestBuilder> {
-        let base = self.url.trim_end_matches('/');
-        if !base.starts_with("http://") {
-            bail!("--node {}: expected http://HOST:PORT", self.url);
-        }
+    /// A request to the node's path made of `segments` (each
+    /// percent-encoded as a path segment).
+    fn request(
+        &self,
+        method: reqwest::Method,
+        segments: &[&str],
+    ) -> Result<reqwest::RequestBuilder> {
+        let mut url = reqwest::Url::parse(self.url)
+            .ok()
+            .filter(|u| u.scheme() == "http" && u.host().is_some())
+            .with_context(|| format!("--node {}: expected http://HOST:PORT", self.url))?;
+        url.path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("--node {}: expected http://HOST:PORT", self.url))?
+            .pop_if_empty()
+            .extend(segments);
         let client = reqwest::Client::new();
-        let mut request = client.request(method, format!("{base}{path}"));
+        let mut request = client.request(method, url);
         if let Some(t) = self.token {
             request = request.bearer_auth(t);
         }
@@ -46,14 +56,14 @@ impl Node<'_> {
 
     /// Calls `module.reducer`; the node answers once the commit is durable.
     pub async fn call(&self, module: &str, reducer: &str, args: &Json) -> Result<Json> {
-        let path = format!("/v1/modules/{}/reducers/{}", seg(module), seg(reducer));
+        let path = ["v1", "modules", module, "reducers", reducer];
         self.send(self.request(reqwest::Method::POST, &path)?.json(args))
             .await
     }
 
     /// The module's schema.
     pub async fn schema(&self, module: &str) -> Result<ModuleSchema> {
-        let path = format!("/v1/modules/{}", seg(module));
+        let path = ["v1", "modules", module];
         let json = self
             .send(self.request(reqwest::Method::GET, &path)?)
             .await?;
@@ -79,7 +89,7 @@ impl Node<'_> {
         let mut query: Vec<(&str, &str)> = filters.iter().map(|f| ("where", f.as_str())).collect();
         let limit = 100_000.to_string();
         query.push(("limit", &limit));
-        let path = format!("/v1/modules/{}/tables/{}", seg(&schema.name), seg(table));
+        let path = ["v1", "modules", schema.name.as_str(), "tables", table];
         let body = self
             .send(self.request(reqwest::Method::GET, &path)?.query(&query))
             .await?;
@@ -99,17 +109,4 @@ impl Node<'_> {
             })
             .collect()
     }
-}
-
-/// A path segment, percent-encoded.
-fn seg(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

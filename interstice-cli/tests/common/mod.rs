@@ -2,16 +2,15 @@
 //! What the CLI's process tests share: the built modules, running the
 //! binary, and a running `interstice serve`.
 
+#[path = "../../../interstice-core/tests/common/built.rs"]
+mod built;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+/// The built `modules/<name>` crate's path, as an argument.
 pub fn wasm(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../modules/target/wasm32-unknown-unknown/release")
-        .join(format!("{name}.wasm"));
-    assert!(p.exists(), "{}: run scripts/build-modules.sh", p.display());
-    p.display().to_string()
+    built::path(name).display().to_string()
 }
 
 pub fn interstice(args: &[&str], token: Option<&str>) -> Output {

@@ -9,8 +9,11 @@
 //! sync between many callers). If an append fails, the runtime **stops**:
 //! every caller whose commit was in that batch or later gets the error, and
 //! every later call fails with [`CallError::Stopped`]. Nothing that is not
-//! durable is ever acknowledged, and no caller can observe it afterwards;
-//! restarting replays the log, which holds exactly the acknowledged state.
+//! durable is ever acknowledged; restarting replays the log, which holds
+//! exactly the acknowledged state. The in-memory tables are not rolled
+//! back, so [`Runtime::read`] and [`Runtime::follow`] would still show the
+//! commits that failed: a reader that serves others checks
+//! [`Runtime::stopped`] first (the HTTP node answers 503).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -262,7 +265,9 @@ impl Runtime {
     }
 
     /// Runs `f` on the current state (committed, possibly not yet durable
-    /// for calls still waiting on their sync).
+    /// for calls still waiting on their sync, and, once the runtime has
+    /// [stopped](Runtime::stopped) after a log failure, possibly never to
+    /// be durable).
     pub async fn read<R>(&self, f: impl FnOnce(&Database) -> R) -> R {
         let exec = self.inner.lock_exec();
         f(&exec.db)
@@ -300,13 +305,14 @@ impl Runtime {
     /// The durability pipeline's counters (commits, appends, batch sizes,
     /// failures, how far the log is durable).
     pub fn log_stats(&self) -> LogStats {
-        let mut stats = self.inner.pipeline.stats();
         let free = self.inner.slots.available_permits();
-        stats.pending = self.inner.config.max_pending.max(1).saturating_sub(free) as u64;
-        stats
+        let pending = self.inner.config.max_pending.max(1).saturating_sub(free);
+        self.inner.pipeline.stats(pending as u64)
     }
 
     /// Why the runtime stopped, if it did (a log failure or a shutdown).
+    /// After a log failure the in-memory state may hold commits that will
+    /// never be durable; reads meant for others should be refused.
     pub fn stopped(&self) -> Option<String> {
         self.check_running().err().map(|e| e.to_string())
     }

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! Schemas and helpers shared by the core tests.
 
+pub mod built;
 pub mod calls;
 pub mod wasm_modules;
 

@@ -187,6 +187,14 @@ pub fn counter() -> Vec<u8> {
     module(&counter_schema(), COUNTER_FUNCS)
 }
 
+/// `counter` without its subscription: one commit per call, what the load
+/// tests and the benchmarks run.
+pub fn counter_alone() -> Vec<u8> {
+    let mut schema = counter_schema();
+    schema.subscriptions.clear();
+    module(&schema, COUNTER_FUNCS)
+}
+
 /// The reducer exports of `counter`.
 pub const COUNTER_FUNCS: &str = r#"
   (func (export "__interstice_reducer__add") (param $p i32) (param $l i32) (result i64)

@@ -1,0 +1,40 @@
+#![allow(dead_code)]
+//! What the benchmarks share (included with `#[path]` by each bench
+//! binary): how long a row runs, latency percentiles, and the process
+//! setting a database deployment would make.
+
+use std::time::Duration;
+
+/// Seconds per row: `INTERSTICE_BENCH_SECS`, else `default`.
+pub fn secs(default: f64) -> Duration {
+    Duration::from_secs_f64(
+        std::env::var("INTERSTICE_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default),
+    )
+}
+
+/// The `p` quantile (0.5 for the median) of `samples`, which must not be
+/// empty.
+pub fn percentile(samples: &[Duration], p: f64) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    sorted[((sorted.len() as f64 - 1.0) * p) as usize]
+}
+
+/// Turns transparent huge pages off for this process, as database
+/// deployments do (Redis, MongoDB and PostgreSQL guides all say so): with
+/// them on, the allocator's growth faults clear 2 MiB at a time on the
+/// committing thread, which was 12% of the 64-caller profile. See
+/// docs/operations.md.
+pub fn no_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory.
+    let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if rc != 0 {
+        eprintln!(
+            "note: could not turn transparent huge pages off: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
