@@ -40,7 +40,7 @@ fn commit(offset: u64) -> Commit {
 
 fn frame_len() -> usize {
     let mut buf = Vec::new();
-    interstice_log::codec::encode_frame(&commit(0), &mut buf).unwrap()
+    interstice_log::codec::encode_frame(&commit(0), 0, &mut buf).unwrap()
 }
 
 struct Row {

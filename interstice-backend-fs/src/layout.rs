@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use interstice_log::codec::SegmentHeader;
 use interstice_log::{Error, Quarantined};
 
 use crate::vfs::{Vfs, VfsFile};
@@ -80,9 +81,9 @@ pub(crate) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<(), Error> {
 pub(crate) fn create_segment(
     vfs: &dyn Vfs,
     dir: &Path,
-    first_offset: u64,
+    header: SegmentHeader,
 ) -> Result<Arc<dyn VfsFile>, Error> {
-    let name = segment_name(first_offset);
+    let name = segment_name(header.first_offset);
     let path = dir.join(&name);
     if vfs.exists(&path) {
         return Err(Error::io(
@@ -92,7 +93,7 @@ pub(crate) fn create_segment(
         ));
     }
     let tmp = dir.join(format!("{name}{TMP_EXT}"));
-    let header = interstice_log::codec::SegmentHeader { first_offset }.encode();
+    let header = header.encode();
     let file = vfs
         .create(&tmp, false)
         .map_err(|e| Error::io("create segment", tmp.display(), e))?;

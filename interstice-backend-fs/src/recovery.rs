@@ -5,6 +5,13 @@
 //! segment, because a new segment is created only after the previous one
 //! is synced. Earlier segments are verified as they are read (and by
 //! `verify`), so mid-log damage still stops a replay, with its position.
+//!
+//! A torn write is damage in bytes that were never synced. Each frame says
+//! which commits were durable when it was written (`durable_before`), so
+//! damage followed by valid frames is a torn write only if no later frame
+//! vouches for the damaged commit having been durable: at `sync` that
+//! confines a tear to the last write, which was never acknowledged.
+//! Anything else is corruption, refused with its location.
 
 use std::path::Path;
 
@@ -30,9 +37,28 @@ pub(crate) struct SegmentMeta {
     pub start_offset: u64,
     /// Valid (acknowledged) bytes; reads never look past them.
     pub len: u64,
+    /// The segment's header, when recovery read a sound one.
+    pub header: Option<SegmentHeader>,
 }
 
 impl SegmentMeta {
+    /// A segment just created with `header`.
+    pub fn new(first_offset: u64, header: SegmentHeader) -> Self {
+        Self {
+            first_offset,
+            name: layout::segment_name(first_offset),
+            start_pos: SEGMENT_HEADER_LEN as u64,
+            start_offset: first_offset,
+            len: SEGMENT_HEADER_LEN as u64,
+            header: Some(header),
+        }
+    }
+
+    /// Whether a writer with `max_frame_size` may append to this segment.
+    pub fn accepts(&self, max_frame_size: u64) -> bool {
+        self.header.is_some_and(|h| h.accepts(max_frame_size))
+    }
+
     /// Decodes the served frames of this segment from its valid bytes:
     /// from the header on, or from the `skip-to` frame.
     pub fn frames(&self, buf: Bytes, max_frame: u64) -> Result<SegmentFrames, Error> {
@@ -95,6 +121,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
             start_pos: SEGMENT_HEADER_LEN as u64,
             start_offset: *first_offset,
             len,
+            header: None,
         });
     }
 
@@ -157,9 +184,15 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
             }
             _ => scan_segment(&m.name, &buf, m.first_offset, max),
         };
+        metas[index].header = scan.header.clone().ok();
         scanned.push(Scanned { index, scan, buf });
     }
     check_continuity(&scanned, &metas)?;
+    if !opts.read_only
+        && let Some(bad) = scanned.iter().find_map(|s| s.scan.unknown_version())
+    {
+        return Err(Error::UnsupportedVersion(Box::new(bad.clone())));
+    }
 
     // The first damage, and whether anything valid follows it.
     let mut cut_from = None;
@@ -167,12 +200,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
         let first = scanned[k].scan.bad[0].clone();
         let valid_after = scanned[k].scan.valid_after_damage
             || scanned[k + 1..].iter().any(|s| s.scan.commits > 0);
-        // A power loss at `batch` or `none` can keep later sectors of
-        // unsynced writes and lose earlier ones, which then read as zeros
-        // (segments are zero-filled ahead of the writes). Valid frames after
-        // a whole zeroed sector in the last segment are such a torn write,
-        // a tail, not damage to what was synced.
-        let torn_write = k + 1 == scanned.len() && lost_sector(&scanned[k].buf, &first);
+        let torn_write = valid_after && is_torn_write(&scanned[k..], &first);
         if valid_after && !torn_write {
             let serve = opts.read_only || opts.repair;
             if !serve || opts.recovery == RecoveryMode::Strict {
@@ -286,28 +314,23 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
     })
 }
 
-/// Sectors a disk writes whole: a torn write loses or keeps each.
-const SECTOR: u64 = 512;
-
-/// Whether the damaged stretch `bad` of `buf` shows a write the power
-/// loss dropped: zeros from where the damage starts up to a sector
-/// boundary (that frame's first bytes never reached the disk: a frame
-/// starts with a non-zero magic), or a whole aligned sector of zeros (a
-/// later part of it never did).
-fn lost_sector(buf: &[u8], bad: &BadFrame) -> bool {
-    let end = (bad.position + bad.len).min(buf.len() as u64);
-    let mut boundary = (bad.position / SECTOR + 1) * SECTOR;
-    while boundary <= end {
-        let from = bad.position.max(boundary - SECTOR);
-        if buf[from as usize..boundary as usize]
-            .iter()
-            .all(|&b| b == 0)
-        {
-            return true;
-        }
-        boundary += SECTOR;
+/// Whether damage `bad`, the first in `scanned[0]`, followed by valid
+/// frames, is a write that a power loss tore: bytes never synced. It is
+/// when the valid frames are all in the same segment and none of them says
+/// the damaged commit was durable when it was written. A later segment is
+/// created only after this one was synced, and a segment's header is
+/// synced before its first frame is written, so damage before either is
+/// never a tear.
+fn is_torn_write(scanned: &[Scanned], bad: &BadFrame) -> bool {
+    if matches!(bad.damage, Damage::Header(_) | Damage::NameMismatch { .. })
+        || scanned[1..].iter().any(|s| s.scan.commits > 0)
+    {
+        return false;
     }
-    false
+    match (bad.offset, scanned[0].scan.durable_after_damage) {
+        (Some(damaged), Some(durable)) => durable <= damaged,
+        _ => false,
+    }
 }
 
 fn header_ok(vfs: &dyn Vfs, dir: &Path, m: &SegmentMeta) -> bool {

@@ -14,7 +14,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use interstice_log::Error;
 
@@ -50,6 +50,14 @@ struct State {
     died_at: Option<&'static str>,
     /// Operations done, by kind.
     ops: BTreeMap<&'static str, u64>,
+    /// Failures to inject: the next operations of each kind that fail.
+    failures: BTreeMap<&'static str, u32>,
+    /// Whether the next `sync_data` waits for [`SimFs::release_sync`].
+    hold_next_sync: bool,
+    /// Whether a `sync_data` is waiting now.
+    held: bool,
+    /// Power losses so far (a held sync that outlives one has no effect).
+    power_losses: u64,
 }
 
 /// A file system in memory that can lose power. Cheap to clone: clones
@@ -57,6 +65,8 @@ struct State {
 #[derive(Clone, Debug, Default)]
 pub struct SimFs {
     state: Arc<Mutex<State>>,
+    /// Wakes a held sync and those waiting for one to be held.
+    held_changed: Arc<Condvar>,
 }
 
 fn power_off() -> io::Error {
@@ -100,6 +110,62 @@ impl SimFs {
     /// How many operations of each kind ran.
     pub fn ops(&self) -> BTreeMap<&'static str, u64> {
         self.state().ops.clone()
+    }
+
+    /// Makes the next operation of `kind` (`write`, `sync_data`,
+    /// `set_len`, `sync_dir`, ...) fail with an I/O error, as a failing disk
+    /// does. A failing `write` still stores its bytes (a write that failed
+    /// part-way may have written any of them); other failing operations
+    /// change nothing. Call it again to fail more.
+    pub fn fail_next(&self, kind: &'static str) {
+        *self.state().failures.entry(kind).or_default() += 1;
+    }
+
+    /// Makes the next `sync_data` wait, before it takes effect, until
+    /// [`SimFs::release_sync`]: to interleave a sync running on one thread
+    /// with what another does meanwhile. If the power goes while it waits,
+    /// it fails and syncs nothing.
+    pub fn hold_next_sync(&self) {
+        self.state().hold_next_sync = true;
+    }
+
+    /// Waits until a `sync_data` is held (see [`SimFs::hold_next_sync`]).
+    pub fn wait_until_held(&self) {
+        let mut st = self.state();
+        while !st.held {
+            st = self
+                .held_changed
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Lets a held `sync_data` go on.
+    pub fn release_sync(&self) {
+        self.state().held = false;
+        self.held_changed.notify_all();
+    }
+
+    /// Holds this `sync_data` if one was asked to be held.
+    fn hold_if_asked(&self) -> io::Result<()> {
+        let mut st = self.state();
+        if !st.hold_next_sync {
+            return Ok(());
+        }
+        st.hold_next_sync = false;
+        st.held = true;
+        let losses = st.power_losses;
+        self.held_changed.notify_all();
+        while st.held {
+            st = self
+                .held_changed
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        if st.power_losses != losses {
+            return Err(power_off());
+        }
+        Ok(())
     }
 
     /// The power goes (if it had not) and comes back: every file keeps its
@@ -158,6 +224,7 @@ impl SimFs {
         st.synced_entries = entries;
         st.ops_left = None;
         st.died_at = None;
+        st.power_losses += 1;
     }
 
     /// Counts an operation of `kind`, unless the power is off (then, or
@@ -175,6 +242,18 @@ impl SimFs {
         }
         *st.ops.entry(kind).or_default() += 1;
         Ok(())
+    }
+
+    /// Whether this operation of `kind` is one [`SimFs::fail_next`] asked
+    /// to fail (and counts it off).
+    fn injected_failure(st: &mut State, kind: &'static str) -> bool {
+        match st.failures.get_mut(kind) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn file_inode(st: &State, path: &Path) -> io::Result<u64> {
@@ -352,11 +431,18 @@ impl SimFile {
     fn with<T>(&self, kind: &'static str, f: impl FnOnce(&mut Inode) -> T) -> io::Result<T> {
         let mut st = self.fs.state();
         self.fs.op(&mut st, kind)?;
+        let fail = SimFs::injected_failure(&mut st, kind);
         let inode = st
             .inodes
             .get_mut(&self.inode)
             .ok_or_else(|| io::Error::other("the file was lost"))?;
-        Ok(f(inode))
+        if !fail {
+            return Ok(f(inode));
+        }
+        if kind == "write" {
+            f(inode);
+        }
+        Err(io::Error::other(format!("{kind} failed (injected)")))
     }
 }
 
@@ -372,6 +458,7 @@ impl VfsFile for SimFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
+        self.fs.hold_if_asked()?;
         self.with("sync_data", |i| i.synced = i.now.clone())
     }
 

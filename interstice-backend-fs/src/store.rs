@@ -9,13 +9,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
+use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
 use interstice_log::scan::{SegmentFrames, scan_segment};
 use interstice_log::{
     BadFrame, CommitBatch, CommitStream, Damage, Durability, Error, LogOptions, LogStore,
     RecoveryReport, TruncateReport, VerifyReport,
 };
 
-use crate::layout::{self, read_prefix, segment_name};
+use crate::layout::{self, read_prefix};
 use crate::recovery::{SegmentMeta, recover};
 use crate::vfs::{RealFs, Vfs, VfsFile};
 
@@ -63,13 +64,23 @@ struct State {
     next_offset: u64,
     /// The last segment, open for writing (None when read-only or empty).
     active: Option<Arc<dyn VfsFile>>,
+    /// Whether appends may go to the last segment: its header is this
+    /// version's, with a frame limit at least the configured one.
+    active_accepts: bool,
     /// Length of the active segment file: the bytes from its valid end up
     /// to here are zeros written ahead of time (see [`PREALLOC_CHUNK`]).
     zeroed_to: u64,
     /// Whether to keep zero-filling ahead (off after it failed once).
     prealloc: bool,
-    /// Bytes written but not yet synced (batch durability).
-    dirty: bool,
+    /// Every commit before this offset is durable: synced, or in a segment
+    /// synced before the active one was created. Frames carry it as their
+    /// `durable_before`, so that recovery knows how far back a torn write
+    /// can reach; below `next_offset`, the active segment holds unsynced
+    /// writes (batch and none durability).
+    durable_before: u64,
+    /// Bumped when the log is cut, so that a background sync begun before
+    /// the cut does not vouch for commits written after it.
+    generation: u64,
     /// Why the store stopped accepting writes.
     poisoned: Option<String>,
 }
@@ -142,13 +153,19 @@ impl FsLogStore {
             _ => None,
         };
         let state = State {
+            active_accepts: recovered
+                .segments
+                .last()
+                .is_some_and(|m| m.accepts(opts.max_frame_size)),
             segments: recovered.segments,
             first_offset: recovered.first_offset,
             next_offset: recovered.next_offset,
             zeroed_to: active.as_ref().and_then(|f| f.size().ok()).unwrap_or(0),
             prealloc: true,
             active,
-            dirty: false,
+            // What recovery read is what the disk holds: durable.
+            durable_before: recovered.next_offset,
+            generation: 0,
             poisoned: None,
         };
         let inner = Arc::new(Inner {
@@ -188,7 +205,8 @@ impl Inner {
     }
 
     /// The whole append, under the state lock.
-    fn append_locked(&self, first_offset: u64, count: u64, bytes: &[u8]) -> Result<(), Error> {
+    fn append_locked(&self, batch: &CommitBatch) -> Result<(), Error> {
+        let (first_offset, count) = (batch.first_offset(), batch.len() as u64);
         let mut st = self.state();
         if let Some(reason) = &st.poisoned {
             return Err(Error::Poisoned {
@@ -206,43 +224,77 @@ impl Inner {
                 found: first_offset,
             });
         }
+        let bytes = batch.bytes_durable_before(st.durable_before);
         let needs_segment = match st.segments.last() {
             None => true,
             Some(last) => {
-                let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
-                last.len > header && last.len + bytes.len() as u64 > self.opts.segment_size
+                let header = SEGMENT_HEADER_LEN as u64;
+                !st.active_accepts
+                    || (last.len > header && last.len + bytes.len() as u64 > self.opts.segment_size)
             }
         };
-        if needs_segment {
+        let bytes = if needs_segment {
             self.rotate(&mut st, first_offset)?;
-        }
+            // Everything before the new segment is durable now.
+            batch.bytes_durable_before(st.durable_before)
+        } else {
+            bytes
+        };
         let at = st.segments.last().expect("a segment exists").len;
         self.zero_ahead(&mut st, at + bytes.len() as u64);
         let file = st
             .active
-            .as_ref()
+            .clone()
             .expect("writable store has an active segment");
         let result = file
-            .write_all_at(bytes, at)
+            .write_all_at(&bytes, at)
             .map_err(|e| ("write", e))
             .and_then(|()| match self.opts.durability {
                 Durability::Sync => file.sync_data().map_err(|e| ("fdatasync", e)),
                 _ => Ok(()),
             });
         if let Err((op, e)) = result {
-            // The bytes may be partly on disk: cut them off if we can, and
-            // stop writing either way (after a failed fsync the kernel may
-            // have dropped the pages, so nothing is certain until reopen).
-            let _ = file.set_len(at).and_then(|()| file.sync_data());
-            st.zeroed_to = at;
-            let name = st.segments.last().expect("a segment exists").name.clone();
-            st.poisoned = Some(format!("{op} of segment {name} failed: {e}"));
-            return Err(Error::io(op, self.dir.join(name).display(), e));
+            return Err(self.fail_append(&mut st, &*file, at, batch, op, e));
         }
         st.segments.last_mut().expect("a segment exists").len += bytes.len() as u64;
         st.next_offset += count;
-        st.dirty = self.opts.durability != Durability::Sync;
+        if self.opts.durability == Durability::Sync {
+            st.durable_before = st.next_offset;
+        }
         Ok(())
+    }
+
+    /// After a failed write or sync of `batch` at `at`: the bytes may be
+    /// partly or wholly on disk, where a later open would read them as
+    /// commits although the caller hears they failed. Cut them off and make
+    /// the cut durable; if that fails too, the commits' fate is unknown
+    /// until the log is reopened, and the error says so. The store stops
+    /// writing either way (after a failed fsync the kernel may have dropped
+    /// the pages, so nothing is certain until reopen).
+    fn fail_append(
+        &self,
+        st: &mut State,
+        file: &dyn VfsFile,
+        at: u64,
+        batch: &CommitBatch,
+        op: &'static str,
+        e: std::io::Error,
+    ) -> Error {
+        let name = st.segments.last().expect("a segment exists").name.clone();
+        let path = self.dir.join(&name);
+        st.poisoned = Some(format!("{op} of segment {name} failed: {e}"));
+        st.zeroed_to = at;
+        match file.set_len(at).and_then(|()| file.sync_all()) {
+            Ok(()) => Error::io(op, path.display(), e),
+            Err(cut) => Error::OutcomeUnknown {
+                first: batch.first_offset(),
+                last: batch.next_offset() - 1,
+                detail: format!(
+                    "{op} of {} failed ({e}), and cutting the batch off failed too ({cut})",
+                    path.display()
+                ),
+            },
+        }
     }
 
     /// Starts a new segment at `first_offset`, syncing the old one first,
@@ -250,25 +302,32 @@ impl Inner {
     /// damage only the last segment, never leave a hole before it.
     fn rotate(&self, st: &mut State, first_offset: u64) -> Result<(), Error> {
         if let Some(old) = &st.active
-            && st.dirty
+            && st.durable_before < st.next_offset
+            && let Err(e) = old.sync_data()
         {
-            if let Err(e) = old.sync_data() {
-                st.poisoned = Some(format!("fdatasync before rotation failed: {e}"));
-                return Err(Error::io("fdatasync", self.location(), e));
-            }
-            st.dirty = false;
+            st.poisoned = Some(format!("fdatasync before rotation failed: {e}"));
+            return Err(Error::io("fdatasync", self.location(), e));
         }
-        let file = layout::create_segment(&*self.vfs, &self.dir, first_offset)?;
-        let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
-        st.segments.push(SegmentMeta {
-            first_offset,
-            name: segment_name(first_offset),
-            start_pos: header,
-            start_offset: first_offset,
-            len: header,
-        });
+        st.durable_before = st.next_offset;
+        // A last segment this writer may not append to (an older version's,
+        // or a smaller frame limit's) that holds no commit yet has the new
+        // segment's name: it moves to quarantine first.
+        if st
+            .segments
+            .last()
+            .is_some_and(|m| m.first_offset == first_offset)
+        {
+            let m = st.segments.pop().expect("checked");
+            st.active = None;
+            let q = layout::quarantine_file(&*self.vfs, &self.dir, &m.name)?;
+            tracing::info!(log = %self.dir.display(), "replaced an empty segment of an older format: {q}");
+        }
+        let header = SegmentHeader::new(first_offset, self.opts.max_frame_size);
+        let file = layout::create_segment(&*self.vfs, &self.dir, header)?;
+        st.segments.push(SegmentMeta::new(first_offset, header));
         st.active = Some(file);
-        st.zeroed_to = header;
+        st.active_accepts = true;
+        st.zeroed_to = SEGMENT_HEADER_LEN as u64;
         st.prealloc = true;
         Ok(())
     }
@@ -303,22 +362,31 @@ impl Inner {
         st.zeroed_to = target;
     }
 
-    /// Syncs unsynced writes (batch durability); poisons on failure.
+    /// Syncs unsynced writes (batch durability); poisons on failure. The
+    /// sync runs outside the lock; only once it succeeded do the commits it
+    /// covered count as durable (a rotation meanwhile syncs for itself).
     fn sync_if_dirty(&self) {
-        let file = {
-            let mut st = self.state();
-            if !st.dirty || st.poisoned.is_some() {
+        let (file, target, generation) = {
+            let st = self.state();
+            if st.durable_before >= st.next_offset || st.poisoned.is_some() {
                 return;
             }
-            st.dirty = false;
             match st.active.clone() {
-                Some(f) => f,
+                Some(f) => (f, st.next_offset, st.generation),
                 None => return,
             }
         };
-        if let Err(e) = file.sync_data() {
-            tracing::error!(log = %self.dir.display(), "background fdatasync failed: {e}");
-            self.state().poisoned = Some(format!("background fdatasync failed: {e}"));
+        let result = file.sync_data();
+        let mut st = self.state();
+        match result {
+            Ok(()) if st.generation == generation => {
+                st.durable_before = st.durable_before.max(target);
+            }
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(log = %self.dir.display(), "background fdatasync failed: {e}");
+                st.poisoned = Some(format!("background fdatasync failed: {e}"));
+            }
         }
     }
 }
@@ -359,7 +427,6 @@ impl LogStore for FsLogStore {
     async fn append(&self, batch: &CommitBatch) -> Result<(), Error> {
         // Size checks need no lock; the offset is checked under it.
         batch.check(batch.first_offset(), self.inner.opts.max_frame_size)?;
-        let (first, count) = (batch.first_offset(), batch.len() as u64);
         match self.inner.opts.durability {
             // fdatasync blocks for a while: tell the runtime, so it moves
             // other tasks off this worker (`block_in_place`), or, on a
@@ -368,19 +435,17 @@ impl LogStore for FsLogStore {
             Durability::Sync => {
                 let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
                 if matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
-                    tokio::task::block_in_place(|| {
-                        self.inner.append_locked(first, count, batch.bytes())
-                    })
+                    tokio::task::block_in_place(|| self.inner.append_locked(batch))
                 } else {
                     let inner = self.inner.clone();
-                    let bytes = batch.bytes().to_vec();
-                    tokio::task::spawn_blocking(move || inner.append_locked(first, count, &bytes))
+                    let batch = batch.clone();
+                    tokio::task::spawn_blocking(move || inner.append_locked(&batch))
                         .await
                         .map_err(join_error)?
                 }
             }
             // A write to the page cache is as quick as a lock: do it here.
-            _ => self.inner.append_locked(first, count, batch.bytes()),
+            _ => self.inner.append_locked(batch),
         }
     }
 
@@ -566,7 +631,7 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
     }
     // Whole segments at or after `from`, last first: a crash part-way
     // leaves a shorter log, never one with a hole.
-    let header = interstice_log::codec::SEGMENT_HEADER_LEN as u64;
+    let header = SEGMENT_HEADER_LEN as u64;
     // (A skip-to segment keeps its bytes before the served start: it is cut
     // below, never moved whole.)
     while st
@@ -614,8 +679,13 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
         }
         st.segments.last_mut().expect("exists").len = cut;
     }
+    st.active_accepts = st
+        .segments
+        .last()
+        .is_some_and(|m| m.accepts(inner.opts.max_frame_size));
     layout::sync_dir(&*inner.vfs, &inner.dir)?;
     st.next_offset = from;
-    st.dirty = false;
+    st.durable_before = from;
+    st.generation += 1;
     Ok(report)
 }

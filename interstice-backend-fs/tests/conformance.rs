@@ -48,6 +48,11 @@ impl Harness for Fs {
     async fn write_segment(&self, name: &str, bytes: Vec<u8>) {
         std::fs::write(self.log().join(name), bytes).unwrap()
     }
+
+    // A file write can tear.
+    fn writes_can_tear(&self) -> bool {
+        true
+    }
 }
 
 interstice_log::conformance_tests!(|_test: &str| Fs::new());

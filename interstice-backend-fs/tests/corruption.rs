@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use interstice_backend_fs::FsLogStore;
-use interstice_log::conformance::{append_samples, test_options};
+use interstice_log::conformance::{append_samples, frame_at, test_options};
 use interstice_log::{Commit, Damage, Error, LogOptions, LogStore, LogStoreExt, RecoveryMode};
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
@@ -22,9 +22,13 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// A log of 40 commits in several 900-byte segments.
+/// A log of 40 commits in several 900-byte segments, each synced (the
+/// default durability, under which only the last write can be torn).
 async fn sample_log(dir: &Path) -> Vec<Commit> {
-    let store = FsLogStore::open(dir, test_options().segment_size(900)).unwrap();
+    let opts = test_options()
+        .segment_size(900)
+        .durability(interstice_log::Durability::Sync);
+    let store = FsLogStore::open(dir, opts).unwrap();
     let all = append_samples(&store, 40, 1).await;
     assert!(segments(dir).len() >= 4);
     all
@@ -36,17 +40,6 @@ fn strict() -> LogOptions {
 
 fn read_only() -> LogOptions {
     test_options().create(false).read_only(true)
-}
-
-/// The start of the last frame of `bytes`: where the last commit's frame,
-/// re-encoded, is found.
-fn last_frame_start(bytes: &[u8], last: &Commit) -> usize {
-    let mut frame = Vec::new();
-    interstice_log::codec::encode_frame(last, &mut frame).unwrap();
-    bytes
-        .windows(frame.len())
-        .rposition(|w| w == frame)
-        .expect("the last frame is stored")
 }
 
 /// What one damaged log did, checked against what it must do. `tail` is
@@ -153,10 +146,8 @@ async fn byte_and_bit_flips_across_every_segment() {
             (p, b)
         })
         .collect();
-    let last_start = last_frame_start(&originals.last().unwrap().1, all.last().unwrap());
-    let mut last_frame = Vec::new();
-    interstice_log::codec::encode_frame(all.last().unwrap(), &mut last_frame).unwrap();
-    let last_end = last_start + last_frame.len();
+    let last = frame_at(&originals.last().unwrap().1, all.len() as u64 - 1);
+    let (last_start, last_end) = (last.start, last.end);
     let mut cases = 0;
     for (i, (path, original)) in originals.iter().enumerate() {
         let is_last = i + 1 == originals.len();
@@ -217,7 +208,8 @@ async fn a_zero_filled_tail_and_a_zeroed_last_frame() {
 
     // The last frame's bytes zeroed, its length kept (metadata reached the
     // disk, data did not): strict refuses there, truncate-tail cuts it.
-    let start = last_frame_start(&original, all.last().unwrap());
+    let frame = frame_at(&original, all.len() as u64 - 1);
+    let start = frame.start;
     let mut zeroed = original.clone();
     zeroed[start..].fill(0);
     std::fs::write(&last, &zeroed).unwrap();
@@ -228,7 +220,7 @@ async fn a_zero_filled_tail_and_a_zeroed_last_frame() {
     drop(store);
     // A partly zeroed frame (its start written, the rest not) is a torn tail.
     let mut half = original.clone();
-    let mid = start + (original.len() - start) / 2;
+    let mid = start + (frame.end - start) / 2;
     half[mid..].fill(0);
     std::fs::write(&last, &half).unwrap();
     match FsLogStore::open(&dir, strict()) {

@@ -19,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt, stream};
 use interstice_log::Error;
 use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
-use interstice_log::scan::SegmentFrames;
+use interstice_log::scan::{SegmentFrames, frame_limit};
 
 use crate::objects::{Objects, Segment};
 use crate::store::S3LogStore;
@@ -72,9 +72,7 @@ impl S3LogStore {
                         });
                     }
                     for seg in &run {
-                        let header = SegmentHeader {
-                            first_offset: seg.first_offset,
-                        };
+                        let header = SegmentHeader::new(seg.first_offset, max);
                         let stub = Bytes::copy_from_slice(&header.encode());
                         debug_assert_eq!(stub.len(), SEGMENT_HEADER_LEN);
                         objects.overwrite(&seg.name, stub).await?;
@@ -132,13 +130,15 @@ async fn merge(
         .try_collect()
         .await?;
     let first = run[0].first_offset;
+    // The merged segment takes the largest frame limit of its sources, so
+    // every frame it holds stays within its header's.
+    let limit = fetched
+        .iter()
+        .map(|b| frame_limit(b, max))
+        .max()
+        .unwrap_or(max);
     let mut body = BytesMut::new();
-    body.extend_from_slice(
-        &SegmentHeader {
-            first_offset: first,
-        }
-        .encode(),
-    );
+    body.extend_from_slice(&SegmentHeader::new(first, limit).encode());
     let mut expected = first;
     let mut commits = 0;
     for (seg, bytes) in run.iter().zip(fetched) {

@@ -79,6 +79,11 @@ pub(crate) async fn recover(obj: &Objects, opts: &LogOptions) -> Result<Recovere
         } else {
             scan_segment(&last.name, &buf, last.first_offset, max)
         };
+        if !opts.read_only
+            && let Some(bad) = scan.unknown_version()
+        {
+            return Err(Error::UnsupportedVersion(Box::new(bad.clone())));
+        }
         let Some(first) = scan.first_damage().cloned() else {
             if scan.commits == 0
                 && !opts.read_only

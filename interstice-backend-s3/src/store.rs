@@ -197,11 +197,8 @@ enum Stored {
 }
 
 /// Segment header and the batch's frames: the object's bytes.
-fn object_bytes(batch: &CommitBatch) -> Bytes {
-    let header = SegmentHeader {
-        first_offset: batch.first_offset(),
-    }
-    .encode();
+fn object_bytes(batch: &CommitBatch, max_frame_size: u64) -> Bytes {
+    let header = SegmentHeader::new(batch.first_offset(), max_frame_size).encode();
     let mut body = BytesMut::with_capacity(header.len() + batch.bytes().len());
     body.extend_from_slice(&header);
     body.extend_from_slice(batch.bytes());
@@ -224,7 +221,7 @@ impl LogStore for S3LogStore {
         self.resolve(&mut state).await?;
         batch.check(state.next_offset, inner.opts.max_frame_size)?;
         let seg = Segment::new(batch.first_offset());
-        let body = object_bytes(batch);
+        let body = object_bytes(batch, inner.opts.max_frame_size);
         let stored = match inner.objects.create(&seg.name, body.clone()).await {
             Ok(true) => Stored::Ours,
             // Taken: by an attempt of ours whose answer was lost and

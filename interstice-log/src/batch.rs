@@ -1,6 +1,8 @@
 //! A run of encoded commits handed to [`crate::LogStore::append`] at once.
 
-use crate::codec::encode_frame;
+use std::borrow::Cow;
+
+use crate::codec::{encode_frame, set_durable_before};
 use crate::{Commit, Error};
 
 /// Consecutive commits, already encoded, starting at a known offset.
@@ -26,7 +28,10 @@ impl CommitBatch {
         }
     }
 
-    /// Encodes `commit` onto the batch and returns its frame length.
+    /// Encodes `commit` onto the batch and returns its frame length. Its
+    /// frame says every commit before the batch's first is durable (true of
+    /// a store that syncs each batch before taking the next; a store that
+    /// does not writes [`CommitBatch::bytes_durable_before`]).
     ///
     /// Fails with [`Error::InvalidCommit`] when `commit.offset` is not
     /// [`CommitBatch::next_offset`] or a field does not fit the format; the
@@ -38,7 +43,7 @@ impl CommitBatch {
                 reason: format!("batch expects offset {} next", self.next_offset()),
             });
         }
-        let len = encode_frame(commit, &mut self.bytes)?;
+        let len = encode_frame(commit, self.first_offset, &mut self.bytes)?;
         self.ends.push(self.bytes.len());
         Ok(len)
     }
@@ -71,6 +76,25 @@ impl CommitBatch {
     /// The encoded frames, back to back.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The encoded frames with `durable_before` set to `offset` in each:
+    /// what a store writes when not every commit before the batch is
+    /// durable yet (`batch:<ms>` and `none` durability on disk), so that
+    /// recovery knows a torn write may reach back to `offset`. Borrowed
+    /// when `offset` is the batch's first offset, as encoded.
+    pub fn bytes_durable_before(&self, offset: u64) -> Cow<'_, [u8]> {
+        if offset == self.first_offset {
+            return Cow::Borrowed(&self.bytes);
+        }
+        debug_assert!(offset < self.first_offset);
+        let mut bytes = self.bytes.clone();
+        let mut start = 0;
+        for &end in &self.ends {
+            set_durable_before(&mut bytes[start..end], offset);
+            start = end;
+        }
+        Cow::Owned(bytes)
     }
 
     /// Each commit's offset and frame bytes.

@@ -67,6 +67,26 @@ pub enum Error {
     /// corruption that needs a person (`check-log`, then repair).
     #[error("corrupt log: {0}")]
     Corrupt(Box<BadFrame>),
+    /// A segment or frame was written by a format version this code does
+    /// not read (a newer writer): never cut as a tail, never guessed at.
+    #[error(
+        "the log was written by a newer format than this build reads (upgrade interstice): {0}"
+    )]
+    UnsupportedVersion(Box<BadFrame>),
+    /// An append failed and the store could not undo what it may have
+    /// written: commits `first..=last` may or may not be in the log. The
+    /// store stops writing; reopening the log tells which.
+    #[error(
+        "commits {first}..={last} may or may not be in the log (reopen it to find out): {detail}"
+    )]
+    OutcomeUnknown {
+        /// The batch's first offset.
+        first: u64,
+        /// The batch's last offset.
+        last: u64,
+        /// What failed.
+        detail: String,
+    },
     /// `strict` recovery found an invalid tail (a torn write or damage).
     #[error("invalid tail (strict recovery refuses to cut it): {0}")]
     InvalidTail(Box<BadFrame>),

@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 
-use crate::codec::{FRAME_MAGIC, FrameError, SEGMENT_HEADER_LEN, SegmentHeader, decode_frame};
+use crate::codec::{
+    FRAME_MAGIC, FrameError, SEGMENT_HEADER_LEN, SegmentHeader, decode_frame, durable_before,
+};
 use crate::report::{BadFrame, Damage};
 use crate::{Commit, Error};
 
@@ -26,6 +28,11 @@ pub struct SegmentScan {
     /// True when a valid frame follows the first damage: the damage is not
     /// a torn tail.
     pub valid_after_damage: bool,
+    /// The highest `durable_before` among the valid frames after the first
+    /// damage (a version 1 frame counts as its own offset): the writer had
+    /// made every commit before it durable by the time it wrote them, so
+    /// damage to a commit before it is not a torn write.
+    pub durable_after_damage: Option<u64>,
 }
 
 impl SegmentScan {
@@ -33,19 +40,43 @@ impl SegmentScan {
     pub fn first_damage(&self) -> Option<&BadFrame> {
         self.bad.first()
     }
+
+    /// The segment's header, when it was written by a format version this
+    /// code does not read: the segment is a newer writer's, never a tear,
+    /// and never to be cut by this code. (Frames are of their segment's
+    /// version or older, so a frame of an unknown version inside a known
+    /// segment is damage.)
+    pub fn unknown_version(&self) -> Option<&BadFrame> {
+        self.bad
+            .first()
+            .filter(|b| matches!(b.damage, Damage::Header(FrameError::UnsupportedVersion(_))))
+    }
+}
+
+/// The frame size limit for a segment whose bytes are `buf`: what its
+/// header records (a version 2 header), else `configured`.
+pub fn frame_limit(buf: &Bytes, configured: u64) -> u64 {
+    SegmentHeader::decode(buf).map_or(configured, |h| h.frame_limit(configured))
 }
 
 /// Scans every byte of a segment named `name` whose name says it starts at
 /// `name_offset`, resynchronising after damage to find later valid frames.
+/// Frames are checked against the limit the header records (a version 2
+/// header), or `max_frame`.
 pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -> SegmentScan {
+    let header = SegmentHeader::decode(buf);
+    let max_frame = header
+        .as_ref()
+        .map_or(max_frame, |h| h.frame_limit(max_frame));
     let mut scan = SegmentScan {
-        header: SegmentHeader::decode(buf),
+        header,
         commits: 0,
         valid_end: 0,
         prefix_last: None,
         last_offset: None,
         bad: Vec::new(),
         valid_after_damage: false,
+        durable_after_damage: None,
     };
     let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| {
         bad_frame(name, position, offset, len, damage)
@@ -95,6 +126,7 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
 /// carry `offset`, ignoring the header and everything before it (for
 /// `skip-to` recovery).
 pub fn scan_from(name: &str, buf: &Bytes, pos: usize, offset: u64, max_frame: u64) -> SegmentScan {
+    let max_frame = frame_limit(buf, max_frame);
     let mut scan = SegmentScan {
         header: SegmentHeader::decode(buf),
         commits: 0,
@@ -103,6 +135,7 @@ pub fn scan_from(name: &str, buf: &Bytes, pos: usize, offset: u64, max_frame: u6
         last_offset: None,
         bad: Vec::new(),
         valid_after_damage: false,
+        durable_after_damage: None,
     };
     scan_frames(
         &mut scan,
@@ -120,6 +153,7 @@ pub fn scan_from(name: &str, buf: &Bytes, pos: usize, offset: u64, max_frame: u6
 /// The position of the valid frame carrying `offset` in a segment, found
 /// even past damage.
 pub fn find_frame(buf: &Bytes, offset: u64, max_frame: u64) -> Option<usize> {
+    let max_frame = frame_limit(buf, max_frame);
     let mut at = 0;
     while let Some(pos) = resync(buf, at, offset, max_frame) {
         match decode_frame(buf, pos, max_frame) {
@@ -154,6 +188,8 @@ fn scan_frames(
                     scan.valid_end = (pos + len) as u64;
                 } else {
                     scan.valid_after_damage = true;
+                    let durable = durable_before(&buf[pos..pos + len]).unwrap_or(commit.offset);
+                    scan.durable_after_damage = scan.durable_after_damage.max(Some(durable));
                 }
                 expected = Some(commit.offset + 1);
                 pos += len;
@@ -242,7 +278,8 @@ pub struct SegmentFrames {
 impl SegmentFrames {
     /// Checks the header of segment `name` (whose name says it starts at
     /// `name_offset`) and prepares to decode its frames. `buf` holds the
-    /// segment's valid bytes.
+    /// segment's valid bytes. Frames are checked against the limit the
+    /// header records (a version 2 header), or `max_frame`.
     pub fn new(name: &str, buf: Bytes, name_offset: u64, max_frame: u64) -> Result<Self, Error> {
         let corrupt = |damage| {
             Error::Corrupt(Box::new(BadFrame {
@@ -253,15 +290,15 @@ impl SegmentFrames {
                 damage,
             }))
         };
-        match SegmentHeader::decode(&buf) {
-            Ok(h) if h.first_offset == name_offset => {}
+        let max_frame = match SegmentHeader::decode(&buf) {
+            Ok(h) if h.first_offset == name_offset => h.frame_limit(max_frame),
             Ok(h) => {
                 return Err(corrupt(Damage::NameMismatch {
                     header: h.first_offset,
                 }));
             }
             Err(e) => return Err(corrupt(Damage::Header(e))),
-        }
+        };
         Ok(Self {
             name: name.to_owned(),
             buf,
@@ -273,8 +310,10 @@ impl SegmentFrames {
     }
 
     /// Decodes frames from `buf[pos]` on, the first of which must carry
-    /// `offset`, without looking at the header (a `skip-to` start).
+    /// `offset`, without checking the header (a `skip-to` start). When
+    /// `buf` starts with a valid header, its frame limit applies.
     pub fn at(name: &str, buf: Bytes, pos: usize, offset: u64, max_frame: u64) -> Self {
+        let max_frame = frame_limit(&buf, max_frame);
         Self {
             name: name.to_owned(),
             buf,
@@ -336,11 +375,7 @@ mod tests {
     use crate::{CommitBatch, Invocation};
 
     fn segment(first: u64, n: u64) -> (Vec<u8>, Vec<usize>) {
-        let mut out = SegmentHeader {
-            first_offset: first,
-        }
-        .encode()
-        .to_vec();
+        let mut out = SegmentHeader::new(first, 1 << 20).encode().to_vec();
         let mut starts = Vec::new();
         let mut batch = CommitBatch::new(first);
         for o in first..first + n {

@@ -64,10 +64,11 @@ fn huge_length_fields_allocate_nothing_like_what_they_claim() {
         }],
     };
     let mut frame = Vec::new();
-    encode_frame(&c, &mut frame).unwrap();
+    encode_frame(&c, c.offset, &mut frame).unwrap();
     // Field positions (docs/log-format.md): 4 magic, 1 version, 1 flags,
-    // 8 offset, 8 timestamp, 8 cause, then 2+1 module, 2+1 reducer.
-    let args_len = 4 + 1 + 1 + 8 + 8 + 8 + 2 + 1 + 2 + 1;
+    // 8 offset, 8 timestamp, 8 cause, 8 durable_before, then 2+1 module,
+    // 2+1 reducer.
+    let args_len = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 2 + 1 + 2 + 1;
     let mutation_count = args_len + 4 + 4;
     let payload_len = mutation_count + 4;
     let row_len = payload_len + 4 + 1 + 4 + 4 + 8;
@@ -82,11 +83,12 @@ fn huge_length_fields_allocate_nothing_like_what_they_claim() {
     ] {
         let mut bad = frame.clone();
         bad[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        let mut seg = SegmentHeader { first_offset: 0 }.encode().to_vec();
-        seg.extend_from_slice(&bad);
-        let frame_buf = Bytes::from(bad);
-        let seg_buf = Bytes::from(seg);
+        let frame_buf = Bytes::from(bad.clone());
         for max_frame in [u64::MAX, 32 << 20] {
+            let limit = max_frame.min(u32::MAX as u64);
+            let mut seg = SegmentHeader::new(0, limit).encode().to_vec();
+            seg.extend_from_slice(&bad);
+            let seg_buf = Bytes::from(seg);
             let peak = peak_during(|| {
                 assert!(decode_frame(&frame_buf, 0, max_frame).is_err(), "{field}");
                 let scan = scan_segment("s", &seg_buf, 0, max_frame);

@@ -61,7 +61,7 @@ proptest! {
     #[test]
     fn frame_round_trips(c in commit()) {
         let mut buf = Vec::new();
-        let n = encode_frame(&c, &mut buf).unwrap();
+        let n = encode_frame(&c, c.offset, &mut buf).unwrap();
         let (back, len) = decode_frame(&Bytes::from(buf), 0, u64::MAX).unwrap();
         prop_assert_eq!(len, n);
         prop_assert_eq!(back, c);
@@ -70,7 +70,7 @@ proptest! {
     #[test]
     fn any_single_bit_flip_is_detected(c in commit(), bit in any::<prop::sample::Index>()) {
         let mut buf = Vec::new();
-        encode_frame(&c, &mut buf).unwrap();
+        encode_frame(&c, c.offset, &mut buf).unwrap();
         let bit = bit.index(buf.len() * 8);
         buf[bit / 8] ^= 1 << (bit % 8);
         prop_assert!(decode_frame(&Bytes::from(buf), 0, u64::MAX).is_err(), "bit {} undetected", bit);
@@ -81,12 +81,12 @@ proptest! {
         commits in prop::collection::vec(commit(), 1..5),
         bit in any::<prop::sample::Index>(),
     ) {
-        let mut seg = SegmentHeader { first_offset: 0 }.encode().to_vec();
+        let mut seg = SegmentHeader::new(0, 1 << 20).encode().to_vec();
         let mut spans = Vec::new();
         for (i, mut c) in commits.into_iter().enumerate() {
             c.offset = i as u64;
             let start = seg.len();
-            encode_frame(&c, &mut seg).unwrap();
+            encode_frame(&c, c.offset, &mut seg).unwrap();
             spans.push(start..seg.len());
         }
         let bit = bit.index(seg.len() * 8);

@@ -98,18 +98,14 @@ fn apply(buf: &mut Vec<u8>, e: &Edit) {
 
 /// A segment of `n` commits from offset `first`.
 fn segment(first: u64, shapes: &[(u8, u8, usize)]) -> (Vec<u8>, Vec<Commit>) {
-    let mut seg = SegmentHeader {
-        first_offset: first,
-    }
-    .encode()
-    .to_vec();
+    let mut seg = SegmentHeader::new(first, 1 << 20).encode().to_vec();
     let commits: Vec<Commit> = shapes
         .iter()
         .enumerate()
         .map(|(i, &(seed, m, r))| commit(first + i as u64, seed, m, r))
         .collect();
     for c in &commits {
-        encode_frame(c, &mut seg).unwrap();
+        encode_frame(c, c.offset, &mut seg).unwrap();
     }
     (seg, commits)
 }

@@ -123,6 +123,11 @@ impl Harness for S3 {
             .await
             .unwrap();
     }
+
+    // An object put is atomic.
+    fn writes_can_tear(&self) -> bool {
+        false
+    }
 }
 
 /// A TCP proxy in front of a test server that can pretend the server is

@@ -2,16 +2,22 @@
 //!
 //! ```text
 //! magic "ITXF" | version u8 | flags u8 | offset u64 | timestamp u64 | cause u64
+//! | durable_before u64 (version 2 only)
 //! | module_len u16 | module | reducer_len u16 | reducer | args_len u32 | args
 //! | mutation_count u32 | payload_len u32 | payload | crc32 u32
 //! ```
 //! `crc32` covers every byte before it. The payload is `mutation_count`
 //! mutations, each `kind u8 | module_id u32 | table_id u32 | schema_hash u64
 //! | row_len u32 | row`.
+//!
+//! `durable_before` is the store's word on what was durable when the frame
+//! was written: every commit before that offset was. Recovery uses it to
+//! tell a torn write (damage at or after it) from damage to data that was
+//! already durable (before it). Version 1 frames do not carry it.
 
 use bytes::Bytes;
 
-use super::{Cursor, FORMAT_VERSION, FrameError};
+use super::{Cursor, FORMAT_VERSION, FrameError, is_known_version};
 use crate::Error;
 use crate::entry::{Commit, Invocation, Mutation, MutationKind};
 
@@ -21,18 +27,43 @@ pub const FRAME_MAGIC: [u8; 4] = *b"ITXF";
 /// Flag bit: the `cause` field holds an offset.
 const FLAG_CAUSE: u8 = 0b0000_0001;
 
-/// Bytes in a frame besides its variable-length fields (module and reducer
-/// names, arguments, payload).
-pub const FRAME_OVERHEAD: usize = 4 + 1 + 1 + 8 + 8 + 8 + 2 + 2 + 4 + 4 + 4 + 4;
+/// Bytes in a frame (of the version written) besides its variable-length
+/// fields (module and reducer names, arguments, payload).
+pub const FRAME_OVERHEAD: usize = overhead(FORMAT_VERSION);
+
+/// Where `durable_before` sits in a version 2 frame.
+const DURABLE_BEFORE_AT: usize = 4 + 1 + 1 + 8 + 8 + 8;
+
+/// Bytes of the fixed fields before `module_len` in a frame of `version`.
+const fn fixed_len(version: u8) -> usize {
+    if version == 1 {
+        DURABLE_BEFORE_AT
+    } else {
+        DURABLE_BEFORE_AT + 8
+    }
+}
+
+/// Bytes in a frame of `version` besides its variable-length fields.
+const fn overhead(version: u8) -> usize {
+    fixed_len(version) + 2 + 2 + 4 + 4 + 4 + 4
+}
 
 /// Bytes in a mutation besides its row.
 pub const MUTATION_OVERHEAD: usize = 1 + 4 + 4 + 8 + 4;
 
 /// Appends the frame for `commit` to `out` and returns its length.
+/// `durable_before` says every commit before that offset is durable in the
+/// store the frame is written to (for a batch appended at `sync`, the
+/// batch's first offset; see [`set_durable_before`] for a store that knows
+/// better).
 ///
 /// Fails with [`Error::InvalidCommit`] when a field does not fit its length
 /// prefix; `out` is left as it was.
-pub fn encode_frame(commit: &Commit, out: &mut Vec<u8>) -> Result<usize, Error> {
+pub fn encode_frame(
+    commit: &Commit,
+    durable_before: u64,
+    out: &mut Vec<u8>,
+) -> Result<usize, Error> {
     let invalid = |reason: String| Error::InvalidCommit {
         offset: commit.offset,
         reason,
@@ -81,6 +112,7 @@ pub fn encode_frame(commit: &Commit, out: &mut Vec<u8>) -> Result<usize, Error> 
     out.extend_from_slice(&commit.offset.to_le_bytes());
     out.extend_from_slice(&commit.timestamp.to_le_bytes());
     out.extend_from_slice(&commit.cause.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&durable_before.to_le_bytes());
     out.extend_from_slice(&module_len.to_le_bytes());
     out.extend_from_slice(inv.module.as_bytes());
     out.extend_from_slice(&reducer_len.to_le_bytes());
@@ -116,15 +148,15 @@ pub fn frame_len(buf: &Bytes, pos: usize, max: u64) -> Result<usize, FrameError>
         return Err(FrameError::BadMagic { found: magic });
     }
     let version = c.u8()?;
-    if version != FORMAT_VERSION {
+    if !is_known_version(version) {
         return Err(FrameError::UnsupportedVersion(version));
     }
     let flags = c.u8()?;
     if flags & !FLAG_CAUSE != 0 {
         return Err(FrameError::UnknownFlags(flags));
     }
-    c.skip(24)?;
-    let mut size = FRAME_OVERHEAD as u64;
+    c.skip(fixed_len(version) - 6)?;
+    let mut size = overhead(version) as u64;
     // Each variable field: check the running size against `max` before
     // skipping, so a corrupt length is reported as such, not as a tear.
     let mut field = |c: &mut Cursor<'_>, len: u64| -> Result<(), FrameError> {
@@ -164,6 +196,14 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
     let offset = c.u64()?;
     let timestamp = c.u64()?;
     let cause_raw = c.u64()?;
+    if buf[pos + 4] != 1 {
+        let durable_before = c.u64()?;
+        if durable_before > offset {
+            return Err(malformed(format!(
+                "durable_before {durable_before} is after the frame's own offset {offset}"
+            )));
+        }
+    }
     let cause = if flags & FLAG_CAUSE != 0 {
         Some(cause_raw)
     } else if cause_raw != 0 {
@@ -230,6 +270,26 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
     Ok((commit, len))
 }
 
+/// The `durable_before` of the valid frame `frame` (as checked by
+/// [`decode_frame`]), or `None` for a version 1 frame, which does not say.
+pub fn durable_before(frame: &[u8]) -> Option<u64> {
+    (frame.get(4) != Some(&1)).then(|| {
+        let at = DURABLE_BEFORE_AT;
+        u64::from_le_bytes(frame[at..at + 8].try_into().expect("8 bytes"))
+    })
+}
+
+/// Sets `durable_before` in `frame`, a whole frame of the version written,
+/// and updates its checksum.
+pub fn set_durable_before(frame: &mut [u8], durable_before: u64) {
+    debug_assert_eq!(frame[4], FORMAT_VERSION);
+    let at = DURABLE_BEFORE_AT;
+    frame[at..at + 8].copy_from_slice(&durable_before.to_le_bytes());
+    let crc_at = frame.len() - 4;
+    let crc = crc32fast::hash(&frame[..crc_at]);
+    frame[crc_at..].copy_from_slice(&crc.to_le_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,7 +317,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut buf = Vec::new();
-        let n = encode_frame(&sample(), &mut buf).unwrap();
+        let n = encode_frame(&sample(), 5, &mut buf).unwrap();
         assert_eq!(n, buf.len());
         let buf = Bytes::from(buf);
         assert_eq!(frame_len(&buf, 0, u64::MAX).unwrap(), n);
@@ -269,7 +329,7 @@ mod tests {
     #[test]
     fn every_prefix_is_truncated() {
         let mut buf = Vec::new();
-        encode_frame(&sample(), &mut buf).unwrap();
+        encode_frame(&sample(), 5, &mut buf).unwrap();
         for cut in 0..buf.len() {
             let b = Bytes::copy_from_slice(&buf[..cut]);
             let err = decode_frame(&b, 0, u64::MAX).unwrap_err();
@@ -280,7 +340,7 @@ mod tests {
     #[test]
     fn too_large_is_reported_before_reading() {
         let mut buf = Vec::new();
-        let n = encode_frame(&sample(), &mut buf).unwrap();
+        let n = encode_frame(&sample(), 5, &mut buf).unwrap();
         let b = Bytes::from(buf);
         let err = frame_len(&b, 0, n as u64 - 1).unwrap_err();
         assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
@@ -293,7 +353,7 @@ mod tests {
         let mut c = sample();
         c.mutations.clear();
         let mut buf = Vec::new();
-        encode_frame(&c, &mut buf).unwrap();
+        encode_frame(&c, 5, &mut buf).unwrap();
         let count_at = buf.len() - 4 - 4 - 4;
         buf[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         let crc_at = buf.len() - 4;
@@ -308,7 +368,7 @@ mod tests {
         let mut c = sample();
         c.invocation.module = "m".repeat(70_000);
         let mut buf = vec![1, 2, 3];
-        let err = encode_frame(&c, &mut buf).unwrap_err();
+        let err = encode_frame(&c, 5, &mut buf).unwrap_err();
         assert!(
             matches!(err, Error::InvalidCommit { offset: 7, .. }),
             "{err}"

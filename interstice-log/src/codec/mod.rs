@@ -11,12 +11,22 @@ mod segment;
 
 pub(crate) use cursor::Cursor;
 pub use frame::{
-    FRAME_MAGIC, FRAME_OVERHEAD, MUTATION_OVERHEAD, decode_frame, encode_frame, frame_len,
+    FRAME_MAGIC, FRAME_OVERHEAD, MUTATION_OVERHEAD, decode_frame, durable_before, encode_frame,
+    frame_len, set_durable_before,
 };
 pub use segment::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SegmentHeader};
 
 /// The format version this code writes, in segment headers and frames.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
+
+/// The oldest format version this code reads: it reads every version from
+/// this one to [`FORMAT_VERSION`].
+pub const OLDEST_VERSION: u8 = 1;
+
+/// Whether this code reads format `version`.
+pub fn is_known_version(version: u8) -> bool {
+    (OLDEST_VERSION..=FORMAT_VERSION).contains(&version)
+}
 
 /// Why bytes that should hold a frame (or a segment header) do not.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +47,9 @@ pub enum FrameError {
         found: [u8; 4],
     },
     /// The frame was written by a format version this code does not read.
-    #[error("unsupported format version {0}")]
+    #[error(
+        "written by log format version {0}, which this build does not read (it reads versions {OLDEST_VERSION} to {FORMAT_VERSION})"
+    )]
     UnsupportedVersion(u8),
     /// The frame sets flag bits this version does not define.
     #[error("unknown flags {0:#04x}")]

@@ -1,0 +1,101 @@
+//! Pins the bytes of the log format (`docs/log-format.md`): what this code
+//! writes (version 2), and that it still reads version 1 as written before.
+//! A change here is a format change: a new version, and the doc with it.
+
+use bytes::Bytes;
+use interstice_log::codec::{SegmentHeader, decode_frame, durable_before, encode_frame};
+use interstice_log::scan::scan_segment;
+use interstice_log::{Commit, Invocation, Mutation, MutationKind};
+
+fn commit() -> Commit {
+    Commit {
+        offset: 7,
+        timestamp: 0x0102_0304_0506_0708,
+        cause: Some(3),
+        invocation: Invocation {
+            module: "m".into(),
+            reducer: "r".into(),
+            args: Bytes::from_static(b"A"),
+        },
+        mutations: vec![Mutation {
+            kind: MutationKind::Insert,
+            module_id: 1,
+            table_id: 2,
+            schema_hash: 0xAB,
+            row: Bytes::from_static(b"R"),
+        }],
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The frame of [`commit`] without its checksum, in version 1 or 2.
+fn body(version: u8) -> Vec<u8> {
+    let mut v = b"ITXF".to_vec();
+    v.push(version);
+    v.push(1); // flags: cause
+    v.extend_from_slice(&7u64.to_le_bytes());
+    v.extend_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
+    v.extend_from_slice(&3u64.to_le_bytes());
+    if version == 2 {
+        v.extend_from_slice(&5u64.to_le_bytes()); // durable_before
+    }
+    v.extend_from_slice(b"\x01\x00m\x01\x00r\x01\x00\x00\x00A");
+    v.extend_from_slice(&1u32.to_le_bytes()); // mutation count
+    v.extend_from_slice(&22u32.to_le_bytes()); // payload length
+    v.extend_from_slice(b"\x01\x01\x00\x00\x00\x02\x00\x00\x00");
+    v.extend_from_slice(&0xABu64.to_le_bytes());
+    v.extend_from_slice(b"\x01\x00\x00\x00R");
+    v
+}
+
+fn with_crc(mut v: Vec<u8>) -> Vec<u8> {
+    let crc = crc32fast::hash(&v);
+    v.extend_from_slice(&crc.to_le_bytes());
+    v
+}
+
+#[test]
+fn version_2_frame_bytes() {
+    let mut out = Vec::new();
+    let n = encode_frame(&commit(), 5, &mut out).unwrap();
+    assert_eq!(n, 58 + 1 + 1 + 1 + 22);
+    assert_eq!(hex(&out), hex(&with_crc(body(2))));
+    let (decoded, len) = decode_frame(&Bytes::from(out.clone()), 0, 1 << 20).unwrap();
+    assert_eq!((decoded, len), (commit(), n));
+    assert_eq!(durable_before(&out), Some(5));
+}
+
+#[test]
+fn version_1_frames_still_read() {
+    let v1 = Bytes::from(with_crc(body(1)));
+    assert_eq!(v1.len(), 50 + 1 + 1 + 1 + 22);
+    let (decoded, len) = decode_frame(&v1, 0, 1 << 20).unwrap();
+    assert_eq!((decoded, len), (commit(), v1.len()));
+    assert_eq!(durable_before(&v1), None);
+
+    // A version 1 segment: zero in bytes 5..8, the reader's limit applies.
+    let mut seg = b"ISEG\x01\x00\x00\x00".to_vec();
+    seg.extend_from_slice(&7u64.to_le_bytes());
+    seg = with_crc(seg);
+    let header = SegmentHeader::decode(&Bytes::from(seg.clone())).unwrap();
+    assert_eq!((header.version, header.max_frame_size), (1, None));
+    seg.extend_from_slice(&v1);
+    let scan = scan_segment("s", &Bytes::from(seg), 7, 1 << 20);
+    assert!(scan.bad.is_empty(), "{:?}", scan.bad);
+    assert_eq!(scan.prefix_last, Some(7));
+}
+
+#[test]
+fn version_2_segment_header_bytes() {
+    let h = SegmentHeader::new(7, (32 << 20) + 1);
+    let mut want = b"ISEG\x02".to_vec();
+    want.extend_from_slice(&((32 << 10) + 1u32).to_le_bytes()[..3]); // KiB, rounded up
+    want.extend_from_slice(&7u64.to_le_bytes());
+    assert_eq!(hex(&h.encode()), hex(&with_crc(want)));
+    let back = SegmentHeader::decode(&Bytes::copy_from_slice(&h.encode())).unwrap();
+    assert_eq!(back.max_frame_size, Some(((32 << 10) + 1) * 1024));
+    assert_eq!(back.frame_limit(10), ((32 << 10) + 1) * 1024);
+}
