@@ -44,7 +44,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         started.elapsed().as_secs_f64() * 1e3
     );
 
-    let published = rt.read(|db| db.module_by_name("hello").is_some()).await;
+    let published = rt
+        .read(|db| db.module_by_name("hello").is_some())
+        .await
+        .unwrap();
     if !published {
         let wasm = std::fs::read(&wasm_path).map_err(|e| {
             format!(
@@ -77,7 +80,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 .map(|r| r.values().to_vec())
                 .collect::<Vec<_>>()
         })
-        .await;
+        .await
+        .unwrap();
     println!("greetings ({} rows):", rows.len());
     for row in rows {
         if let [Value::U64(id), Value::String(text)] = &row[..] {

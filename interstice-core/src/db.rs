@@ -183,6 +183,11 @@ impl WriteSet {
         self.bytes
     }
 
+    /// Bytes the mutations so far take in a log frame's payload.
+    pub fn payload_len(&self) -> u64 {
+        (self.bytes + self.mutations.len() * interstice_log::codec::MUTATION_OVERHEAD) as u64
+    }
+
     fn record(&mut self, kind: MutationKind, module: u32, table: u32, hash: u64, row: &Row) {
         self.bytes += row.bytes().len();
         self.mutations.push(Mutation {

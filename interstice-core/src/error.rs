@@ -150,14 +150,16 @@ pub enum CallError {
         /// The trap.
         message: String,
     },
-    /// A limit was hit: fuel, memory, row size, write-set size, call depth.
+    /// A limit was hit: fuel, memory, row size, write-set size, commit
+    /// size, call depth.
     #[error("{module}.{reducer} hit the {limit} limit: {detail}")]
     Limit {
         /// The module.
         module: String,
         /// The reducer.
         reducer: String,
-        /// Which limit (`fuel`, `memory`, `row size`, `write set`, `call depth`).
+        /// Which limit (`fuel`, `memory`, `row size`, `write set`, `commit
+        /// size`, `call depth`).
         limit: &'static str,
         /// Details.
         detail: String,
@@ -186,8 +188,9 @@ pub enum CallError {
     /// The commit could not be made durable; the runtime stopped.
     #[error("commit could not be made durable: {0}")]
     Log(std::sync::Arc<LogError>),
-    /// The runtime stopped after an earlier log failure.
-    #[error("runtime stopped after a log failure ({reason}); restart it to recover from the log")]
+    /// The runtime stopped: after a log failure, an internal error, or a
+    /// shutdown.
+    #[error("the runtime stopped ({reason}); restart it to recover from the log")]
     Stopped {
         /// The failure.
         reason: String,
@@ -230,6 +233,15 @@ pub enum PublishError {
     /// A subscription or dependency names something it may not use.
     #[error("capability violation: {0}")]
     Capability(String),
+    /// The module record would be larger than the largest commit the
+    /// runtime logs ([`crate::Limits::max_commit_size`]).
+    #[error("the module record encodes to {size} bytes, over the commit size limit of {max}")]
+    TooLarge {
+        /// The record's encoded commit size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The module record could not be logged.
     #[error(transparent)]
     Commit(#[from] CallError),

@@ -50,6 +50,10 @@ pub struct Replayed {
     /// follow-up commit is not in the log (a crash came between), in the
     /// order they were triggered. The runtime runs each once.
     pub pending: Vec<Scheduled>,
+    /// The latest commit timestamp replayed (0 when none): the runtime's
+    /// clock resumes after it, so `now()` never goes backwards across a
+    /// restart, even if the wall clock does.
+    pub clock: u64,
 }
 
 /// Rebuilds state from a [`LogStore`] alone: checks every checksum (the
@@ -68,6 +72,7 @@ impl ReplayEngine {
         let started = Instant::now();
         let mut db = Database::new();
         let mut report = ReplayReport::default();
+        let mut clock = 0;
         let mut pending: VecDeque<Scheduled> = VecDeque::new();
         let mut commits = store.read_from(from).await?;
         while let Some(commit) = commits.try_next().await? {
@@ -100,12 +105,14 @@ impl ReplayEngine {
                 .map(|m| m.row.len() as u64)
                 .sum::<u64>();
             report.last_offset = Some(commit.offset);
+            clock = clock.max(commit.timestamp);
         }
         report.elapsed = started.elapsed();
         Ok(Replayed {
             db,
             report,
             pending: pending.into(),
+            clock,
         })
     }
 }

@@ -68,7 +68,7 @@ async fn hello_survives_restart_without_rerunning_the_reducer_or_the_subscriptio
     assert_eq!(receipt.offset, Some(1));
     assert_eq!(receipt.logs, [(2, "greeting 1 stored".to_owned())]);
     rt.settle().await;
-    let before = rt.read(dump).await;
+    let before = rt.read(dump).await.unwrap();
     assert_eq!(
         before,
         [(
@@ -87,7 +87,7 @@ async fn hello_survives_restart_without_rerunning_the_reducer_or_the_subscriptio
 
     let rt = open(&dir).await;
     rt.settle().await;
-    assert_eq!(rt.read(dump).await, before);
+    assert_eq!(rt.read(dump).await.unwrap(), before);
     assert_eq!(rt.instantiations(), 0, "nothing ran again on restart");
     rt.shutdown().await;
     assert_eq!(
@@ -127,7 +127,7 @@ async fn test_persistence_state_after_restart_equals_state_before() {
             .await
             .unwrap_or_else(|e| panic!("{reducer}: {e}"));
     }
-    let before = rt.read(dump).await;
+    let before = rt.read(dump).await.unwrap();
     let names: Vec<_> = before.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         names,
@@ -152,7 +152,7 @@ async fn test_persistence_state_after_restart_equals_state_before() {
     rt.shutdown().await;
 
     let rt = open(&dir).await;
-    assert_eq!(rt.read(dump).await, before);
+    assert_eq!(rt.read(dump).await.unwrap(), before);
     assert_eq!(rt.instantiations(), 0);
 }
 
@@ -168,7 +168,7 @@ async fn a_reducer_that_fails_or_traps_halfway_leaves_no_trace() {
     )
     .await
     .unwrap();
-    let before = rt.read(dump).await;
+    let before = rt.read(dump).await.unwrap();
     rt.shutdown().await;
     let logged = commits(&dir).await;
     let rt = open(&dir).await;
@@ -217,7 +217,7 @@ async fn a_reducer_that_fails_or_traps_halfway_leaves_no_trace() {
         .unwrap_err();
     assert!(matches!(err, CallError::BadArguments { .. }), "{err}");
 
-    assert_eq!(rt.read(dump).await, before);
+    assert_eq!(rt.read(dump).await.unwrap(), before);
     rt.shutdown().await;
     assert_eq!(commits(&dir).await, logged, "nothing was logged");
 }
@@ -247,7 +247,7 @@ async fn a_cross_module_call_commits_both_modules_in_one_transaction() {
         .unwrap();
     let offset = receipt.offset.unwrap();
     rt.settle().await;
-    let state = rt.read(dump).await;
+    let state = rt.read(dump).await.unwrap();
     assert_eq!(
         state[..2],
         [
@@ -273,7 +273,7 @@ async fn a_cross_module_call_commits_both_modules_in_one_transaction() {
             "{reducer}: {err}"
         );
     }
-    assert_eq!(rt.read(dump).await, state);
+    assert_eq!(rt.read(dump).await.unwrap(), state);
     rt.shutdown().await;
 
     let store = FsLogStore::open(&dir, LogOptions::default().read_only(true)).unwrap();
@@ -322,7 +322,7 @@ async fn chat_uses_indexes_subscriptions_and_a_read_only_reducer() {
         .unwrap();
     rt.settle().await;
 
-    let state = rt.read(dump).await;
+    let state = rt.read(dump).await.unwrap();
     let table = |name: &str| state.iter().find(|(t, _)| t == name).unwrap().1.clone();
     // The subscription found @bob in message 1 and @ada in message 2.
     assert_eq!(
@@ -342,5 +342,5 @@ async fn chat_uses_indexes_subscriptions_and_a_read_only_reducer() {
     );
     rt.shutdown().await;
     let rt = open(&dir).await;
-    assert_eq!(rt.read(dump).await, state);
+    assert_eq!(rt.read(dump).await.unwrap(), state);
 }

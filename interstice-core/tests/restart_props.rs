@@ -63,13 +63,13 @@ proptest! {
                 };
             }
             live.settle().await;
-            let before = live.read(dump).await;
+            let before = live.read(dump).await.unwrap();
             let log_len = store.commits().len();
             drop(live);
 
             let (restarted, report) = Runtime::open(Arc::new(store.clone()), RuntimeConfig::default()).await.unwrap();
             restarted.settle().await;
-            prop_assert_eq!(restarted.read(dump).await, before);
+            prop_assert_eq!(restarted.read(dump).await.unwrap(), before);
             prop_assert_eq!(report.commits as usize, log_len);
             prop_assert_eq!(store.commits().len(), log_len, "nothing ran again");
             prop_assert_eq!(restarted.instantiations(), 0);

@@ -34,6 +34,7 @@ async fn rows(rt: &Runtime, table: &str) -> Vec<Vec<Value>> {
             .collect()
     })
     .await
+    .unwrap()
 }
 
 async fn published() -> (MemoryLogStore, Runtime) {
@@ -354,14 +355,15 @@ async fn a_compatible_new_version_migrates_rows_and_survives_restart() {
         let m = db.module_by_name("counter").unwrap();
         m.schema.tables.iter().map(|t| t.name.clone()).collect()
     };
-    assert_eq!(rt.read(order).await, ["counters", "seen", "extra"]);
+    assert_eq!(rt.read(order).await.unwrap(), ["counters", "seen", "extra"]);
     drop(rt);
     let rt = open(&store).await;
     assert_eq!(rows(&rt, "counters").await, expected);
-    assert_eq!(rt.read(order).await, ["counters", "seen", "extra"]);
+    assert_eq!(rt.read(order).await.unwrap(), ["counters", "seen", "extra"]);
     assert_eq!(
         rt.read(|db| db.module_by_name("counter").unwrap().schema.version.minor)
-            .await,
+            .await
+            .unwrap(),
         1
     );
 }
@@ -398,7 +400,8 @@ async fn a_subscription_cycle_is_cut_at_the_configured_depth() {
                 .1
                 .len()
         })
-        .await;
+        .await
+        .unwrap();
     assert_eq!(count, 1 + 5, "the chain stops after 5 subscription steps");
     let causes: Vec<Option<u64>> = store.commits().iter().map(|c| c.cause).collect();
     assert_eq!(

@@ -34,6 +34,7 @@ async fn counters(rt: &Runtime) -> usize {
             .map_or(0, |m| m.table_by_name("counters").unwrap().1.len())
     })
     .await
+    .unwrap()
 }
 
 #[tokio::test]

@@ -62,12 +62,17 @@ pub struct LogOptions {
     pub repair: bool,
 }
 
+impl LogOptions {
+    /// The default [`LogOptions::max_frame_size`]: 32 MiB.
+    pub const DEFAULT_MAX_FRAME_SIZE: u64 = 32 << 20;
+}
+
 impl Default for LogOptions {
     fn default() -> Self {
         Self {
             durability: Durability::Sync,
             recovery: RecoveryMode::TruncateTail,
-            max_frame_size: 32 << 20,
+            max_frame_size: Self::DEFAULT_MAX_FRAME_SIZE,
             segment_size: 64 << 20,
             read_only: false,
             create: false,

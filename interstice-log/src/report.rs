@@ -98,7 +98,8 @@ pub struct VerifyReport {
     pub segments: u64,
     /// Valid commits found.
     pub commits: u64,
-    /// Bytes examined.
+    /// Bytes the log's segments use: headers, frames and damage (not the
+    /// zeroed space a disk writer allocates ahead of its writes).
     pub bytes: u64,
     /// Offset of the last valid commit.
     pub last_offset: Option<u64>,

@@ -23,6 +23,9 @@ pub struct SegmentScan {
     pub prefix_last: Option<u64>,
     /// Offset of the last valid commit anywhere in the segment.
     pub last_offset: Option<u64>,
+    /// Bytes the segment uses: up to the end of its last frame or damage
+    /// (the zeroed free space after it is not counted).
+    pub used: u64,
     /// Every damaged stretch, in order.
     pub bad: Vec<BadFrame>,
     /// True when a valid frame follows the first damage: the damage is not
@@ -77,6 +80,7 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
         bad: Vec::new(),
         valid_after_damage: false,
         durable_after_damage: None,
+        used: 0,
     };
     let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| {
         bad_frame(name, position, offset, len, damage)
@@ -109,6 +113,7 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
             expected = None;
         }
     }
+    scan.used = pos.min(buf.len()) as u64;
     scan_frames(
         &mut scan,
         name,
@@ -136,7 +141,9 @@ pub fn scan_from(name: &str, buf: &Bytes, pos: usize, offset: u64, max_frame: u6
         bad: Vec::new(),
         valid_after_damage: false,
         durable_after_damage: None,
+        used: 0,
     };
+    scan.used = pos as u64;
     scan_frames(
         &mut scan,
         name,
@@ -193,6 +200,7 @@ fn scan_frames(
                 }
                 expected = Some(commit.offset + 1);
                 pos += len;
+                scan.used = pos as u64;
             }
             Ok((commit, len)) => {
                 let want = expected.expect("checked above");
@@ -204,6 +212,7 @@ fn scan_frames(
                 in_prefix = false;
                 expected = Some(want.max(commit.offset + 1));
                 pos += len;
+                scan.used = pos as u64;
             }
             Err(_) if is_free_space(&buf[pos..]) => break,
             Err(e) => {
@@ -216,6 +225,7 @@ fn scan_frames(
                 in_prefix = false;
                 expected = None;
                 pos = next;
+                scan.used = pos as u64;
             }
         }
     }

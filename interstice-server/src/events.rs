@@ -77,11 +77,9 @@ pub(crate) async fn subscribe(
             };
             Ok((watch, snapshot))
         })
-        .await;
+        .await?;
+    // `follow` returned once every commit in the snapshot was durable.
     let (watch, snapshot) = follow.value?;
-    // The snapshot may hold commits still being synced: send it only once
-    // they are durable.
-    s.runtime.wait_durable(follow.from).await?;
     let first = Event::default()
         .event("snapshot")
         .data(json!({"next_offset": follow.from, "rows": snapshot}).to_string());

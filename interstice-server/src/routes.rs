@@ -188,14 +188,16 @@ fn json_response(status: StatusCode, body: &Json) -> Response {
 
 async fn status(Extract(s): Shared) -> Response {
     let stats = s.runtime.log_stats();
+    // Module names may be ahead of the durable log by a publish being
+    // synced; nothing else here is state.
     let modules = s
         .runtime
-        .read(|db| {
+        .read_executed(|db| {
             db.modules()
                 .map(|m| json!({"name": m.schema.name, "id": m.id, "version": m.schema.version.to_string()}))
                 .collect::<Vec<_>>()
         })
-        .await;
+        .unwrap_or_default();
     let stopped = s.runtime.stopped();
     let body = json!({
         "status": if stopped.is_some() { "stopped" } else { "serving" },
@@ -213,7 +215,7 @@ async fn status(Extract(s): Shared) -> Response {
     json_response(StatusCode::OK, &body)
 }
 
-async fn list_modules(Extract(s): Shared) -> Response {
+async fn list_modules(Extract(s): Shared) -> Result<Response, ApiError> {
     let schemas = s
         .runtime
         .read(|db| {
@@ -221,8 +223,8 @@ async fn list_modules(Extract(s): Shared) -> Response {
                 .map(|m| serde_json::to_value(&m.schema).unwrap_or(Json::Null))
                 .collect::<Vec<_>>()
         })
-        .await;
-    json_response(StatusCode::OK, &Json::Array(schemas))
+        .await?;
+    Ok(json_response(StatusCode::OK, &Json::Array(schemas)))
 }
 
 async fn module_schema(
@@ -233,7 +235,7 @@ async fn module_schema(
     let schema = s
         .runtime
         .read(|db| module(db, &name).map(|m| serde_json::to_value(&m.schema)))
-        .await?
+        .await??
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     Ok(json_response(StatusCode::OK, &schema))
 }
@@ -244,13 +246,10 @@ async fn publish(
 ) -> Result<Response, ApiError> {
     let wasm = body(wasm)?;
     let (published, init) = s.runtime.publish_and_init(&wasm).await?;
-    let name = s
-        .runtime
-        .read(|db| {
-            db.module(published.module_id)
-                .map(|m| m.schema.name.clone())
-        })
-        .await;
+    let name = s.runtime.read_executed(|db| {
+        db.module(published.module_id)
+            .map(|m| m.schema.name.clone())
+    })?;
     let init = match init {
         None => Json::Null,
         Some(Ok(receipt)) => receipt_json(&receipt),
@@ -326,9 +325,10 @@ async fn call_inner(
             ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}"))
         })?
     };
+    // The schema as executed: the call's commit follows the module's.
     let encoded = s
         .runtime
-        .read(|db| -> Result<Vec<u8>, ApiError> {
+        .read_executed(|db| -> Result<Vec<u8>, ApiError> {
             let m = module(db, &module_name)?;
             let Some(r) = m.schema.reducers.iter().find(|r| r.name == reducer) else {
                 let names: Vec<_> = m.schema.reducers.iter().map(|r| r.name.as_str()).collect();
@@ -341,8 +341,7 @@ async fn call_inner(
                 ));
             };
             Ok(encode_args(r, &json)?)
-        })
-        .await?;
+        })??;
     Ok(s.runtime.call(&module_name, &reducer, &encoded).await?)
 }
 
@@ -376,7 +375,7 @@ async fn query(
                 .collect();
             Ok(json!({"rows": rows, "more": more}))
         })
-        .await?;
+        .await??;
     Ok(json_response(StatusCode::OK, &body))
 }
 

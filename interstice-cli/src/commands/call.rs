@@ -42,19 +42,17 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
     let json = parse_args(json)?;
     let store = args.open(log, false, false).await?;
     let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
-    let encoded = rt
-        .read(|db| -> Result<Vec<u8>> {
-            let m = module(db, module_name)?;
-            let Some(r) = m.schema.reducers.iter().find(|r| r.name == reducer) else {
-                let names: Vec<_> = m.schema.reducers.iter().map(|r| r.name.as_str()).collect();
-                bail!(
-                    "module `{module_name}` has no reducer `{reducer}`; it has: {}",
-                    names.join(", ")
-                );
-            };
-            encode_args(r, &json).with_context(|| format!("cannot call {target}"))
-        })
-        .await;
+    let encoded = rt.read_executed(|db| -> Result<Vec<u8>> {
+        let m = module(db, module_name)?;
+        let Some(r) = m.schema.reducers.iter().find(|r| r.name == reducer) else {
+            let names: Vec<_> = m.schema.reducers.iter().map(|r| r.name.as_str()).collect();
+            bail!(
+                "module `{module_name}` has no reducer `{reducer}`; it has: {}",
+                names.join(", ")
+            );
+        };
+        encode_args(r, &json).with_context(|| format!("cannot call {target}"))
+    })?;
     let encoded = match encoded {
         Ok(e) => e,
         Err(e) => {

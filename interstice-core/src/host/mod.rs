@@ -28,8 +28,16 @@ pub struct Limits {
     pub max_memory: usize,
     /// Largest encoded row.
     pub max_row_size: usize,
-    /// Largest write set (sum of row bytes) of one transaction.
+    /// Largest write set (sum of row bytes) of one transaction, checked
+    /// as the reducer writes (at most `max_commit_size`, which also counts
+    /// the arguments and framing).
     pub max_write_set: usize,
+    /// Largest commit, encoded as a log frame (rows, arguments, names and
+    /// framing), checked before the commit enters the durability pipeline
+    /// so that a commit too large fails alone. At most the log store's
+    /// maximum frame size (both default to 32 MiB), or a store refusal
+    /// would stop the runtime.
+    pub max_commit_size: u64,
     /// Deepest nesting of cross-module calls.
     pub max_call_depth: u32,
 }
@@ -40,7 +48,8 @@ impl Default for Limits {
             fuel: 100_000_000,
             max_memory: 64 << 20,
             max_row_size: 1 << 20,
-            max_write_set: 64 << 20,
+            max_write_set: 32 << 20,
+            max_commit_size: interstice_log::LogOptions::DEFAULT_MAX_FRAME_SIZE,
             max_call_depth: 8,
         }
     }

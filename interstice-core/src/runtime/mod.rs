@@ -11,9 +11,8 @@
 //! every later call fails with [`CallError::Stopped`]. Nothing that is not
 //! durable is ever acknowledged; restarting replays the log, which holds
 //! exactly the acknowledged state. The in-memory tables are not rolled
-//! back, so [`Runtime::read`] and [`Runtime::follow`] would still show the
-//! commits that failed: a reader that serves others checks
-//! [`Runtime::stopped`] first (the HTTP node answers 503).
+//! back, so reads refuse once the runtime has stopped, and
+//! [`Runtime::read`] returns only state whose every commit is durable.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -21,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use interstice_abi::{ModuleSchema, decode_value};
+use interstice_log::codec::frame_size;
 use interstice_log::{Commit, Invocation as LogInvocation, LogStore};
 use tokio::sync::{mpsc, oneshot};
 
@@ -150,6 +150,9 @@ struct Inner {
     subscriptions: mpsc::UnboundedSender<Job>,
     /// One permit per call between starting and being durable.
     slots: Arc<tokio::sync::Semaphore>,
+    /// Set by [`Runtime::panic_in_next_call`].
+    #[cfg(feature = "fault-injection")]
+    panic_next_call: std::sync::atomic::AtomicBool,
 }
 
 /// Work for the executor task.
@@ -229,7 +232,7 @@ impl Runtime {
         }
         // The store knows where the log ends even when nothing was replayed.
         let next = store.last_offset().await?.map_or(0, |o| o + 1);
-        let clock = 0;
+        let clock = replayed.clock;
         let (tx, rx) = mpsc::unbounded_channel();
         let (requests, request_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
@@ -247,6 +250,8 @@ impl Runtime {
             config,
             stopped: Arc::default(),
             subscriptions: tx,
+            #[cfg(feature = "fault-injection")]
+            panic_next_call: Default::default(),
         });
         // Chains longer than the limit were cut before the crash too.
         for s in replayed.pending {
@@ -264,28 +269,51 @@ impl Runtime {
         self.inner.host.instantiations()
     }
 
-    /// Runs `f` on the current state (committed, possibly not yet durable
-    /// for calls still waiting on their sync, and, once the runtime has
-    /// [stopped](Runtime::stopped) after a log failure, possibly never to
-    /// be durable).
-    pub async fn read<R>(&self, f: impl FnOnce(&Database) -> R) -> R {
-        let exec = self.inner.lock_exec();
-        f(&exec.db)
+    /// Runs `f` on the durable state: every commit `f` sees is durable by
+    /// the time its result is returned (the read waits for the commits
+    /// executed before it, at most one sync). A reader never sees a commit
+    /// that a crash could remove. Fails once the runtime has
+    /// [stopped](Runtime::stopped).
+    pub async fn read<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<R, CallError> {
+        let (value, upto) = {
+            let exec = self.inner.lock_exec();
+            self.check_running()?;
+            (f(&exec.db), exec.next_offset)
+        };
+        self.wait_durable(upto).await?;
+        Ok(value)
     }
 
-    /// Reads the state with `f` and starts following the log from exactly
-    /// there: [`Follow::commits`] receives every commit from
-    /// [`Follow::from`] on once it is durable (and may also receive a few
-    /// earlier ones, which the follower skips). The state read may include
-    /// commits not yet durable; [`Runtime::wait_durable`]`(from)` waits for
-    /// them.
-    pub async fn follow<R>(&self, f: impl FnOnce(&Database) -> R) -> Follow<R> {
+    /// Runs `f` on the state as executed so far, which may hold commits not
+    /// yet durable: for lookups that only shape a later call (the schema to
+    /// encode its arguments with), whose own commit follows those in the
+    /// log and is acknowledged only once they are durable too. Never for
+    /// showing rows to anyone: that is [`Runtime::read`]. Fails once the
+    /// runtime has stopped.
+    pub fn read_executed<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<R, CallError> {
         let exec = self.inner.lock_exec();
-        Follow {
-            value: f(&exec.db),
-            from: exec.next_offset,
-            commits: self.inner.pipeline.follow(),
-        }
+        self.check_running()?;
+        Ok(f(&exec.db))
+    }
+
+    /// Reads the durable state with `f` and starts following the log from
+    /// exactly there: [`Follow::commits`] receives every commit from
+    /// [`Follow::from`] on once it is durable (and may also receive a few
+    /// earlier ones, which the follower skips). Like [`Runtime::read`], it
+    /// returns once every commit the read saw is durable, and fails once
+    /// the runtime has stopped.
+    pub async fn follow<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<Follow<R>, CallError> {
+        let follow = {
+            let exec = self.inner.lock_exec();
+            self.check_running()?;
+            Follow {
+                value: f(&exec.db),
+                from: exec.next_offset,
+                commits: self.inner.pipeline.follow(),
+            }
+        };
+        self.wait_durable(follow.from).await?;
+        Ok(follow)
     }
 
     /// Waits until every commit before `offset` is durable. Fails when an
@@ -396,7 +424,7 @@ impl Runtime {
         // to the executor task. Otherwise queue behind the others.
         let (reply, rx) = oneshot::channel();
         match self.inner.exec.try_lock() {
-            Ok(mut exec) => match self.execute_inner(&mut exec, module, reducer, args, cause)? {
+            Ok(mut exec) => match self.execute_guarded(&mut exec, module, reducer, args, cause)? {
                 (receipt, None) => return Ok(receipt),
                 (receipt, Some(commit)) => self.submit(commit, receipt, reply, Some(slot)),
             },
@@ -438,7 +466,7 @@ impl Runtime {
             reply,
             slot,
         } = call;
-        match self.execute_inner(exec, &module, &reducer, &args, cause.as_ref()) {
+        match self.execute_guarded(exec, &module, &reducer, &args, cause.as_ref()) {
             Err(e) => drop(reply.send(Err(e))),
             Ok((receipt, None)) => drop(reply.send(Ok(receipt))),
             Ok((receipt, Some(commit))) => self.submit(commit, receipt, reply, slot),
@@ -467,6 +495,43 @@ impl Runtime {
             }));
         });
         self.inner.pipeline.submit(commit, done);
+    }
+
+    /// [`Runtime::execute_inner`], with a panic (a bug in the host, never
+    /// the guest's: guest faults are traps) caught: the state it was
+    /// changing may be gone, so the runtime stops, saying why, and no later
+    /// call or read can observe that state. The log is intact; a restart
+    /// replays it.
+    fn execute_guarded(
+        &self,
+        exec: &mut Exec,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+        cause: Option<&Scheduled>,
+    ) -> Result<(Receipt, Option<Commit>), CallError> {
+        let run =
+            std::panic::AssertUnwindSafe(|| self.execute_inner(exec, module, reducer, args, cause));
+        std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            let reason = format!("internal error while running {module}.{reducer}: {what}");
+            stop(&self.inner.stopped, reason.clone());
+            Err(CallError::Stopped { reason })
+        })
+    }
+
+    /// Makes the next reducer call panic inside the runtime, after its
+    /// reducer ran and before its state is put back: a test hook, to check
+    /// that a panic is never observable as state.
+    #[cfg(feature = "fault-injection")]
+    pub fn panic_in_next_call(&self) {
+        self.inner
+            .panic_next_call
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn execute_inner(
@@ -526,8 +591,25 @@ impl Runtime {
             },
             Some(&mut exec.store_cache),
         );
+        #[cfg(feature = "fault-injection")]
+        if self
+            .inner
+            .panic_next_call
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("injected panic (fault-injection) while running {module}.{reducer}");
+        }
         exec.db = out.db;
-        let mutations = match out.result {
+        let result = out.result.and_then(|()| {
+            let size = frame_size(
+                module.len(),
+                reducer.len(),
+                args.len(),
+                out.ws.payload_len(),
+            );
+            self.check_commit_size(size, || (module.to_owned(), reducer.to_owned()))
+        });
+        let mutations = match result {
             Ok(()) => out.ws.commit(),
             Err(e) => {
                 out.ws.rollback(&mut exec.db);
@@ -570,6 +652,27 @@ impl Runtime {
             },
             Some(commit),
         ))
+    }
+
+    /// `Ok` when a commit of `size` encoded bytes is within
+    /// [`Limits::max_commit_size`], else the limit error for the call
+    /// `names` gives.
+    fn check_commit_size(
+        &self,
+        size: u64,
+        names: impl FnOnce() -> (String, String),
+    ) -> Result<(), CallError> {
+        let max = self.inner.config.limits.max_commit_size;
+        if size <= max {
+            return Ok(());
+        }
+        let (module, reducer) = names();
+        Err(CallError::Limit {
+            module,
+            reducer,
+            limit: "commit size",
+            detail: format!("the commit encodes to {size} bytes, maximum {max}"),
+        })
     }
 
     fn schedule(

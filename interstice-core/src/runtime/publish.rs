@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use interstice_abi::{ModuleSchema, Version, Visibility};
+use interstice_log::codec::{MUTATION_OVERHEAD, frame_size};
 use interstice_log::{Commit, Invocation as LogInvocation};
 use tokio::sync::oneshot;
 
@@ -51,7 +52,7 @@ impl Runtime {
         let published = self.publish(wasm).await?;
         let first = published.first_version;
         let init = self
-            .read(|db| {
+            .read_executed(|db| {
                 db.module(published.module_id).and_then(|m| {
                     let has_init = m
                         .schema
@@ -61,7 +62,7 @@ impl Runtime {
                     has_init.then(|| m.schema.name.clone())
                 })
             })
-            .await;
+            .map_err(PublishError::Commit)?;
         let receipt = match init {
             Some(module) if first => Some(self.call(&module, INIT_REDUCER, &[]).await),
             _ => None,
@@ -120,6 +121,19 @@ impl Runtime {
             }
             None => Default::default(),
         };
+        // The record (name, schema, wasm with their lengths) in one
+        // mutation of a commit logged as `@publish`.
+        let record = 2 + schema.name.len() + 4 + schema_bytes.len() + 4 + wasm.len();
+        let size = frame_size(
+            schema.name.len(),
+            PUBLISH_INVOCATION.len(),
+            0,
+            (MUTATION_OVERHEAD + record) as u64,
+        );
+        let max = self.inner.config.limits.max_commit_size;
+        if size > max {
+            return Err(PublishError::TooLarge { size, max });
+        }
         check_capabilities(&exec.db, &schema)?;
         let existing_was_none = existing.is_none();
         let id = existing.map_or_else(|| exec.db.next_module_id(), |m| m.id);

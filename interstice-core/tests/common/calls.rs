@@ -106,6 +106,7 @@ pub async fn check_log(store: Arc<dyn LogStore>, acked: &BTreeMap<u64, u64>, una
             let m = db.module_by_name("counter").unwrap();
             m.table_by_name("counters").unwrap().1.len()
         })
-        .await;
+        .await
+        .unwrap();
     assert_eq!(rows, calls.len());
 }

@@ -51,6 +51,14 @@ const fn overhead(version: u8) -> usize {
 /// Bytes in a mutation besides its row.
 pub const MUTATION_OVERHEAD: usize = 1 + 4 + 4 + 8 + 4;
 
+/// The length of the frame (of the version written) of a commit with these
+/// field lengths, `payload_len` being the sum of its mutations'
+/// [`MUTATION_OVERHEAD`] and row bytes: what a limit on commit size checks
+/// before encoding anything.
+pub fn frame_size(module_len: usize, reducer_len: usize, args_len: usize, payload_len: u64) -> u64 {
+    (FRAME_OVERHEAD + module_len + reducer_len + args_len) as u64 + payload_len
+}
+
 /// Appends the frame for `commit` to `out` and returns its length.
 /// `durable_before` says every commit before that offset is durable in the
 /// store the frame is written to (for a batch appended at `sync`, the

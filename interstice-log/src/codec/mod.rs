@@ -12,7 +12,7 @@ mod segment;
 pub(crate) use cursor::Cursor;
 pub use frame::{
     FRAME_MAGIC, FRAME_OVERHEAD, MUTATION_OVERHEAD, decode_frame, durable_before, encode_frame,
-    frame_len, set_durable_before,
+    frame_len, frame_size, set_durable_before,
 };
 pub use segment::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SegmentHeader};
 

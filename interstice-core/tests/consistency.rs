@@ -1,0 +1,201 @@
+//! What callers and readers may observe when things go wrong: a panic in
+//! the runtime, a commit too large for the log, reads racing a sync, and a
+//! clock that goes back across a restart (issue 13, items 5–8). Each test
+//! is named after the hole it closes.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::built::wasm;
+use common::wasm_modules::{counter_alone, other};
+use interstice_abi::{Value, encode_value};
+use interstice_backend_fs::FsLogStore;
+use interstice_core::{CallError, Limits, PublishError, Runtime, RuntimeConfig};
+use interstice_log::LogOptions;
+use interstice_log::memory::MemoryLogStore;
+
+fn arg(n: u64) -> Vec<u8> {
+    encode_value(&Value::Struct(vec![Value::U64(n)])).unwrap()
+}
+
+fn name(s: &str) -> Vec<u8> {
+    encode_value(&Value::Struct(vec![Value::String(s.into())])).unwrap()
+}
+
+async fn counter_on(store: &MemoryLogStore) -> Runtime {
+    let (rt, _) = Runtime::open(Arc::new(store.clone()), RuntimeConfig::default())
+        .await
+        .unwrap();
+    rt
+}
+
+async fn counters(rt: &Runtime) -> Result<Vec<Vec<Value>>, CallError> {
+    rt.read(|db| {
+        let m = db.module_by_name("counter").unwrap();
+        let (_, t) = m.table_by_name("counters").unwrap();
+        t.iter().map(|r| r.values().to_vec()).collect()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_panic_during_a_call_stops_the_runtime_instead_of_serving_an_empty_database() {
+    let store = MemoryLogStore::new();
+    let rt = counter_on(&store).await;
+    rt.publish(&counter_alone()).await.unwrap();
+    rt.call("counter", "add", &arg(1)).await.unwrap();
+
+    rt.panic_in_next_call();
+    let err = rt.call("counter", "add", &arg(2)).await.unwrap_err();
+    assert!(
+        matches!(&err, CallError::Stopped { reason } if reason.contains("injected panic")),
+        "{err}"
+    );
+    // Nothing serves the lost state: reads, calls and publishes refuse.
+    assert!(matches!(
+        counters(&rt).await,
+        Err(CallError::Stopped { .. })
+    ));
+    assert!(rt.call("counter", "add", &arg(3)).await.is_err());
+    assert!(rt.publish(&other("other", false)).await.is_err());
+    assert!(rt.stopped().unwrap().contains("internal error"));
+    // The log is intact: a restart has the state before the panic.
+    drop(rt);
+    let rt = counter_on(&store).await;
+    assert_eq!(counters(&rt).await.unwrap().len(), 1);
+    let id = rt
+        .read(|db| db.module_by_name("counter").unwrap().id)
+        .await
+        .unwrap();
+    let published = rt.publish(&other("other", false)).await.unwrap();
+    assert_ne!(published.module_id, id);
+}
+
+#[tokio::test]
+async fn a_commit_too_large_for_the_log_fails_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The log takes frames of up to 1 MiB, and the runtime knows it.
+    let store = FsLogStore::open(
+        tmp.path().join("log"),
+        LogOptions::default().create(true).max_frame_size(1 << 20),
+    )
+    .unwrap();
+    let config = RuntimeConfig {
+        limits: Limits {
+            max_row_size: 4 << 20,
+            max_commit_size: 1 << 20,
+            ..Limits::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let (rt, _) = Runtime::open(Arc::new(store), config).await.unwrap();
+    rt.publish(&wasm("hello")).await.unwrap();
+    // 600 KB in the arguments and again in the row: 1.2 MB.
+    let err = rt
+        .call("hello", "hello", &name(&"x".repeat(600_000)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            CallError::Limit {
+                limit: "commit size",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("maximum 1048576"), "{err}");
+    // The runtime goes on: the next call commits, and nothing of the
+    // refused one is in the state.
+    assert!(rt.stopped().is_none());
+    rt.call("hello", "hello", &name("ada")).await.unwrap();
+    let greetings = rt
+        .read(|db| {
+            let (_, t) = db
+                .module_by_name("hello")
+                .unwrap()
+                .table_by_name("greetings")
+                .unwrap();
+            t.len()
+        })
+        .await
+        .unwrap();
+    assert_eq!(greetings, 1);
+}
+
+#[tokio::test]
+async fn a_module_too_large_for_the_log_is_refused_alone() {
+    let store = MemoryLogStore::new();
+    let config = RuntimeConfig {
+        limits: Limits {
+            max_commit_size: 16 << 10,
+            ..Limits::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let (rt, _) = Runtime::open(Arc::new(store.clone()), config)
+        .await
+        .unwrap();
+    let err = rt.publish(&wasm("hello")).await.unwrap_err();
+    assert!(
+        matches!(err, PublishError::TooLarge { max: 16384, .. }),
+        "{err}"
+    );
+    assert!(store.commits().is_empty());
+    rt.publish(&counter_alone()).await.unwrap();
+    rt.call("counter", "add", &arg(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn reads_never_show_a_commit_that_is_not_durable() {
+    let store = MemoryLogStore::new();
+    let rt = counter_on(&store).await;
+    rt.publish(&counter_alone()).await.unwrap();
+    store.set_delay(Duration::from_millis(300));
+    let caller = {
+        let rt = rt.clone();
+        tokio::spawn(async move { rt.call("counter", "add", &arg(7)).await })
+    };
+    // The call has run and waits for its sync; a read now must not show
+    // its row before the log holds it.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let rows = counters(&rt).await.unwrap();
+    let logged = store.commits().len();
+    assert!(
+        rows.is_empty() || logged == 2,
+        "a read showed {rows:?} while the log held {logged} commits"
+    );
+    caller.await.unwrap().unwrap();
+    assert_eq!(counters(&rt).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_clock_never_goes_back_across_a_restart() {
+    let store = MemoryLogStore::new();
+    let rt = counter_on(&store).await;
+    rt.publish(&counter_alone()).await.unwrap();
+    rt.call("counter", "add", &arg(1)).await.unwrap();
+    rt.shutdown().await;
+    drop(rt);
+    // The last commit was stamped an hour ahead of this machine's clock
+    // (a clock that has since stepped back).
+    let ahead = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+        + 3_600_000_000;
+    let mut commits = store.commits();
+    commits.last_mut().unwrap().timestamp = ahead;
+    store.set_commits(commits);
+
+    let rt = counter_on(&store).await;
+    rt.call("counter", "add", &arg(2)).await.unwrap();
+    let last = store.commits().last().unwrap().timestamp;
+    assert!(
+        last > ahead,
+        "timestamp {last} is before the logged {ahead}"
+    );
+}
