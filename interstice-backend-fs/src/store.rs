@@ -602,7 +602,7 @@ fn verify_dir(inner: &Inner) -> Result<VerifyReport, Error> {
         }
         let scan = scan_segment(name, &buf, *first_offset, inner.opts.max_frame_size);
         report.segments += 1;
-        report.bytes += buf.len() as u64;
+        report.bytes += scan.used;
         report.commits += scan.commits;
         if scan.last_offset.is_some() {
             report.last_offset = scan.last_offset;

@@ -79,7 +79,7 @@ enum Command {
     },
     /// Print a table's rows (replaying the log).
     #[command(
-        after_help = "Examples:\n  interstice query ./my-log hello.greetings\n  interstice query ./my-log chat.users --where name=ada --format json\n  interstice query --node http://127.0.0.1:7700 hello.greetings"
+        after_help = "Examples:\n  interstice query ./my-log hello.greetings\n  interstice query ./my-log chat.users --where name=ada --format json\n  interstice query ./my-log chat.messages --limit 10\n  interstice query --node http://127.0.0.1:7700 hello.greetings"
     )]
     Query {
         /// LOG MODULE.TABLE; with --node, just MODULE.TABLE.
@@ -96,6 +96,9 @@ enum Command {
         /// strings); an index on COLUMN is used when there is one.
         #[arg(long = "where", value_name = "COLUMN=VALUE")]
         filters: Vec<String>,
+        /// Print at most N rows (a warning says when there were more).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// Run a node: replay the log once, then serve calls, queries,
     /// publishing and subscriptions over HTTP until SIGTERM or Ctrl-C
@@ -255,15 +258,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             node,
             format,
             filters,
+            limit,
         } => {
             let (log, target, _) =
                 self::operands(node.as_deref(), operands, "MODULE.TABLE", false)?;
             match node {
                 Some(url) => {
                     let node = remote::Node { url, token };
-                    query::remote(&node, target, *format, filters).await?
+                    query::remote(&node, target, *format, filters, *limit).await?
                 }
-                None => query::run(args, log, target, *format, filters).await?,
+                None => query::run(args, log, target, *format, filters, *limit).await?,
             }
         }
         Command::Serve { log, serve } => serve::run(args, log, serve, token).await?,
@@ -321,6 +325,7 @@ fn main() -> ExitCode {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .with_target(false);
     match cli.log_format {
         LogFormat::Text => logs.init(),
@@ -339,8 +344,33 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Colour in diagnostics only on a terminal, and never with `NO_COLOR`
+/// set to anything (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// An error and its causes on one line, each said once: a library error
+/// may repeat its source in its own message, and the source then follows
+/// it in the chain.
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        if line.contains(&message) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&message);
+    }
+    line
 }

@@ -1,12 +1,16 @@
 //! `interstice publish LOG MODULE.wasm`
 
 use anyhow::{Context, Result};
-use interstice_core::{Runtime, RuntimeConfig};
+use interstice_core::{Limits, Runtime, RuntimeConfig, WasmHost};
 
 use crate::location::LogArgs;
 
 pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read {wasm_path}"))?;
+    // Every check that needs no log first, so a bad module creates nothing.
+    WasmHost::new(Limits::default())
+        .inspect(&wasm)
+        .with_context(|| format!("cannot publish {wasm_path}"))?;
     let store = args.open(log, false, true).await?;
     let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
     let result = rt.publish_and_init(&wasm).await;

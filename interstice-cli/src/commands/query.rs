@@ -1,4 +1,4 @@
-//! `interstice query LOG MODULE.TABLE [--format table|json|csv] [--where COLUMN=VALUE]`
+//! `interstice query LOG MODULE.TABLE [--format table|json|csv] [--where COLUMN=VALUE] [--limit N]`
 
 use anyhow::{Context, Result, bail};
 use interstice_abi::{TableSchema, Value};
@@ -28,6 +28,7 @@ pub async fn run(
     target: &str,
     format: Format,
     filters: &[String],
+    limit: Option<usize>,
 ) -> Result<()> {
     let (module_name, table_name) = split_target(target, "TABLE")?;
     let store = args.open(log, true, false).await?;
@@ -44,7 +45,16 @@ pub async fn run(
         .iter()
         .map(|f| Filter::parse(table, f).context("--where"))
         .collect::<Result<Vec<_>>>()?;
-    let rows = select(table, &filters, usize::MAX);
+    // One more than asked, to tell whether there are more.
+    let mut rows = select(
+        table,
+        &filters,
+        limit.map_or(usize::MAX, |n| n.saturating_add(1)),
+    );
+    if let Some(n) = limit.filter(|&n| rows.len() > n) {
+        rows.truncate(n);
+        eprintln!("warning: only the first {n} rows are shown (--limit)");
+    }
     print_rows(table.schema(), &rows, format);
     Ok(())
 }
@@ -56,10 +66,11 @@ pub async fn remote(
     target: &str,
     format: Format,
     filters: &[String],
+    limit: Option<usize>,
 ) -> Result<()> {
     let (module_name, table_name) = split_target(target, "TABLE")?;
     let schema = node.schema(module_name).await?;
-    let rows = node.query(&schema, table_name, filters).await?;
+    let rows = node.query(&schema, table_name, filters, limit).await?;
     let table = schema
         .tables
         .iter()

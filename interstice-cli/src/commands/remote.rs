@@ -77,6 +77,7 @@ impl Node<'_> {
         schema: &ModuleSchema,
         table: &str,
         filters: &[String],
+        limit: Option<usize>,
     ) -> Result<Vec<Vec<Value>>> {
         let Some(t) = schema.tables.iter().find(|t| t.name == table) else {
             let names: Vec<_> = schema.tables.iter().map(|t| t.name.as_str()).collect();
@@ -87,14 +88,14 @@ impl Node<'_> {
             );
         };
         let mut query: Vec<(&str, &str)> = filters.iter().map(|f| ("where", f.as_str())).collect();
-        let limit = 100_000.to_string();
+        let limit = limit.unwrap_or(100_000).to_string();
         query.push(("limit", &limit));
         let path = ["v1", "modules", schema.name.as_str(), "tables", table];
         let body = self
             .send(self.request(reqwest::Method::GET, &path)?.query(&query))
             .await?;
         if body["more"].as_bool() == Some(true) {
-            eprintln!("warning: only the first {limit} rows are shown");
+            eprintln!("warning: only the first {limit} rows are shown (--limit)");
         }
         let rows = body["rows"].as_array().cloned().unwrap_or_default();
         rows.iter()
