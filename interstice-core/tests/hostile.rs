@@ -231,3 +231,92 @@ async fn rows_and_write_sets_beyond_the_limits_abort() {
     };
     refused_for(small_write_sets, "write set", "maximum 3").await;
 }
+
+/// `WasmHost::inspect` (what `interstice validate` runs) refuses what
+/// publishing refuses: a declared reducer without its export, and an
+/// export that looks like a reducer but is not declared (issue 13, item 16).
+#[tokio::test]
+async fn inspect_refuses_what_publish_refuses() {
+    use interstice_core::WasmHost;
+    let host = WasmHost::new(Limits::default());
+    let mut declared = counter_schema();
+    declared.reducers.push(ReducerSchema {
+        name: "bump".into(),
+        params: vec![],
+        visibility: Visibility::Public,
+        read_only: false,
+    });
+    let no_export = wat_modules::module(&declared, wat_modules::COUNTER_FUNCS);
+    let err = host.inspect(&no_export).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(&err, PublishError::MissingExport { export, .. } if export == "__interstice_reducer__bump"),
+        "{err}"
+    );
+    let (_, rt) = runtime(Limits::default()).await;
+    assert!(rt.publish(&no_export).await.is_err());
+
+    let stray = format!(
+        "{}\n(func (export \"__interstice_reducer__bmp\") (param i32 i32) (result i64) (i64.const 0))",
+        wat_modules::COUNTER_FUNCS
+    );
+    let err = host
+        .inspect(&wat_modules::module(&counter_schema(), &stray))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("`__interstice_reducer__bmp`"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("declares no reducer"), "{err}");
+}
+
+/// Errors a module author meets name what is wrong in WAT terms, and for
+/// an import, which side declares what (issue 13, item 17).
+#[test]
+fn signatures_in_errors_are_written_as_wat() {
+    use interstice_core::WasmHost;
+    let host = WasmHost::new(Limits::default());
+    let mut schema = counter_schema();
+    schema.reducers.push(ReducerSchema {
+        name: "bump".into(),
+        params: vec![],
+        visibility: Visibility::Public,
+        read_only: false,
+    });
+    let funcs = format!(
+        "{}\n(func (export \"__interstice_reducer__bump\") (param i32) (result i64) (i64.const 0))",
+        wat_modules::COUNTER_FUNCS
+    );
+    let err = host
+        .inspect(&wat_modules::module(&schema, &funcs))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "needs (func (param i32 i32) (result i64)), found (func (param i32) (result i64))"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("FuncType"), "{err}");
+
+    let wrong_import = wat::parse_str(
+        r#"(module
+          (import "interstice" "now" (func (param i32) (result i64)))
+          (memory (export "memory") 1)
+          (func (export "interstice_alloc") (param i32) (result i32) (i32.const 0))
+          (func (export "interstice_describe") (result i64) (i64.const 0)))"#,
+    )
+    .unwrap();
+    let err = host
+        .inspect(&wrong_import)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "`interstice.now`: the module declares (func (param i32) (result i64)), the host provides (func (result i64))"
+        ),
+        "{err}"
+    );
+}

@@ -3,6 +3,7 @@
 //! see only the `interstice` host calls (no WASI); every guest pointer is
 //! bounds-checked.
 
+mod checks;
 mod imports;
 pub(crate) mod state;
 
@@ -125,6 +126,8 @@ impl std::fmt::Debug for CompiledModule {
 pub struct WasmHost {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
+    /// The type of each host function, by name, to check imports against.
+    host_imports: Arc<HashMap<String, wasmtime::FuncType>>,
     limits: Limits,
     instantiations: Arc<AtomicU64>,
 }
@@ -155,9 +158,11 @@ impl WasmHost {
         let engine = Engine::new(&config).expect("the engine configuration is valid");
         let mut linker = Linker::new(&engine);
         imports::define(&mut linker).expect("host functions are defined once");
+        let host_imports = Arc::new(host_import_types(&engine, &linker, limits));
         Self {
             engine,
             linker: Arc::new(linker),
+            host_imports,
             limits,
             instantiations: Arc::default(),
         }
@@ -189,52 +194,8 @@ impl WasmHost {
     pub fn compile(&self, wasm: &[u8]) -> Result<Module, PublishError> {
         let module = Module::new(&self.engine, wasm)
             .map_err(|e| PublishError::InvalidWasm(format!("{e:#}")))?;
-        // Every foreign import at once, so one report lists them all.
-        let foreign: Vec<String> = module
-            .imports()
-            .filter(|i| i.module() != "interstice")
-            .map(|i| format!("`{}.{}`", i.module(), i.name()))
-            .collect();
-        if !foreign.is_empty() {
-            return Err(PublishError::BadImport(format!(
-                "{} (modules may import only from `interstice`; no WASI)",
-                foreign.join(", ")
-            )));
-        }
-        let func_sig = |name: &str| match module.get_export(name) {
-            Some(wasmtime::ExternType::Func(f)) => Some((
-                f.params().map(|p| p.to_string()).collect::<Vec<_>>(),
-                f.results().map(|p| p.to_string()).collect::<Vec<_>>(),
-            )),
-            _ => None,
-        };
-        let missing = |export: &str, detail: String| PublishError::MissingExport {
-            export: export.into(),
-            detail,
-        };
-        if !matches!(
-            module.get_export(exports::MEMORY),
-            Some(wasmtime::ExternType::Memory(_))
-        ) {
-            return Err(missing(
-                exports::MEMORY,
-                "expected the module's linear memory".into(),
-            ));
-        }
-        for (name, params, results) in [
-            (exports::ALLOC, &["i32"][..], &["i32"][..]),
-            (exports::DESCRIBE, &[][..], &["i64"][..]),
-        ] {
-            match func_sig(name) {
-                Some((p, r)) if p == params && r == results => {}
-                found => {
-                    return Err(missing(
-                        name,
-                        format!("expected a function {params:?} -> {results:?}, found {found:?}"),
-                    ));
-                }
-            }
-        }
+        checks::imports(&module, &self.host_imports)?;
+        checks::base_exports(&module)?;
         Ok(module)
     }
 
@@ -249,24 +210,7 @@ impl WasmHost {
             .linker
             .instantiate_pre(module)
             .map_err(|e| PublishError::BadImport(format!("{e:#}")))?;
-        for r in &schema.reducers {
-            let name = format!("{}{}", exports::REDUCER_PREFIX, r.name);
-            match module.get_export(&name) {
-                Some(wasmtime::ExternType::Func(f))
-                    if f.params().map(|p| p.to_string()).collect::<Vec<_>>() == ["i32", "i32"]
-                        && f.results().map(|p| p.to_string()).collect::<Vec<_>>() == ["i64"] => {}
-                other => {
-                    return Err(PublishError::MissingExport {
-                        export: name,
-                        detail: format!(
-                            "reducer `{}` needs an export (i32, i32) -> i64, found {}",
-                            r.name,
-                            other.map_or("nothing".into(), |t| format!("{t:?}"))
-                        ),
-                    });
-                }
-            }
-        }
+        checks::reducer_exports(module, &schema)?;
         let reducers = schema
             .reducers
             .iter()
@@ -310,6 +254,8 @@ impl WasmHost {
         let schema: ModuleSchema = interstice_abi::decode(&schema_bytes)
             .map_err(|e| PublishError::Describe(e.to_string()))?;
         schema.validate().map_err(PublishError::InvalidSchema)?;
+        checks::reducer_exports(&module, &schema)?;
+        checks::undeclared_reducers(&module, &schema)?;
         Ok(Inspected {
             module,
             schema,
@@ -362,6 +308,43 @@ impl WasmHost {
                 PublishError::Describe(format!("schema at {ptr}+{len} is outside guest memory"))
             })
     }
+}
+
+/// The type of every host function the linker defines, by name.
+fn host_import_types(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    limits: Limits,
+) -> HashMap<String, wasmtime::FuncType> {
+    let state = new_state(
+        limits,
+        Database::new(),
+        WriteSet::default(),
+        Arc::from("(host)"),
+        0,
+        Arc::from("(imports)"),
+        true,
+        CallContext {
+            timestamp: 0,
+            rng: 0,
+        },
+        Arc::new(HashMap::new()),
+        0,
+        Arc::default(),
+    );
+    let mut store = Store::new(engine, state);
+    let defined: Vec<(String, wasmtime::Extern)> = linker
+        .iter(&mut store)
+        .filter(|(module, _, _)| *module == "interstice")
+        .map(|(_, name, ext)| (name.to_owned(), ext))
+        .collect();
+    defined
+        .into_iter()
+        .filter_map(|(name, ext)| match ext.ty(&store) {
+            wasmtime::ExternType::Func(f) => Some((name, f)),
+            _ => None,
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
