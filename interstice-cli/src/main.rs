@@ -9,7 +9,7 @@ mod progress;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
     call, check, compact, diff, dump, inspect, publish, query, remote, replay, replay_check,
@@ -104,7 +104,7 @@ enum Command {
     /// publishing and subscriptions over HTTP until SIGTERM or Ctrl-C
     /// (docs/http-api.md).
     #[command(
-        after_help = "Examples:\n  interstice serve ./my-log\n  interstice serve ./my-log --listen 0.0.0.0:7700 --allow-remote --token \"$SECRET\""
+        after_help = "Examples:\n  interstice serve ./my-log\n  INTERSTICE_TOKEN=... INTERSTICE_ADMIN_TOKEN=... interstice serve ./my-log --listen 0.0.0.0:7700 --allow-remote\n  interstice serve ./my-log --token-file /etc/interstice/token --admin-token-file /etc/interstice/admin-token"
     )]
     Serve {
         /// The log (created when missing).
@@ -309,7 +309,25 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    for (id, instead) in [
+        ("token", "INTERSTICE_TOKEN or --token-file"),
+        (
+            "admin_token",
+            "INTERSTICE_ADMIN_TOKEN or --admin-token-file",
+        ),
+    ] {
+        let given = |m: &clap::ArgMatches| {
+            m.try_get_raw(id).is_ok_and(|v| v.is_some())
+                && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        };
+        if given(&matches) || matches.subcommand().is_some_and(|(_, m)| given(m)) {
+            eprintln!(
+                "warning: a token on the command line shows in `ps` to every user of this machine; use {instead}"
+            );
+        }
+    }
     let filter = match &cli.log_level {
         Some(level) => tracing_subscriber::EnvFilter::try_new(level),
         None => tracing_subscriber::EnvFilter::try_from_default_env()

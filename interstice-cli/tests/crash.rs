@@ -77,7 +77,7 @@ async fn caller(url: String, id: u64, seed: u64, ledger: Arc<Mutex<Ledger>>) {
             .post(format!(
                 "{url}/v1/modules/test_persistence/reducers/{reducer}"
             ))
-            .body(args.to_string())
+            .json(&args)
             .send()
             .await;
         let Ok(response) = sent else { return };

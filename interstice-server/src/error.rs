@@ -77,6 +77,7 @@ impl From<PublishError> for ApiError {
             PublishError::Commit(call) => return call.into(),
             PublishError::Incompatible { .. } => (S::CONFLICT, "incompatible_schema"),
             PublishError::Capability(_) => (S::FORBIDDEN, "capability_violation"),
+            PublishError::TooLarge { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             _ => (S::BAD_REQUEST, "invalid_module"),
         };
         Self::new(status, code, e.to_string())

@@ -11,6 +11,7 @@
 mod auth;
 mod error;
 mod events;
+mod guard;
 mod metrics;
 mod routes;
 
@@ -28,8 +29,14 @@ pub use metrics::ReplaySummary;
 /// How a node serves.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
-    /// When set, every request must carry `Authorization: Bearer <token>`.
+    /// When set, every request must carry `Authorization: Bearer <token>`
+    /// (or the admin token).
     pub token: Option<String>,
+    /// When set, publishing and calling private reducers need
+    /// `Authorization: Bearer <admin token>`. Unset, nobody may call a
+    /// private reducer over HTTP, and publishing needs only what every
+    /// request needs.
+    pub admin_token: Option<String>,
     /// Largest module a client may publish, in bytes.
     pub max_module_bytes: usize,
     /// Largest body of any other request (reducer arguments), in bytes.
@@ -48,6 +55,7 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             token: None,
+            admin_token: None,
             max_module_bytes: 32 << 20,
             max_request_bytes: 1 << 20,
             default_rows: 1000,
@@ -67,6 +75,8 @@ struct State {
     /// Becomes `true` when the node starts shutting down; open
     /// subscriptions end then.
     closing: watch::Receiver<bool>,
+    /// The address [`Node::serve`] listens on, which `Host` must name.
+    listen: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// A runtime served over HTTP.
@@ -93,6 +103,7 @@ impl Node {
                 started: Instant::now(),
                 metrics,
                 closing: closing_rx,
+                listen: Default::default(),
             }),
             closing,
         }
@@ -113,6 +124,7 @@ impl Node {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let closing = self.closing;
+        let _ = self.state.listen.set(listener.local_addr()?);
         let router = routes::router(self.state.clone());
         use axum::serve::ListenerExt;
         // Answers are small and latency matters: no Nagle delay.

@@ -4,15 +4,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State as Extract};
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use interstice_abi::TableSchema;
+use interstice_abi::{TableSchema, Visibility};
 use interstice_core::db::{Database, ModuleState};
 use interstice_core::json::to_json;
 use interstice_core::query::{Filter, encode_args, select};
@@ -21,7 +22,9 @@ use interstice_core::{INIT_REDUCER, Receipt};
 use serde_json::{Value as Json, json};
 
 use crate::State;
+use crate::auth::Role;
 use crate::error::ApiError;
+use crate::guard::content_type;
 
 type Shared = Extract<Arc<State>>;
 
@@ -50,6 +53,10 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::guard::same_site,
         ))
         .with_state(state)
 }
@@ -242,8 +249,12 @@ async fn module_schema(
 
 async fn publish(
     Extract(s): Shared,
+    Extension(role): Extension<Role>,
+    headers: HeaderMap,
     wasm: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    role.may_publish(&s)?;
+    content_type(&headers, &["application/wasm", "application/octet-stream"])?;
     let wasm = body(wasm)?;
     let (published, init) = s.runtime.publish_and_init(&wasm).await?;
     let name = s.runtime.read_executed(|db| {
@@ -294,11 +305,16 @@ fn receipt_json(r: &Receipt) -> Json {
 
 async fn call(
     Extract(s): Shared,
+    Extension(role): Extension<Role>,
+    headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
     args: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = call_inner(&s, path, args).await;
+    let result = match content_type(&headers, &["application/json"]) {
+        Ok(()) => call_inner(&s, role, path, args).await,
+        Err(e) => Err(e),
+    };
     let outcome = match &result {
         Ok(r) if r.offset.is_some() => "committed",
         Ok(_) => "unchanged",
@@ -313,6 +329,7 @@ async fn call(
 
 async fn call_inner(
     s: &State,
+    role: Role,
     path: Result<Path<(String, String)>, PathRejection>,
     args: Result<Bytes, BytesRejection>,
 ) -> Result<Receipt, ApiError> {
@@ -340,6 +357,15 @@ async fn call_inner(
                     ),
                 ));
             };
+            if r.visibility != Visibility::Public && role != Role::Admin {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "private_reducer",
+                    format!(
+                        "`{module_name}.{reducer}` is private: node clients call public reducers; the admin token calls any"
+                    ),
+                ));
+            }
             Ok(encode_args(r, &json)?)
         })??;
     Ok(s.runtime.call(&module_name, &reducer, &encoded).await?)

@@ -74,9 +74,16 @@ impl Served {
     }
 
     async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        // Modules go as WebAssembly, everything else as JSON.
+        let kind = if path == "/v1/modules" {
+            "application/wasm"
+        } else {
+            "application/json"
+        };
         let r = self
             .client
             .post(format!("{}{path}", self.url))
+            .header("content-type", kind)
             .body(body)
             .send()
             .await
@@ -473,7 +480,7 @@ async fn shutdown_finishes_calls_in_flight_and_loses_none() {
                     let id = c * 1_000_000 + i;
                     let sent = client
                         .post(format!("{url}/v1/modules/test_persistence/reducers/open"))
-                        .body(json!([id, "x", 1]).to_string())
+                        .json(&json!([id, "x", 1]))
                         .send()
                         .await;
                     match sent {

@@ -1,7 +1,8 @@
-//! `interstice serve LOG [--listen ADDR] [--token T]`: replay once, then
-//! serve the runtime over HTTP until SIGTERM or Ctrl-C.
+//! `interstice serve LOG [--listen ADDR] [--token-file F] [--admin-token-file F]`:
+//! replay once, then serve the runtime over HTTP until SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use interstice_core::{Runtime, RuntimeConfig};
@@ -19,9 +20,39 @@ pub struct ServeArgs {
     /// Allow --listen on an address other machines can reach.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Read the callers' token (see --token) from this file instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// The admin token: needed to publish modules and to call private
+    /// reducers. Prefer INTERSTICE_ADMIN_TOKEN or --admin-token-file: a
+    /// token on the command line shows in `ps`.
+    #[arg(long, env = "INTERSTICE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Read the admin token from this file instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "admin_token")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// A token given inline (flag or variable) or in a file (its first line).
+fn token_from(inline: Option<&str>, file: Option<&Path>) -> Result<Option<String>> {
+    let Some(path) = file else {
+        return Ok(inline.map(str::to_owned));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_owned();
+    if token.is_empty() {
+        bail!("the token file {} is empty", path.display());
+    }
+    Ok(Some(token))
 }
 
 pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&str>) -> Result<()> {
+    let token = token_from(token, serve.token_file.as_deref())?;
+    let admin_token = token_from(
+        serve.admin_token.as_deref(),
+        serve.admin_token_file.as_deref(),
+    )?;
     let remote = !serve.listen.ip().is_loopback();
     if remote && !serve.allow_remote {
         bail!(
@@ -31,9 +62,14 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
     }
     if remote && token.is_none() {
         eprintln!(
-            "warning: serving {} with no authentication: anyone who can reach it can publish \
-             modules and call reducers; set --token or INTERSTICE_TOKEN",
-            serve.listen
+            "warning: serving {} with no authentication: anyone who can reach it can call \
+             reducers{}; set INTERSTICE_TOKEN or --token-file",
+            serve.listen,
+            if admin_token.is_none() {
+                " and publish modules"
+            } else {
+                ""
+            }
         );
     }
     let store = args.open(log, false, true).await?;
@@ -61,7 +97,8 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
         format!("disk:{log}")
     };
     let config = NodeConfig {
-        token: token.map(str::to_owned),
+        token,
+        admin_token,
         backend,
         replay: ReplaySummary {
             commits: report.commits,
