@@ -38,7 +38,19 @@ pub struct S3Config {
     pub max_retries: Option<usize>,
     /// Objects fetched at once when reading (default 8).
     pub fetch_concurrency: Option<usize>,
+    /// Take credentials from the cloud machine's instance-metadata service
+    /// (an AWS instance role) when none are configured. Off by default:
+    /// without credentials, opening fails at once, saying where it looked,
+    /// instead of asking a metadata address that outside a cloud machine
+    /// only times out.
+    pub instance_metadata: bool,
 }
+
+/// Where credentials may come from without the instance-metadata service,
+/// as the AWS tools read them.
+const CREDENTIAL_SOURCES: &str = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; \
+AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN; AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or \
+AWS_CONTAINER_CREDENTIALS_FULL_URI; AWS_SKIP_SIGNATURE=true for a public bucket";
 
 impl S3Config {
     /// A log at `s3://bucket/prefix`; the rest from the environment.
@@ -104,10 +116,40 @@ impl S3Config {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
 
+    /// Why no credentials can be found without the instance-metadata
+    /// service (which only [`S3Config::instance_metadata`] allows), with
+    /// where they were looked for and how to give them; `None` when some
+    /// are there. `env` reads a variable.
+    pub fn missing_credentials(&self, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+        let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+        let keys = (self.access_key_id.is_some() || set("AWS_ACCESS_KEY_ID"))
+            && (self.secret_access_key.is_some() || set("AWS_SECRET_ACCESS_KEY"));
+        let found = keys
+            || set("AWS_WEB_IDENTITY_TOKEN_FILE") && set("AWS_ROLE_ARN")
+            || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            || env("AWS_SKIP_SIGNATURE").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            || self.instance_metadata;
+        (!found).then(|| {
+            format!(
+                "no S3 credentials for {}: looked for {CREDENTIAL_SOURCES}. Set \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or on a cloud machine whose \
+                 instance role grants access, pass --s3-instance-credentials",
+                self.location()
+            )
+        })
+    }
+
     /// Builds the client: path-style addressing, plain HTTP allowed for an
     /// `http://` endpoint, and object_store's own retries with backoff for
     /// timeouts and 5xx answers (never for a failed precondition).
     pub fn client(&self) -> Result<Arc<dyn ObjectStore>, Error> {
+        if let Some(message) = self.missing_credentials(|k| std::env::var(k).ok()) {
+            return Err(Error::Backend {
+                message,
+                source: None,
+            });
+        }
         let mut b = AmazonS3Builder::from_env()
             .with_bucket_name(&self.bucket)
             .with_virtual_hosted_style_request(false);
@@ -141,10 +183,71 @@ impl S3Config {
                 retry_timeout: timeout * 4,
                 ..RetryConfig::default()
             });
+        if !self.instance_metadata {
+            // Never fall back to the metadata address: asked for above.
+            b = b.with_metadata_endpoint("http://127.0.0.1:9");
+        }
         let store = b.build().map_err(|e| Error::Backend {
             message: format!("cannot configure S3 for {}: {e}", self.location()),
             source: Some(Box::new(e)),
         })?;
         Ok(Arc::new(store))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn without_credentials_it_says_where_it_looked_instead_of_asking_the_metadata_service() {
+        let config = S3Config::new("bucket", "log");
+        let message = config
+            .missing_credentials(env(&[]))
+            .expect("no credentials");
+        assert!(message.contains("s3://bucket/log"), "{message}");
+        assert!(
+            message.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+            "{message}"
+        );
+        assert!(message.contains("--s3-instance-credentials"), "{message}");
+        // A key id alone is not enough.
+        assert!(
+            config
+                .missing_credentials(env(&[("AWS_ACCESS_KEY_ID", "k")]))
+                .is_some()
+        );
+        // Any one source is.
+        for vars in [
+            &[("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")][..],
+            &[
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+                ("AWS_ROLE_ARN", "arn"),
+            ],
+            &[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds")],
+            &[("AWS_SKIP_SIGNATURE", "true")],
+        ] {
+            assert_eq!(config.missing_credentials(env(vars)), None, "{vars:?}");
+        }
+        let given = S3Config::new("bucket", "log").credentials("k", "s");
+        assert_eq!(given.missing_credentials(env(&[])), None);
+        let cloud = S3Config {
+            instance_metadata: true,
+            ..S3Config::new("bucket", "log")
+        };
+        assert_eq!(cloud.missing_credentials(env(&[])), None);
+        // And with none, the client is never built.
+        let err = config.client().err().map(|e| e.to_string());
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            assert!(err.is_some_and(|e| e.contains("no S3 credentials")));
+        }
     }
 }

@@ -25,6 +25,10 @@ pub struct LogArgs {
     /// S3 signing region (else AWS_REGION).
     #[arg(long, env = "AWS_REGION", global = true)]
     pub s3_region: Option<String>,
+    /// Take S3 credentials from the cloud machine's instance role (its
+    /// metadata service) when no AWS_* credentials are set.
+    #[arg(long, global = true)]
+    pub s3_instance_credentials: bool,
     /// Write to an S3 server that ignores create-only puts, promising that
     /// no other process writes the log (docs/s3.md).
     #[arg(long, global = true)]
@@ -62,6 +66,7 @@ impl LogArgs {
         let mut config = S3Config::from_url(log)?.single_writer(self.s3_single_writer);
         config.endpoint = self.s3_endpoint.clone();
         config.region = self.s3_region.clone();
+        config.instance_metadata = self.s3_instance_credentials;
         Ok(config)
     }
 

@@ -124,3 +124,31 @@ fn query_takes_a_limit_and_check_log_counts_the_bytes_in_use() {
     let module = std::fs::metadata(wasm("hello")).unwrap().len();
     assert!(bytes > module && bytes < module + 4096, "{report}");
 }
+
+#[test]
+fn an_s3_log_without_credentials_says_where_it_looked() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_interstice"))
+        .args(["query", "s3://bucket/log", "hello.greetings"])
+        .args([
+            "--s3-endpoint",
+            "http://127.0.0.1:9",
+            "--s3-region",
+            "garage",
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env_remove("AWS_SKIP_SIGNATURE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no S3 credentials for s3://bucket/log"),
+        "{err}"
+    );
+    assert!(err.contains("--s3-instance-credentials"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
