@@ -60,6 +60,18 @@ impl LogArgs {
         self.open_with(log, opts).await
     }
 
+    /// Opens `log` for writing (creating it), taking frames of up to
+    /// `max_frame_size` bytes: for a runtime whose commit size limit is
+    /// that (`serve --max-commit-size`).
+    pub async fn open_writer(&self, log: &str, max_frame_size: u64) -> Result<Arc<dyn LogStore>> {
+        let opts = LogOptions::default()
+            .recovery(self.recovery)
+            .durability(self.durability)
+            .max_frame_size(max_frame_size)
+            .create(true);
+        self.open_with(log, opts).await
+    }
+
     /// The S3 location and connection settings `log` (`s3://...`) and the
     /// flags name.
     pub fn s3_config(&self, log: &str) -> Result<S3Config> {

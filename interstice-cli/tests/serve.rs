@@ -95,3 +95,32 @@ fn a_token_is_enforced_and_remote_listening_is_explicit() {
     assert!(clean);
     assert!(stderr.contains("no authentication"), "{stderr}");
 }
+
+/// A call whose commit is larger than the node's commit size limit fails
+/// alone with `limit_exceeded`, and the node goes on serving (issue 13,
+/// item 6: it used to answer `store_unavailable` and stop for everyone).
+#[test]
+fn a_commit_over_the_size_limit_fails_alone_through_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log").display().to_string();
+    let out = interstice(&["publish", &log, &wasm("hello")], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let node = Serving::start(&log, &["--max-commit-size", "150000"], None);
+    let big = format!("[\"{}\"]", "x".repeat(100_000));
+    let out = interstice(&["call", "--node", &node.url, "hello.hello", &big], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("limit_exceeded") || text(&out).contains("commit size"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("maximum 150000"), "{}", text(&out));
+    let out = interstice(
+        &["call", "--node", &node.url, "hello.hello", "[\"ada\"]"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = interstice(&["query", "--node", &node.url, "hello.greetings"], None);
+    assert!(text(&out).contains("Hello, ada!"), "{}", text(&out));
+    assert!(!text(&out).contains("xxxx"), "{}", text(&out));
+}

@@ -25,5 +25,6 @@ pub use error::{CallError, PublishError, ReplayError, TableError};
 pub use host::{Inspected, Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayReport, Replayed};
 pub use runtime::{
-    Follow, INIT_REDUCER, OpenError, PUBLISH_INVOCATION, Published, Receipt, Runtime, RuntimeConfig,
+    Follow, INIT_REDUCER, ModuleSummary, OpenError, PUBLISH_INVOCATION, Published, Receipt,
+    Runtime, RuntimeConfig,
 };

@@ -9,7 +9,7 @@ use interstice_abi::{ReducerSchema, Value, encode_value};
 use serde_json::Value as Json;
 
 use crate::json::{JsonError, from_json};
-use crate::table::Table;
+use crate::table::{Row, Table};
 
 /// A filter or argument list that does not fit the schema.
 #[derive(Debug, thiserror::Error)]
@@ -97,13 +97,14 @@ impl Filter {
 /// The first `limit` rows of `table` matching every filter, in
 /// primary-key (or index) order. The first filter uses the primary key or
 /// an index whose first column is its column, when there is one; the rest
-/// are checked row by row.
-pub fn select<'t>(table: &'t Table, filters: &[Filter], limit: usize) -> Vec<&'t [Value]> {
+/// are checked row by row. Rows are shared, not copied: a reader can take
+/// them under the runtime's lock and render them after releasing it.
+pub fn select(table: &Table, filters: &[Filter], limit: usize) -> Vec<Row> {
     let schema = table.schema();
-    let candidates: Box<dyn Iterator<Item = &'t [Value]> + '_> = match filters.first() {
-        None => Box::new(table.iter().map(|r| r.values())),
+    let candidates: Box<dyn Iterator<Item = &Row> + '_> = match filters.first() {
+        None => Box::new(table.iter()),
         Some(f) if f.column == schema.primary_key as usize => {
-            Box::new(table.get(&f.value).map(|r| r.values()).into_iter())
+            Box::new(table.get(&f.value).into_iter())
         }
         Some(f) => match schema
             .indexes
@@ -112,18 +113,15 @@ pub fn select<'t>(table: &'t Table, filters: &[Filter], limit: usize) -> Vec<&'t
         {
             Some(ix) => {
                 let key = std::slice::from_ref(&f.value);
-                Box::new(
-                    table
-                        .index_range(ix, Bound::Included(key), Bound::Included(key))
-                        .map(|r| r.values()),
-                )
+                Box::new(table.index_range(ix, Bound::Included(key), Bound::Included(key)))
             }
-            None => Box::new(table.iter().map(|r| r.values())),
+            None => Box::new(table.iter()),
         },
     };
     candidates
-        .filter(|row| filters.iter().all(|f| f.matches(row)))
+        .filter(|row| filters.iter().all(|f| f.matches(row.values())))
         .take(limit)
+        .cloned()
         .collect()
 }
 

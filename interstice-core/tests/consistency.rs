@@ -199,3 +199,48 @@ async fn the_clock_never_goes_back_across_a_restart() {
         "timestamp {last} is before the logged {ahead}"
     );
 }
+
+#[tokio::test]
+async fn pending_bytes_bound_the_calls_waiting_to_be_durable() {
+    let store = MemoryLogStore::new();
+    let config = RuntimeConfig {
+        max_pending_bytes: 1000,
+        ..RuntimeConfig::default()
+    };
+    let (rt, _) = Runtime::open(Arc::new(store.clone()), config)
+        .await
+        .unwrap();
+    rt.publish(&wasm("hello")).await.unwrap();
+    // Larger than the whole budget: it can never fit, so it fails at once.
+    let err = rt
+        .call("hello", "hello", &name(&"x".repeat(2000)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            CallError::Limit {
+                limit: "pending bytes",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Four calls of 400 bytes with a slow store: at most two wait at once,
+    // the others queue behind them, and all commit.
+    store.set_delay(Duration::from_millis(20));
+    let calls: Vec<_> = (0..4)
+        .map(|i| {
+            let rt = rt.clone();
+            tokio::spawn(async move {
+                rt.call("hello", "hello", &name(&format!("{i:0>390}")))
+                    .await
+            })
+        })
+        .collect();
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    assert!(rt.stopped().is_none());
+    assert_eq!(store.commits().len(), 5);
+}

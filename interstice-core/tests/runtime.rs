@@ -291,7 +291,7 @@ async fn publishing_checks_the_module() {
     let mut schema = counter_schema();
     schema.tables[0].columns[1].ty = interstice_abi::Type::String;
     let err = rt
-        .publish(&wat_modules::module(&schema, ""))
+        .publish(&wat_modules::module(&schema, wat_modules::COUNTER_FUNCS))
         .await
         .unwrap_err();
     assert!(matches!(err, PublishError::Incompatible { .. }), "{err}");

@@ -15,12 +15,14 @@ use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State as Extract};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use interstice_abi::{TableSchema, Type, Value, decode_value};
 use interstice_core::DurableCommits;
 use interstice_core::query::{Filter, select};
+use interstice_core::table::Row;
 use interstice_log::MutationKind;
 use serde_json::{Value as Json, json};
 use tokio::sync::{broadcast, watch};
@@ -58,15 +60,15 @@ pub(crate) async fn subscribe(
     }
     let follow = s
         .runtime
-        .follow(|db| -> Result<(Watch, Vec<Json>), ApiError> {
+        .follow(|db| -> Result<(Watch, Vec<Row>), ApiError> {
             let m = module(db, &module_name)?;
             let (table_id, table) = table(m, &table_name)?;
             let filters = filters(table, &params.filters)?;
+            // Shared rows under the lock; rendered after it is released.
             let rows = select(table, &filters, usize::MAX);
             let pk = table.schema().primary_key as usize;
-            let matching =
-                (!filters.is_empty()).then(|| rows.iter().map(|r| r[pk].clone()).collect());
-            let snapshot = rows.iter().map(|r| row_json(table.schema(), r)).collect();
+            let matching = (!filters.is_empty())
+                .then(|| rows.iter().map(|r| r.values()[pk].clone()).collect());
             let watch = Watch {
                 module_id: m.id,
                 table_id,
@@ -75,11 +77,16 @@ pub(crate) async fn subscribe(
                 filters,
                 matching,
             };
-            Ok((watch, snapshot))
+            Ok((watch, rows))
         })
         .await?;
     // `follow` returned once every commit in the snapshot was durable.
-    let (watch, snapshot) = follow.value?;
+    let (watch, rows) = follow.value?;
+    let seat = Seat::take(&s, (watch.module_id, watch.table_id))?;
+    let snapshot: Vec<Json> = rows
+        .iter()
+        .map(|r| row_json(&watch.schema, r.values()))
+        .collect();
     let first = Event::default()
         .event("snapshot")
         .data(json!({"next_offset": follow.from, "rows": snapshot}).to_string());
@@ -92,6 +99,7 @@ pub(crate) async fn subscribe(
         watch,
         state: s.clone(),
         ended: false,
+        _seat: seat,
     };
     Ok(Sse::new(stream.into_stream())
         .keep_alive(KeepAlive::default())
@@ -108,6 +116,60 @@ struct Follower {
     watch: Watch,
     state: Arc<State>,
     ended: bool,
+    _seat: Seat,
+}
+
+/// A subscription's place among those open, counted per table and in all,
+/// and given back when it ends.
+struct Seat {
+    state: Arc<State>,
+    table: (u32, u32),
+}
+
+impl Seat {
+    /// A seat at `table`, or `503 too_many_subscribers` naming the limit.
+    fn take(state: &Arc<State>, table: (u32, u32)) -> Result<Self, ApiError> {
+        let mut open = state.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        let total: usize = open.values().sum();
+        let here = open.get(&table).copied().unwrap_or(0);
+        let (per_table, all) = (
+            state.config.max_subscribers_per_table,
+            state.config.max_subscribers,
+        );
+        if here >= per_table || total >= all {
+            let which = if here >= per_table {
+                format!("{per_table} on this table")
+            } else {
+                format!("{all} in all")
+            };
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_subscribers",
+                format!("the node serves at most {which}; try again later"),
+            ));
+        }
+        *open.entry(table).or_default() += 1;
+        Ok(Self {
+            state: state.clone(),
+            table,
+        })
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let mut open = self
+            .state
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.table) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.table);
+            }
+        }
+    }
 }
 
 impl Drop for Follower {

@@ -12,6 +12,7 @@ mod auth;
 mod error;
 mod events;
 mod guard;
+mod listener;
 mod metrics;
 mod routes;
 
@@ -45,6 +46,12 @@ pub struct NodeConfig {
     pub default_rows: usize,
     /// Largest `limit` a table read accepts.
     pub max_rows: usize,
+    /// Connections open at once; one more is answered `503` and closed.
+    pub max_connections: usize,
+    /// Subscriptions open at once, over all tables; one more is `503`.
+    pub max_subscribers: usize,
+    /// Subscriptions open at once to one table; one more is `503`.
+    pub max_subscribers_per_table: usize,
     /// The log, as status reports it (`disk:./log`, `s3://bucket/prefix`).
     pub backend: String,
     /// What the replay at start did.
@@ -60,6 +67,9 @@ impl Default for NodeConfig {
             max_request_bytes: 1 << 20,
             default_rows: 1000,
             max_rows: 100_000,
+            max_connections: 1024,
+            max_subscribers: 1000,
+            max_subscribers_per_table: 100,
             backend: String::new(),
             replay: ReplaySummary::default(),
         }
@@ -77,6 +87,8 @@ struct State {
     closing: watch::Receiver<bool>,
     /// The address [`Node::serve`] listens on, which `Host` must name.
     listen: std::sync::OnceLock<std::net::SocketAddr>,
+    /// Open subscriptions, by `(module id, table id)`.
+    subscribers: std::sync::Mutex<std::collections::HashMap<(u32, u32), usize>>,
 }
 
 /// A runtime served over HTTP.
@@ -104,6 +116,7 @@ impl Node {
                 metrics,
                 closing: closing_rx,
                 listen: Default::default(),
+                subscribers: Default::default(),
             }),
             closing,
         }
@@ -126,13 +139,7 @@ impl Node {
         let closing = self.closing;
         let _ = self.state.listen.set(listener.local_addr()?);
         let router = routes::router(self.state.clone());
-        use axum::serve::ListenerExt;
-        // Answers are small and latency matters: no Nagle delay.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("cannot set TCP_NODELAY: {e}");
-            }
-        });
+        let listener = listener::Limited::new(listener, self.state.config.max_connections);
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;

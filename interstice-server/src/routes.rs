@@ -195,16 +195,14 @@ fn json_response(status: StatusCode, body: &Json) -> Response {
 
 async fn status(Extract(s): Shared) -> Response {
     let stats = s.runtime.log_stats();
-    // Module names may be ahead of the durable log by a publish being
-    // synced; nothing else here is state.
-    let modules = s
+    // Counters and the module catalog: nothing here waits for a call in
+    // progress (a publish being synced may show already).
+    let modules: Vec<Json> = s
         .runtime
-        .read_executed(|db| {
-            db.modules()
-                .map(|m| json!({"name": m.schema.name, "id": m.id, "version": m.schema.version.to_string()}))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+        .modules()
+        .into_iter()
+        .map(|m| json!({"name": m.name, "id": m.id, "version": m.version.to_string()}))
+        .collect();
     let stopped = s.runtime.stopped();
     let body = json!({
         "status": if stopped.is_some() { "stopped" } else { "serving" },
@@ -386,23 +384,28 @@ async fn query(
             format!("limit={limit} is above the node's {}", s.config.max_rows),
         ));
     }
-    let body = s
+    // Under the runtime's lock only the selection (shared rows); the
+    // JSON is rendered after it is released.
+    let (schema, rows) = s
         .runtime
-        .read(|db| -> Result<Json, ApiError> {
+        .read(|db| -> Result<_, ApiError> {
             let (_, table) = table(module(db, &module_name)?, &table_name)?;
             let filters = filters(table, &params.filters)?;
             // One more than asked, to tell whether there are more.
             let rows = select(table, &filters, limit.saturating_add(1));
-            let more = rows.len() > limit;
-            let rows: Vec<_> = rows
-                .iter()
-                .take(limit)
-                .map(|r| row_json(table.schema(), r))
-                .collect();
-            Ok(json!({"rows": rows, "more": more}))
+            Ok((table.schema().clone(), rows))
         })
         .await??;
-    Ok(json_response(StatusCode::OK, &body))
+    let more = rows.len() > limit;
+    let rows: Vec<_> = rows
+        .iter()
+        .take(limit)
+        .map(|r| row_json(&schema, r.values()))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"rows": rows, "more": more}),
+    ))
 }
 
 async fn metrics(Extract(s): Shared) -> Response {

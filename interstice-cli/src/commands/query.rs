@@ -55,6 +55,7 @@ pub async fn run(
         rows.truncate(n);
         eprintln!("warning: only the first {n} rows are shown (--limit)");
     }
+    let rows: Vec<&[Value]> = rows.iter().map(|r| r.values()).collect();
     print_rows(table.schema(), &rows, format);
     Ok(())
 }

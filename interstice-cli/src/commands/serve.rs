@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use interstice_core::{Runtime, RuntimeConfig};
+use interstice_core::{Limits, Runtime, RuntimeConfig};
 use interstice_server::{Node, NodeConfig, ReplaySummary};
 
 use crate::location::LogArgs;
@@ -31,6 +31,55 @@ pub struct ServeArgs {
     /// Read the admin token from this file instead.
     #[arg(long, value_name = "FILE", conflicts_with = "admin_token")]
     pub admin_token_file: Option<PathBuf>,
+    /// Connections open at once; one more is answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = NodeConfig::default().max_connections)]
+    pub max_connections: usize,
+    /// Subscriptions open at once, over all tables.
+    #[arg(long, value_name = "N", default_value_t = NodeConfig::default().max_subscribers)]
+    pub max_subscribers: usize,
+    /// Subscriptions open at once to one table.
+    #[arg(long, value_name = "N", default_value_t = NodeConfig::default().max_subscribers_per_table)]
+    pub max_subscribers_per_table: usize,
+    /// Calls executed but not yet durable; more wait (docs/runtime.md).
+    #[arg(long, value_name = "N", default_value_t = RuntimeConfig::default().max_pending)]
+    pub max_pending_calls: usize,
+    /// Argument bytes of calls executed but not yet durable; more wait.
+    #[arg(long, value_name = "BYTES", default_value_t = RuntimeConfig::default().max_pending_bytes)]
+    pub max_pending_bytes: usize,
+    /// Fuel per reducer call (roughly, WebAssembly instructions).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().fuel)]
+    pub fuel: u64,
+    /// Largest linear memory of a module instance, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_memory)]
+    pub max_memory: usize,
+    /// Largest encoded row, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_row_size)]
+    pub max_row_size: usize,
+    /// Largest write set (row bytes) of one call.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_write_set)]
+    pub max_write_set: usize,
+    /// Largest commit, encoded; the log takes frames of this size too.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_commit_size)]
+    pub max_commit_size: u64,
+}
+
+impl ServeArgs {
+    /// The runtime's configuration from the flags.
+    fn runtime_config(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            limits: Limits {
+                fuel: self.fuel,
+                max_memory: self.max_memory,
+                max_row_size: self.max_row_size,
+                max_write_set: self.max_write_set,
+                max_commit_size: self.max_commit_size,
+                ..Limits::default()
+            },
+            max_pending: self.max_pending_calls,
+            max_pending_bytes: self.max_pending_bytes,
+            ..RuntimeConfig::default()
+        }
+    }
 }
 
 /// A token given inline (flag or variable) or in a file (its first line).
@@ -72,8 +121,8 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
             }
         );
     }
-    let store = args.open(log, false, true).await?;
-    let (runtime, report) = Runtime::open(store, RuntimeConfig::default())
+    let store = args.open_writer(log, serve.max_commit_size).await?;
+    let (runtime, report) = Runtime::open(store, serve.runtime_config())
         .await
         .with_context(|| format!("cannot start on {log}"))?;
     eprintln!(
@@ -99,6 +148,9 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
     let config = NodeConfig {
         token,
         admin_token,
+        max_connections: serve.max_connections,
+        max_subscribers: serve.max_subscribers,
+        max_subscribers_per_table: serve.max_subscribers_per_table,
         backend,
         replay: ReplaySummary {
             commits: report.commits,

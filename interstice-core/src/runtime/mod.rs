@@ -60,6 +60,11 @@ pub struct RuntimeConfig {
     /// commits pile up in memory. A slot is freed when its commit is
     /// durable (or failed), even if the caller stopped waiting.
     pub max_pending: usize,
+    /// Most argument bytes of calls executed but not yet durable: like
+    /// `max_pending`, in bytes, so that a few huge calls cannot fill memory
+    /// either. A call larger than the whole budget fails at once
+    /// (`limit_exceeded`, `pending bytes`).
+    pub max_pending_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -70,6 +75,7 @@ impl Default for RuntimeConfig {
             max_batch: 4096,
             replay_from: 0,
             max_pending: 65_536,
+            max_pending_bytes: 256 << 20,
         }
     }
 }
@@ -82,6 +88,17 @@ pub struct Receipt {
     pub offset: Option<u64>,
     /// What the reducer logged, as `(level, message)`.
     pub logs: Vec<(i32, String)>,
+}
+
+/// A module installed in the runtime, in brief (see [`Runtime::modules`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleSummary {
+    /// Its id in the log.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// Its schema's version.
+    pub version: interstice_abi::Version,
 }
 
 /// A published module.
@@ -150,6 +167,12 @@ struct Inner {
     subscriptions: mpsc::UnboundedSender<Job>,
     /// One permit per call between starting and being durable.
     slots: Arc<tokio::sync::Semaphore>,
+    /// One permit per byte of arguments between starting and being
+    /// durable ([`RuntimeConfig::max_pending_bytes`]).
+    pending_bytes: Arc<tokio::sync::Semaphore>,
+    /// The modules installed, as the executor last set them: read without
+    /// the executor lock ([`Runtime::modules`]).
+    catalog: StdMutex<Arc<HashMap<u32, Arc<CompiledModule>>>>,
     /// Set by [`Runtime::panic_in_next_call`].
     #[cfg(feature = "fault-injection")]
     panic_next_call: std::sync::atomic::AtomicBool,
@@ -177,8 +200,24 @@ struct QueuedCall {
     slot: Slot,
 }
 
-/// A call's place among those not yet durable; freed when dropped.
-type Slot = Option<tokio::sync::OwnedSemaphorePermit>;
+/// A call's place among those not yet durable (its slot and its bytes);
+/// freed when dropped.
+type Slot = Option<(
+    tokio::sync::OwnedSemaphorePermit,
+    tokio::sync::OwnedSemaphorePermit,
+)>;
+
+/// `n` permits of `semaphore`, at once when they are free.
+async fn acquire(
+    semaphore: &Arc<tokio::sync::Semaphore>,
+    n: usize,
+) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    match semaphore.clone().try_acquire_many_owned(n) {
+        Ok(permit) => Ok(permit),
+        Err(_) => semaphore.clone().acquire_many_owned(n).await,
+    }
+}
 
 /// Work for the subscription worker.
 enum Job {
@@ -233,6 +272,7 @@ impl Runtime {
         // The store knows where the log ends even when nothing was replayed.
         let next = store.last_offset().await?.map_or(0, |o| o + 1);
         let clock = replayed.clock;
+        let modules = Arc::new(modules);
         let (tx, rx) = mpsc::unbounded_channel();
         let (requests, request_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
@@ -241,12 +281,16 @@ impl Runtime {
             exec: StdMutex::new(Exec {
                 db: replayed.db,
                 store_cache: Default::default(),
-                modules: Arc::new(modules),
+                modules: modules.clone(),
                 next_offset: next,
                 clock,
             }),
             pipeline: Pipeline::start(store, next, config.max_batch),
             slots: Arc::new(tokio::sync::Semaphore::new(config.max_pending.max(1))),
+            pending_bytes: Arc::new(tokio::sync::Semaphore::new(
+                config.max_pending_bytes.clamp(1, u32::MAX as usize),
+            )),
+            catalog: StdMutex::new(modules),
             config,
             stopped: Arc::default(),
             subscriptions: tx,
@@ -262,6 +306,27 @@ impl Runtime {
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
         tokio::spawn(executor(Arc::downgrade(&inner), request_rx));
         Ok((Self { inner }, replayed.report))
+    }
+
+    /// The modules installed (a publish still being synced included), read
+    /// without waiting for a call in progress: what a status report shows.
+    pub fn modules(&self) -> Vec<ModuleSummary> {
+        let catalog = self
+            .inner
+            .catalog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut modules: Vec<ModuleSummary> = catalog
+            .values()
+            .map(|m| ModuleSummary {
+                id: m.id,
+                name: m.schema.name.clone(),
+                version: m.schema.version,
+            })
+            .collect();
+        modules.sort_by_key(|m| m.id);
+        modules
     }
 
     /// How many module instances have been created (replay creates none).
@@ -409,17 +474,27 @@ impl Runtime {
         cause: Option<&Scheduled>,
     ) -> Result<Receipt, CallError> {
         self.check_running()?;
-        // Backpressure: wait while too many calls are not yet durable.
-        let slot = match self.inner.slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => self
-                .inner
-                .slots
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| self.gone())?,
-        };
+        // Backpressure: wait while too many calls, or too many bytes of
+        // them, are not yet durable.
+        let max_bytes = self.inner.config.max_pending_bytes;
+        if args.len() > max_bytes {
+            return Err(CallError::Limit {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+                limit: "pending bytes",
+                detail: format!(
+                    "{} bytes of arguments, maximum {max_bytes} for all calls waiting to be durable",
+                    args.len()
+                ),
+            });
+        }
+        let slot = acquire(&self.inner.slots, 1)
+            .await
+            .map_err(|_| self.gone())?;
+        let bytes = acquire(&self.inner.pending_bytes, args.len().max(1))
+            .await
+            .map_err(|_| self.gone())?;
+        let slot = (slot, bytes);
         // Fast path: nobody else is executing, so run here and skip the hop
         // to the executor task. Otherwise queue behind the others.
         let (reply, rx) = oneshot::channel();

@@ -22,11 +22,18 @@ impl Runtime {
     /// record, and returns once it is durable.
     pub async fn publish(&self, wasm: &[u8]) -> Result<Published, PublishError> {
         self.check_running()?;
+        // Compiling takes milliseconds to seconds of CPU: off the async
+        // workers, so that a publish does not hold up calls and reads.
+        let host = self.inner.host.clone();
+        let bytes = wasm.to_vec();
+        let inspected = tokio::task::spawn_blocking(move || host.inspect(&bytes))
+            .await
+            .map_err(|e| PublishError::Describe(format!("the compilation task failed: {e}")))?;
         let crate::host::Inspected {
             module,
             schema,
             schema_bytes,
-        } = self.inner.host.inspect(wasm)?;
+        } = inspected?;
         let (reply, rx) = oneshot::channel();
         let request = Request::Install {
             schema,
@@ -151,6 +158,7 @@ impl Runtime {
         let mut modules = (*exec.modules).clone();
         modules.insert(id, linked);
         exec.modules = Arc::new(modules);
+        *self.inner.catalog.lock().unwrap_or_else(|p| p.into_inner()) = exec.modules.clone();
         let timestamp = now_micros().max(exec.clock + 1);
         let offset = exec.next_offset;
         let commit = Commit {

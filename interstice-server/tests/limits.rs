@@ -1,0 +1,149 @@
+//! The node's limits (issue 13, item 10): a client that goes past one gets
+//! a clear error, and the node goes on serving the others. Real HTTP on
+//! 127.0.0.1.
+
+#[path = "../../interstice-core/tests/common/built.rs"]
+mod built;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use built::wasm;
+use interstice_core::{Runtime, RuntimeConfig};
+use interstice_log::memory::MemoryLogStore;
+use interstice_server::{Node, NodeConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn serve(config: NodeConfig) -> std::net::SocketAddr {
+    let store = Arc::new(MemoryLogStore::new());
+    let (runtime, _) = Runtime::open(store, RuntimeConfig::default())
+        .await
+        .unwrap();
+    runtime.publish(&wasm("hello")).await.unwrap();
+    runtime.publish(&wasm("test_persistence")).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(Node::new(runtime, config).serve(listener, std::future::pending()));
+    addr
+}
+
+/// Sends a GET on an open connection (kept alive) and reads the head of
+/// the answer.
+async fn get(conn: &mut TcpStream, addr: std::net::SocketAddr, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.unwrap();
+    read_some(conn).await
+}
+
+async fn read_some(conn: &mut TcpStream) -> String {
+    let mut buf = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn a_connection_over_the_limit_gets_503_and_the_others_go_on() {
+    let addr = serve(NodeConfig {
+        max_connections: 2,
+        ..NodeConfig::default()
+    })
+    .await;
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    assert!(
+        get(&mut first, addr, "/v1/status")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(
+        get(&mut second, addr, "/v1/status")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    let answer = read_some(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too_many_connections"), "{answer}");
+    assert!(answer.contains("at most 2 connections"), "{answer}");
+    // The two admitted go on being served; a closed one frees its place.
+    assert!(
+        get(&mut first, addr, "/v1/modules")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    drop(second);
+    let mut again = None;
+    for _ in 0..50 {
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let answer = get(&mut conn, addr, "/v1/status").await;
+        if answer.starts_with("HTTP/1.1 200") {
+            again = Some(conn);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        again.is_some(),
+        "the closed connection's place was not freed"
+    );
+}
+
+#[tokio::test]
+async fn subscribers_over_the_limits_get_503_and_calls_go_on() {
+    let addr = serve(NodeConfig {
+        max_subscribers: 2,
+        max_subscribers_per_table: 1,
+        ..NodeConfig::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{addr}{path}");
+    let greetings = url("/v1/modules/hello/tables/greetings/events");
+    let first = client.get(&greetings).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    // Same table: over the per-table limit.
+    let r = client.get(&greetings).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_subscribers");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 on this table")
+    );
+    // Another table: fine, and then the total is reached.
+    let accounts = client
+        .get(url("/v1/modules/test_persistence/tables/accounts/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accounts.status(), 200);
+    let r = client
+        .get(url("/v1/modules/test_persistence/tables/transfers/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 in all"),
+        "{body}"
+    );
+    // Calls and reads go on.
+    let r = client
+        .post(url("/v1/modules/hello/reducers/hello"))
+        .json(&serde_json::json!(["ada"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop((first, accounts));
+}
