@@ -81,6 +81,54 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, EncodingE
     })
 }
 
+/// Decodes a [`crate::ModuleSchema`]; when the bytes do not decode, the
+/// error says where, in a module author's terms: the record and field being
+/// read (as `reducers[8].name`) and, when the bytes ran out, at which byte.
+/// A failure decodes twice (the second time to find the place).
+pub fn decode_schema(bytes: &[u8]) -> Result<crate::ModuleSchema, EncodingError> {
+    decode(bytes).map_err(|e| {
+        let EncodingError::Decode { what, .. } = e else {
+            return e;
+        };
+        let mut decoder = bincode::serde::BorrowedSerdeDecoder::from_slice(bytes, config(), ());
+        let located = match serde_path_to_error::deserialize::<_, crate::ModuleSchema>(
+            decoder.as_deserializer(),
+        ) {
+            Err(located) => located,
+            Ok(_) => {
+                return EncodingError::Decode {
+                    what,
+                    reason: "it decoded on a second try".into(),
+                };
+            }
+        };
+        // Structs are encoded as tuples: the path is field positions.
+        let positions: Vec<usize> = located
+            .path()
+            .iter()
+            .filter_map(|s| match s {
+                serde_path_to_error::Segment::Seq { index } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        let reason = match located.inner() {
+            bincode::error::DecodeError::UnexpectedEnd { additional } => format!(
+                "the {} bytes end at byte {} with {additional} more needed",
+                bytes.len(),
+                bytes.len()
+            ),
+            other => other.to_string(),
+        };
+        EncodingError::Decode {
+            what: "the module schema".into(),
+            reason: format!(
+                "reading `{}`: {reason}",
+                crate::schema::field_path(&positions)
+            ),
+        }
+    })
+}
+
 /// Turns a bincode result into ours, refusing bytes left after the value.
 fn whole<T>(
     decoded: Result<(T, usize), bincode::error::DecodeError>,

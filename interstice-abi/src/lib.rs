@@ -16,7 +16,9 @@ mod schema;
 mod ty;
 mod value;
 
-pub use encoding::{EncodingError, decode, decode_value, encode, encode_fields, encode_value};
+pub use encoding::{
+    EncodingError, decode, decode_schema, decode_value, encode, encode_fields, encode_value,
+};
 pub use schema::{
     ABI_VERSION, ColumnSchema, Dependency, IndexSchema, MAX_TYPE_DEPTH, ModuleSchema, ParamSchema,
     ReducerSchema, SchemaError, SubscriptionSchema, TableEvent, TableSchema, Version, Visibility,

@@ -430,3 +430,124 @@ impl fmt::Display for TableEvent {
         })
     }
 }
+
+/// A record of the schema, to name the fields of a decoding position.
+#[derive(Clone, Copy)]
+enum Record {
+    Module,
+    Version,
+    Table,
+    Column,
+    Index,
+    Reducer,
+    Param,
+    Subscription,
+    Dependency,
+}
+
+/// What a field holds: a value, a record, or a list of records.
+#[derive(Clone, Copy)]
+enum Field {
+    Value,
+    One(Record),
+    List(Record),
+}
+
+impl Record {
+    /// The record's fields in encoding order (`docs/abi.md`).
+    fn fields(self) -> &'static [(&'static str, Field)] {
+        use Field::{List, One, Value};
+        match self {
+            Record::Module => &[
+                ("name", Value),
+                ("version", One(Record::Version)),
+                ("abi_version", Value),
+                ("tables", List(Record::Table)),
+                ("reducers", List(Record::Reducer)),
+                ("subscriptions", List(Record::Subscription)),
+                ("dependencies", List(Record::Dependency)),
+            ],
+            Record::Version => &[("major", Value), ("minor", Value), ("patch", Value)],
+            Record::Table => &[
+                ("name", Value),
+                ("columns", List(Record::Column)),
+                ("primary_key", Value),
+                ("auto_inc", Value),
+                ("indexes", List(Record::Index)),
+                ("visibility", Value),
+            ],
+            Record::Column | Record::Param => &[("name", Value), ("ty", Value)],
+            Record::Index => &[("name", Value), ("columns", Value), ("unique", Value)],
+            Record::Reducer => &[
+                ("name", Value),
+                ("params", List(Record::Param)),
+                ("visibility", Value),
+                ("read_only", Value),
+            ],
+            Record::Subscription => &[
+                ("reducer", Value),
+                ("module", Value),
+                ("table", Value),
+                ("event", Value),
+            ],
+            Record::Dependency => &[("module", Value), ("min_version", One(Record::Version))],
+        }
+    }
+}
+
+/// Names a position in an encoded [`ModuleSchema`] (field positions and
+/// list indexes, outermost first) as `tables[0].columns[1].ty`; positions
+/// inside a value (a type) follow as `[i]`.
+pub(crate) fn field_path(positions: &[usize]) -> String {
+    let mut out = String::new();
+    let mut at = Some(Field::One(Record::Module));
+    for &i in positions {
+        match at {
+            Some(Field::One(record)) => match record.fields().get(i) {
+                Some((name, field)) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(name);
+                    at = Some(*field);
+                }
+                None => {
+                    out.push_str(&format!("[{i}]"));
+                    at = None;
+                }
+            },
+            Some(Field::List(record)) => {
+                out.push_str(&format!("[{i}]"));
+                at = Some(Field::One(record));
+            }
+            Some(Field::Value) | None => {
+                out.push_str(&format!("[{i}]"));
+                at = None;
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push_str("(the schema itself)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::field_path;
+
+    #[test]
+    fn positions_are_named_as_an_author_writes_them() {
+        assert_eq!(field_path(&[3, 0, 1, 1, 1]), "tables[0].columns[1].ty");
+        assert_eq!(field_path(&[4, 8, 0]), "reducers[8].name");
+        assert_eq!(
+            field_path(&[6, 0, 1, 2]),
+            "dependencies[0].min_version.patch"
+        );
+        assert_eq!(
+            field_path(&[3, 2, 1, 0, 1, 5]),
+            "tables[2].columns[0].ty[5]"
+        );
+        assert_eq!(field_path(&[]), "(the schema itself)");
+    }
+}

@@ -320,3 +320,31 @@ fn signatures_in_errors_are_written_as_wat() {
         "{err}"
     );
 }
+
+/// A schema that does not decode is reported with the field being read and
+/// where the bytes ran out, not as bincode's `UnexpectedEnd` (item 17).
+#[test]
+fn a_schema_that_does_not_decode_names_the_field_and_the_byte() {
+    use interstice_core::WasmHost;
+    let full = interstice_abi::encode(&counter_schema()).unwrap();
+    let cut = &full[..full.len() / 2];
+    let data: String = cut.iter().map(|b| format!("\\{b:02x}")).collect();
+    let module = wat::parse_str(format!(
+        r#"(module
+          (memory (export "memory") 1)
+          (data (i32.const 1024) "{data}")
+          (func (export "interstice_alloc") (param i32) (result i32) (i32.const 4096))
+          (func (export "interstice_describe") (result i64)
+            (i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const {len}))))"#,
+        len = cut.len()
+    ))
+    .unwrap();
+    let err = WasmHost::new(Limits::default())
+        .inspect(&module)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reading `reducers[8].name`"), "{err}");
+    assert!(err.contains(&format!("end at byte {}", cut.len())), "{err}");
+    assert!(!err.contains("UnexpectedEnd"), "{err}");
+}

@@ -251,8 +251,12 @@ impl WasmHost {
     pub fn inspect(&self, wasm: &[u8]) -> Result<Inspected, PublishError> {
         let module = self.compile(wasm)?;
         let schema_bytes = self.describe(&module)?;
-        let schema: ModuleSchema = interstice_abi::decode(&schema_bytes)
-            .map_err(|e| PublishError::Describe(e.to_string()))?;
+        let schema: ModuleSchema = interstice_abi::decode_schema(&schema_bytes).map_err(|e| {
+            PublishError::Describe(format!(
+                "the {} bytes `interstice_describe` returned are not a schema (docs/abi.md): {e}",
+                schema_bytes.len()
+            ))
+        })?;
         schema.validate().map_err(PublishError::InvalidSchema)?;
         checks::reducer_exports(&module, &schema)?;
         checks::undeclared_reducers(&module, &schema)?;
