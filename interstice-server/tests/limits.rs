@@ -147,3 +147,61 @@ async fn subscribers_over_the_limits_get_503_and_calls_go_on() {
     assert_eq!(r.status(), 200);
     drop((first, accounts));
 }
+
+#[path = "../../interstice-core/tests/common/wasm_modules.rs"]
+#[allow(dead_code)]
+mod wasm_modules;
+
+/// `/v1/status` reads counters and the module catalog without the
+/// runtime's lock, so it answers while a long call holds it (item 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn status_answers_while_a_long_call_runs() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let store = Arc::new(MemoryLogStore::new());
+    let config = RuntimeConfig {
+        limits: interstice_core::Limits {
+            fuel: 1_000_000_000,
+            ..Default::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let (runtime, _) = Runtime::open(store, config).await.unwrap();
+    runtime.publish(&wasm_modules::counter()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let node = Node::new(
+        runtime,
+        NodeConfig {
+            admin_token: Some("admin".into()),
+            ..NodeConfig::default()
+        },
+    );
+    tokio::spawn(node.serve(listener, std::future::pending()));
+    let client = reqwest::Client::new();
+    let done = Arc::new(AtomicBool::new(false));
+    // `spin` loops until its fuel runs out (about a second).
+    let spin = {
+        let (client, done) = (client.clone(), done.clone());
+        tokio::spawn(async move {
+            let r = client
+                .post(format!("http://{addr}/v1/modules/counter/reducers/spin"))
+                .bearer_auth("admin")
+                .json(&serde_json::json!([]))
+                .send()
+                .await
+                .unwrap();
+            done.store(true, Ordering::SeqCst);
+            r.status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let status = client
+        .get(format!("http://{addr}/v1/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    let running = !done.load(Ordering::SeqCst);
+    assert_eq!(spin.await.unwrap(), 422, "the spin ran out of fuel");
+    assert!(running, "status waited for the call to finish");
+}
