@@ -149,7 +149,6 @@ async fn subscribers_over_the_limits_get_503_and_calls_go_on() {
 }
 
 #[path = "../../interstice-core/tests/common/wasm_modules.rs"]
-#[allow(dead_code)]
 mod wasm_modules;
 
 /// `/v1/status` reads counters and the module catalog without the
