@@ -39,10 +39,13 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     ///   *process* wrote it) and nothing of it is stored.
     /// - A frame over the maximum frame size fails with
     ///   [`Error::FrameTooLarge`] before anything is written.
-    /// - On any other error nothing of the batch is acknowledged. When the
-    ///   store cannot tell whether the bytes reached the medium (a failed
-    ///   sync), it returns [`Error::Poisoned`] to this and every later
-    ///   append; reopening recovers.
+    /// - On any other error nothing of the batch is in the log, and a later
+    ///   open never reads it: a store whose write or sync failed takes back
+    ///   what it may have written before answering. When it cannot (the
+    ///   undo fails too), it answers [`Error::OutcomeUnknown`] instead: the
+    ///   batch may or may not be in the log. After a failed write or sync
+    ///   the store returns [`Error::Poisoned`] to every later append;
+    ///   reopening recovers.
     /// - Cancellation: dropping the future does not cancel an append that
     ///   has started; it completes or fails as a whole, and
     ///   [`LogStore::last_offset`] tells which.
