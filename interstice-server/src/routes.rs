@@ -366,7 +366,11 @@ async fn call_inner(
             }
             Ok(encode_args(r, &json)?)
         })??;
-    Ok(s.runtime.call(&module_name, &reducer, &encoded).await?)
+    // On the runtime's executor thread: a long reducer does not hold up
+    // the async worker this request came in on.
+    Ok(s.runtime
+        .call_queued(&module_name, &reducer, &encoded)
+        .await?)
 }
 
 async fn query(

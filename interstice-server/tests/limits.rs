@@ -197,3 +197,59 @@ async fn status_answers_while_a_long_call_holds_the_runtime() {
     assert!(err.to_string().contains("fuel"), "{err}");
     assert!(running, "status waited for the call to finish");
 }
+
+/// A long call made over HTTP runs on the runtime's executor thread, not on
+/// the async worker that took the request: new connections and other
+/// requests are served meanwhile (before, the worker ran the reducer and
+/// the tasks queued behind it, the accept loop among them, waited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_call_over_http_does_not_hold_up_other_requests() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let store = Arc::new(MemoryLogStore::new());
+    let config = RuntimeConfig {
+        limits: interstice_core::Limits {
+            fuel: 2_000_000_000,
+            ..Default::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let (runtime, _) = Runtime::open(store, config).await.unwrap();
+    runtime.publish(&wasm_modules::counter()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let node = Node::new(
+        runtime.clone(),
+        NodeConfig {
+            admin_token: Some("admin".into()),
+            ..NodeConfig::default()
+        },
+    );
+    tokio::spawn(node.serve(listener, std::future::pending()));
+    let done = Arc::new(AtomicBool::new(false));
+    let before = runtime.instantiations();
+    let spin = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .post(format!("http://{addr}/v1/modules/counter/reducers/spin"))
+                .bearer_auth("admin")
+                .json(&serde_json::json!([]))
+                .send()
+                .await
+                .unwrap();
+            done.store(true, Ordering::SeqCst);
+            r.status()
+        })
+    };
+    while runtime.instantiations() == before {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // A new connection, and a read of the schema, while it runs.
+    let status = reqwest::get(format!("http://{addr}/v1/status"))
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    let running = !done.load(Ordering::SeqCst);
+    assert_eq!(spin.await.unwrap(), 422, "the spin ran out of fuel");
+    assert!(running, "the node stopped answering while a call ran");
+}

@@ -304,7 +304,15 @@ impl Runtime {
             }
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
-        tokio::spawn(executor(Arc::downgrade(&inner), request_rx));
+        // The executor runs reducers, which may take a while (up to their
+        // fuel): on a thread of its own, never on an async worker, whose
+        // other tasks (a server's accept loop, say) would wait behind it.
+        let handle = tokio::runtime::Handle::current();
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("interstice-executor".into())
+            .spawn(move || handle.block_on(executor(weak, request_rx)))
+            .expect("spawn the executor thread");
         Ok((Self { inner }, replayed.report))
     }
 
@@ -463,15 +471,32 @@ impl Runtime {
         reducer: &str,
         args: &[u8],
     ) -> Result<Receipt, CallError> {
-        self.call_inner(module, reducer, args, None).await
+        self.call_inner(module, reducer, args, None, true).await
     }
 
+    /// Calls like [`Runtime::call`], but the reducer always runs on the
+    /// runtime's executor thread, never on the calling task's thread. What
+    /// a server uses: a long reducer then cannot hold up the other tasks of
+    /// the async worker the request came in on (accepting connections,
+    /// answering status). Costs a hand-off to that thread per call.
+    pub async fn call_queued(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+    ) -> Result<Receipt, CallError> {
+        self.call_inner(module, reducer, args, None, false).await
+    }
+
+    /// `inline`: run here when nobody else is executing (the fast path),
+    /// instead of always queueing for the executor thread.
     async fn call_inner(
         &self,
         module: &str,
         reducer: &str,
         args: &[u8],
         cause: Option<&Scheduled>,
+        inline: bool,
     ) -> Result<Receipt, CallError> {
         self.check_running()?;
         // Backpressure: wait while too many calls, or too many bytes of
@@ -498,12 +523,21 @@ impl Runtime {
         // Fast path: nobody else is executing, so run here and skip the hop
         // to the executor task. Otherwise queue behind the others.
         let (reply, rx) = oneshot::channel();
-        match self.inner.exec.try_lock() {
-            Ok(mut exec) => match self.execute_guarded(&mut exec, module, reducer, args, cause)? {
-                (receipt, None) => return Ok(receipt),
-                (receipt, Some(commit)) => self.submit(commit, receipt, reply, Some(slot)),
-            },
-            Err(_) => {
+        let here = || {
+            if inline {
+                self.inner.exec.try_lock().ok()
+            } else {
+                None
+            }
+        };
+        match here() {
+            Some(mut exec) => {
+                match self.execute_guarded(&mut exec, module, reducer, args, cause)? {
+                    (receipt, None) => return Ok(receipt),
+                    (receipt, Some(commit)) => self.submit(commit, receipt, reply, Some(slot)),
+                }
+            }
+            None => {
                 let request = Request::Call(QueuedCall {
                     module: module.to_owned(),
                     reducer: reducer.to_owned(),

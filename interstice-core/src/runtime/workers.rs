@@ -1,6 +1,7 @@
-//! The runtime's two tasks: the executor, which runs queued calls one
-//! after another, and the subscription worker, which runs scheduled
-//! subscriptions once their cause is durable.
+//! The runtime's two workers: the executor, which runs queued calls one
+//! after another on a thread of its own, and the subscription task, which
+//! hands scheduled subscriptions to the executor once their cause is
+//! durable.
 
 use tokio::sync::mpsc;
 
@@ -34,7 +35,7 @@ pub(super) async fn subscription_worker(
         }
         let rt = Runtime { inner };
         if let Err(e) = rt
-            .call_inner(&s.module, &s.reducer, &s.args, Some(&s))
+            .call_inner(&s.module, &s.reducer, &s.args, Some(&s), false)
             .await
         {
             tracing::error!(module = %s.module, reducer = %s.reducer, cause = s.cause, "subscription could not run: {e}");
