@@ -198,6 +198,8 @@ struct QueuedCall {
     cause: Option<Scheduled>,
     reply: oneshot::Sender<Result<Receipt, CallError>>,
     slot: Slot,
+    /// Run with the worker's other tasks handed off (`call_queued`).
+    offload: bool,
 }
 
 /// A call's place among those not yet durable (its slot and its bytes);
@@ -304,15 +306,7 @@ impl Runtime {
             }
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
-        // The executor runs reducers, which may take a while (up to their
-        // fuel): on a thread of its own, never on an async worker, whose
-        // other tasks (a server's accept loop, say) would wait behind it.
-        let handle = tokio::runtime::Handle::current();
-        let weak = Arc::downgrade(&inner);
-        std::thread::Builder::new()
-            .name("interstice-executor".into())
-            .spawn(move || handle.block_on(executor(weak, request_rx)))
-            .expect("spawn the executor thread");
+        tokio::spawn(executor(Arc::downgrade(&inner), request_rx));
         Ok((Self { inner }, replayed.report))
     }
 
@@ -474,11 +468,12 @@ impl Runtime {
         self.call_inner(module, reducer, args, None, true).await
     }
 
-    /// Calls like [`Runtime::call`], but the reducer always runs on the
-    /// runtime's executor thread, never on the calling task's thread. What
-    /// a server uses: a long reducer then cannot hold up the other tasks of
-    /// the async worker the request came in on (accepting connections,
-    /// answering status). Costs a hand-off to that thread per call.
+    /// Calls like [`Runtime::call`], but the reducer always runs in the
+    /// runtime's executor, never on the calling task. What a server uses:
+    /// the executor runs reducers with the worker's other tasks handed to
+    /// another thread (`block_in_place`), so a long reducer cannot hold up
+    /// the tasks of the worker a request came in on (accepting
+    /// connections, answering status).
     pub async fn call_queued(
         &self,
         module: &str,
@@ -489,7 +484,7 @@ impl Runtime {
     }
 
     /// `inline`: run here when nobody else is executing (the fast path),
-    /// instead of always queueing for the executor thread.
+    /// instead of always queueing for the executor.
     async fn call_inner(
         &self,
         module: &str,
@@ -545,6 +540,7 @@ impl Runtime {
                     cause: cause.cloned(),
                     reply,
                     slot: Some(slot),
+                    offload: !inline,
                 });
                 if self.inner.requests.send(request).is_err() {
                     return Err(self.gone());
@@ -574,6 +570,7 @@ impl Runtime {
             cause,
             reply,
             slot,
+            offload: _,
         } = call;
         match self.execute_guarded(exec, &module, &reducer, &args, cause.as_ref()) {
             Err(e) => drop(reply.send(Err(e))),

@@ -1,7 +1,6 @@
-//! The runtime's two workers: the executor, which runs queued calls one
-//! after another on a thread of its own, and the subscription task, which
-//! hands scheduled subscriptions to the executor once their cause is
-//! durable.
+//! The runtime's two tasks: the executor, which runs queued calls one
+//! after another, and the subscription worker, which runs scheduled
+//! subscriptions once their cause is durable.
 
 use tokio::sync::mpsc;
 
@@ -35,7 +34,7 @@ pub(super) async fn subscription_worker(
         }
         let rt = Runtime { inner };
         if let Err(e) = rt
-            .call_inner(&s.module, &s.reducer, &s.args, Some(&s), false)
+            .call_inner(&s.module, &s.reducer, &s.args, Some(&s), true)
             .await
         {
             tracing::error!(module = %s.module, reducer = %s.reducer, cause = s.cause, "subscription could not run: {e}");
@@ -44,24 +43,45 @@ pub(super) async fn subscription_worker(
 }
 
 /// Runs requests one after another: callers never contend for a lock, and
-/// each is woken once, when its commit is durable.
+/// each is woken once, when its commit is durable. A call made with
+/// [`Runtime::call_queued`] (a server's) runs in `block_in_place` on a
+/// multi-threaded runtime: a long reducer (up to its fuel) then moves the
+/// worker's other tasks to another thread instead of holding them up.
+/// Other calls run as they are: that hand-off would cost the in-process
+/// callers' group commit its batches.
 pub(super) async fn executor(
     inner: std::sync::Weak<Inner>,
     mut rx: mpsc::UnboundedReceiver<Request>,
 ) {
+    let multi_thread = matches!(
+        tokio::runtime::Handle::current().runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::MultiThread
+    );
     while let Some(request) = rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
         let rt = Runtime { inner };
-        let mut exec = rt.inner.lock_exec();
-        match request {
-            Request::Call(call) => rt.execute(&mut exec, call),
+        let offload = multi_thread && matches!(&request, Request::Call(c) if c.offload);
+        let run = || match request {
+            Request::Call(call) => rt.execute(&mut rt.inner.lock_exec(), call),
             Request::Install {
                 schema,
                 schema_bytes,
                 module,
                 wasm,
                 reply,
-            } => rt.install(&mut exec, schema, schema_bytes, &module, &wasm, reply),
+            } => rt.install(
+                &mut rt.inner.lock_exec(),
+                schema,
+                schema_bytes,
+                &module,
+                &wasm,
+                reply,
+            ),
+        };
+        if offload {
+            tokio::task::block_in_place(run);
+        } else {
+            run();
         }
     }
 }
