@@ -151,27 +151,33 @@ async fn subscribers_over_the_limits_get_503_and_calls_go_on() {
 #[path = "../../interstice-core/tests/common/wasm_modules.rs"]
 mod wasm_modules;
 
-/// `/v1/status` reads counters and the module catalog without the
-/// runtime's lock, so it answers while a long call holds it (item 10). The
-/// call runs on a thread of its own, so that only the lock is shared.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_answers_while_a_long_call_holds_the_runtime() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// A node serving the WAT `counter` module, whose `spin` loops until its
+/// fuel (2e9, a second or more) runs out; the runtime, to watch it.
+async fn spinning_node(config: NodeConfig) -> (Runtime, std::net::SocketAddr) {
     let store = Arc::new(MemoryLogStore::new());
-    let config = RuntimeConfig {
+    let runtime_config = RuntimeConfig {
         limits: interstice_core::Limits {
             fuel: 2_000_000_000,
             ..Default::default()
         },
         ..RuntimeConfig::default()
     };
-    let (runtime, _) = Runtime::open(store, config).await.unwrap();
+    let (runtime, _) = Runtime::open(store, runtime_config).await.unwrap();
     runtime.publish(&wasm_modules::counter()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Node::new(runtime.clone(), NodeConfig::default()).serve(listener, std::future::pending()),
-    );
+    let node = Node::new(runtime.clone(), config);
+    tokio::spawn(node.serve(listener, std::future::pending()));
+    (runtime, addr)
+}
+
+/// `/v1/status` reads counters and the module catalog without the
+/// runtime's lock, so it answers while a long call holds it (item 10). The
+/// call runs on a thread of its own, so that only the lock is shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_answers_while_a_long_call_holds_the_runtime() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (runtime, addr) = spinning_node(NodeConfig::default()).await;
     // `spin` loops until its fuel runs out (a second or more).
     let done = Arc::new(AtomicBool::new(false));
     let before = runtime.instantiations();
@@ -205,26 +211,11 @@ async fn status_answers_while_a_long_call_holds_the_runtime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_call_over_http_does_not_hold_up_other_requests() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let store = Arc::new(MemoryLogStore::new());
-    let config = RuntimeConfig {
-        limits: interstice_core::Limits {
-            fuel: 2_000_000_000,
-            ..Default::default()
-        },
-        ..RuntimeConfig::default()
-    };
-    let (runtime, _) = Runtime::open(store, config).await.unwrap();
-    runtime.publish(&wasm_modules::counter()).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let node = Node::new(
-        runtime.clone(),
-        NodeConfig {
-            admin_token: Some("admin".into()),
-            ..NodeConfig::default()
-        },
-    );
-    tokio::spawn(node.serve(listener, std::future::pending()));
+    let (runtime, addr) = spinning_node(NodeConfig {
+        admin_token: Some("admin".into()),
+        ..NodeConfig::default()
+    })
+    .await;
     let done = Arc::new(AtomicBool::new(false));
     let before = runtime.instantiations();
     let spin = {
