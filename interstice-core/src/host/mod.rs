@@ -274,20 +274,9 @@ impl WasmHost {
             .linker
             .instantiate_pre(module)
             .map_err(|e| PublishError::BadImport(format!("{e:#}")))?;
-        let state = new_state(
+        let state = idle_state(
             self.limits,
-            Database::new(),
-            WriteSet::default(),
-            Arc::from("(publishing)"),
-            0,
-            Arc::from("interstice_describe"),
-            true,
-            CallContext {
-                timestamp: 0,
-                rng: 0,
-            },
-            Arc::new(HashMap::new()),
-            0,
+            "interstice_describe",
             self.instantiations.clone(),
         );
         let mut store = Store::new(&self.engine, state);
@@ -314,19 +303,16 @@ impl WasmHost {
     }
 }
 
-/// The type of every host function the linker defines, by name.
-fn host_import_types(
-    engine: &Engine,
-    linker: &Linker<HostState>,
-    limits: Limits,
-) -> HashMap<String, wasmtime::FuncType> {
-    let state = new_state(
+/// The state of a store that runs no transaction (reading a module's
+/// schema, listing the host's functions): an empty database, read-only.
+fn idle_state(limits: Limits, what: &str, instantiations: Arc<AtomicU64>) -> HostState {
+    new_state(
         limits,
         Database::new(),
         WriteSet::default(),
-        Arc::from("(host)"),
+        Arc::from("(publishing)"),
         0,
-        Arc::from("(imports)"),
+        Arc::from(what),
         true,
         CallContext {
             timestamp: 0,
@@ -334,9 +320,17 @@ fn host_import_types(
         },
         Arc::new(HashMap::new()),
         0,
-        Arc::default(),
-    );
-    let mut store = Store::new(engine, state);
+        instantiations,
+    )
+}
+
+/// The type of every host function the linker defines, by name.
+fn host_import_types(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    limits: Limits,
+) -> HashMap<String, wasmtime::FuncType> {
+    let mut store = Store::new(engine, idle_state(limits, "(imports)", Arc::default()));
     let defined: Vec<(String, wasmtime::Extern)> = linker
         .iter(&mut store)
         .filter(|(module, _, _)| *module == "interstice")
