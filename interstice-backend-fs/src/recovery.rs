@@ -246,41 +246,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
     }
 
     if let Some(k) = cut_from {
-        let tail = report.invalid_tail.as_ref().expect("set above");
-        if opts.read_only {
-            tracing::warn!(log = %dir.display(), "invalid tail of the log ignored (read-only, nothing cut): {tail}");
-        } else {
-            // Later segments first, so a crash part-way leaves a prefix.
-            for s in scanned[k + 1..].iter().rev() {
-                let q = layout::quarantine_file(vfs, dir, &metas[s.index].name)?;
-                report.quarantined.push(q);
-            }
-            let s = &scanned[k];
-            let name = &metas[s.index].name;
-            if s.scan.valid_end == 0 {
-                report
-                    .quarantined
-                    .push(layout::quarantine_file(vfs, dir, name)?);
-            } else if s.scan.valid_end < s.file_len() {
-                let path = dir.join(name);
-                let q = layout::quarantine_bytes(
-                    vfs,
-                    dir,
-                    name,
-                    s.scan.valid_end,
-                    &s.buf[s.scan.valid_end as usize..],
-                )?;
-                report.quarantined.push(q);
-                let file = layout::open_segment_rw(vfs, &path)?;
-                file.set_len(s.scan.valid_end)
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| Error::io("cut torn tail of", path.display(), e))?;
-            }
-            layout::sync_dir(vfs, dir)?;
-            for q in &report.quarantined {
-                tracing::warn!(log = %dir.display(), "cut invalid tail of the log: {tail}; {q}");
-            }
-        }
+        cut_tail(vfs, dir, opts, &scanned[k..], &metas, &mut report)?;
     }
 
     // Served lengths end at the cut, whether or not the bytes moved.
@@ -312,6 +278,55 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
         next_offset,
         report,
     })
+}
+
+/// Moves the invalid tail that starts in `scanned[0]` into quarantine: the
+/// later segments whole (last first, so a crash part-way leaves a prefix),
+/// then the damaged part of the first, which is cut and synced. A read-only
+/// open only warns.
+fn cut_tail(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    opts: &LogOptions,
+    scanned: &[Scanned],
+    metas: &[SegmentMeta],
+    report: &mut RecoveryReport,
+) -> Result<(), Error> {
+    let tail = report.invalid_tail.clone().expect("set before cutting");
+    if opts.read_only {
+        tracing::warn!(log = %dir.display(), "invalid tail of the log ignored (read-only, nothing cut): {tail}");
+        return Ok(());
+    }
+    for s in scanned[1..].iter().rev() {
+        let q = layout::quarantine_file(vfs, dir, &metas[s.index].name)?;
+        report.quarantined.push(q);
+    }
+    let s = &scanned[0];
+    let name = &metas[s.index].name;
+    if s.scan.valid_end == 0 {
+        report
+            .quarantined
+            .push(layout::quarantine_file(vfs, dir, name)?);
+    } else if s.scan.valid_end < s.file_len() {
+        let path = dir.join(name);
+        let q = layout::quarantine_bytes(
+            vfs,
+            dir,
+            name,
+            s.scan.valid_end,
+            &s.buf[s.scan.valid_end as usize..],
+        )?;
+        report.quarantined.push(q);
+        let file = layout::open_segment_rw(vfs, &path)?;
+        file.set_len(s.scan.valid_end)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("cut torn tail of", path.display(), e))?;
+    }
+    layout::sync_dir(vfs, dir)?;
+    for q in &report.quarantined {
+        tracing::warn!(log = %dir.display(), "cut invalid tail of the log: {tail}; {q}");
+    }
+    Ok(())
 }
 
 /// Whether damage `bad`, the first in `scanned[0]`, followed by valid
