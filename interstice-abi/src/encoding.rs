@@ -7,10 +7,12 @@
 //! implementation can be replaced without changing the format. Nothing
 //! outside this module names bincode.
 //!
-//! Guests encode their own Rust types (`#[derive(Serialize)]`); the host
-//! decodes the same bytes into [`Value`]s driven by the schema's [`Type`]
-//! ([`decode_value`]) and encodes values back ([`encode_value`]) to the
-//! same bytes.
+//! Schemas are serde types and go through [`encode`] and [`decode`].
+//! Rows and arguments do not: in a module, the SDK's `IntersticeType`
+//! (derived by `#[derive(IntersticeType)]` and `#[table]`) writes the same
+//! bytes by hand, without serde, to keep modules small; the host decodes
+//! them into [`Value`]s driven by the schema's [`Type`] ([`decode_value`])
+//! and encodes values back ([`encode_value`]) to the same bytes.
 
 use std::fmt;
 

@@ -6,7 +6,8 @@
 //! validates and logs. Rows and arguments travel as bytes in the one
 //! [`encoding`] (specified in `docs/abi.md`): guests encode their own Rust
 //! types, the host decodes them into [`Value`]s using the schema's
-//! [`Type`]s. [`compat`] decides whether a new version of a schema may
+//! [`Type`]s. [`wasm`] holds the calling convention (export names, status
+//! codes, buffer packing, log levels). [`compat`] decides whether a new version of a schema may
 //! replace an old one. This crate compiles to `wasm32-unknown-unknown` and
 //! has no host-only dependencies.
 
@@ -15,6 +16,7 @@ pub mod encoding;
 mod schema;
 mod ty;
 mod value;
+pub mod wasm;
 
 pub use encoding::{
     EncodingError, decode, decode_schema, decode_value, encode, encode_fields, encode_value,

@@ -165,6 +165,39 @@ fn the_wire_format_is_pinned() {
     );
 }
 
+/// The type encodings `docs/abi.md` gives as examples, and the variant
+/// numbers of its table.
+#[test]
+fn the_documented_type_bytes_are_pinned() {
+    let opt = Type::Option(Box::new(Type::Bytes));
+    assert_eq!(encode(&opt).unwrap(), [0x10, 0x0f]);
+    let p = Type::Struct(StructType {
+        name: "P".into(),
+        fields: vec![Field {
+            name: "x".into(),
+            ty: Type::I32,
+        }],
+    });
+    assert_eq!(
+        encode(&p).unwrap(),
+        [0x12, 0x01, 0x50, 0x01, 0x01, 0x78, 0x04]
+    );
+    let numbered = [
+        (Type::Unit, 0u8),
+        (Type::U64, 10),
+        (Type::String, 14),
+        (Type::Bytes, 15),
+    ];
+    for (ty, index) in numbered {
+        assert_eq!(encode(&ty).unwrap(), [index], "{ty:?}");
+    }
+    let e = Type::Enum(EnumType {
+        name: String::new(),
+        variants: vec![],
+    });
+    assert_eq!(encode(&e).unwrap()[0], 19);
+}
+
 #[test]
 fn trailing_bytes_and_bad_variants_are_errors() {
     let mut bytes = encode_value(&Value::U32(5)).unwrap();

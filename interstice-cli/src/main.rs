@@ -60,7 +60,8 @@ enum Command {
     Publish {
         /// The log.
         log: String,
-        /// The module, a .wasm file built with interstice-sdk.
+        /// The module: a .wasm file that follows the module ABI (docs/abi.md), as
+        /// interstice-sdk builds them.
         wasm: String,
     },
     /// Call a reducer; exits 0 only once the commit is durable.

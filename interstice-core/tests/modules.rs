@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use common::built::wasm;
 
+use interstice_abi::wasm::LogLevel;
 use interstice_abi::{Value, encode_value};
 use interstice_backend_fs::FsLogStore;
 use interstice_core::db::Database;
@@ -66,7 +67,10 @@ async fn hello_survives_restart_without_rerunning_the_reducer_or_the_subscriptio
         .await
         .unwrap();
     assert_eq!(receipt.offset, Some(1));
-    assert_eq!(receipt.logs, [(2, "greeting 1 stored".to_owned())]);
+    assert_eq!(
+        receipt.logs,
+        [(LogLevel::Info, "greeting 1 stored".to_owned())]
+    );
     rt.settle().await;
     let before = rt.read(dump).await.unwrap();
     assert_eq!(
@@ -336,7 +340,7 @@ async fn chat_uses_indexes_subscriptions_and_a_read_only_reducer() {
     assert_eq!(
         receipt.logs,
         [(
-            2,
+            LogLevel::Info,
             "#general: 2 messages, latest: hello @ada and @nobody".to_owned()
         )]
     );

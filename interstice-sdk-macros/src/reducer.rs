@@ -154,7 +154,7 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
             })
         }
     };
-    let export_name = format!("__interstice_reducer__{name_str}");
+    let export_name = interstice_abi::wasm::reducer_export(&name_str);
     let export_fn = format_ident!("__interstice_reducer_{}", name);
     let param_names: Vec<_> = params.iter().map(|(n, _)| n).collect();
     let param_strs: Vec<_> = params.iter().map(|(n, _)| n.to_string()).collect();

@@ -7,6 +7,8 @@ use crate::codec::Timestamp;
 use crate::error::Error;
 use crate::sys;
 use crate::table::{ReadOnly, ReadWrite};
+/// Log levels (the ABI's [`interstice_abi::wasm::LogLevel`]).
+pub use interstice_abi::wasm::LogLevel as Level;
 
 /// A reducer's view of the world. `M` is [`ReadWrite`] or [`ReadOnly`]:
 /// a read-only reducer's tables have no mutation methods.
@@ -54,12 +56,12 @@ impl<M> Context<M> {
 
     /// Logs an informational message.
     pub fn log(&self, msg: impl AsRef<str>) {
-        sys::log(2, msg.as_ref())
+        sys::log(Level::Info, msg.as_ref())
     }
 
     /// Logs at a level.
     pub fn log_at(&self, level: Level, msg: impl AsRef<str>) {
-        sys::log(level as i32, msg.as_ref())
+        sys::log(level, msg.as_ref())
     }
 
     /// This module's name.
@@ -86,17 +88,4 @@ impl<M> Db<M> {
     pub fn new() -> Self {
         Self { _mode: PhantomData }
     }
-}
-
-/// Log levels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    /// Something failed.
-    Error = 0,
-    /// Something looks wrong.
-    Warn = 1,
-    /// Ordinary progress.
-    Info = 2,
-    /// Detail.
-    Debug = 3,
 }

@@ -147,12 +147,12 @@ pub mod __private {
         // caller's error carries the message and location.
         #[cfg(target_arch = "wasm32")]
         std::panic::set_hook(Box::new(|info| {
-            crate::sys::log(0, &info.to_string().replace('\n', " "));
+            crate::sys::log(crate::Level::Error, &info.to_string().replace('\n', " "));
         }));
-        let packed = ((ptr as u32 as i64) << 32) | len as u32 as i64;
+        let packed = interstice_abi::wasm::pack(ptr as u32, len as u32);
         let args = crate::sys::take_buffer(packed);
         match body(&args) {
-            Ok(()) => 0,
+            Ok(()) => interstice_abi::wasm::OK,
             Err(message) => crate::sys::give(message.into_bytes()),
         }
     }

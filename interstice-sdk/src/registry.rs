@@ -121,7 +121,7 @@ pub fn module_schema() -> Result<ModuleSchema, String> {
     })
 }
 
-/// The encoded schema, as `ptr << 32 | len`. A module whose pieces do not
+/// The encoded schema, packed (`interstice_abi::wasm::pack`). A module whose pieces do not
 /// add up traps here, with the reason in the panic message.
 #[cfg(target_arch = "wasm32")]
 #[unsafe(no_mangle)]
@@ -137,7 +137,7 @@ pub extern "C" fn interstice_describe() -> i64 {
     let schema = match module_schema() {
         Ok(s) => s,
         Err(e) => {
-            crate::sys::log(0, &e);
+            crate::sys::log(crate::Level::Error, &e);
             panic!("{e}");
         }
     };

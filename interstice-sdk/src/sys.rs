@@ -6,13 +6,12 @@
 //! crate still compiles (for tests of the encoding, IDEs and docs), and a
 //! host call panics with a message saying so.
 
-/// `-1`: not found, or the end of a scan.
-pub const NOT_FOUND: i64 = -1;
-/// `-2`: the call failed; [`last_error`] has the message.
-pub const ERROR: i64 = -2;
+use interstice_abi::wasm::{self, ERROR, LogLevel, NOT_FOUND};
 
 #[cfg(target_arch = "wasm32")]
 mod raw {
+    // The namespace is `interstice_abi::wasm::IMPORT_MODULE` (an attribute
+    // takes only a literal).
     #[link(wasm_import_module = "interstice")]
     unsafe extern "C" {
         pub fn log(level: i32, ptr: *const u8, len: i32);
@@ -109,10 +108,10 @@ fn len(bytes: &[u8]) -> i32 {
 }
 
 /// Takes ownership of a buffer the host filled through
-/// `interstice_alloc` and handed over as `ptr << 32 | len`.
+/// `interstice_alloc` and handed over [`wasm::pack`]ed.
 pub fn take_buffer(packed: i64) -> Vec<u8> {
-    let ptr = (packed as u64 >> 32) as usize as *mut u8;
-    let n = packed as u32 as usize;
+    let (ptr, n) = wasm::unpack(packed);
+    let (ptr, n) = (ptr as usize as *mut u8, n as usize);
     if n == 0 {
         // Empty buffers may come without an allocation (pointer 0).
         return Vec::new();
@@ -146,10 +145,10 @@ pub fn last_error() -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Logs `msg` at `level` (0 error, 1 warn, 2 info, 3 debug).
-pub fn log(level: i32, msg: &str) {
+/// Logs `msg` at `level`.
+pub fn log(level: LogLevel, msg: &str) {
     // SAFETY: the pointer and length describe `msg`.
-    unsafe { raw::log(level, msg.as_ptr(), len(msg.as_bytes())) }
+    unsafe { raw::log(level as i32, msg.as_ptr(), len(msg.as_bytes())) }
 }
 
 /// The transaction's time, µs since the Unix epoch.
@@ -223,9 +222,9 @@ pub enum Bound {
 impl Bound {
     fn parts(&self) -> (&[u8], i32) {
         match self {
-            Bound::Unbounded => (&[], 0),
-            Bound::Included(b, cols) => (b, 1 | (*cols as i32) << 8),
-            Bound::Excluded(b, cols) => (b, 2 | (*cols as i32) << 8),
+            Bound::Unbounded => (&[], wasm::bound::UNBOUNDED),
+            Bound::Included(b, cols) => (b, wasm::bound::mode(wasm::bound::INCLUDED, *cols)),
+            Bound::Excluded(b, cols) => (b, wasm::bound::mode(wasm::bound::EXCLUDED, *cols)),
         }
     }
 }
@@ -280,7 +279,7 @@ pub fn call(module: &str, reducer: &str, args: &[u8]) -> Result<(), String> {
 /// Leaks `bytes` and packs their address and length for the host.
 pub fn give(bytes: Vec<u8>) -> i64 {
     let bytes = bytes.leak();
-    ((bytes.as_ptr() as usize as i64) << 32) | bytes.len() as i64
+    wasm::pack(bytes.as_ptr() as usize as u32, bytes.len() as u32)
 }
 
 /// The export the host allocates argument and result buffers with. The

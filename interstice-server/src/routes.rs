@@ -293,10 +293,7 @@ fn receipt_json(r: &Receipt) -> Json {
     let logs: Vec<_> = r
         .logs
         .iter()
-        .map(|(level, message)| {
-            let level = ["error", "warn", "info", "debug"][(*level).clamp(0, 3) as usize];
-            json!({"level": level, "message": message})
-        })
+        .map(|(level, message)| json!({"level": level.as_str(), "message": message}))
         .collect();
     json!({"offset": r.offset, "logs": logs})
 }

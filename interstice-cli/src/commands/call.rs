@@ -65,7 +65,6 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
     rt.shutdown().await;
     let receipt = result.with_context(|| format!("{target} did not commit"))?;
     for (level, line) in &receipt.logs {
-        let level = ["error", "warn", "info", "debug"][(*level).clamp(0, 3) as usize];
         println!("[{level}] {line}");
     }
     match receipt.offset {

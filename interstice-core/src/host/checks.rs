@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use interstice_abi::ModuleSchema;
 use wasmtime::{ExternType, FuncType, Module};
 
-use super::exports;
 use crate::error::PublishError;
+use interstice_abi::wasm as exports;
 
 /// A function type as WAT writes it: `(func (param i32 i32) (result i64))`.
 pub(crate) fn wat(f: &FuncType) -> String {
@@ -107,7 +107,7 @@ pub(crate) fn base_exports(module: &Module) -> Result<(), PublishError> {
 /// Every reducer the schema declares has its export.
 pub(crate) fn reducer_exports(module: &Module, schema: &ModuleSchema) -> Result<(), PublishError> {
     for r in &schema.reducers {
-        let name = format!("{}{}", exports::REDUCER_PREFIX, r.name);
+        let name = exports::reducer_export(&r.name);
         expect_func(
             module,
             &name,

@@ -2,8 +2,8 @@
 //! pointer a guest passes is bounds-checked before memory is touched; a bad
 //! pointer traps the call. Results larger than a number are written into
 //! guest memory allocated with the module's `interstice_alloc` and returned
-//! as `ptr << 32 | len`. Return codes: `-1` not found / end of scan, `-2`
-//! error (message via `last_error`).
+//! [`wasm::pack`]ed. Return codes are [`wasm::NOT_FOUND`] (not found, end of
+//! scan) and [`wasm::ERROR`] (message via `last_error`).
 //!
 //! Errors that break a rule (capability violations, unique-index
 //! violations, limits) also doom the transaction: it aborts whatever the
@@ -12,17 +12,15 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
+use interstice_abi::wasm::{self, ERROR, LogLevel, NOT_FOUND, OK};
 use interstice_abi::{Type, Value, Visibility, decode_value};
 use wasmtime::{Caller, Linker};
 
 use super::state::{Cursor, Doom, HostState};
-use super::{Invocation, pack, run};
+use super::{Invocation, run};
 use crate::db::{Database, TxnError, WriteSet};
 use crate::error::{CallError, TableError};
 use crate::table::Row;
-
-const NOT_FOUND: i64 = -1;
-const ERROR: i64 = -2;
 
 type Result<T> = wasmtime::Result<T>;
 
@@ -59,7 +57,7 @@ fn str_at(mem: &[u8], ptr: i32, len: i32) -> Result<&str> {
         .map_err(|_| wasmtime::Error::msg("guest passed a string that is not UTF-8"))
 }
 
-/// Copies `bytes` into fresh guest memory and returns `ptr << 32 | len`.
+/// Copies `bytes` into fresh guest memory and returns them packed.
 fn write_result(caller: &mut Caller<'_, HostState>, bytes: &[u8]) -> Result<i64> {
     let (memory, alloc) = super::guest_exports(&mut *caller)?;
     let len = u32::try_from(bytes.len()).map_err(|_| wasmtime::Error::msg("result over 4 GiB"))?;
@@ -71,11 +69,12 @@ fn write_result(caller: &mut Caller<'_, HostState>, bytes: &[u8]) -> Result<i64>
             wasmtime::Error::msg("interstice_alloc returned memory outside the guest's memory")
         })?
         .copy_from_slice(bytes);
-    Ok(pack(ptr, len))
+    Ok(wasm::pack(ptr, len))
 }
 
+/// The module and table ids of a table handle ([`wasm::table_handle`]).
 fn split(handle: i64) -> (u32, u32) {
-    ((handle as u64 >> 32) as u32, handle as u32)
+    wasm::unpack(handle)
 }
 
 fn fail(caller: &mut Caller<'_, HostState>, message: String) -> i64 {
@@ -172,8 +171,8 @@ fn check_write_set(state: &HostState) -> std::result::Result<(), Doom> {
     Ok(())
 }
 
-/// Decodes a scan bound: `mode & 0xff` is 0 (unbounded), 1 (included) or 2
-/// (excluded); for an index, `mode >> 8` is how many key columns it holds.
+/// Decodes a scan bound: `mode & 0xff` is one of [`wasm::bound`]'s kinds;
+/// for an index, `mode >> 8` is how many key columns it holds.
 fn bound(
     state: &HostState,
     module: u32,
@@ -213,9 +212,9 @@ fn bound(
         }
     };
     match mode & 0xff {
-        0 => Ok(Bound::Unbounded),
-        1 => key(bytes).map(Bound::Included),
-        2 => key(bytes).map(Bound::Excluded),
+        wasm::bound::UNBOUNDED => Ok(Bound::Unbounded),
+        wasm::bound::INCLUDED => key(bytes).map(Bound::Included),
+        wasm::bound::EXCLUDED => key(bytes).map(Bound::Excluded),
         m => Err(format!("unknown bound mode {m}")),
     }
 }
@@ -264,7 +263,7 @@ fn write_row(
 }
 
 pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
-    const NS: &str = "interstice";
+    const NS: &str = wasm::IMPORT_MODULE;
 
     linker.func_wrap(
         NS,
@@ -272,11 +271,12 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
         |mut c: Caller<'_, HostState>, level: i32, ptr: i32, len: i32| -> Result<()> {
             let msg = read_str(&mut c, ptr, len)?;
             let s = c.data();
+            let level = LogLevel::from_i32(level);
             match level {
-                0 => tracing::error!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
-                1 => tracing::warn!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
-                2 => tracing::info!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
-                _ => tracing::debug!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
+                LogLevel::Error => tracing::error!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
+                LogLevel::Warn => tracing::warn!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
+                LogLevel::Info => tracing::info!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
+                LogLevel::Debug => tracing::debug!(target: "interstice::module", module = %s.module_name, reducer = %s.reducer, "{msg}"),
             }
             c.data_mut().logs.push((level, msg));
             Ok(())
@@ -325,7 +325,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
                 s.doom(d);
                 return Ok(ERROR);
             }
-            Ok(((module_id as i64) << 32) | table_id as i64)
+            Ok(wasm::table_handle(module_id, table_id))
         },
     )?;
 
@@ -346,7 +346,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
                 .expect("just written")
                 .schema();
             if !schema.auto_inc {
-                return Ok(0);
+                return Ok(OK);
             }
             let key = row.values()[schema.primary_key as usize].as_u128();
             match key.and_then(|k| i64::try_from(k).ok()) {
@@ -363,7 +363,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
         NS,
         "update",
         |mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32| -> Result<i64> {
-            Ok(write_row(&mut c, h, ptr, len, WriteSet::update)?.map_or_else(|code| code, |_| 0))
+            Ok(write_row(&mut c, h, ptr, len, WriteSet::update)?.map_or_else(|code| code, |_| OK))
         },
     )?;
 
@@ -646,7 +646,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
             s.logs.extend(out.logs);
             c.set_fuel(fuel.saturating_sub(out.fuel_used))?;
             match out.result {
-                Ok(()) => Ok(0),
+                Ok(()) => Ok(OK),
                 Err(CallError::Failed { message, .. }) | Err(CallError::Trap { message, .. }) => {
                     let s = c.data_mut();
                     s.ws.rollback_to(&mut s.db, savepoint);

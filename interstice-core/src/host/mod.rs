@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use interstice_abi::wasm::{self as exports, LogLevel};
 use interstice_abi::{ModuleSchema, ReducerSchema};
 use wasmtime::{
     Config, Engine, InstancePre, Linker, Module, Store, StoreLimitsBuilder, Trap, TypedFunc,
@@ -59,19 +60,6 @@ impl Default for Limits {
 /// Instances that can exist at once: calls are serialized, so this bounds
 /// cross-module nesting plus concurrent publishes.
 const POOL_SLOTS: u32 = 64;
-
-/// Export names of the module ABI (see `docs/abi.md`).
-pub mod exports {
-    /// The module's linear memory.
-    pub const MEMORY: &str = "memory";
-    /// `(size: i32) -> i32`: allocates guest memory for the host to fill.
-    pub const ALLOC: &str = "interstice_alloc";
-    /// `() -> i64`: the encoded `ModuleSchema`, as `ptr << 32 | len`.
-    pub const DESCRIBE: &str = "interstice_describe";
-    /// Prefix of each reducer's export: `(args_ptr: i32, args_len: i32) ->
-    /// i64`, 0 for success or `ptr << 32 | len` of a UTF-8 error message.
-    pub const REDUCER_PREFIX: &str = "__interstice_reducer__";
-}
 
 /// A module compiled and linked, ready to instantiate for each call.
 pub struct CompiledModule {
@@ -215,7 +203,7 @@ impl WasmHost {
             .reducers
             .iter()
             .map(|r| {
-                let export = format!("{}{}", exports::REDUCER_PREFIX, r.name);
+                let export = exports::reducer_export(&r.name);
                 let export_index = module.get_export_index(&export).expect("checked above");
                 let entry = ReducerEntry {
                     schema: r.clone(),
@@ -333,7 +321,7 @@ fn host_import_types(
     let mut store = Store::new(engine, idle_state(limits, "(imports)", Arc::default()));
     let defined: Vec<(String, wasmtime::Extern)> = linker
         .iter(&mut store)
-        .filter(|(module, _, _)| *module == "interstice")
+        .filter(|(module, _, _)| *module == exports::IMPORT_MODULE)
         .map(|(_, name, ext)| (name.to_owned(), ext))
         .collect();
     defined
@@ -415,7 +403,7 @@ struct Taken {
     db: Database,
     ws: WriteSet,
     doom: Option<Doom>,
-    logs: Vec<(i32, String)>,
+    logs: Vec<(LogLevel, String)>,
     rng: u64,
 }
 
@@ -442,7 +430,7 @@ pub(crate) struct Outcome {
     pub ws: WriteSet,
     pub fuel_used: u64,
     pub result: Result<(), CallError>,
-    pub logs: Vec<(i32, String)>,
+    pub logs: Vec<(LogLevel, String)>,
     pub rng: u64,
 }
 
@@ -570,7 +558,7 @@ fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Resu
     // SAFETY: `link` checked every reducer export is `(i32, i32) -> i64`.
     let f = unsafe { TypedFunc::<(i32, i32), i64>::new_unchecked(&*store, f) };
     let status = f.call(&mut *store, (ptr, len))?;
-    if status == 0 {
+    if status == exports::OK {
         return Ok(None);
     }
     let (ptr, len) = unpack(status);
@@ -585,11 +573,11 @@ fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Resu
 
 /// A trap after the guest logged a panic (the SDK's panic hook does) says
 /// what panicked, and where, before the trap itself.
-fn with_panic_message(e: CallError, logs: &[(i32, String)]) -> CallError {
+fn with_panic_message(e: CallError, logs: &[(LogLevel, String)]) -> CallError {
     let panic = logs
         .iter()
         .rev()
-        .find(|(level, msg)| *level == 0 && msg.starts_with("panicked at "));
+        .find(|(level, msg)| *level == LogLevel::Error && msg.starts_with("panicked at "));
     match (e, panic) {
         (
             CallError::Trap {
@@ -667,13 +655,8 @@ pub(crate) fn guest_exports(
     Ok((memory, alloc))
 }
 
-/// Splits a packed `ptr << 32 | len`.
+/// Splits a packed buffer into a guest address and length.
 pub(crate) fn unpack(packed: i64) -> (usize, usize) {
-    let p = packed as u64;
-    ((p >> 32) as usize, (p & 0xffff_ffff) as usize)
-}
-
-/// Packs a guest pointer and length.
-pub(crate) fn pack(ptr: u32, len: u32) -> i64 {
-    (((ptr as u64) << 32) | len as u64) as i64
+    let (ptr, len) = exports::unpack(packed);
+    (ptr as usize, len as usize)
 }

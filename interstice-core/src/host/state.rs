@@ -70,7 +70,7 @@ pub(crate) struct HostState {
     /// Nesting of cross-module calls (0 for the outermost).
     pub depth: u32,
     /// Messages the reducer logged.
-    pub logs: Vec<(i32, String)>,
+    pub logs: Vec<(interstice_abi::wasm::LogLevel, String)>,
     /// Counts instances created (replay must create none).
     pub instantiations: Arc<std::sync::atomic::AtomicU64>,
 }

@@ -87,7 +87,7 @@ pub struct Receipt {
     /// so logged nothing).
     pub offset: Option<u64>,
     /// What the reducer logged, as `(level, message)`.
-    pub logs: Vec<(i32, String)>,
+    pub logs: Vec<(interstice_abi::wasm::LogLevel, String)>,
 }
 
 /// A module installed in the runtime, in brief (see [`Runtime::modules`]).
