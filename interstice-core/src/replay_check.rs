@@ -63,8 +63,8 @@ pub async fn replay_check(
         report.commits += 1;
         if commit.invocation.reducer != PUBLISH_INVOCATION {
             report.executed += 1;
-            let first = execute(&host, limits, &modules, &mut db, &commit);
-            let second = execute(&host, limits, &modules, &mut db, &commit);
+            let first = execute(&host, &modules, &mut db, &commit);
+            let second = execute(&host, &modules, &mut db, &commit);
             let divergence = compare(&db, &commit, &first, "logged", "re-executed")
                 .or_else(|| compare_runs(&db, &first, &second));
             if let Some(detail) = divergence {
@@ -104,7 +104,6 @@ pub async fn replay_check(
 /// the error it failed with.
 fn execute(
     host: &WasmHost,
-    limits: Limits,
     modules: &Arc<HashMap<u32, Arc<CompiledModule>>>,
     db: &mut Database,
     commit: &Commit,
@@ -119,26 +118,19 @@ fn execute(
         .reducer(&inv.reducer)
         .cloned()
         .ok_or_else(|| format!("module `{}` has no reducer `{}`", inv.module, inv.reducer))?;
-    let out = run(
-        host.engine(),
-        host.counter(),
-        limits,
-        modules.clone(),
-        std::mem::take(db),
-        WriteSet::default(),
-        Invocation {
-            module: &compiled,
-            reducer: &reducer,
-            args: &inv.args,
-            ctx: CallContext {
-                timestamp: commit.timestamp,
-                rng: seed(commit.offset, commit.timestamp),
-            },
-            fuel: limits.fuel,
-            depth: 0,
+    let call = Invocation {
+        module: &compiled,
+        reducer: &reducer,
+        args: &inv.args,
+        ctx: CallContext {
+            timestamp: commit.timestamp,
+            rng: seed(commit.offset, commit.timestamp),
         },
-        None,
-    );
+        fuel: host.limits().fuel,
+        depth: 0,
+    };
+    let env = host.env(modules.clone());
+    let out = run(env, std::mem::take(db), WriteSet::default(), call, None);
     *db = out.db;
     let produced = out.ws.mutations().to_vec();
     out.ws.rollback(db);

@@ -162,14 +162,14 @@ impl WasmHost {
         self.instantiations.load(Ordering::Relaxed)
     }
 
-    /// The engine modules are compiled for.
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// The instantiation counter, for [`run`].
-    pub(crate) fn counter(&self) -> &Arc<AtomicU64> {
-        &self.instantiations
+    /// What calls of `modules` on this host run with, for [`run`].
+    pub(crate) fn env(&self, modules: Arc<HashMap<u32, Arc<CompiledModule>>>) -> Env {
+        Env {
+            engine: self.engine.clone(),
+            limits: self.limits,
+            modules,
+            instantiations: self.instantiations.clone(),
+        }
     }
 
     /// The limits calls run with.
@@ -262,11 +262,7 @@ impl WasmHost {
             .linker
             .instantiate_pre(module)
             .map_err(|e| PublishError::BadImport(format!("{e:#}")))?;
-        let state = idle_state(
-            self.limits,
-            "interstice_describe",
-            self.instantiations.clone(),
-        );
+        let state = idle_state(self.env(Arc::default()), "interstice_describe");
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.store_limits);
         store.set_fuel(self.limits.fuel).expect("fuel is enabled");
@@ -293,23 +289,19 @@ impl WasmHost {
 
 /// The state of a store that runs no transaction (reading a module's
 /// schema, listing the host's functions): an empty database, read-only.
-fn idle_state(limits: Limits, what: &str, instantiations: Arc<AtomicU64>) -> HostState {
-    new_state(
-        limits,
-        Database::new(),
-        WriteSet::default(),
-        Arc::from("(publishing)"),
-        0,
-        Arc::from(what),
-        true,
-        CallContext {
+fn idle_state(env: Env, what: &str) -> HostState {
+    let frame = Frame {
+        module_id: 0,
+        module_name: Arc::from("(publishing)"),
+        reducer: Arc::from(what),
+        read_only: true,
+        ctx: CallContext {
             timestamp: 0,
             rng: 0,
         },
-        Arc::new(HashMap::new()),
-        0,
-        instantiations,
-    )
+        depth: 0,
+    };
+    new_state(env, Database::new(), WriteSet::default(), frame)
 }
 
 /// The type of every host function the linker defines, by name.
@@ -318,7 +310,13 @@ fn host_import_types(
     linker: &Linker<HostState>,
     limits: Limits,
 ) -> HashMap<String, wasmtime::FuncType> {
-    let mut store = Store::new(engine, idle_state(limits, "(imports)", Arc::default()));
+    let env = Env {
+        engine: engine.clone(),
+        limits,
+        modules: Arc::default(),
+        instantiations: Arc::default(),
+    };
+    let mut store = Store::new(engine, idle_state(env, "(imports)"));
     let defined: Vec<(String, wasmtime::Extern)> = linker
         .iter(&mut store)
         .filter(|(module, _, _)| *module == exports::IMPORT_MODULE)
@@ -333,29 +331,51 @@ fn host_import_types(
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn new_state(
-    limits: Limits,
-    db: Database,
-    ws: WriteSet,
-    module_name: Arc<str>,
+/// What every reducer call on one host shares: the engine, the limits,
+/// the modules loaded (for cross-module calls), the instantiation counter.
+#[derive(Clone)]
+pub(crate) struct Env {
+    pub engine: Engine,
+    pub limits: Limits,
+    pub modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
+    pub instantiations: Arc<AtomicU64>,
+}
+
+/// Who a store runs for: the module and reducer, its deterministic
+/// inputs, and how deep in a chain of cross-module calls.
+struct Frame {
     module_id: u32,
+    module_name: Arc<str>,
     reducer: Arc<str>,
     read_only: bool,
     ctx: CallContext,
-    modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
     depth: u32,
-    instantiations: Arc<AtomicU64>,
-) -> HostState {
+}
+
+impl Frame {
+    fn of(call: &Invocation<'_>) -> Self {
+        Self {
+            module_id: call.module.id,
+            module_name: call.module.name.clone(),
+            reducer: call.reducer.name.clone(),
+            read_only: call.reducer.schema.read_only,
+            ctx: call.ctx,
+            depth: call.depth,
+        }
+    }
+}
+
+fn new_state(env: Env, db: Database, ws: WriteSet, frame: Frame) -> HostState {
+    let limits = env.limits;
     HostState {
         db,
         ws,
-        module_id,
-        module_name,
-        reducer,
-        read_only,
-        ctx,
-        limits,
+        module_id: frame.module_id,
+        module_name: frame.module_name,
+        reducer: frame.reducer,
+        read_only: frame.read_only,
+        ctx: frame.ctx,
+        env,
         store_limits: StoreLimitsBuilder::new()
             .memory_size(limits.max_memory)
             .instances(STORE_REUSE as usize)
@@ -371,10 +391,8 @@ fn new_state(
         compiled: None,
         memory: None,
         alloc: None,
-        modules,
-        depth,
+        depth: frame.depth,
         logs: Vec::new(),
-        instantiations,
     }
 }
 
@@ -398,17 +416,9 @@ const STORE_REUSE: u32 = 16;
 #[derive(Default)]
 pub(crate) struct StoreCache(Option<(Store<HostState>, u32)>);
 
-/// What a finished call's store data hands back.
-struct Taken {
-    db: Database,
-    ws: WriteSet,
-    doom: Option<Doom>,
-    logs: Vec<(LogLevel, String)>,
-    rng: u64,
-}
-
-fn new_store(engine: &Engine, state: HostState) -> Store<HostState> {
-    let mut store = Store::new(engine, state);
+fn new_store(state: HostState) -> Store<HostState> {
+    let engine = state.env.engine.clone();
+    let mut store = Store::new(&engine, state);
     store.limiter(|s| &mut s.store_limits);
     store
 }
@@ -436,94 +446,85 @@ pub(crate) struct Outcome {
 
 /// Runs one reducer in a fresh instance. The write set's changes stay
 /// applied on success; on failure the caller rolls back.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
-    engine: &Engine,
-    instantiations: &Arc<AtomicU64>,
-    limits: Limits,
-    modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
+    env: Env,
     db: Database,
     ws: WriteSet,
     call: Invocation<'_>,
-    cache: Option<&mut StoreCache>,
+    mut cache: Option<&mut StoreCache>,
 ) -> Outcome {
-    let schema = &call.module.schema;
-    let state = new_state(
-        limits,
-        db,
-        ws,
-        call.module.name.clone(),
-        call.module.id,
-        call.reducer.name.clone(),
-        call.reducer.schema.read_only,
-        call.ctx,
-        modules,
-        call.depth,
-        instantiations.clone(),
-    );
-    let mut cache = cache;
-    let (mut store, used) = match cache.as_mut().and_then(|c| c.0.take()) {
+    let limits = env.limits;
+    env.instantiations.fetch_add(1, Ordering::Relaxed);
+    let state = new_state(env, db, ws, Frame::of(&call));
+    let (mut store, used) = match cache.as_deref_mut().and_then(|c| c.0.take()) {
         Some((mut store, used)) => {
             *store.data_mut() = state;
             (store, used)
         }
-        None => (new_store(engine, state), 0),
+        None => (new_store(state), 0),
     };
-    instantiations.fetch_add(1, Ordering::Relaxed);
     store.set_fuel(call.fuel).expect("fuel is enabled");
     let result = invoke(&mut store, &call);
-    let (module, reducer) = (schema.name.clone(), call.reducer.schema.name.clone());
     let fuel_used = call.fuel - store.get_fuel().unwrap_or(0);
     let data = store.data_mut();
-    let mut state = Taken {
-        db: std::mem::take(&mut data.db),
-        ws: std::mem::take(&mut data.ws),
-        doom: data.doom.take(),
-        logs: std::mem::take(&mut data.logs),
-        rng: data.ctx.rng,
-    };
+    let (db, ws, doom, logs, rng) = (
+        std::mem::take(&mut data.db),
+        std::mem::take(&mut data.ws),
+        data.doom.take(),
+        std::mem::take(&mut data.logs),
+        data.ctx.rng,
+    );
     if let Some(cache) = cache
         && used + 1 < STORE_REUSE
     {
         cache.0 = Some((store, used + 1));
     }
-    let result = match (state.doom.take(), result) {
-        (Some(doom), _) => Err(match doom {
-            Doom::Capability(detail) => CallError::Capability {
-                module,
-                reducer,
-                detail,
-            },
-            Doom::Table(source) => CallError::Table {
-                module,
-                reducer,
-                source,
-            },
-            Doom::Limit(limit, detail) => CallError::Limit {
-                module,
-                reducer,
-                limit,
-                detail,
-            },
-        }),
+    let names = (
+        call.module.schema.name.clone(),
+        call.reducer.schema.name.clone(),
+    );
+    let result = match (doom, result) {
+        (Some(doom), _) => Err(doomed(doom, names)),
         (None, Ok(None)) => Ok(()),
         (None, Ok(Some(message))) => Err(CallError::Failed {
-            module,
-            reducer,
+            module: names.0,
+            reducer: names.1,
             message,
         }),
         (None, Err(e)) => Err(with_panic_message(
-            classify(e, &module, &reducer, call.fuel, limits),
-            &state.logs,
+            classify(e, &names.0, &names.1, call.fuel, limits),
+            &logs,
         )),
     };
     Outcome {
-        db: state.db,
-        ws: state.ws,
+        db,
+        ws,
         fuel_used,
         result,
-        logs: state.logs,
-        rng: state.rng,
+        logs,
+        rng,
+    }
+}
+
+/// The error of a call whose transaction a host call doomed.
+fn doomed(doom: Doom, (module, reducer): (String, String)) -> CallError {
+    match doom {
+        Doom::Capability(detail) => CallError::Capability {
+            module,
+            reducer,
+            detail,
+        },
+        Doom::Table(source) => CallError::Table {
+            module,
+            reducer,
+            source,
+        },
+        Doom::Limit(limit, detail) => CallError::Limit {
+            module,
+            reducer,
+            limit,
+            detail,
+        },
     }
 }
 

@@ -10,7 +10,7 @@ use wasmtime::{Memory, StoreLimits, TypedFunc};
 
 use crate::db::{Database, WriteSet};
 use crate::error::TableError;
-use crate::host::{CompiledModule, Limits};
+use crate::host::Env;
 
 /// Why the transaction must abort, whatever the reducer returns.
 #[derive(Clone, Debug)]
@@ -53,7 +53,8 @@ pub(crate) struct HostState {
     pub reducer: Arc<str>,
     pub read_only: bool,
     pub ctx: CallContext,
-    pub limits: Limits,
+    /// The host's engine, limits and modules.
+    pub env: Env,
     pub store_limits: StoreLimits,
     pub doom: Option<Doom>,
     pub last_error: String,
@@ -65,14 +66,10 @@ pub(crate) struct HostState {
     pub compiled: Option<Arc<crate::host::CompiledModule>>,
     pub memory: Option<Memory>,
     pub alloc: Option<TypedFunc<i32, i32>>,
-    /// Every compiled module, for cross-module calls.
-    pub modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
     /// Nesting of cross-module calls (0 for the outermost).
     pub depth: u32,
     /// Messages the reducer logged.
     pub logs: Vec<(interstice_abi::wasm::LogLevel, String)>,
-    /// Counts instances created (replay must create none).
-    pub instantiations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl HostState {

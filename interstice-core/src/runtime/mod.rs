@@ -680,21 +680,20 @@ impl Runtime {
             rng: seed(exec.next_offset, timestamp),
         };
         let db = std::mem::take(&mut exec.db);
+        let call = Invocation {
+            module: &compiled,
+            reducer: &schema,
+            args,
+            ctx,
+            fuel: self.inner.config.limits.fuel,
+            depth: 0,
+        };
+        let env = self.inner.host.env(exec.modules.clone());
         let out = run(
-            self.inner.host.engine(),
-            self.inner.host.counter(),
-            self.inner.config.limits,
-            exec.modules.clone(),
+            env,
             db,
             WriteSet::default(),
-            Invocation {
-                module: &compiled,
-                reducer: &schema,
-                args,
-                ctx,
-                fuel: self.inner.config.limits.fuel,
-                depth: 0,
-            },
+            call,
             Some(&mut exec.store_cache),
         );
         #[cfg(feature = "fault-injection")]

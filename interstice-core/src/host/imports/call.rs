@@ -1,0 +1,152 @@
+//! `call`: a public reducer of another module, run inside the caller's
+//! transaction. Its writes are undone if it fails; the caller may go on.
+
+use std::sync::Arc;
+
+use interstice_abi::wasm::OK;
+use interstice_abi::{Visibility, decode_value};
+use wasmtime::Caller;
+
+use super::{Result, doomed, fail, read_bytes, read_str};
+use crate::error::CallError;
+use crate::host::state::{Doom, HostState};
+use crate::host::{CompiledModule, Invocation, ReducerEntry, run};
+
+/// `call(module, reducer, args)`: [`OK`], or `ERROR` when the callee is
+/// refused or fails.
+pub(super) fn call(
+    mut c: Caller<'_, HostState>,
+    mp: i32,
+    ml: i32,
+    rp: i32,
+    rl: i32,
+    ap: i32,
+    al: i32,
+) -> Result<i64> {
+    let module = read_str(&mut c, mp, ml)?;
+    let reducer = read_str(&mut c, rp, rl)?;
+    let args = read_bytes(&mut c, ap, al)?;
+    let (target, entry) = match resolve(c.data(), &module, &reducer, &args) {
+        Ok(found) => found,
+        Err(Refused::Fail(message)) => return Ok(fail(&mut c, message)),
+        Err(Refused::Doom(d)) => return Ok(doomed(c.data_mut(), d)),
+    };
+    let savepoint = c.data().ws.savepoint();
+    let result = run_nested(&mut c, &target, &entry, &args)?;
+    let s = c.data_mut();
+    match result {
+        Ok(()) => Ok(OK),
+        Err(CallError::Failed { message, .. }) | Err(CallError::Trap { message, .. }) => {
+            s.ws.rollback_to(&mut s.db, savepoint);
+            Ok(fail(
+                &mut c,
+                format!("{module}.{reducer} failed: {message}"),
+            ))
+        }
+        Err(CallError::Capability { detail, .. }) => Ok(doomed(s, Doom::Capability(detail))),
+        Err(CallError::Table { source, .. }) => Ok(doomed(s, Doom::Table(source))),
+        Err(CallError::Limit { limit, detail, .. }) => Ok(doomed(s, Doom::Limit(limit, detail))),
+        Err(other) => Ok(doomed(s, Doom::Capability(other.to_string()))),
+    }
+}
+
+/// Why a call is refused before it runs: an error the caller may handle,
+/// or a broken rule that dooms the transaction.
+enum Refused {
+    Fail(String),
+    Doom(Doom),
+}
+
+/// The callee, if the caller may call it with these arguments.
+fn resolve(
+    s: &HostState,
+    module: &str,
+    reducer: &str,
+    args: &[u8],
+) -> std::result::Result<(Arc<CompiledModule>, Arc<ReducerEntry>), Refused> {
+    let target = s
+        .env
+        .modules
+        .values()
+        .find(|m| m.schema.name == module)
+        .cloned()
+        .ok_or_else(|| Refused::Fail(format!("no module `{module}`")))?;
+    let entry = target
+        .reducer(reducer)
+        .cloned()
+        .ok_or_else(|| Refused::Fail(format!("module `{module}` has no reducer `{reducer}`")))?;
+    allowed(s, module, &entry).map_err(Refused::Doom)?;
+    decode_value(&entry.args_type, args)
+        .map_err(|e| Refused::Fail(format!("bad arguments for `{module}.{reducer}`: {e}")))?;
+    Ok((target, entry))
+}
+
+/// The rules of a cross-module call: a public reducer, of a declared
+/// dependency, that does not write if the caller may not, within the
+/// nesting limit.
+fn allowed(s: &HostState, module: &str, entry: &ReducerEntry) -> std::result::Result<(), Doom> {
+    let reducer = &entry.schema.name;
+    if entry.schema.visibility != Visibility::Public {
+        return Err(Doom::Capability(format!(
+            "`{}` may not call private reducer `{module}.{reducer}`",
+            s.module_name
+        )));
+    }
+    let declared = s
+        .env
+        .modules
+        .get(&s.module_id)
+        .is_some_and(|m| m.schema.dependencies.iter().any(|d| d.module == module));
+    if !declared {
+        return Err(Doom::Capability(format!(
+            "`{}` calls `{module}.{reducer}` without declaring a dependency on `{module}`",
+            s.module_name
+        )));
+    }
+    if s.read_only && !entry.schema.read_only {
+        return Err(Doom::Capability(format!(
+            "read-only reducer `{}` may not call `{module}.{reducer}`, which writes",
+            s.reducer
+        )));
+    }
+    if s.depth + 1 > s.env.limits.max_call_depth {
+        return Err(Doom::Limit(
+            "call depth",
+            format!(
+                "more than {} nested cross-module calls",
+                s.env.limits.max_call_depth
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the callee in an instance of its own, on the caller's database and
+/// write set and out of the caller's fuel; takes back what it changed and
+/// logged.
+fn run_nested(
+    c: &mut Caller<'_, HostState>,
+    target: &Arc<CompiledModule>,
+    entry: &ReducerEntry,
+    args: &[u8],
+) -> Result<std::result::Result<(), CallError>> {
+    let fuel = c.get_fuel()?;
+    let s = c.data_mut();
+    let (db, ws) = (std::mem::take(&mut s.db), std::mem::take(&mut s.ws));
+    let call = Invocation {
+        module: target,
+        reducer: entry,
+        args,
+        ctx: s.ctx,
+        fuel,
+        depth: s.depth + 1,
+    };
+    let out = run(s.env.clone(), db, ws, call, None);
+    let s = c.data_mut();
+    s.db = out.db;
+    s.ws = out.ws;
+    s.ctx.rng = out.rng;
+    s.logs.extend(out.logs);
+    c.set_fuel(fuel.saturating_sub(out.fuel_used))?;
+    Ok(out.result)
+}
