@@ -6,6 +6,14 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields};
 
+/// The parts of an `IntersticeType` impl: the schema type, the body of
+/// `encode`, the body of `decode`.
+struct Impl {
+    ty: TokenStream,
+    encode: TokenStream,
+    decode: TokenStream,
+}
+
 pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     if !input.generics.params.is_empty() {
         return Err(syn::Error::new(
@@ -14,72 +22,9 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         ));
     }
     let name = &input.ident;
-    let name_str = name.to_string();
-    let sdk = quote!(::interstice_sdk);
-    let (ty, encode, decode) = match &input.data {
-        Data::Struct(s) => {
-            let ty = struct_type(&name_str, &s.fields);
-            let (binds, pattern) = destructure(&s.fields);
-            let encode = quote! {
-                let #name #pattern = self;
-                #( #sdk::IntersticeType::encode(#binds, out); )*
-            };
-            let decode = construct(quote!(#name), &s.fields);
-            (ty, encode, quote!(Ok(#decode)))
-        }
-        Data::Enum(e) => {
-            let mut variants = Vec::new();
-            let mut encode_arms = Vec::new();
-            let mut decode_arms = Vec::new();
-            for (i, v) in e.variants.iter().enumerate() {
-                if let Some((_, d)) = &v.discriminant {
-                    return Err(syn::Error::new(
-                        d.span(),
-                        "explicit discriminants are not supported: a variant's index in the encoding is its position",
-                    ));
-                }
-                let vname = &v.ident;
-                let vstr = vname.to_string();
-                let payload = match &v.fields {
-                    Fields::Unit => quote!(#sdk::abi::Type::Unit),
-                    Fields::Unnamed(f) if f.unnamed.len() == 1 => {
-                        let t = &f.unnamed[0].ty;
-                        quote!(<#t as #sdk::IntersticeType>::ty())
-                    }
-                    fields => struct_type(&vstr, fields),
-                };
-                variants.push(quote! {
-                    #sdk::abi::Variant { name: #vstr.into(), ty: #payload }
-                });
-                let index = i as u32;
-                let (binds, pattern) = destructure(&v.fields);
-                encode_arms.push(quote! {
-                    Self::#vname #pattern => {
-                        #sdk::codec::write_varint(out, #index as u128);
-                        #( #sdk::IntersticeType::encode(#binds, out); )*
-                    }
-                });
-                let value = construct(quote!(Self::#vname), &v.fields);
-                decode_arms.push(quote!(#index => Ok(#value),));
-            }
-            let ty = quote! {
-                #sdk::abi::Type::Enum(#sdk::abi::EnumType {
-                    name: #name_str.into(),
-                    variants: vec![#(#variants),*],
-                })
-            };
-            let encode = quote! {
-                match self { #(#encode_arms)* }
-            };
-            let decode = quote! {
-                let index = #sdk::codec::read_varint(input, 32)? as u32;
-                match index {
-                    #(#decode_arms)*
-                    i => Err(#sdk::DecodeError(format!("no variant {} in enum {}", i, #name_str))),
-                }
-            };
-            (ty, encode, decode)
-        }
+    let Impl { ty, encode, decode } = match &input.data {
+        Data::Struct(s) => for_struct(name, &s.fields),
+        Data::Enum(e) => for_enum(name, e)?,
         Data::Union(u) => {
             return Err(syn::Error::new(
                 u.union_token.span,
@@ -87,6 +32,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             ));
         }
     };
+    let sdk = quote!(::interstice_sdk);
     Ok(quote! {
         impl #sdk::IntersticeType for #name {
             fn ty() -> #sdk::abi::Type {
@@ -101,6 +47,79 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 #decode
             }
         }
+    })
+}
+
+/// A struct: its fields in order.
+fn for_struct(name: &syn::Ident, fields: &Fields) -> Impl {
+    let sdk = quote!(::interstice_sdk);
+    let (binds, pattern) = destructure(fields);
+    let decode = construct(quote!(#name), fields);
+    Impl {
+        ty: struct_type(&name.to_string(), fields),
+        encode: quote! {
+            let #name #pattern = self;
+            #( #sdk::IntersticeType::encode(#binds, out); )*
+        },
+        decode: quote!(Ok(#decode)),
+    }
+}
+
+/// An enum: the variant's index, then its payload.
+fn for_enum(name: &syn::Ident, e: &syn::DataEnum) -> syn::Result<Impl> {
+    let sdk = quote!(::interstice_sdk);
+    let name_str = name.to_string();
+    let mut variants = Vec::new();
+    let mut encode_arms = Vec::new();
+    let mut decode_arms = Vec::new();
+    for (i, v) in e.variants.iter().enumerate() {
+        if let Some((_, d)) = &v.discriminant {
+            return Err(syn::Error::new(
+                d.span(),
+                "explicit discriminants are not supported: a variant's index in the encoding is its position",
+            ));
+        }
+        let vname = &v.ident;
+        let vstr = vname.to_string();
+        let payload = match &v.fields {
+            Fields::Unit => quote!(#sdk::abi::Type::Unit),
+            Fields::Unnamed(f) if f.unnamed.len() == 1 => {
+                let t = &f.unnamed[0].ty;
+                quote!(<#t as #sdk::IntersticeType>::ty())
+            }
+            fields => struct_type(&vstr, fields),
+        };
+        variants.push(quote! {
+            #sdk::abi::Variant { name: #vstr.into(), ty: #payload }
+        });
+        let index = i as u32;
+        let (binds, pattern) = destructure(&v.fields);
+        encode_arms.push(quote! {
+            Self::#vname #pattern => {
+                #sdk::codec::write_varint(out, #index as u128);
+                #( #sdk::IntersticeType::encode(#binds, out); )*
+            }
+        });
+        let value = construct(quote!(Self::#vname), &v.fields);
+        decode_arms.push(quote!(#index => Ok(#value),));
+    }
+    Ok(Impl {
+        ty: quote! {
+            #sdk::abi::Type::Enum(#sdk::abi::EnumType {
+                name: #name_str.into(),
+                variants: vec![#(#variants),*],
+            })
+        },
+        encode: quote! {
+            match self { #(#encode_arms)* }
+        },
+        decode: quote! {
+            let index = #sdk::codec::read_varint(input, 32)? as u32;
+            match index {
+                #(#decode_arms)*
+                i => Err(#sdk::DecodeError(format!("no variant {} in enum {}", i, #name_str))),
+            }
+        },
     })
 }
 

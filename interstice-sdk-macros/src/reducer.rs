@@ -67,9 +67,30 @@ fn parse_on(on: &LitStr) -> syn::Result<(String, String, TokenStream)> {
     Ok((module.to_owned(), table.to_owned(), event))
 }
 
+/// The reducer's signature, checked: whether it takes `&mut` context, and
+/// its parameters after the context.
+struct Signature {
+    ctx_mut: bool,
+    params: Vec<(syn::Ident, Type)>,
+}
+
+/// Parses the attribute and the function, checks them, and generates the
+/// reducer.
 pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
     let args = parse_args(attr)?;
-    let sig = &item.sig;
+    let sig = parse_signature(&item.sig, &args)?;
+    let subscription = subscription(&item.sig, &args, &sig)?;
+    let export = export(&item.sig, &args, &sig);
+    let marker = marker(&item, &args, &sig);
+    Ok(quote! {
+        #item
+        #export
+        #marker
+        #subscription
+    })
+}
+
+fn parse_signature(sig: &syn::Signature, args: &Args) -> syn::Result<Signature> {
     if let Some(a) = &sig.asyncness {
         return Err(syn::Error::new(
             a.span(),
@@ -82,41 +103,8 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
             "a reducer cannot be generic: its parameters have schema types",
         ));
     }
-    let sdk = quote!(::interstice_sdk);
-    let mode = if args.read_only {
-        quote!(#sdk::ReadOnly)
-    } else {
-        quote!(#sdk::ReadWrite)
-    };
-    let context_hint = if args.read_only {
-        "ctx: &ReadOnlyContext"
-    } else {
-        "ctx: &mut ReducerContext"
-    };
     let mut inputs = sig.inputs.iter();
-    let ctx_mut = match inputs.next() {
-        Some(FnArg::Typed(t)) => match &*t.ty {
-            Type::Reference(r) => r.mutability.is_some(),
-            other => {
-                return Err(syn::Error::new(
-                    other.span(),
-                    format!("the context is taken by reference: `{context_hint}`"),
-                ));
-            }
-        },
-        Some(FnArg::Receiver(r)) => {
-            return Err(syn::Error::new(
-                r.span(),
-                "a reducer is a free function, not a method",
-            ));
-        }
-        None => {
-            return Err(syn::Error::new(
-                sig.paren_token.span.join(),
-                format!("a reducer takes its context first: `{context_hint}`"),
-            ));
-        }
-    };
+    let ctx_mut = context_is_mut(sig, inputs.next(), args)?;
     let mut params = Vec::new();
     for input in inputs {
         let FnArg::Typed(t) = input else {
@@ -130,46 +118,86 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
         };
         params.push((p.ident.clone(), (*t.ty).clone()));
     }
+    Ok(Signature { ctx_mut, params })
+}
+
+/// Whether the first input, the context, is taken by `&mut`.
+fn context_is_mut(sig: &syn::Signature, first: Option<&FnArg>, args: &Args) -> syn::Result<bool> {
+    let context_hint = if args.read_only {
+        "ctx: &ReadOnlyContext"
+    } else {
+        "ctx: &mut ReducerContext"
+    };
+    match first {
+        Some(FnArg::Typed(t)) => match &*t.ty {
+            Type::Reference(r) => Ok(r.mutability.is_some()),
+            other => Err(syn::Error::new(
+                other.span(),
+                format!("the context is taken by reference: `{context_hint}`"),
+            )),
+        },
+        Some(FnArg::Receiver(r)) => Err(syn::Error::new(
+            r.span(),
+            "a reducer is a free function, not a method",
+        )),
+        None => Err(syn::Error::new(
+            sig.paren_token.span.join(),
+            format!("a reducer takes its context first: `{context_hint}`"),
+        )),
+    }
+}
+
+/// The subscription's registration, for `on = "..."`.
+fn subscription(
+    sig: &syn::Signature,
+    args: &Args,
+    parsed: &Signature,
+) -> syn::Result<Option<TokenStream>> {
+    let Some(on) = &args.on else {
+        return Ok(None);
+    };
+    if parsed.params.len() != 1 {
+        return Err(syn::Error::new(
+            sig.inputs.span(),
+            "a subscription reducer takes the context and the row: `(ctx: &mut ReducerContext, row: MyRow)`",
+        ));
+    }
+    let (module, table, event) = parse_on(on)?;
+    let sdk = quote!(::interstice_sdk);
+    let name_str = sig.ident.to_string();
+    Ok(Some(quote! {
+        #sdk::__private::inventory::submit! {
+            #sdk::registry::SubscriptionDef {
+                reducer: #name_str,
+                module: #module,
+                table: #table,
+                event: #event,
+            }
+        }
+    }))
+}
+
+/// The export the runtime calls: decodes the arguments, builds the
+/// context, runs the function, packs its result.
+fn export(sig: &syn::Signature, args: &Args, parsed: &Signature) -> TokenStream {
+    let sdk = quote!(::interstice_sdk);
     let name = &sig.ident;
     let name_str = name.to_string();
-    let subscription = match &args.on {
-        None => None,
-        Some(on) => {
-            if params.len() != 1 {
-                return Err(syn::Error::new(
-                    sig.inputs.span(),
-                    "a subscription reducer takes the context and the row: `(ctx: &mut ReducerContext, row: MyRow)`",
-                ));
-            }
-            let (module, table, event) = parse_on(on)?;
-            Some(quote! {
-                #sdk::__private::inventory::submit! {
-                    #sdk::registry::SubscriptionDef {
-                        reducer: #name_str,
-                        module: #module,
-                        table: #table,
-                        event: #event,
-                    }
-                }
-            })
-        }
-    };
     let export_name = interstice_abi::wasm::reducer_export(&name_str);
     let export_fn = format_ident!("__interstice_reducer_{}", name);
-    let param_names: Vec<_> = params.iter().map(|(n, _)| n).collect();
-    let param_strs: Vec<_> = params.iter().map(|(n, _)| n.to_string()).collect();
-    let param_tys: Vec<_> = params.iter().map(|(_, t)| t).collect();
-    let ctx_arg = if ctx_mut {
+    let param_names: Vec<_> = parsed.params.iter().map(|(n, _)| n).collect();
+    let param_strs: Vec<_> = parsed.params.iter().map(|(n, _)| n.to_string()).collect();
+    let param_tys: Vec<_> = parsed.params.iter().map(|(_, t)| t).collect();
+    let mode = if args.read_only {
+        quote!(#sdk::ReadOnly)
+    } else {
+        quote!(#sdk::ReadWrite)
+    };
+    let ctx_arg = if parsed.ctx_mut {
         quote!(&mut ctx)
     } else {
         quote!(&ctx)
     };
-    let visibility = if args.public {
-        quote!(#sdk::abi::Visibility::Public)
-    } else {
-        quote!(#sdk::abi::Visibility::Private)
-    };
-    let read_only = args.read_only;
     // Spanned at the return type, so a wrong one is reported there.
     let output_span = match &sig.output {
         syn::ReturnType::Default => sig.ident.span(),
@@ -178,12 +206,7 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
     let result = quote_spanned! {output_span=>
         #sdk::__private::ReducerResult::into_result(#name(#ctx_arg, #(#param_names),*))
     };
-    let vis = &item.vis;
-    let doc = format!("The name of reducer `{name_str}`.");
-
-    Ok(quote! {
-        #item
-
+    quote! {
         #[doc(hidden)]
         #[unsafe(export_name = #export_name)]
         pub extern "C" fn #export_fn(ptr: i32, len: i32) -> i64 {
@@ -199,7 +222,26 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
                 #result
             })
         }
+    }
+}
 
+/// The marker struct named like the function (with its `NAME` and schema)
+/// and the reducer's registration.
+fn marker(item: &ItemFn, args: &Args, parsed: &Signature) -> TokenStream {
+    let sdk = quote!(::interstice_sdk);
+    let name = &item.sig.ident;
+    let name_str = name.to_string();
+    let param_strs: Vec<_> = parsed.params.iter().map(|(n, _)| n.to_string()).collect();
+    let param_tys: Vec<_> = parsed.params.iter().map(|(_, t)| t).collect();
+    let visibility = if args.public {
+        quote!(#sdk::abi::Visibility::Public)
+    } else {
+        quote!(#sdk::abi::Visibility::Private)
+    };
+    let read_only = args.read_only;
+    let vis = &item.vis;
+    let doc = format!("The name of reducer `{name_str}`.");
+    quote! {
         #[doc = #doc]
         #[allow(non_camel_case_types)]
         #vis struct #name {
@@ -232,7 +274,5 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
                 schema: #name::__interstice_schema,
             }
         }
-
-        #subscription
-    })
+    }
 }

@@ -63,17 +63,37 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
     Ok(args)
 }
 
-/// What the field attributes say.
-#[derive(Default)]
+/// A field and what its attributes say.
 struct Column {
+    name: Ident,
+    ty: syn::Type,
     primary_key: bool,
     auto_inc: Option<Span>,
     unique: bool,
     index: bool,
 }
 
+/// A secondary index: its name, column positions, key type, and whether
+/// it is unique.
+struct SecondaryIndex {
+    name: Ident,
+    columns: Vec<u16>,
+    key: TokenStream,
+    unique: bool,
+}
+
+/// Parses the attribute and the struct, checks them, and generates the
+/// table.
 pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStream> {
     let args = parse_args(attr)?;
+    let columns = parse_columns(&mut item)?;
+    let pk = primary_key(&item, &columns)?;
+    let indexes = secondary_indexes(&columns, &args.composite)?;
+    Ok(generate(&item, &args, &columns, pk, &indexes))
+}
+
+/// The struct's fields as columns, their attributes removed and checked.
+fn parse_columns(item: &mut ItemStruct) -> syn::Result<Vec<Column>> {
     if !item.generics.params.is_empty() {
         return Err(syn::Error::new(
             item.generics.span(),
@@ -86,73 +106,133 @@ pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStrea
             "a table is a struct with named fields (its columns)",
         ));
     };
-    let mut columns = Vec::new();
-    for field in named.named.iter_mut() {
-        let mut col = Column::default();
-        let mut err: Option<syn::Error> = None;
-        field.attrs.retain(|a| {
-            let p = a.path();
-            let known = if p.is_ident("primary_key") {
-                col.primary_key = true;
-                true
-            } else if p.is_ident("auto_inc") {
-                col.auto_inc = Some(a.span());
-                true
-            } else if p.is_ident("unique") {
-                col.unique = true;
-                true
-            } else if p.is_ident("index") {
-                col.index = true;
-                true
-            } else {
-                false
-            };
-            if known && !matches!(a.meta, syn::Meta::Path(_)) {
-                err.get_or_insert(syn::Error::new(
-                    a.span(),
-                    "this attribute takes no arguments",
-                ));
-            }
-            !known
-        });
-        if let Some(e) = err {
-            return Err(e);
-        }
-        if let Some(span) = col.auto_inc
-            && !col.primary_key
-        {
-            return Err(syn::Error::new(
-                span,
-                "#[auto_inc] goes on the #[primary_key] field",
-            ));
-        }
-        if col.unique && col.index {
-            return Err(syn::Error::new(
-                field.span(),
-                "a column is #[unique] or #[index], not both (a unique index is also an index)",
-            ));
-        }
-        columns.push((field.ident.clone().expect("named"), field.ty.clone(), col));
-    }
-    let pks: Vec<usize> = (0..columns.len())
-        .filter(|&i| columns[i].2.primary_key)
-        .collect();
-    let pk = match pks[..] {
-        [pk] => pk,
-        [] => {
-            return Err(syn::Error::new(
-                item.ident.span(),
-                "a table needs one #[primary_key] field",
-            ));
-        }
-        [_, second, ..] => {
-            return Err(syn::Error::new(
-                columns[second].0.span(),
-                "a table has one #[primary_key]; for a key over several columns add a #[table(unique(name = \"...\", columns(...)))] index",
-            ));
-        }
-    };
+    named.named.iter_mut().map(parse_column).collect()
+}
 
+/// One field: takes its column attributes off it.
+fn parse_column(field: &mut syn::Field) -> syn::Result<Column> {
+    let mut col = Column {
+        name: field.ident.clone().expect("named"),
+        ty: field.ty.clone(),
+        primary_key: false,
+        auto_inc: None,
+        unique: false,
+        index: false,
+    };
+    let mut err: Option<syn::Error> = None;
+    field.attrs.retain(|a| {
+        let p = a.path();
+        let known = if p.is_ident("primary_key") {
+            col.primary_key = true;
+            true
+        } else if p.is_ident("auto_inc") {
+            col.auto_inc = Some(a.span());
+            true
+        } else if p.is_ident("unique") {
+            col.unique = true;
+            true
+        } else if p.is_ident("index") {
+            col.index = true;
+            true
+        } else {
+            false
+        };
+        if known && !matches!(a.meta, syn::Meta::Path(_)) {
+            err.get_or_insert(syn::Error::new(
+                a.span(),
+                "this attribute takes no arguments",
+            ));
+        }
+        !known
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    if let Some(span) = col.auto_inc
+        && !col.primary_key
+    {
+        return Err(syn::Error::new(
+            span,
+            "#[auto_inc] goes on the #[primary_key] field",
+        ));
+    }
+    if col.unique && col.index {
+        return Err(syn::Error::new(
+            field.span(),
+            "a column is #[unique] or #[index], not both (a unique index is also an index)",
+        ));
+    }
+    Ok(col)
+}
+
+/// The position of the one `#[primary_key]` column.
+fn primary_key(item: &ItemStruct, columns: &[Column]) -> syn::Result<usize> {
+    let pks: Vec<usize> = (0..columns.len())
+        .filter(|&i| columns[i].primary_key)
+        .collect();
+    match pks[..] {
+        [pk] => Ok(pk),
+        [] => Err(syn::Error::new(
+            item.ident.span(),
+            "a table needs one #[primary_key] field",
+        )),
+        [_, second, ..] => Err(syn::Error::new(
+            columns[second].name.span(),
+            "a table has one #[primary_key]; for a key over several columns add a #[table(unique(name = \"...\", columns(...)))] index",
+        )),
+    }
+}
+
+/// Secondary indexes: single columns, then composites, in order.
+fn secondary_indexes(
+    columns: &[Column],
+    composite: &[(Ident, Vec<Ident>, bool)],
+) -> syn::Result<Vec<SecondaryIndex>> {
+    let mut indexes = Vec::new();
+    for (i, col) in columns.iter().enumerate() {
+        if col.unique || col.index {
+            let ty = &col.ty;
+            indexes.push(SecondaryIndex {
+                name: format_ident!("by_{}", col.name),
+                columns: vec![i as u16],
+                key: quote!(#ty),
+                unique: col.unique,
+            });
+        }
+    }
+    for (name, cols, unique) in composite {
+        let mut positions = Vec::new();
+        let mut tys = Vec::new();
+        for c in cols {
+            let Some(i) = columns.iter().position(|col| &col.name == c) else {
+                return Err(syn::Error::new(
+                    c.span(),
+                    format!("no column `{c}` in this table"),
+                ));
+            };
+            positions.push(i as u16);
+            let ty = &columns[i].ty;
+            tys.push(quote!(#ty));
+        }
+        indexes.push(SecondaryIndex {
+            name: name.clone(),
+            columns: positions,
+            key: quote!((#(#tys,)*)),
+            unique: *unique,
+        });
+    }
+    Ok(indexes)
+}
+
+/// The table's code: the row struct, its `Table` impl, the handle with its
+/// index accessors, the `ctx.db()` accessor, and the registration.
+fn generate(
+    item: &ItemStruct,
+    args: &Args,
+    columns: &[Column],
+    pk: usize,
+    indexes: &[SecondaryIndex],
+) -> TokenStream {
     let sdk = quote!(::interstice_sdk);
     let ident = &item.ident;
     let vis = &item.vis;
@@ -166,104 +246,18 @@ pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStrea
     );
     let handle = format_ident!("{}Handle", ident);
     let access = format_ident!("{}Access", ident);
-    let (pk_ident, pk_ty, pk_col) = &columns[pk];
-    let auto_inc = pk_col.auto_inc.is_some();
-    let pk_index = pk as u16;
-
-    let column_schemas = columns.iter().map(|(name, ty, _)| {
-        let name = name.to_string();
-        quote!(#sdk::abi::ColumnSchema { name: #name.into(), ty: <#ty as #sdk::IntersticeType>::ty() })
-    });
-
-    // Secondary indexes: single columns, then composites, in order.
-    let mut indexes = Vec::new();
-    for (i, (name, ty, col)) in columns.iter().enumerate() {
-        if col.unique || col.index {
-            let ix_name = format_ident!("by_{}", name);
-            indexes.push((ix_name, vec![i as u16], quote!(#ty), col.unique));
-        }
-    }
-    for (name, cols, unique) in &args.composite {
-        let mut positions = Vec::new();
-        let mut tys = Vec::new();
-        for c in cols {
-            let Some(i) = columns.iter().position(|(n, _, _)| n == c) else {
-                return Err(syn::Error::new(
-                    c.span(),
-                    format!("no column `{c}` in this table"),
-                ));
-            };
-            positions.push(i as u16);
-            let ty = &columns[i].1;
-            tys.push(quote!(#ty));
-        }
-        indexes.push((name.clone(), positions, quote!((#(#tys,)*)), *unique));
-    }
-    let index_schemas = indexes.iter().map(|(name, cols, _, unique)| {
-        let name = name.to_string();
-        quote!(#sdk::abi::IndexSchema { name: #name.into(), columns: vec![#(#cols),*], unique: #unique })
-    });
-    let index_methods = indexes.iter().map(|(name, _, key, unique)| {
-        let name_str = name.to_string();
-        let kind = if *unique {
-            quote!(UniqueIndex)
-        } else {
-            quote!(Index)
-        };
-        let doc = format!("The `{name_str}` index of `{table_name}`.");
-        quote! {
-            #[doc = #doc]
-            pub fn #name(&self) -> #sdk::#kind<#ident, #key, M> {
-                static CACHE: #sdk::__private::HandleCache = #sdk::__private::HandleCache::new();
-                #sdk::#kind::new(#name_str, &CACHE)
-            }
-        }
-    });
-    let visibility = if args.public {
-        quote!(#sdk::abi::Visibility::Public)
-    } else {
-        quote!(#sdk::abi::Visibility::Private)
-    };
-    let set_key = auto_inc.then(|| {
-        quote! {
-            fn set_assigned_key(&mut self, key: i64) {
-                self.#pk_ident = key as #pk_ty;
-            }
-        }
-    });
+    let table_impl = table_impl(item, args, &table_name, columns, pk, indexes);
+    let index_methods = indexes
+        .iter()
+        .map(|ix| index_method(ident, &table_name, ix));
     let handle_doc = format!("Table `{table_name}`: rows of [`{ident}`], and its indexes.");
     let access_doc = format!("Adds `.{table_name}()` to `ctx.db()`.");
 
-    Ok(quote! {
+    quote! {
         #[derive(#sdk::IntersticeType)]
         #item
 
-        impl #sdk::Table for #ident {
-            const NAME: &'static str = #table_name;
-            type PrimaryKey = #pk_ty;
-
-            fn schema() -> #sdk::abi::TableSchema {
-                #sdk::abi::TableSchema {
-                    name: #table_name.into(),
-                    columns: vec![#(#column_schemas),*],
-                    primary_key: #pk_index,
-                    auto_inc: #auto_inc,
-                    indexes: vec![#(#index_schemas),*],
-                    visibility: #visibility,
-                }
-            }
-
-            fn primary_key(&self) -> &#pk_ty {
-                &self.#pk_ident
-            }
-
-            #set_key
-
-            fn handle_cache() -> &'static #sdk::__private::HandleCache {
-                static CACHE: #sdk::__private::HandleCache = #sdk::__private::HandleCache::new();
-                &CACHE
-            }
-        }
+        #table_impl
 
         #[doc = #handle_doc]
         #vis struct #handle<M>(#sdk::TableHandle<#ident, M>);
@@ -298,5 +292,89 @@ pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStrea
                 schema: <#ident as #sdk::Table>::schema,
             }
         }
-    })
+    }
+}
+
+/// `impl Table for Row`: the schema, the primary key, the handle cache.
+fn table_impl(
+    item: &ItemStruct,
+    args: &Args,
+    table_name: &str,
+    columns: &[Column],
+    pk: usize,
+    indexes: &[SecondaryIndex],
+) -> TokenStream {
+    let sdk = quote!(::interstice_sdk);
+    let ident = &item.ident;
+    let (pk_ident, pk_ty) = (&columns[pk].name, &columns[pk].ty);
+    let auto_inc = columns[pk].auto_inc.is_some();
+    let pk_index = pk as u16;
+    let column_schemas = columns.iter().map(|col| {
+        let (name, ty) = (col.name.to_string(), &col.ty);
+        quote!(#sdk::abi::ColumnSchema { name: #name.into(), ty: <#ty as #sdk::IntersticeType>::ty() })
+    });
+    let index_schemas = indexes.iter().map(|ix| {
+        let (name, cols, unique) = (ix.name.to_string(), &ix.columns, ix.unique);
+        quote!(#sdk::abi::IndexSchema { name: #name.into(), columns: vec![#(#cols),*], unique: #unique })
+    });
+    let visibility = if args.public {
+        quote!(#sdk::abi::Visibility::Public)
+    } else {
+        quote!(#sdk::abi::Visibility::Private)
+    };
+    let set_key = auto_inc.then(|| {
+        quote! {
+            fn set_assigned_key(&mut self, key: i64) {
+                self.#pk_ident = key as #pk_ty;
+            }
+        }
+    });
+    quote! {
+        impl #sdk::Table for #ident {
+            const NAME: &'static str = #table_name;
+            type PrimaryKey = #pk_ty;
+
+            fn schema() -> #sdk::abi::TableSchema {
+                #sdk::abi::TableSchema {
+                    name: #table_name.into(),
+                    columns: vec![#(#column_schemas),*],
+                    primary_key: #pk_index,
+                    auto_inc: #auto_inc,
+                    indexes: vec![#(#index_schemas),*],
+                    visibility: #visibility,
+                }
+            }
+
+            fn primary_key(&self) -> &#pk_ty {
+                &self.#pk_ident
+            }
+
+            #set_key
+
+            fn handle_cache() -> &'static #sdk::__private::HandleCache {
+                static CACHE: #sdk::__private::HandleCache = #sdk::__private::HandleCache::new();
+                &CACHE
+            }
+        }
+    }
+}
+
+/// The handle's accessor for one index.
+fn index_method(row: &Ident, table_name: &str, ix: &SecondaryIndex) -> TokenStream {
+    let sdk = quote!(::interstice_sdk);
+    let (name, key) = (&ix.name, &ix.key);
+    let name_str = name.to_string();
+    let kind = if ix.unique {
+        quote!(UniqueIndex)
+    } else {
+        quote!(Index)
+    };
+    let doc = format!("The `{name_str}` index of `{table_name}`.");
+    quote! {
+        #[doc = #doc]
+        pub fn #name(&self) -> #sdk::#kind<#row, #key, M> {
+            static CACHE: #sdk::__private::HandleCache = #sdk::__private::HandleCache::new();
+            #sdk::#kind::new(#name_str, &CACHE)
+        }
+    }
 }
