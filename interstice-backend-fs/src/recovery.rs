@@ -17,7 +17,9 @@ use std::path::Path;
 
 use bytes::Bytes;
 use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
-use interstice_log::scan::{SegmentFrames, SegmentScan, find_frame, scan_from, scan_segment};
+use interstice_log::scan::{
+    SegmentFrames, SegmentScan, scan_from, scan_segment, skip_to_frame, skip_to_segment,
+};
 use interstice_log::{BadFrame, Damage, Error, LogOptions, RecoveryMode, RecoveryReport};
 
 use crate::layout::{self, read_prefix};
@@ -97,6 +99,19 @@ impl Scanned {
     }
 }
 
+/// What the first damage found means for the open.
+enum Verdict {
+    /// No damage.
+    Clean,
+    /// Corruption, opened to inspect or repair: serve every byte as
+    /// stored; reads stop at the damage.
+    AsStored,
+    /// An invalid tail that starts in `scanned[k]`: cut it.
+    CutFrom(usize),
+}
+
+/// Opens the log in `dir`: scans from the last sound segment (or the
+/// `skip-to` one), judges the first damage, cuts an invalid tail.
 pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Recovered, Error> {
     let listing = layout::list(vfs, dir)?;
     let mut report = RecoveryReport::new(opts.recovery);
@@ -108,176 +123,211 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
                 .push(layout::quarantine_file(vfs, dir, tmp)?);
         }
     }
-    let segs = listing.segments;
-    let max = opts.max_frame_size;
-    let mut metas: Vec<SegmentMeta> = Vec::with_capacity(segs.len());
-    for (first_offset, name) in &segs {
-        let len = vfs
-            .len(&dir.join(name))
-            .map_err(|e| Error::io("stat segment", dir.join(name).display(), e))?;
-        metas.push(SegmentMeta {
-            first_offset: *first_offset,
-            name: name.clone(),
-            start_pos: SEGMENT_HEADER_LEN as u64,
-            start_offset: *first_offset,
-            len,
-            header: None,
-        });
-    }
-
-    // Where to start scanning, and from which frame.
-    let (start, skip) = match opts.recovery {
-        RecoveryMode::SkipTo(n) => {
-            let Some(i) = metas.iter().rposition(|m| m.first_offset <= n) else {
-                return Err(Error::InvalidOptions(format!(
-                    "skip-to:{n}: the log has no segment holding commit {n}"
-                )));
-            };
-            (i, Some(n))
-        }
-        _ if metas.is_empty() => {
-            return Ok(Recovered {
-                segments: metas,
-                first_offset: 0,
-                next_offset: 0,
-                report,
-            });
-        }
-        _ => {
-            if metas[0].first_offset != 0 {
-                return Err(Error::Corrupt(Box::new(BadFrame {
-                    segment: metas[0].name.clone(),
-                    position: 0,
-                    offset: Some(0),
-                    len: 0,
-                    damage: Damage::Missing {
-                        from: 0,
-                        to: metas[0].first_offset,
-                    },
-                })));
-            }
-            // The last segment with a sound header; later ones are tail.
-            let sound = metas
-                .iter()
-                .rposition(|m| header_ok(vfs, dir, m))
-                .unwrap_or(0);
-            (sound, None)
-        }
+    let mut metas = stat_segments(vfs, dir, &listing.segments)?;
+    let Some((start, skip)) = scan_start(vfs, dir, opts, &metas)? else {
+        return Ok(Recovered::serve(metas, Vec::new(), 0, None, 0, report));
     };
-
-    let mut scanned = Vec::new();
-    #[allow(clippy::needless_range_loop)] // `metas` is updated inside
-    for index in start..metas.len() {
-        let m = metas[index].clone();
-        let buf = Bytes::from(read_prefix(vfs, &dir.join(&m.name), None)?);
-        let scan = match skip {
-            Some(n) if index == start => {
-                let pos = find_frame(&buf, n, max).ok_or_else(|| {
-                    Error::InvalidOptions(format!(
-                        "skip-to:{n}: no valid commit {n} in segment {}",
-                        m.name
-                    ))
-                })?;
-                metas[index].start_pos = pos as u64;
-                metas[index].start_offset = n;
-                scan_from(&m.name, &buf, pos, n, max)
-            }
-            _ => scan_segment(&m.name, &buf, m.first_offset, max),
-        };
-        metas[index].header = scan.header.clone().ok();
-        scanned.push(Scanned { index, scan, buf });
-    }
+    let scanned = scan_segments(vfs, dir, opts, &mut metas, start, skip)?;
     check_continuity(&scanned, &metas)?;
     if !opts.read_only
         && let Some(bad) = scanned.iter().find_map(|s| s.scan.unknown_version())
     {
         return Err(Error::UnsupportedVersion(Box::new(bad.clone())));
     }
-
-    // The first damage, and whether anything valid follows it.
-    let mut cut_from = None;
-    if let Some(k) = scanned.iter().position(|s| !s.scan.bad.is_empty()) {
-        let first = scanned[k].scan.bad[0].clone();
-        let valid_after = scanned[k].scan.valid_after_damage
-            || scanned[k + 1..].iter().any(|s| s.scan.commits > 0);
-        let torn_write = valid_after && is_torn_write(&scanned[k..], &first);
-        if valid_after && !torn_write {
-            let serve = opts.read_only || opts.repair;
-            if !serve || opts.recovery == RecoveryMode::Strict {
-                return Err(Error::Corrupt(Box::new(first)));
-            }
-            // Inspection or repair: serve everything as stored; reads stop
-            // at the damage.
-            tracing::warn!(log = %dir.display(), "corrupt log (opened to inspect or repair): {first}");
-            report.corruption = Some(first);
-            let last = scanned
-                .last()
-                .expect("damage was found in a scanned segment");
-            let next_offset = last
-                .scan
-                .last_offset
-                .map_or(metas[last.index].start_offset, |o| o + 1);
-            for s in &scanned {
-                metas[s.index].len = s.file_len();
-            }
-            let first_served = if skip.is_some() { start } else { 0 };
-            let first_offset = skip.unwrap_or(0);
-            report.first_offset = first_offset;
-            report.last_offset = next_offset.checked_sub(1).filter(|&o| o >= first_offset);
-            let segments = metas.into_iter().skip(first_served).collect();
-            return Ok(Recovered {
-                segments,
-                first_offset,
-                next_offset,
-                report,
-            });
-        }
-        let tail_len: u64 = scanned[k].file_len() - scanned[k].scan.valid_end
-            + scanned[k + 1..].iter().map(|s| s.file_len()).sum::<u64>();
-        let tail = BadFrame {
-            len: tail_len,
-            ..first
-        };
-        if opts.recovery == RecoveryMode::Strict {
-            return Err(Error::InvalidTail(Box::new(tail)));
-        }
-        report.invalid_tail = Some(tail);
-        cut_from = Some(k);
-    }
-
-    if let Some(k) = cut_from {
+    let verdict = judge(&scanned, dir, opts, &mut report)?;
+    if let Verdict::CutFrom(k) = verdict {
         cut_tail(vfs, dir, opts, &scanned[k..], &metas, &mut report)?;
     }
+    let (keep, next_offset) = served_lengths(&mut metas, &scanned, &verdict);
+    // With skip-to, nothing before the skip segment is served.
+    let first_served = if skip.is_some() { start } else { 0 };
+    Ok(Recovered::serve(
+        metas,
+        keep,
+        first_served,
+        skip,
+        next_offset,
+        report,
+    ))
+}
 
-    // Served lengths end at the cut, whether or not the bytes moved.
+impl Recovered {
+    /// The log serving `metas[first_served..]` (those `keep` marks; all
+    /// when `keep` is empty) from `skip` (or 0) up to `next_offset`.
+    fn serve(
+        metas: Vec<SegmentMeta>,
+        keep: Vec<bool>,
+        first_served: usize,
+        skip: Option<u64>,
+        next_offset: u64,
+        mut report: RecoveryReport,
+    ) -> Self {
+        let segments = metas
+            .into_iter()
+            .enumerate()
+            .skip(first_served)
+            .filter_map(|(i, m)| keep.get(i).copied().unwrap_or(true).then_some(m))
+            .collect();
+        let first_offset = skip.unwrap_or(0);
+        report.serving(first_offset, next_offset);
+        Self {
+            segments,
+            first_offset,
+            next_offset,
+            report,
+        }
+    }
+}
+
+/// Every segment file, with its length on disk.
+fn stat_segments(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    segs: &[(u64, String)],
+) -> Result<Vec<SegmentMeta>, Error> {
+    segs.iter()
+        .map(|(first_offset, name)| {
+            let path = dir.join(name);
+            let len = vfs
+                .len(&path)
+                .map_err(|e| Error::io("stat segment", path.display(), e))?;
+            Ok(SegmentMeta {
+                first_offset: *first_offset,
+                name: name.clone(),
+                start_pos: SEGMENT_HEADER_LEN as u64,
+                start_offset: *first_offset,
+                len,
+                header: None,
+            })
+        })
+        .collect()
+}
+
+/// Where to start scanning (a segment index), and the `skip-to` offset if
+/// any; `None` for an empty log.
+fn scan_start(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    opts: &LogOptions,
+    metas: &[SegmentMeta],
+) -> Result<Option<(usize, Option<u64>)>, Error> {
+    if let RecoveryMode::SkipTo(n) = opts.recovery {
+        let i = skip_to_segment(n, metas.iter().map(|m| m.first_offset))?;
+        return Ok(Some((i, Some(n))));
+    }
+    let Some(first) = metas.first() else {
+        return Ok(None);
+    };
+    if first.first_offset != 0 {
+        let missing = BadFrame::missing(&first.name, 0, first.first_offset);
+        return Err(Error::Corrupt(Box::new(missing)));
+    }
+    // The last segment with a sound header; later ones are tail.
+    let sound = metas
+        .iter()
+        .rposition(|m| header_ok(vfs, dir, m))
+        .unwrap_or(0);
+    Ok(Some((sound, None)))
+}
+
+/// Reads and scans `metas[start..]`, the first from the `skip` frame if
+/// any; records each segment's header (and the skip position).
+fn scan_segments(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    opts: &LogOptions,
+    metas: &mut [SegmentMeta],
+    start: usize,
+    skip: Option<u64>,
+) -> Result<Vec<Scanned>, Error> {
+    let max = opts.max_frame_size;
+    let mut scanned = Vec::new();
+    for (index, m) in metas.iter_mut().enumerate().skip(start) {
+        let buf = Bytes::from(read_prefix(vfs, &dir.join(&m.name), None)?);
+        let scan = match skip {
+            Some(n) if index == start => {
+                let pos = skip_to_frame(n, &m.name, &buf, max)?;
+                m.start_pos = pos as u64;
+                m.start_offset = n;
+                scan_from(&m.name, &buf, pos, n, max)
+            }
+            _ => scan_segment(&m.name, &buf, m.first_offset, max),
+        };
+        m.header = scan.header.clone().ok();
+        scanned.push(Scanned { index, scan, buf });
+    }
+    Ok(scanned)
+}
+
+/// What the first damage in `scanned` is: a tail to cut, corruption
+/// (refused, or served as stored to inspect or repair), or nothing.
+fn judge(
+    scanned: &[Scanned],
+    dir: &Path,
+    opts: &LogOptions,
+    report: &mut RecoveryReport,
+) -> Result<Verdict, Error> {
+    let Some(k) = scanned.iter().position(|s| !s.scan.bad.is_empty()) else {
+        return Ok(Verdict::Clean);
+    };
+    let strict = opts.recovery == RecoveryMode::Strict;
+    let first = scanned[k].scan.bad[0].clone();
+    let valid_after =
+        scanned[k].scan.valid_after_damage || scanned[k + 1..].iter().any(|s| s.scan.commits > 0);
+    if valid_after && !is_torn_write(&scanned[k..], &first) {
+        if !(opts.read_only || opts.repair) || strict {
+            return Err(Error::Corrupt(Box::new(first)));
+        }
+        tracing::warn!(log = %dir.display(), "corrupt log (opened to inspect or repair): {first}");
+        report.corruption = Some(first);
+        return Ok(Verdict::AsStored);
+    }
+    let tail_len: u64 = scanned[k].file_len() - scanned[k].scan.valid_end
+        + scanned[k + 1..].iter().map(|s| s.file_len()).sum::<u64>();
+    let tail = BadFrame {
+        len: tail_len,
+        ..first
+    };
+    if strict {
+        return Err(Error::InvalidTail(Box::new(tail)));
+    }
+    report.invalid_tail = Some(tail);
+    Ok(Verdict::CutFrom(k))
+}
+
+/// Sets the length each scanned segment serves; which segments are served,
+/// and the next offset.
+fn served_lengths(
+    metas: &mut [SegmentMeta],
+    scanned: &[Scanned],
+    verdict: &Verdict,
+) -> (Vec<bool>, u64) {
     let mut keep = vec![true; metas.len()];
+    if let Verdict::AsStored = verdict {
+        for s in scanned {
+            metas[s.index].len = s.file_len();
+        }
+        let last = scanned
+            .last()
+            .expect("damage was found in a scanned segment");
+        let next = last
+            .scan
+            .last_offset
+            .map_or(metas[last.index].start_offset, |o| o + 1);
+        return (keep, next);
+    }
+    // Served lengths end at the cut, whether or not the bytes moved.
     for (j, s) in scanned.iter().enumerate() {
-        let cut_away = cut_from.is_some_and(|k| j > k) || s.scan.valid_end == 0;
+        let cut_away = matches!(verdict, Verdict::CutFrom(k) if j > *k) || s.scan.valid_end == 0;
         keep[s.index] = !cut_away;
         metas[s.index].len = s.scan.valid_end;
     }
-    let next_offset = scanned.iter().rev().find(|s| keep[s.index]).map_or(0, |s| {
+    let next = scanned.iter().rev().find(|s| keep[s.index]).map_or(0, |s| {
         s.scan
             .prefix_last
             .map_or(metas[s.index].start_offset, |o| o + 1)
     });
-    // With skip-to, nothing before the skip segment is served.
-    let first_served = if skip.is_some() { start } else { 0 };
-    let served: Vec<SegmentMeta> = metas
-        .into_iter()
-        .zip(keep)
-        .skip(first_served)
-        .filter_map(|(m, k)| k.then_some(m))
-        .collect();
-    let first_offset = skip.unwrap_or(0);
-    report.first_offset = first_offset;
-    report.last_offset = next_offset.checked_sub(1).filter(|&o| o >= first_offset);
-    Ok(Recovered {
-        segments: served,
-        first_offset,
-        next_offset,
-        report,
-    })
+    (keep, next)
 }
 
 /// Moves the invalid tail that starts in `scanned[0]` into quarantine: the
@@ -368,16 +418,8 @@ fn check_continuity(scanned: &[Scanned], metas: &[SegmentMeta]) -> Result<(), Er
             .map_or(metas[a.index].start_offset, |o| o + 1);
         let found = metas[b.index].first_offset;
         if found != expected && b.scan.commits > 0 {
-            return Err(Error::Corrupt(Box::new(BadFrame {
-                segment: metas[b.index].name.clone(),
-                position: 0,
-                offset: Some(expected),
-                len: 0,
-                damage: Damage::Missing {
-                    from: expected,
-                    to: found,
-                },
-            })));
+            let missing = BadFrame::missing(&metas[b.index].name, expected, found);
+            return Err(Error::Corrupt(Box::new(missing)));
         }
     }
     Ok(())

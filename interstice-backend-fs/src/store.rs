@@ -562,13 +562,7 @@ impl Reader {
 }
 
 fn missing(segment: &str, from: u64, to: u64) -> Error {
-    Error::Corrupt(Box::new(BadFrame {
-        segment: segment.to_owned(),
-        position: 0,
-        offset: Some(from),
-        len: 0,
-        damage: Damage::Missing { from, to },
-    }))
+    Error::Corrupt(Box::new(BadFrame::missing(segment, from, to)))
 }
 
 /// Scans every segment file in the directory, as stored.
@@ -589,16 +583,9 @@ fn verify_dir(inner: &Inner) -> Result<VerifyReport, Error> {
         let len = (active_name.as_deref() == Some(name.as_str())).then_some(active_len);
         let buf = Bytes::from(read_prefix(&*inner.vfs, &inner.dir.join(name), len)?);
         if *first_offset > expected {
-            report.bad.push(BadFrame {
-                segment: name.clone(),
-                position: 0,
-                offset: Some(expected),
-                len: 0,
-                damage: Damage::Missing {
-                    from: expected,
-                    to: *first_offset,
-                },
-            });
+            report
+                .bad
+                .push(BadFrame::missing(name, expected, *first_offset));
         }
         let scan = scan_segment(name, &buf, *first_offset, inner.opts.max_frame_size);
         report.segments += 1;

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::stream;
 use interstice_log::codec::SEGMENT_HEADER_LEN;
 use interstice_log::scan::SegmentFrames;
-use interstice_log::{BadFrame, Commit, CommitStream, Damage, Error};
+use interstice_log::{BadFrame, Commit, CommitStream, Error};
 use tokio::task::JoinHandle;
 
 use crate::objects::{Objects, Segment};
@@ -189,16 +189,8 @@ impl Reader {
             .map(|(s, _)| s.start_offset)
             .or_else(|| self.plan.front().map(|s| s.start_offset))
             .unwrap_or(self.end);
-        BadFrame {
-            segment: seg.map_or_else(|| "(end of listing)".to_owned(), |s| s.name.clone()),
-            position: 0,
-            offset: Some(self.expected),
-            len: 0,
-            damage: Damage::Missing {
-                from: self.expected,
-                to,
-            },
-        }
+        let segment = seg.map_or_else(|| "(end of listing)".to_owned(), |s| s.name.clone());
+        BadFrame::missing(segment, self.expected, to)
     }
 
     /// Lists the log again and plans the rest of the read from

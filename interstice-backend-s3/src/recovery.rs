@@ -7,8 +7,8 @@
 //! in the log is found by the first read and by `verify`.
 
 use bytes::Bytes;
-use interstice_log::scan::{find_frame, scan_from, scan_segment};
-use interstice_log::{BadFrame, Damage, Error, LogOptions, RecoveryMode, RecoveryReport};
+use interstice_log::scan::{SegmentScan, scan_from, scan_segment, skip_to_frame, skip_to_segment};
+use interstice_log::{BadFrame, Error, LogOptions, RecoveryMode, RecoveryReport};
 
 use crate::objects::{Objects, Segment};
 
@@ -23,89 +23,124 @@ pub(crate) struct Recovered {
     pub report: RecoveryReport,
 }
 
+/// Opens the S3 log: finds where it starts (`skip-to` or offset 0) and
+/// recovers its tail.
 pub(crate) async fn recover(obj: &Objects, opts: &LogOptions) -> Result<Recovered, Error> {
     let mut segs = obj.list_segments().await?;
-    let mut report = RecoveryReport::new(opts.recovery);
-    let max = opts.max_frame_size;
-    let strict = opts.recovery == RecoveryMode::Strict;
-    let (first_index, skip) = match opts.recovery {
-        RecoveryMode::SkipTo(n) => {
-            let i = segs
-                .iter()
-                .rposition(|s| s.first_offset <= n)
-                .ok_or_else(|| {
-                    Error::InvalidOptions(format!(
-                        "skip-to:{n}: the log has no segment holding commit {n}"
-                    ))
-                })?;
-            let buf = obj.fetch(&segs[i].name).await?;
-            let pos = find_frame(&buf, n, max).ok_or_else(|| {
-                Error::InvalidOptions(format!(
-                    "skip-to:{n}: no valid commit {n} in segment {}",
-                    segs[i].name
-                ))
-            })?;
-            segs[i].start_pos = pos;
-            segs[i].start_offset = n;
-            (i, Some(n))
-        }
-        _ => {
-            if let Some(s) = segs.first().filter(|s| s.first_offset != 0) {
-                return Err(Error::Corrupt(Box::new(BadFrame {
-                    segment: s.name.clone(),
-                    position: 0,
-                    offset: Some(0),
-                    len: 0,
-                    damage: Damage::Missing {
-                        from: 0,
-                        to: s.first_offset,
-                    },
-                })));
-            }
-            (0, None)
-        }
-    };
+    let (first_index, skip) = start(obj, opts, &mut segs).await?;
     let first_offset = skip.unwrap_or(0);
+    let mut tail = Tail {
+        obj,
+        opts,
+        report: RecoveryReport::new(opts.recovery),
+        cut_once: false,
+    };
+    let next_offset = tail.recover(&mut segs, first_index, skip).await?;
+    let mut report = tail.report;
+    report.serving(first_offset, next_offset);
+    Ok(Recovered {
+        segments: segs.split_off(first_index.min(segs.len())),
+        first_offset,
+        next_offset,
+        report,
+    })
+}
 
-    // The tail: the last segment, or the one before it once a segment that
-    // holds no valid commit has been set aside.
-    let mut next_offset = first_offset;
-    let mut cut_once = false;
-    while segs.len() > first_index {
-        let last = segs.last().expect("non-empty").clone();
-        let buf: Bytes = obj.fetch(&last.name).await?;
-        let scan = if skip.is_some() && segs.len() - 1 == first_index {
-            scan_from(&last.name, &buf, last.start_pos, last.start_offset, max)
-        } else {
-            scan_segment(&last.name, &buf, last.first_offset, max)
-        };
-        if !opts.read_only
-            && let Some(bad) = scan.unknown_version()
-        {
-            return Err(Error::UnsupportedVersion(Box::new(bad.clone())));
-        }
-        let Some(first) = scan.first_damage().cloned() else {
-            if scan.commits == 0
-                && !opts.read_only
-                && (skip.is_none() || segs.len() - 1 > first_index)
+/// The index of the first segment served, and the `skip-to` offset if
+/// any (its segment then starts serving at that commit).
+async fn start(
+    obj: &Objects,
+    opts: &LogOptions,
+    segs: &mut [Segment],
+) -> Result<(usize, Option<u64>), Error> {
+    if let RecoveryMode::SkipTo(n) = opts.recovery {
+        let i = skip_to_segment(n, segs.iter().map(|s| s.first_offset))?;
+        let buf = obj.fetch(&segs[i].name).await?;
+        let pos = skip_to_frame(n, &segs[i].name, &buf, opts.max_frame_size)?;
+        segs[i].start_pos = pos;
+        segs[i].start_offset = n;
+        return Ok((i, Some(n)));
+    }
+    if let Some(s) = segs.first().filter(|s| s.first_offset != 0) {
+        let missing = BadFrame::missing(&s.name, 0, s.first_offset);
+        return Err(Error::Corrupt(Box::new(missing)));
+    }
+    Ok((0, None))
+}
+
+/// Recovering the tail: the last segment, or the one before it once a
+/// segment that holds no valid commit has been set aside.
+struct Tail<'a> {
+    obj: &'a Objects,
+    opts: &'a LogOptions,
+    report: RecoveryReport,
+    /// Whether a damaged tail was cut already: damage in the segment
+    /// before it is then corruption, not a tail.
+    cut_once: bool,
+}
+
+impl Tail<'_> {
+    /// Scans the last segment until one ends cleanly; returns the next
+    /// offset.
+    async fn recover(
+        &mut self,
+        segs: &mut Vec<Segment>,
+        first_index: usize,
+        skip: Option<u64>,
+    ) -> Result<u64, Error> {
+        let (opts, max) = (self.opts, self.opts.max_frame_size);
+        while segs.len() > first_index {
+            let last = segs.last().expect("non-empty").clone();
+            let skipping = skip.is_some() && segs.len() - 1 == first_index;
+            let buf: Bytes = self.obj.fetch(&last.name).await?;
+            let scan = if skipping {
+                scan_from(&last.name, &buf, last.start_pos, last.start_offset, max)
+            } else {
+                scan_segment(&last.name, &buf, last.first_offset, max)
+            };
+            if !opts.read_only
+                && let Some(bad) = scan.unknown_version()
             {
+                return Err(Error::UnsupportedVersion(Box::new(bad.clone())));
+            }
+            let next = match scan.first_damage().cloned() {
+                Some(first) => self.damaged(&last, buf, &scan, first).await?,
                 // A header and nothing else (what a cut left): holds no
                 // commit, and would block the append of its offset.
-                obj.delete(&last.name).await?;
-                segs.pop();
-                continue;
+                None if scan.commits == 0 && !opts.read_only && !skipping => None,
+                None => Some(scan.prefix_last.map_or(last.start_offset, |o| o + 1)),
+            };
+            match next {
+                Some(next) => return Ok(next),
+                None => {
+                    self.obj.delete(&last.name).await?;
+                    segs.pop();
+                }
             }
-            next_offset = scan.prefix_last.map_or(last.start_offset, |o| o + 1);
-            break;
-        };
-        if scan.valid_after_damage || cut_once {
+        }
+        Ok(skip.unwrap_or(0))
+    }
+
+    /// The last segment is damaged at `first`: refuse it, serve it as
+    /// stored, or cut its tail. `Some(next offset)` when the log ends in
+    /// it; `None` when nothing valid is left in it (the caller deletes it
+    /// and the segment before becomes the tail).
+    async fn damaged(
+        &mut self,
+        last: &Segment,
+        buf: Bytes,
+        scan: &SegmentScan,
+        first: BadFrame,
+    ) -> Result<Option<u64>, Error> {
+        let (obj, opts) = (self.obj, self.opts);
+        let strict = opts.recovery == RecoveryMode::Strict;
+        if scan.valid_after_damage || self.cut_once {
             if !(opts.read_only || opts.repair) || strict {
                 return Err(Error::Corrupt(Box::new(first)));
             }
             tracing::warn!(log = %obj.location, "corrupt log (opened to inspect or repair): {first}");
-            report.corruption = Some(first);
-            next_offset = scan.last_offset.map_or(last.start_offset, |o| o + 1);
-            break;
+            self.report.corruption = Some(first);
+            return Ok(Some(scan.last_offset.map_or(last.start_offset, |o| o + 1)));
         }
         let valid_end = scan.valid_end as usize;
         let tail = BadFrame {
@@ -115,33 +150,22 @@ pub(crate) async fn recover(obj: &Objects, opts: &LogOptions) -> Result<Recovere
         if strict {
             return Err(Error::InvalidTail(Box::new(tail)));
         }
-        report.invalid_tail = Some(tail.clone());
-        next_offset = scan.prefix_last.map_or(last.start_offset, |o| o + 1);
+        self.report.invalid_tail = Some(tail.clone());
+        let next = scan.prefix_last.map_or(last.start_offset, |o| o + 1);
         if opts.read_only {
             tracing::warn!(log = %obj.location, "invalid tail of the log ignored (read-only, nothing cut): {tail}");
-            break;
+            return Ok(Some(next));
         }
         let q = obj
             .quarantine(&last.name, valid_end as u64, buf.slice(valid_end..))
             .await?;
         tracing::warn!(log = %obj.location, "cut invalid tail of the log: {tail}; {q}");
-        report.quarantined.push(q);
-        cut_once = true;
+        self.report.quarantined.push(q);
+        self.cut_once = true;
         if scan.prefix_last.is_some() {
             obj.overwrite(&last.name, buf.slice(..valid_end)).await?;
-            break;
+            return Ok(Some(next));
         }
-        // Nothing valid left in it: the previous segment is the tail now.
-        obj.delete(&last.name).await?;
-        segs.pop();
-        next_offset = first_offset;
+        Ok(None)
     }
-    report.first_offset = first_offset;
-    report.last_offset = next_offset.checked_sub(1).filter(|&o| o >= first_offset);
-    Ok(Recovered {
-        segments: segs.split_off(first_index.min(segs.len())),
-        first_offset,
-        next_offset,
-        report,
-    })
 }

@@ -8,7 +8,7 @@ use futures::{StreamExt, stream};
 use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
 use interstice_log::scan::{SegmentFrames, scan_segment};
 use interstice_log::{
-    BadFrame, CommitBatch, CommitStream, Damage, Error, LogOptions, LogStore, RecoveryReport,
+    BadFrame, CommitBatch, CommitStream, Error, LogOptions, LogStore, RecoveryReport,
     TruncateReport, VerifyReport,
 };
 use tokio::sync::Mutex;
@@ -307,16 +307,9 @@ impl LogStore for S3LogStore {
             if let Some(e) = expected
                 && seg.first_offset != e
             {
-                report.bad.push(BadFrame {
-                    segment: seg.name.clone(),
-                    position: 0,
-                    offset: Some(e),
-                    len: 0,
-                    damage: Damage::Missing {
-                        from: e,
-                        to: seg.first_offset,
-                    },
-                });
+                report
+                    .bad
+                    .push(BadFrame::missing(&seg.name, e, seg.first_offset));
             }
             let scan = scan_segment(&seg.name, &bytes, seg.first_offset, max);
             report.commits += scan.commits;

@@ -50,6 +50,18 @@ pub enum Damage {
 }
 
 impl BadFrame {
+    /// Commits `from..to` are missing before segment `segment` (a lost file
+    /// or object): the damage is at the segment's start.
+    pub fn missing(segment: impl Into<String>, from: u64, to: u64) -> Self {
+        Self {
+            segment: segment.into(),
+            position: 0,
+            offset: Some(from),
+            len: 0,
+            damage: Damage::Missing { from, to },
+        }
+    }
+
     /// The stored and computed checksums, when the damage is a mismatch.
     pub fn checksums(&self) -> Option<(u32, u32)> {
         match &self.damage {
@@ -168,6 +180,12 @@ impl RecoveryReport {
             first_offset: 0,
             last_offset: None,
         }
+    }
+
+    /// Records that the recovered log serves `first_offset..next_offset`.
+    pub fn serving(&mut self, first_offset: u64, next_offset: u64) {
+        self.first_offset = first_offset;
+        self.last_offset = next_offset.checked_sub(1).filter(|&o| o >= first_offset);
     }
 }
 

@@ -157,6 +157,30 @@ pub fn scan_from(name: &str, buf: &Bytes, pos: usize, offset: u64, max_frame: u6
     scan
 }
 
+/// The segment a `skip-to:n` open starts in: the last one (of segments
+/// whose first offsets are `firsts`, in order) that begins at or before
+/// commit `n`.
+pub fn skip_to_segment(
+    n: u64,
+    mut firsts: impl DoubleEndedIterator<Item = u64> + ExactSizeIterator,
+) -> Result<usize, Error> {
+    firsts.rposition(|first| first <= n).ok_or_else(|| {
+        Error::InvalidOptions(format!(
+            "skip-to:{n}: the log has no segment holding commit {n}"
+        ))
+    })
+}
+
+/// The position of commit `n` in segment `name` (its bytes `buf`), where a
+/// `skip-to:n` open starts serving.
+pub fn skip_to_frame(n: u64, name: &str, buf: &Bytes, max_frame: u64) -> Result<usize, Error> {
+    find_frame(buf, n, max_frame).ok_or_else(|| {
+        Error::InvalidOptions(format!(
+            "skip-to:{n}: no valid commit {n} in segment {name}"
+        ))
+    })
+}
+
 /// The position of the valid frame carrying `offset` in a segment, found
 /// even past damage.
 pub fn find_frame(buf: &Bytes, offset: u64, max_frame: u64) -> Option<usize> {
