@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use crate::schema::{ModuleSchema, TableSchema, Visibility};
+use crate::schema::{
+    ModuleSchema, ParamSchema, ReducerSchema, SubscriptionSchema, TableSchema, Visibility,
+};
 use crate::ty::Type;
 
 /// Whether a change keeps existing data and callers working.
@@ -96,91 +98,9 @@ pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
     } else if new.version != old.version {
         d.compatible(format!("version {} -> {}", old.version, new.version));
     }
-    for t in &old.tables {
-        match new.tables.iter().find(|n| n.name == t.name) {
-            None => d.breaking(format!("table `{}` removed", t.name)),
-            Some(n) => table(&mut d, t, n),
-        }
-    }
-    for (i, n) in new.tables.iter().enumerate() {
-        if !old.tables.iter().any(|t| t.name == n.name) {
-            // Table ids are positions: new tables must come after old ones.
-            if i < old.tables.len() {
-                d.breaking(format!(
-                    "table `{}` added before existing tables (add new tables at the end)",
-                    n.name
-                ));
-            } else {
-                d.compatible(format!("table `{}` added", n.name));
-            }
-        }
-    }
-    if old
-        .tables
-        .iter()
-        .zip(&new.tables)
-        .any(|(a, b)| a.name != b.name)
-        && old
-            .tables
-            .iter()
-            .all(|t| new.tables.iter().any(|n| n.name == t.name))
-    {
-        d.breaking("tables reordered (table ids are positions: keep the order)".into());
-    }
-    for r in &old.reducers {
-        match new.reducers.iter().find(|n| n.name == r.name) {
-            None => d.breaking(format!("reducer `{}` removed", r.name)),
-            Some(n) => {
-                if r.params != n.params {
-                    let sig = |p: &[crate::schema::ParamSchema]| {
-                        p.iter()
-                            .map(|p| format!("{}: {}", p.name, p.ty))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    d.breaking(format!(
-                        "reducer `{}` parameters changed from ({}) to ({})",
-                        r.name,
-                        sig(&r.params),
-                        sig(&n.params)
-                    ));
-                }
-                visibility(
-                    &mut d,
-                    &format!("reducer `{}`", r.name),
-                    r.visibility,
-                    n.visibility,
-                );
-                if r.read_only != n.read_only {
-                    d.compatible(format!(
-                        "reducer `{}` read_only {} -> {}",
-                        r.name, r.read_only, n.read_only
-                    ));
-                }
-            }
-        }
-    }
-    for n in &new.reducers {
-        if !old.reducers.iter().any(|r| r.name == n.name) {
-            d.compatible(format!("reducer `{}` added", n.name));
-        }
-    }
-    for s in &new.subscriptions {
-        if !old.subscriptions.contains(s) {
-            d.compatible(format!(
-                "subscription {}.{}.{} -> `{}` added",
-                s.module, s.table, s.event, s.reducer
-            ));
-        }
-    }
-    for s in &old.subscriptions {
-        if !new.subscriptions.contains(s) {
-            d.compatible(format!(
-                "subscription {}.{}.{} -> `{}` removed",
-                s.module, s.table, s.event, s.reducer
-            ));
-        }
-    }
+    tables(&mut d, &old.tables, &new.tables);
+    reducers(&mut d, &old.reducers, &new.reducers);
+    subscriptions(&mut d, &old.subscriptions, &new.subscriptions);
     for dep in &new.dependencies {
         if !old.dependencies.contains(dep) {
             d.compatible(format!(
@@ -190,6 +110,100 @@ pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
         }
     }
     SchemaDiff { changes: d.0 }
+}
+
+/// Tables removed, changed, added, or reordered (table ids are
+/// positions).
+fn tables(d: &mut Diff, old: &[TableSchema], new: &[TableSchema]) {
+    for t in old {
+        match new.iter().find(|n| n.name == t.name) {
+            None => d.breaking(format!("table `{}` removed", t.name)),
+            Some(n) => table(d, t, n),
+        }
+    }
+    for (i, n) in new.iter().enumerate() {
+        if !old.iter().any(|t| t.name == n.name) {
+            // Table ids are positions: new tables must come after old ones.
+            if i < old.len() {
+                d.breaking(format!(
+                    "table `{}` added before existing tables (add new tables at the end)",
+                    n.name
+                ));
+            } else {
+                d.compatible(format!("table `{}` added", n.name));
+            }
+        }
+    }
+    let reordered = old.iter().zip(new).any(|(a, b)| a.name != b.name);
+    let all_kept = old.iter().all(|t| new.iter().any(|n| n.name == t.name));
+    if reordered && all_kept {
+        d.breaking("tables reordered (table ids are positions: keep the order)".into());
+    }
+}
+
+/// Reducers removed, changed or added.
+fn reducers(d: &mut Diff, old: &[ReducerSchema], new: &[ReducerSchema]) {
+    for r in old {
+        match new.iter().find(|n| n.name == r.name) {
+            None => d.breaking(format!("reducer `{}` removed", r.name)),
+            Some(n) => reducer(d, r, n),
+        }
+    }
+    for n in new {
+        if !old.iter().any(|r| r.name == n.name) {
+            d.compatible(format!("reducer `{}` added", n.name));
+        }
+    }
+}
+
+/// One reducer in both versions: its parameters may not change.
+fn reducer(d: &mut Diff, r: &ReducerSchema, n: &ReducerSchema) {
+    if r.params != n.params {
+        let sig = |p: &[ParamSchema]| {
+            p.iter()
+                .map(|p| format!("{}: {}", p.name, p.ty))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        d.breaking(format!(
+            "reducer `{}` parameters changed from ({}) to ({})",
+            r.name,
+            sig(&r.params),
+            sig(&n.params)
+        ));
+    }
+    visibility(
+        d,
+        &format!("reducer `{}`", r.name),
+        r.visibility,
+        n.visibility,
+    );
+    if r.read_only != n.read_only {
+        d.compatible(format!(
+            "reducer `{}` read_only {} -> {}",
+            r.name, r.read_only, n.read_only
+        ));
+    }
+}
+
+/// Subscriptions added or removed: both compatible.
+fn subscriptions(d: &mut Diff, old: &[SubscriptionSchema], new: &[SubscriptionSchema]) {
+    for s in new {
+        if !old.contains(s) {
+            d.compatible(format!(
+                "subscription {}.{}.{} -> `{}` added",
+                s.module, s.table, s.event, s.reducer
+            ));
+        }
+    }
+    for s in old {
+        if !new.contains(s) {
+            d.compatible(format!(
+                "subscription {}.{}.{} -> `{}` removed",
+                s.module, s.table, s.event, s.reducer
+            ));
+        }
+    }
 }
 
 #[derive(Default)]

@@ -171,21 +171,136 @@ fn valid_name(name: &str) -> bool {
         && name.len() <= 64
 }
 
+impl TableSchema {
+    /// The rules of one table: a valid name unique among `names`, columns (unique, valid names,
+    /// bounded type depth), an existing primary key (an integer if
+    /// `auto_inc`), and indexes over existing columns.
+    fn check<'a>(&'a self, place: &str, names: &mut HashSet<&'a str>, out: &mut Problems) {
+        if !valid_name(&self.name) {
+            out.add(place, "invalid name");
+        }
+        out.unique(names, &self.name, place, "");
+        if self.columns.is_empty() {
+            out.add(place, "has no columns");
+        }
+        let mut cols = HashSet::new();
+        for c in &self.columns {
+            if !valid_name(&c.name) {
+                out.add(place, format!("column `{}` has an invalid name", c.name));
+            }
+            out.unique(&mut cols, &c.name, place, &format!("column `{}` ", c.name));
+            if c.ty.depth() > MAX_TYPE_DEPTH {
+                out.add(
+                    place,
+                    format!(
+                        "column `{}` nests types deeper than {MAX_TYPE_DEPTH}",
+                        c.name
+                    ),
+                );
+            }
+        }
+        match self.columns.get(self.primary_key as usize) {
+            None => out.add(
+                place,
+                format!("primary key column {} does not exist", self.primary_key),
+            ),
+            Some(pk) if self.auto_inc && !pk.ty.is_integer() => out.add(
+                place,
+                format!(
+                    "auto_inc primary key `{}` must be an integer, not {}",
+                    pk.name, pk.ty
+                ),
+            ),
+            Some(_) => {}
+        }
+        let mut indexes = HashSet::new();
+        for ix in &self.indexes {
+            out.unique(
+                &mut indexes,
+                &ix.name,
+                place,
+                &format!("index `{}` ", ix.name),
+            );
+            if ix.columns.is_empty() {
+                out.add(place, format!("index `{}` has no columns", ix.name));
+            }
+            if let Some(c) = ix
+                .columns
+                .iter()
+                .find(|&&c| c as usize >= self.columns.len())
+            {
+                out.add(
+                    place,
+                    format!("index `{}` names column {c}, which does not exist", ix.name),
+                );
+            }
+        }
+    }
+}
+
+impl ReducerSchema {
+    /// The rules of one reducer: a valid name unique among `names`, unique parameters of bounded
+    /// type depth.
+    fn check<'a>(&'a self, place: &str, names: &mut HashSet<&'a str>, out: &mut Problems) {
+        if !valid_name(&self.name) {
+            out.add(place, "invalid name");
+        }
+        out.unique(names, &self.name, place, "");
+        let mut params = HashSet::new();
+        for p in &self.params {
+            out.unique(
+                &mut params,
+                &p.name,
+                place,
+                &format!("parameter `{}` ", p.name),
+            );
+            if p.ty.depth() > MAX_TYPE_DEPTH {
+                out.add(
+                    place,
+                    format!(
+                        "parameter `{}` nests types deeper than {MAX_TYPE_DEPTH}",
+                        p.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The broken rules found so far, in the order found.
+#[derive(Default)]
+struct Problems(Vec<SchemaError>);
+
+impl Problems {
+    fn add(&mut self, place: &str, problem: impl Into<String>) {
+        self.0.push(SchemaError {
+            place: place.to_owned(),
+            problem: problem.into(),
+        });
+    }
+
+    /// A name must be unique among `seen`.
+    fn unique<'a>(&mut self, seen: &mut HashSet<&'a str>, name: &'a str, place: &str, what: &str) {
+        if !seen.insert(name) {
+            self.add(place, format!("{what}declared twice"));
+        }
+    }
+}
+
 impl ModuleSchema {
     /// Checks every rule of a schema and returns every broken one.
     pub fn validate(&self) -> Result<(), Vec<SchemaError>> {
-        let mut errors = Vec::new();
-        let mut err = |place: String, problem: String| errors.push(SchemaError { place, problem });
+        let mut out = Problems::default();
+        let place = format!("module `{}`", self.name);
         if !valid_name(&self.name) {
-            err(
-                format!("module `{}`", self.name),
-                "name must be letters, digits and `_`, starting with a letter, at most 64 bytes"
-                    .into(),
+            out.add(
+                &place,
+                "name must be letters, digits and `_`, starting with a letter, at most 64 bytes",
             );
         }
         if self.abi_version != ABI_VERSION {
-            err(
-                format!("module `{}`", self.name),
+            out.add(
+                &place,
                 format!(
                     "built for ABI version {}, this host speaks {ABI_VERSION}",
                     self.abi_version
@@ -195,133 +310,44 @@ impl ModuleSchema {
         let mut tables = HashSet::new();
         for t in &self.tables {
             let place = format!("table `{}`", t.name);
-            if !valid_name(&t.name) {
-                err(place.clone(), "invalid name".into());
-            }
-            if !tables.insert(&t.name) {
-                err(place.clone(), "declared twice".into());
-            }
-            if t.columns.is_empty() {
-                err(place.clone(), "has no columns".into());
-            }
-            let mut cols = HashSet::new();
-            for c in &t.columns {
-                if !valid_name(&c.name) {
-                    err(
-                        place.clone(),
-                        format!("column `{}` has an invalid name", c.name),
-                    );
-                }
-                if !cols.insert(&c.name) {
-                    err(place.clone(), format!("column `{}` declared twice", c.name));
-                }
-                if c.ty.depth() > MAX_TYPE_DEPTH {
-                    err(
-                        place.clone(),
-                        format!(
-                            "column `{}` nests types deeper than {MAX_TYPE_DEPTH}",
-                            c.name
-                        ),
-                    );
-                }
-            }
-            match t.columns.get(t.primary_key as usize) {
-                None => err(
-                    place.clone(),
-                    format!("primary key column {} does not exist", t.primary_key),
-                ),
-                Some(pk) if t.auto_inc && !pk.ty.is_integer() => err(
-                    place.clone(),
-                    format!(
-                        "auto_inc primary key `{}` must be an integer, not {}",
-                        pk.name, pk.ty
-                    ),
-                ),
-                Some(_) => {}
-            }
-            let mut indexes = HashSet::new();
-            for ix in &t.indexes {
-                if !indexes.insert(&ix.name) {
-                    err(place.clone(), format!("index `{}` declared twice", ix.name));
-                }
-                if ix.columns.is_empty() {
-                    err(place.clone(), format!("index `{}` has no columns", ix.name));
-                }
-                if let Some(c) = ix.columns.iter().find(|&&c| c as usize >= t.columns.len()) {
-                    err(
-                        place.clone(),
-                        format!("index `{}` names column {c}, which does not exist", ix.name),
-                    );
-                }
-            }
+            t.check(&place, &mut tables, &mut out);
         }
         let mut reducers = HashSet::new();
         for r in &self.reducers {
             let place = format!("reducer `{}`", r.name);
-            if !valid_name(&r.name) {
-                err(place.clone(), "invalid name".into());
-            }
-            if !reducers.insert(&r.name) {
-                err(place.clone(), "declared twice".into());
-            }
-            let mut params = HashSet::new();
-            for p in &r.params {
-                if !params.insert(&p.name) {
-                    err(
-                        place.clone(),
-                        format!("parameter `{}` declared twice", p.name),
-                    );
-                }
-                if p.ty.depth() > MAX_TYPE_DEPTH {
-                    err(
-                        place.clone(),
-                        format!(
-                            "parameter `{}` nests types deeper than {MAX_TYPE_DEPTH}",
-                            p.name
-                        ),
-                    );
-                }
-            }
+            r.check(&place, &mut reducers, &mut out);
         }
         for s in &self.subscriptions {
-            let place = format!("subscription {}.{}.{:?}", s.module, s.table, s.event);
-            match self.reducer(&s.reducer) {
-                None => err(
-                    place.clone(),
-                    format!("reducer `{}` does not exist", s.reducer),
-                ),
-                Some(r) if r.params.len() != 1 => err(
-                    place.clone(),
-                    format!(
-                        "reducer `{}` must take exactly one parameter (the row)",
-                        s.reducer
-                    ),
-                ),
-                Some(_) => {}
-            }
-            if s.module == self.name && self.table(&s.table).is_none() {
-                err(place, format!("table `{}` does not exist", s.table));
-            }
+            self.check_subscription(s, &mut out);
         }
         let mut deps = HashSet::new();
         for d in &self.dependencies {
-            if !deps.insert(&d.module) {
-                err(
-                    format!("dependency `{}`", d.module),
-                    "declared twice".into(),
-                );
-            }
+            let place = format!("dependency `{}`", d.module);
+            out.unique(&mut deps, &d.module, &place, "");
             if d.module == self.name {
-                err(
-                    format!("dependency `{}`", d.module),
-                    "a module cannot depend on itself".into(),
-                );
+                out.add(&place, "a module cannot depend on itself");
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
+        if out.0.is_empty() { Ok(()) } else { Err(out.0) }
+    }
+
+    /// A subscription runs an existing one-parameter reducer, on an
+    /// existing table if it is this module's.
+    fn check_subscription(&self, s: &SubscriptionSchema, out: &mut Problems) {
+        let place = format!("subscription {}.{}.{:?}", s.module, s.table, s.event);
+        match self.reducer(&s.reducer) {
+            None => out.add(&place, format!("reducer `{}` does not exist", s.reducer)),
+            Some(r) if r.params.len() != 1 => out.add(
+                &place,
+                format!(
+                    "reducer `{}` must take exactly one parameter (the row)",
+                    s.reducer
+                ),
+            ),
+            Some(_) => {}
+        }
+        if s.module == self.name && self.table(&s.table).is_none() {
+            out.add(&place, format!("table `{}` does not exist", s.table));
         }
     }
 
