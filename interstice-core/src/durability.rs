@@ -189,6 +189,8 @@ const IDLE_YIELDS: u32 = 3;
 /// Appends at least this slow make gathering batches worth some yields.
 const LINGER_WHEN_APPENDS_TAKE: Duration = Duration::from_micros(300);
 
+/// The pipeline's task: gathers a batch, appends it, tells its callers;
+/// after a failed append, fails everything after it.
 async fn run(
     store: Arc<dyn LogStore>,
     mut rx: mpsc::UnboundedReceiver<Msg>,
@@ -199,46 +201,16 @@ async fn run(
     let mut closing = None;
     let mut last_append = Duration::ZERO;
     while closing.is_none() {
-        let mut pending = match rx.recv().await {
+        let first = match rx.recv().await {
             None => break,
             Some(Msg::Close(reply)) => {
                 closing = Some(reply);
                 break;
             }
-            Some(Msg::Commit(p)) => vec![p],
+            Some(Msg::Commit(p)) => p,
         };
-        // Gather the batch. Callers woken by the previous batch are still
-        // running their next calls. When appends are slow (a PUT, a slow
-        // disk), yield to them while that brings more commits, so one
-        // append carries them all instead of the first one or two. When
-        // appends are fast, the yields would only take CPU from them.
         let linger = last_append >= LINGER_WHEN_APPENDS_TAKE;
-        let mut lingered = 0;
-        let mut idle = 0;
-        loop {
-            let before = pending.len();
-            while pending.len() < max_batch {
-                match rx.try_recv() {
-                    Ok(Msg::Commit(p)) => pending.push(p),
-                    Ok(Msg::Close(reply)) => {
-                        closing = Some(reply);
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
-            idle = if pending.len() > before { 0 } else { idle + 1 };
-            if closing.is_some()
-                || pending.len() >= max_batch
-                || !linger
-                || idle > IDLE_YIELDS
-                || lingered == MAX_LINGER
-            {
-                break;
-            }
-            lingered += 1;
-            tokio::task::yield_now().await;
-        }
+        let pending = gather(first, &mut rx, max_batch, linger, &mut closing).await;
         if let Some(err) = &failed {
             // Nothing after a failed append may become durable out of order.
             for p in pending {
@@ -246,52 +218,105 @@ async fn run(
             }
             continue;
         }
-        let mut batch = CommitBatch::new(pending[0].commit.offset);
-        let encoded = pending
-            .iter()
-            .try_for_each(|p| batch.push(&p.commit).map(drop));
         let started = Instant::now();
-        let result = match encoded {
-            Ok(()) => store.append(&batch).await,
-            Err(e) => Err(e),
-        };
+        let result = append(&*store, pending, &out).await;
         last_append = started.elapsed();
-        match result {
-            Ok(()) => {
-                out.stats
-                    .appended(pending.len(), last_append, batch.next_offset());
-                out.durable.send_replace(Durable::Upto(batch.next_offset()));
-                // Followers get the commits only when someone listens.
-                let mut commits = Vec::new();
-                let keep = out.feed.receiver_count() > 0;
-                for p in pending {
-                    (p.done)(Ok(()));
-                    if keep {
-                        commits.push(p.commit);
-                    }
-                }
-                if keep {
-                    let _ = out.feed.send(Arc::new(commits));
-                }
-            }
-            Err(e) => {
-                tracing::error!(
-                    "appending commits {}..{} failed: {e}",
-                    batch.first_offset(),
-                    batch.next_offset()
-                );
-                let e = Arc::new(e);
-                for p in pending {
-                    (p.done)(Err(e.clone()));
-                }
-                out.stats.append_errors.fetch_add(1, Relaxed);
-                out.durable.send_replace(Durable::Failed);
-                failed = Some(e);
-            }
+        if let Err(e) = result {
+            failed = Some(e);
         }
     }
     drop(store);
     if let Some(reply) = closing {
         let _ = reply.send(());
     }
+}
+
+/// Gathers a batch after `first`. Callers woken by the previous batch are
+/// still running their next calls. When appends are slow (`linger`: a
+/// PUT, a slow disk), yield to them while that brings more commits, so one
+/// append carries them all instead of the first one or two. When appends
+/// are fast, the yields would only take CPU from them. A close request
+/// ends the batch and is left in `closing`.
+async fn gather(
+    first: Pending,
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    max_batch: usize,
+    linger: bool,
+    closing: &mut Option<oneshot::Sender<()>>,
+) -> Vec<Pending> {
+    let mut pending = vec![first];
+    let mut lingered = 0;
+    let mut idle = 0;
+    loop {
+        let before = pending.len();
+        while pending.len() < max_batch {
+            match rx.try_recv() {
+                Ok(Msg::Commit(p)) => pending.push(p),
+                Ok(Msg::Close(reply)) => {
+                    *closing = Some(reply);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        idle = if pending.len() > before { 0 } else { idle + 1 };
+        if closing.is_some()
+            || pending.len() >= max_batch
+            || !linger
+            || idle > IDLE_YIELDS
+            || lingered == MAX_LINGER
+        {
+            return pending;
+        }
+        lingered += 1;
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Appends one batch and tells its callers the outcome: on success also
+/// the durability watchers and the followers.
+async fn append(
+    store: &dyn LogStore,
+    pending: Vec<Pending>,
+    out: &Outputs,
+) -> Result<(), Arc<LogError>> {
+    let started = Instant::now();
+    let mut batch = CommitBatch::new(pending[0].commit.offset);
+    let encoded = pending
+        .iter()
+        .try_for_each(|p| batch.push(&p.commit).map(drop));
+    let result = match encoded {
+        Ok(()) => store.append(&batch).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::error!(
+            "appending commits {}..{} failed: {e}",
+            batch.first_offset(),
+            batch.next_offset()
+        );
+        let e = Arc::new(e);
+        for p in pending {
+            (p.done)(Err(e.clone()));
+        }
+        out.stats.append_errors.fetch_add(1, Relaxed);
+        out.durable.send_replace(Durable::Failed);
+        return Err(e);
+    }
+    out.stats
+        .appended(pending.len(), started.elapsed(), batch.next_offset());
+    out.durable.send_replace(Durable::Upto(batch.next_offset()));
+    // Followers get the commits only when someone listens.
+    let keep = out.feed.receiver_count() > 0;
+    let mut commits = Vec::new();
+    for p in pending {
+        (p.done)(Ok(()));
+        if keep {
+            commits.push(p.commit);
+        }
+    }
+    if keep {
+        let _ = out.feed.send(Arc::new(commits));
+    }
+    Ok(())
 }

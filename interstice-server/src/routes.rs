@@ -307,7 +307,7 @@ async fn call(
 ) -> Response {
     let started = Instant::now();
     let result = match content_type(&headers, &["application/json"]) {
-        Ok(()) => call_inner(&s, role, path, args).await,
+        Ok(()) => call_reducer(&s, role, path, args).await,
         Err(e) => Err(e),
     };
     let outcome = match &result {
@@ -322,7 +322,9 @@ async fn call(
     }
 }
 
-async fn call_inner(
+/// Decodes the JSON arguments against the reducer's parameters (as of the
+/// executed schema) and calls it.
+async fn call_reducer(
     s: &State,
     role: Role,
     path: Result<Path<(String, String)>, PathRejection>,

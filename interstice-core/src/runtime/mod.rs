@@ -28,7 +28,7 @@ use crate::db::{Database, WriteSet};
 use crate::durability::{Durable, DurableCommits, LogStats, Pipeline};
 use crate::error::{CallError, PublishError, ReplayError};
 use crate::host::state::CallContext;
-use crate::host::{CompiledModule, Invocation, Limits, WasmHost, run};
+use crate::host::{CompiledModule, Invocation, Limits, ReducerEntry, WasmHost, run};
 use crate::replay::{ReplayEngine, ReplayReport};
 use crate::subscriptions::{Scheduled, triggered};
 
@@ -155,6 +155,39 @@ struct Exec {
     clock: u64,
 }
 
+impl Exec {
+    /// The time of the next transaction: now, but after the last one's.
+    fn next_timestamp(&self) -> u64 {
+        now_micros().max(self.clock + 1)
+    }
+
+    /// The compiled module named `name`.
+    fn module(&self, name: &str) -> Option<&Arc<CompiledModule>> {
+        self.modules.values().find(|m| m.schema.name == name)
+    }
+
+    /// Makes the next commit, at the next offset, and moves the offset and
+    /// the clock past it.
+    fn seal(
+        &mut self,
+        timestamp: u64,
+        cause: Option<u64>,
+        invocation: LogInvocation,
+        mutations: Vec<interstice_log::Mutation>,
+    ) -> Commit {
+        let commit = Commit {
+            offset: self.next_offset,
+            timestamp,
+            cause,
+            invocation,
+            mutations,
+        };
+        self.next_offset += 1;
+        self.clock = timestamp;
+        commit
+    }
+}
+
 struct Inner {
     host: WasmHost,
     config: RuntimeConfig,
@@ -238,6 +271,37 @@ impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime").finish_non_exhaustive()
     }
+}
+
+/// The module and reducer a call names, if its arguments fit the
+/// reducer's parameters.
+fn resolve(
+    exec: &Exec,
+    module: &str,
+    reducer: &str,
+    args: &[u8],
+) -> Result<(Arc<CompiledModule>, Arc<ReducerEntry>), CallError> {
+    let compiled = exec
+        .module(module)
+        .cloned()
+        .ok_or_else(|| CallError::NoSuchModule {
+            module: module.to_owned(),
+        })?;
+    let entry = compiled
+        .reducer(reducer)
+        .cloned()
+        .ok_or_else(|| CallError::NoSuchReducer {
+            module: module.to_owned(),
+            reducer: reducer.to_owned(),
+        })?;
+    if let Err(e) = decode_value(&entry.args_type, args) {
+        return Err(CallError::BadArguments {
+            module: module.to_owned(),
+            reducer: reducer.to_owned(),
+            reason: e.to_string(),
+        });
+    }
+    Ok((compiled, entry))
 }
 
 fn now_micros() -> u64 {
@@ -465,7 +529,7 @@ impl Runtime {
         reducer: &str,
         args: &[u8],
     ) -> Result<Receipt, CallError> {
-        self.call_inner(module, reducer, args, None, true).await
+        self.dispatch(module, reducer, args, None, true).await
     }
 
     /// Calls like [`Runtime::call`], but the reducer always runs in the
@@ -480,12 +544,13 @@ impl Runtime {
         reducer: &str,
         args: &[u8],
     ) -> Result<Receipt, CallError> {
-        self.call_inner(module, reducer, args, None, false).await
+        self.dispatch(module, reducer, args, None, false).await
     }
 
-    /// `inline`: run here when nobody else is executing (the fast path),
-    /// instead of always queueing for the executor.
-    async fn call_inner(
+    /// Waits for room among the calls not yet durable, then runs the call:
+    /// here when `inline` and nobody else is executing (the fast path),
+    /// else in the executor.
+    async fn dispatch(
         &self,
         module: &str,
         reducer: &str,
@@ -603,7 +668,7 @@ impl Runtime {
         self.inner.pipeline.submit(commit, done);
     }
 
-    /// [`Runtime::execute_inner`], with a panic (a bug in the host, never
+    /// [`Runtime::run_call`], with a panic (a bug in the host, never
     /// the guest's: guest faults are traps) caught: the state it was
     /// changing may be gone, so the runtime stops, saying why, and no later
     /// call or read can observe that state. The log is intact; a restart
@@ -617,7 +682,7 @@ impl Runtime {
         cause: Option<&Scheduled>,
     ) -> Result<(Receipt, Option<Commit>), CallError> {
         let run =
-            std::panic::AssertUnwindSafe(|| self.execute_inner(exec, module, reducer, args, cause));
+            std::panic::AssertUnwindSafe(|| self.run_call(exec, module, reducer, args, cause));
         std::panic::catch_unwind(run).unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
@@ -640,7 +705,10 @@ impl Runtime {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn execute_inner(
+    /// Runs one call on the executor's state: its commit, if it changed
+    /// anything (or settles a subscription's cause); on failure the state
+    /// is as before.
+    fn run_call(
         &self,
         exec: &mut Exec,
         module: &str,
@@ -651,44 +719,22 @@ impl Runtime {
         // Checked again under the executor lock: `shutdown` may have run
         // since the caller's first check.
         self.check_running()?;
-        let compiled = exec
-            .modules
-            .values()
-            .find(|m| m.schema.name == module)
-            .cloned()
-            .ok_or_else(|| CallError::NoSuchModule {
-                module: module.to_owned(),
-            })?;
-        let schema =
-            compiled
-                .reducer(reducer)
-                .cloned()
-                .ok_or_else(|| CallError::NoSuchReducer {
-                    module: module.to_owned(),
-                    reducer: reducer.to_owned(),
-                })?;
-        if let Err(e) = decode_value(&schema.args_type, args) {
-            return Err(CallError::BadArguments {
-                module: module.to_owned(),
-                reducer: reducer.to_owned(),
-                reason: e.to_string(),
-            });
-        }
-        let timestamp = now_micros().max(exec.clock + 1);
+        let (compiled, entry) = resolve(exec, module, reducer, args)?;
+        let timestamp = exec.next_timestamp();
         let ctx = CallContext {
             timestamp,
             rng: seed(exec.next_offset, timestamp),
         };
-        let db = std::mem::take(&mut exec.db);
         let call = Invocation {
             module: &compiled,
-            reducer: &schema,
+            reducer: &entry,
             args,
             ctx,
             fuel: self.inner.config.limits.fuel,
             depth: 0,
         };
         let env = self.inner.host.env(exec.modules.clone());
+        let db = std::mem::take(&mut exec.db);
         let out = run(
             env,
             db,
@@ -726,37 +772,19 @@ impl Runtime {
                 Vec::new()
             }
         };
+        let logs = out.logs;
         if mutations.is_empty() && cause.is_none() {
-            return Ok((
-                Receipt {
-                    offset: None,
-                    logs: out.logs,
-                },
-                None,
-            ));
+            return Ok((Receipt { offset: None, logs }, None));
         }
-        let offset = exec.next_offset;
-        let commit = Commit {
-            offset,
-            timestamp,
-            cause: cause.map(|c| c.cause),
-            invocation: LogInvocation {
-                module: module.to_owned(),
-                reducer: reducer.to_owned(),
-                args: Bytes::copy_from_slice(args),
-            },
-            mutations,
+        let invocation = LogInvocation {
+            module: module.to_owned(),
+            reducer: reducer.to_owned(),
+            args: Bytes::copy_from_slice(args),
         };
-        exec.next_offset += 1;
-        exec.clock = timestamp;
-        self.schedule(&exec.db, offset, &commit.mutations, cause);
-        Ok((
-            Receipt {
-                offset: Some(offset),
-                logs: out.logs,
-            },
-            Some(commit),
-        ))
+        let commit = exec.seal(timestamp, cause.map(|c| c.cause), invocation, mutations);
+        self.schedule(&exec.db, commit.offset, &commit.mutations, cause);
+        let offset = Some(commit.offset);
+        Ok((Receipt { offset, logs }, Some(commit)))
     }
 
     /// `Ok` when a commit of `size` encoded bytes is within

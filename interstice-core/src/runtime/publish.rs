@@ -8,7 +8,7 @@ use interstice_log::codec::{MUTATION_OVERHEAD, frame_size};
 use interstice_log::{Commit, Invocation as LogInvocation};
 use tokio::sync::oneshot;
 
-use super::{Exec, PUBLISH_INVOCATION, Published, Receipt, Request, Runtime, now_micros};
+use super::{Exec, PUBLISH_INVOCATION, Published, Receipt, Request, Runtime};
 use crate::error::CallError;
 
 /// The reducer [`Runtime::publish_and_init`] runs after a first publish.
@@ -92,13 +92,15 @@ impl Runtime {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        match self.install_inner(exec, schema, schema_bytes, module, wasm) {
+        match self.install_record(exec, schema, schema_bytes, module, wasm) {
             Err(e) => drop(reply.send(Err(e))),
             Ok((published, commit)) => self.submit(commit, published, reply, None),
         }
     }
 
-    fn install_inner(
+    /// Installs a checked module in the executor's state: its module
+    /// record's commit, at the next offset.
+    fn install_record(
         &self,
         exec: &mut Exec,
         schema: ModuleSchema,
@@ -106,46 +108,13 @@ impl Runtime {
         module: &wasmtime::Module,
         wasm: &[u8],
     ) -> Result<(Published, Commit), PublishError> {
-        let host = &self.inner.host;
         let existing = exec.db.module_by_name(&schema.name);
-        let (mut schema, mut schema_bytes) = (schema, schema_bytes);
-        if let Some(old) = existing
-            && interstice_abi::compat::keep_table_order(&old.schema, &mut schema)
-        {
-            schema_bytes = interstice_abi::encode(&schema)
-                .map_err(|e| PublishError::Describe(format!("cannot re-encode the schema: {e}")))?;
-        }
-        let diff = match existing {
-            Some(old) => {
-                let diff = interstice_abi::compat::diff(&old.schema, &schema);
-                if diff.is_breaking() {
-                    return Err(PublishError::Incompatible {
-                        module: schema.name.clone(),
-                        diff,
-                    });
-                }
-                diff
-            }
-            None => Default::default(),
-        };
-        // The record (name, schema, wasm with their lengths) in one
-        // mutation of a commit logged as `@publish`.
-        let record = 2 + schema.name.len() + 4 + schema_bytes.len() + 4 + wasm.len();
-        let size = frame_size(
-            schema.name.len(),
-            PUBLISH_INVOCATION.len(),
-            0,
-            (MUTATION_OVERHEAD + record) as u64,
-        );
-        let max = self.inner.config.limits.max_commit_size;
-        if size > max {
-            return Err(PublishError::TooLarge { size, max });
-        }
-        check_capabilities(&exec.db, &schema)?;
-        let existing_was_none = existing.is_none();
+        let first_version = existing.is_none();
         let id = existing.map_or_else(|| exec.db.next_module_id(), |m| m.id);
-        let linked = Arc::new(host.link(id, schema.clone(), module)?);
-
+        let (schema, schema_bytes, diff) = against(existing, schema, schema_bytes)?;
+        self.check_record_size(&schema, &schema_bytes, wasm)?;
+        check_capabilities(&exec.db, &schema)?;
+        let linked = Arc::new(self.inner.host.link(id, schema.clone(), module)?);
         let mut ws = WriteSet::default();
         ws.install_module(
             &mut exec.db,
@@ -159,31 +128,67 @@ impl Runtime {
         modules.insert(id, linked);
         exec.modules = Arc::new(modules);
         *self.inner.catalog.lock().unwrap_or_else(|p| p.into_inner()) = exec.modules.clone();
-        let timestamp = now_micros().max(exec.clock + 1);
-        let offset = exec.next_offset;
-        let commit = Commit {
-            offset,
-            timestamp,
-            cause: None,
-            invocation: LogInvocation {
-                module: schema.name.clone(),
-                reducer: PUBLISH_INVOCATION.into(),
-                args: Bytes::new(),
-            },
-            mutations: ws.commit(),
+        let invocation = LogInvocation {
+            module: schema.name.clone(),
+            reducer: PUBLISH_INVOCATION.into(),
+            args: Bytes::new(),
         };
-        exec.next_offset += 1;
-        exec.clock = timestamp;
-        Ok((
-            Published {
-                module_id: id,
-                offset,
-                diff,
-                first_version: existing_was_none,
-            },
-            commit,
-        ))
+        let commit = exec.seal(exec.next_timestamp(), None, invocation, ws.commit());
+        let published = Published {
+            module_id: id,
+            offset: commit.offset,
+            diff,
+            first_version,
+        };
+        Ok((published, commit))
     }
+
+    /// The module record (name, schema, wasm with their lengths, in one
+    /// mutation of a commit logged as `@publish`) must fit in a commit.
+    fn check_record_size(
+        &self,
+        schema: &ModuleSchema,
+        schema_bytes: &[u8],
+        wasm: &[u8],
+    ) -> Result<(), PublishError> {
+        let record = 2 + schema.name.len() + 4 + schema_bytes.len() + 4 + wasm.len();
+        let size = frame_size(
+            schema.name.len(),
+            PUBLISH_INVOCATION.len(),
+            0,
+            (MUTATION_OVERHEAD + record) as u64,
+        );
+        let max = self.inner.config.limits.max_commit_size;
+        if size > max {
+            return Err(PublishError::TooLarge { size, max });
+        }
+        Ok(())
+    }
+}
+
+/// A new version checked against the installed one (`existing`): its
+/// tables in the installed order (the schema re-encoded if that moved
+/// them), and the changes, none of them breaking.
+fn against(
+    existing: Option<&crate::db::ModuleState>,
+    mut schema: ModuleSchema,
+    mut schema_bytes: Vec<u8>,
+) -> Result<(ModuleSchema, Vec<u8>, interstice_abi::compat::SchemaDiff), PublishError> {
+    let Some(old) = existing else {
+        return Ok((schema, schema_bytes, Default::default()));
+    };
+    if interstice_abi::compat::keep_table_order(&old.schema, &mut schema) {
+        schema_bytes = interstice_abi::encode(&schema)
+            .map_err(|e| PublishError::Describe(format!("cannot re-encode the schema: {e}")))?;
+    }
+    let diff = interstice_abi::compat::diff(&old.schema, &schema);
+    if diff.is_breaking() {
+        return Err(PublishError::Incompatible {
+            module: schema.name.clone(),
+            diff,
+        });
+    }
+    Ok((schema, schema_bytes, diff))
 }
 
 /// Subscriptions to other modules need a public table; dependencies must be
