@@ -35,6 +35,17 @@ pub struct LogArgs {
     pub s3_single_writer: bool,
 }
 
+/// How a command opens its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// To inspect it: nothing is written, created or cut.
+    ReadOnly,
+    /// To write to it; it must exist.
+    Write,
+    /// To write to it, creating it if there is none.
+    Create,
+}
+
 impl LogArgs {
     /// The first offset a replay starts at (non-zero after `skip-to`).
     pub fn first_offset(&self) -> u64 {
@@ -44,19 +55,13 @@ impl LogArgs {
         }
     }
 
-    /// Opens `log`: read-only (for inspection) or for writing, creating
-    /// it when `create`.
-    pub async fn open(
-        &self,
-        log: &str,
-        read_only: bool,
-        create: bool,
-    ) -> Result<Arc<dyn LogStore>> {
+    /// Opens `log` as `access` says.
+    pub async fn open(&self, log: &str, access: Access) -> Result<Arc<dyn LogStore>> {
         let opts = LogOptions::default()
             .recovery(self.recovery)
             .durability(self.durability)
-            .read_only(read_only)
-            .create(create && !read_only);
+            .read_only(access == Access::ReadOnly)
+            .create(access == Access::Create);
         self.open_with(log, opts).await
     }
 

@@ -293,7 +293,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::CheckLog { log, repair, yes } => {
-            if !check::run(args, log, *repair, *yes).await? {
+            let repair = check::Repair {
+                cut: *repair,
+                dropping_valid: *yes,
+            };
+            if !check::run(args, log, repair).await? {
                 return Ok(ExitCode::FAILURE);
             }
         }

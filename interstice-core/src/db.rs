@@ -141,6 +141,7 @@ pub struct NoSuchTable {
 
 /// What a transaction operation can fail with.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TxnError {
     /// The table does not exist.
     #[error(transparent)]
@@ -158,7 +159,7 @@ pub enum TxnError {
 /// for the commit, and as undo entries. [`WriteSet::rollback`] undoes them
 /// in reverse order; [`WriteSet::commit`] keeps them.
 #[derive(Debug, Default)]
-pub struct WriteSet {
+pub(crate) struct WriteSet {
     undo: Vec<Undo>,
     mutations: Vec<Mutation>,
     /// Sum of the mutations' row bytes.
@@ -167,7 +168,7 @@ pub struct WriteSet {
 
 /// A point in a [`WriteSet`] to roll back to (a failed nested call).
 #[derive(Clone, Copy, Debug)]
-pub struct Savepoint {
+pub(crate) struct Savepoint {
     undo: usize,
     mutations: usize,
 }
@@ -390,9 +391,10 @@ fn undo(db: &mut Database, u: Undo) {
     }
 }
 
-/// A [`WriteSet`] bound to its database, for code that holds both for the
-/// whole transaction (replay, tests). Dropping it without
-/// [`Txn::commit`] rolls it back.
+/// A transaction on a [`Database`], for code that holds the database for
+/// the whole transaction (replay, tests): changes apply at once (reads see
+/// them through every index) and are recorded as the commit's mutations.
+/// Dropping it without [`Txn::commit`] rolls it back.
 #[derive(Debug)]
 pub struct Txn<'a> {
     db: &'a mut Database,
@@ -410,22 +412,24 @@ impl Txn<'_> {
         self.ws.mutations()
     }
 
-    /// See [`WriteSet::insert`].
+    /// Inserts a row; returns it as stored (with its auto-increment key).
     pub fn insert(&mut self, module: u32, table: u32, values: Vec<Value>) -> Result<Row, TxnError> {
         self.ws.insert(self.db, module, table, values)
     }
 
-    /// See [`WriteSet::update`].
+    /// Replaces the row with the same primary key; returns the new row.
     pub fn update(&mut self, module: u32, table: u32, values: Vec<Value>) -> Result<Row, TxnError> {
         self.ws.update(self.db, module, table, values)
     }
 
-    /// See [`WriteSet::delete`].
+    /// Deletes the row with primary key `pk`; returns it.
     pub fn delete(&mut self, module: u32, table: u32, pk: &Value) -> Result<Row, TxnError> {
         self.ws.delete(self.db, module, table, pk)
     }
 
-    /// See [`WriteSet::install_module`].
+    /// Installs a module (first publish) or moves it to a new, compatible
+    /// schema, and records the module record. The caller has validated the
+    /// schema and checked compatibility.
     pub fn install_module(
         &mut self,
         id: u32,

@@ -100,101 +100,197 @@ pub enum ReplayError {
     },
 }
 
-/// Why a reducer call did not commit. Every variant names the module and
-/// reducer (or the runtime state) and the cause; nothing of the call is in
-/// the tables or the log.
-#[derive(Debug, thiserror::Error)]
+/// Why a reducer call did not commit: which call, and what went wrong.
+/// Nothing of the call is in the tables or the log.
+#[derive(Debug)]
+pub struct CallError {
+    /// The module called.
+    pub module: String,
+    /// The reducer called.
+    pub reducer: String,
+    /// What went wrong.
+    pub kind: CallErrorKind,
+}
+
+/// What went wrong in a call (see [`CallError`]).
+#[derive(Debug)]
 #[non_exhaustive]
-pub enum CallError {
+pub enum CallErrorKind {
     /// No module has that name.
-    #[error("no module `{module}`")]
-    NoSuchModule {
-        /// The name asked for.
-        module: String,
-    },
+    NoSuchModule,
     /// The module has no reducer of that name.
-    #[error("module `{module}` has no reducer `{reducer}`")]
-    NoSuchReducer {
-        /// The module.
-        module: String,
-        /// The name asked for.
-        reducer: String,
-    },
+    NoSuchReducer,
     /// The arguments do not match the reducer's parameters.
-    #[error("{module}.{reducer}: bad arguments: {reason}")]
     BadArguments {
-        /// The module.
-        module: String,
-        /// The reducer.
-        reducer: String,
         /// What does not match.
         reason: String,
     },
     /// The reducer returned an error.
-    #[error("{module}.{reducer} failed: {message}")]
     Failed {
-        /// The module.
-        module: String,
-        /// The reducer.
-        reducer: String,
         /// The reducer's error message.
         message: String,
     },
     /// The reducer trapped (a panic, `unreachable`, an out-of-bounds access).
-    #[error("{module}.{reducer} trapped: {message}")]
     Trap {
-        /// The module.
-        module: String,
-        /// The reducer.
-        reducer: String,
         /// The trap.
         message: String,
     },
-    /// A limit was hit: fuel, memory, row size, write-set size, commit
-    /// size, call depth.
-    #[error("{module}.{reducer} hit the {limit} limit: {detail}")]
+    /// A limit was hit.
     Limit {
-        /// The module.
-        module: String,
-        /// The reducer.
-        reducer: String,
-        /// Which limit (`fuel`, `memory`, `row size`, `write set`, `commit
-        /// size`, `call depth`).
-        limit: &'static str,
+        /// Which limit.
+        limit: LimitKind,
         /// Details.
         detail: String,
     },
     /// The module did something it is not allowed to.
-    #[error("{module}.{reducer}: capability violation: {detail}")]
     Capability {
-        /// The module.
-        module: String,
-        /// The reducer.
-        reducer: String,
         /// What it tried.
         detail: String,
     },
     /// A table refused a change (a unique index, a missing row...).
-    #[error("{module}.{reducer}: {source}")]
-    Table {
-        /// The module.
-        module: String,
-        /// The reducer.
-        reducer: String,
-        /// The table's error.
-        #[source]
-        source: TableError,
-    },
+    Table(TableError),
     /// The commit could not be made durable; the runtime stopped.
-    #[error("commit could not be made durable: {0}")]
     Log(std::sync::Arc<LogError>),
     /// The runtime stopped: after a log failure, an internal error, or a
     /// shutdown.
-    #[error("the runtime stopped ({reason}); restart it to recover from the log")]
     Stopped {
         /// The failure.
         reason: String,
     },
+}
+
+/// The runtime has stopped (after a log failure, an internal error, or a
+/// shutdown): it runs no call and serves no read until it is reopened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the runtime stopped ({reason}); restart it to recover from the log")]
+pub struct Stopped {
+    /// Why it stopped.
+    pub reason: String,
+}
+
+impl Stopped {
+    /// The error of the call `module.reducer`, refused because the
+    /// runtime stopped.
+    pub fn during(self, module: impl Into<String>, reducer: impl Into<String>) -> CallError {
+        CallError::new(
+            module,
+            reducer,
+            CallErrorKind::Stopped {
+                reason: self.reason,
+            },
+        )
+    }
+}
+
+/// The limits a call can hit ([`crate::Limits`], and the runtime's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LimitKind {
+    /// Fuel: instructions per call.
+    Fuel,
+    /// Linear memory per instance.
+    Memory,
+    /// Encoded size of one row.
+    RowSize,
+    /// Bytes written by one transaction.
+    WriteSet,
+    /// Encoded size of one commit.
+    CommitSize,
+    /// Nesting of cross-module calls.
+    CallDepth,
+    /// An auto-increment key past what the guest can receive (2^63 - 1).
+    AutoIncrement,
+    /// Bytes of arguments of the calls waiting to be durable.
+    PendingBytes,
+}
+
+impl LimitKind {
+    /// How messages name the limit (`fuel`, `row size`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fuel => "fuel",
+            Self::Memory => "memory",
+            Self::RowSize => "row size",
+            Self::WriteSet => "write set",
+            Self::CommitSize => "commit size",
+            Self::CallDepth => "call depth",
+            Self::AutoIncrement => "auto-increment",
+            Self::PendingBytes => "pending bytes",
+        }
+    }
+}
+
+impl CallErrorKind {
+    /// A capability violation.
+    pub(crate) fn capability(detail: impl Into<String>) -> Self {
+        Self::Capability {
+            detail: detail.into(),
+        }
+    }
+
+    /// A limit hit.
+    pub(crate) fn limit(limit: LimitKind, detail: impl Into<String>) -> Self {
+        Self::Limit {
+            limit,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CallError {
+    /// The call `module.reducer` failed with `kind`.
+    pub fn new(module: impl Into<String>, reducer: impl Into<String>, kind: CallErrorKind) -> Self {
+        Self {
+            module: module.into(),
+            reducer: reducer.into(),
+            kind,
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (module, reducer) = (&self.module, &self.reducer);
+        match &self.kind {
+            CallErrorKind::NoSuchModule => write!(f, "no module `{module}`"),
+            CallErrorKind::NoSuchReducer => {
+                write!(f, "module `{module}` has no reducer `{reducer}`")
+            }
+            CallErrorKind::BadArguments { reason } => {
+                write!(f, "{module}.{reducer}: bad arguments: {reason}")
+            }
+            CallErrorKind::Failed { message } => write!(f, "{module}.{reducer} failed: {message}"),
+            CallErrorKind::Trap { message } => write!(f, "{module}.{reducer} trapped: {message}"),
+            CallErrorKind::Limit { limit, detail } => {
+                write!(f, "{module}.{reducer} hit the {limit} limit: {detail}")
+            }
+            CallErrorKind::Capability { detail } => {
+                write!(f, "{module}.{reducer}: capability violation: {detail}")
+            }
+            CallErrorKind::Table(source) => write!(f, "{module}.{reducer}: {source}"),
+            CallErrorKind::Log(e) => write!(f, "commit could not be made durable: {e}"),
+            CallErrorKind::Stopped { reason } => write!(
+                f,
+                "the runtime stopped ({reason}); restart it to recover from the log"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            CallErrorKind::Table(e) => Some(e),
+            CallErrorKind::Log(e) => Some(&**e),
+            _ => None,
+        }
+    }
 }
 
 /// Why publishing a module failed. Nothing was logged.
@@ -202,12 +298,24 @@ pub enum CallError {
 #[non_exhaustive]
 pub enum PublishError {
     /// The bytes are not a valid WebAssembly module.
-    #[error("not a valid WebAssembly module: {0}")]
-    InvalidWasm(String),
+    #[error("not a valid WebAssembly module: {detail}")]
+    InvalidWasm {
+        /// What the compiler said.
+        detail: String,
+        /// The compiler's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The module imports something outside the `interstice` namespace, or
     /// with the wrong signature.
-    #[error("module import not provided by Interstice: {0}")]
-    BadImport(String),
+    #[error("module import not provided by Interstice: {detail}")]
+    BadImport {
+        /// Which imports, and what is wrong with them.
+        detail: String,
+        /// The linker's error, when it found the problem.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A required export is missing or has the wrong type.
     #[error("missing or mistyped export `{export}`: {detail}")]
     MissingExport {
@@ -217,8 +325,14 @@ pub enum PublishError {
         detail: String,
     },
     /// `interstice_describe` failed or returned a bad schema.
-    #[error("cannot read the module's schema: {0}")]
-    Describe(String),
+    #[error("cannot read the module's schema: {detail}")]
+    Describe {
+        /// What went wrong.
+        detail: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The schema breaks rules.
     #[error("invalid schema:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     InvalidSchema(Vec<interstice_abi::SchemaError>),
@@ -245,4 +359,49 @@ pub enum PublishError {
     /// The module record could not be logged.
     #[error(transparent)]
     Commit(#[from] CallError),
+    /// The runtime has stopped.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+}
+
+impl PublishError {
+    /// The bytes did not compile.
+    pub(crate) fn invalid_wasm(e: wasmtime::Error) -> Self {
+        Self::InvalidWasm {
+            detail: format!("{e:#}"),
+            source: Some(e.into()),
+        }
+    }
+
+    /// The linker refused the module's imports.
+    pub(crate) fn bad_import(e: wasmtime::Error) -> Self {
+        Self::BadImport {
+            detail: format!("{e:#}"),
+            source: Some(e.into()),
+        }
+    }
+
+    /// The module's imports are wrong, as `detail` says.
+    pub(crate) fn bad_imports(detail: impl Into<String>) -> Self {
+        Self::BadImport {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// The module's schema could not be read, for a reason said in words.
+    pub(crate) fn describe(detail: impl Into<String>) -> Self {
+        Self::Describe {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// Running `interstice_describe`, or reading its result, failed.
+    pub(crate) fn describe_failed(e: wasmtime::Error) -> Self {
+        Self::Describe {
+            detail: format!("{e:#}"),
+            source: Some(e.into()),
+        }
+    }
 }

@@ -21,7 +21,9 @@ pub mod subscriptions;
 pub mod table;
 
 pub use durability::{BATCH_SIZE_BOUNDS, DurableCommits, LogStats};
-pub use error::{CallError, PublishError, ReplayError, TableError};
+pub use error::{
+    CallError, CallErrorKind, LimitKind, PublishError, ReplayError, Stopped, TableError,
+};
 pub use host::{Inspected, Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayReport, Replayed};
 pub use runtime::{

@@ -152,7 +152,7 @@ impl Table {
 
     /// Inserts a row (decoded values), assigning an auto-increment key when
     /// the table has one and the row's key is 0. Returns the stored row.
-    pub fn insert(&mut self, mut values: Vec<Value>) -> Result<Row, TableError> {
+    pub(crate) fn insert(&mut self, mut values: Vec<Value>) -> Result<Row, TableError> {
         let pk_col = self.schema.primary_key as usize;
         if self.schema.auto_inc && values[pk_col].as_u128() == Some(0) {
             let ty = &self.schema.columns[pk_col].ty;
@@ -184,7 +184,7 @@ impl Table {
     }
 
     /// Replaces the row with the same primary key. Returns `(old, new)`.
-    pub fn update(&mut self, values: Vec<Value>) -> Result<(Row, Row), TableError> {
+    pub(crate) fn update(&mut self, values: Vec<Value>) -> Result<(Row, Row), TableError> {
         let pk = self.pk_of(&values).clone();
         let Some(old) = self.rows.get(&pk).cloned() else {
             return Err(TableError::NoSuchRow {
@@ -211,7 +211,7 @@ impl Table {
     }
 
     /// Deletes the row with primary key `pk`, returning it.
-    pub fn delete(&mut self, pk: &Value) -> Result<Row, TableError> {
+    pub(crate) fn delete(&mut self, pk: &Value) -> Result<Row, TableError> {
         let Some(old) = self.rows.remove(pk) else {
             return Err(TableError::NoSuchRow {
                 table: self.schema.name.clone(),

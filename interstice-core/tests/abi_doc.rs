@@ -10,7 +10,7 @@ use interstice_abi::{
     ABI_VERSION, ColumnSchema, ModuleSchema, ParamSchema, ReducerSchema, TableSchema, Type, Value,
     Version, Visibility, encode_value,
 };
-use interstice_core::{CallError, Runtime, RuntimeConfig};
+use interstice_core::{CallError, CallErrorKind, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
 
 const DOC: &str = include_str!("../../docs/abi.md");
@@ -93,7 +93,10 @@ async fn the_documented_wat_module_publishes_and_runs() {
 
     rt.call("wat", "check", &text("hello")).await.unwrap();
     match rt.call("wat", "check", &text("nope")).await {
-        Err(CallError::Failed { message, .. }) => assert_eq!(message, "no such note"),
+        Err(CallError {
+            kind: CallErrorKind::Failed { message },
+            ..
+        }) => assert_eq!(message, "no such note"),
         other => panic!("check of a missing note: {other:?}"),
     }
     // A second `add` of the same text breaks the primary key: the host's

@@ -12,7 +12,9 @@ use common::built::wasm;
 use common::wasm_modules::{counter_alone, other};
 use interstice_abi::{Value, encode_value};
 use interstice_backend_fs::FsLogStore;
-use interstice_core::{CallError, Limits, PublishError, Runtime, RuntimeConfig};
+use interstice_core::{
+    CallErrorKind, LimitKind, Limits, PublishError, Runtime, RuntimeConfig, Stopped,
+};
 use interstice_log::LogOptions;
 use interstice_log::memory::MemoryLogStore;
 
@@ -31,7 +33,7 @@ async fn counter_on(store: &MemoryLogStore) -> Runtime {
     rt
 }
 
-async fn counters(rt: &Runtime) -> Result<Vec<Vec<Value>>, CallError> {
+async fn counters(rt: &Runtime) -> Result<Vec<Vec<Value>>, Stopped> {
     rt.read(|db| {
         let m = db.module_by_name("counter").unwrap();
         let (_, t) = m.table_by_name("counters").unwrap();
@@ -50,14 +52,11 @@ async fn a_panic_during_a_call_stops_the_runtime_instead_of_serving_an_empty_dat
     rt.panic_in_next_call();
     let err = rt.call("counter", "add", &arg(2)).await.unwrap_err();
     assert!(
-        matches!(&err, CallError::Stopped { reason } if reason.contains("injected panic")),
+        matches!(&err.kind, CallErrorKind::Stopped { reason } if reason.contains("injected panic")),
         "{err}"
     );
     // Nothing serves the lost state: reads, calls and publishes refuse.
-    assert!(matches!(
-        counters(&rt).await,
-        Err(CallError::Stopped { .. })
-    ));
+    assert!(matches!(counters(&rt).await, Err(Stopped { .. })));
     assert!(rt.call("counter", "add", &arg(3)).await.is_err());
     assert!(rt.publish(&other("other", false)).await.is_err());
     assert!(rt.stopped().unwrap().contains("internal error"));
@@ -99,9 +98,9 @@ async fn a_commit_too_large_for_the_log_fails_alone() {
         .unwrap_err();
     assert!(
         matches!(
-            &err,
-            CallError::Limit {
-                limit: "commit size",
+            &err.kind,
+            CallErrorKind::Limit {
+                limit: LimitKind::CommitSize,
                 ..
             }
         ),
@@ -218,9 +217,9 @@ async fn pending_bytes_bound_the_calls_waiting_to_be_durable() {
         .unwrap_err();
     assert!(
         matches!(
-            &err,
-            CallError::Limit {
-                limit: "pending bytes",
+            &err.kind,
+            CallErrorKind::Limit {
+                limit: LimitKind::PendingBytes,
                 ..
             }
         ),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::wasm_modules::{self as wat_modules, counter, counter_schema, other};
 use interstice_abi::{ReducerSchema, Value, Visibility, encode_value};
-use interstice_core::{CallError, Limits, PublishError, Runtime, RuntimeConfig};
+use interstice_core::{CallErrorKind, LimitKind, Limits, PublishError, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
 
 fn arg(n: u64) -> Vec<u8> {
@@ -109,8 +109,8 @@ async fn broken_modules_are_refused_at_publish() {
         assert!(
             matches!(
                 err,
-                PublishError::InvalidWasm(_)
-                    | PublishError::BadImport(_)
+                PublishError::InvalidWasm { .. }
+                    | PublishError::BadImport { .. }
                     | PublishError::MissingExport { .. }
             ),
             "{what}: {err}"
@@ -175,7 +175,7 @@ async fn hostile_reducers_fail_alone() {
     for (module, reducer, args, variant, expected) in cases {
         let err = rt.call(module, reducer, args).await.unwrap_err();
         assert!(
-            format!("{err:?}").starts_with(variant),
+            format!("{:?}", err.kind).starts_with(variant),
             "{module}.{reducer}: {err:?}"
         );
         assert!(
@@ -200,7 +200,7 @@ async fn hostile_reducers_fail_alone() {
 
 /// With `limits`, `counter.add(1000000)` is refused for `limit` and
 /// commits nothing, while `add(1)` still commits.
-async fn refused_for(limits: Limits, limit: &str, detail: &str) {
+async fn refused_for(limits: Limits, limit: LimitKind, detail: &str) {
     let (store, rt) = runtime(limits).await;
     let before = store.commits().len();
     let err = rt
@@ -208,7 +208,7 @@ async fn refused_for(limits: Limits, limit: &str, detail: &str) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, CallError::Limit { limit: l, .. } if *l == limit),
+        matches!(&err.kind, CallErrorKind::Limit { limit: l, .. } if *l == limit),
         "{err}"
     );
     assert!(err.to_string().contains(detail), "{err}");
@@ -224,12 +224,12 @@ async fn rows_and_write_sets_beyond_the_limits_abort() {
         max_row_size: 2,
         ..Limits::default()
     };
-    refused_for(tiny_rows, "row size", "maximum 2").await;
+    refused_for(tiny_rows, LimitKind::RowSize, "maximum 2").await;
     let small_write_sets = Limits {
         max_write_set: 3,
         ..Limits::default()
     };
-    refused_for(small_write_sets, "write set", "maximum 3").await;
+    refused_for(small_write_sets, LimitKind::WriteSet, "maximum 3").await;
 }
 
 /// `WasmHost::inspect` (what `interstice validate` runs) refuses what

@@ -13,7 +13,7 @@ use interstice_abi::wasm::LogLevel;
 use interstice_abi::{Value, encode_value};
 use interstice_backend_fs::FsLogStore;
 use interstice_core::db::Database;
-use interstice_core::{CallError, PublishError, Runtime, RuntimeConfig};
+use interstice_core::{CallErrorKind, PublishError, Runtime, RuntimeConfig};
 use interstice_log::{LogOptions, LogStoreExt};
 
 async fn open(dir: &Path) -> Runtime {
@@ -85,7 +85,7 @@ async fn hello_survives_restart_without_rerunning_the_reducer_or_the_subscriptio
         .call("hello", "hello", &args(vec![s("late")]))
         .await
         .unwrap_err();
-    assert!(matches!(err, CallError::Stopped { .. }), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Stopped { .. }), "{err}");
     // The publish, the call, and the subscription's own (empty) commit.
     assert_eq!(commits(&dir).await, 3);
 
@@ -187,7 +187,7 @@ async fn a_reducer_that_fails_or_traps_halfway_leaves_no_trace() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, CallError::Failed { message, .. } if message == "account 1 has less than 50"),
+        matches!(&err.kind, CallErrorKind::Failed { message } if message == "account 1 has less than 50"),
         "{err}"
     );
     // Debits account 1, then finds no account 2.
@@ -200,7 +200,7 @@ async fn a_reducer_that_fails_or_traps_halfway_leaves_no_trace() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, CallError::Failed { message, .. } if message == "no account 2"),
+        matches!(&err.kind, CallErrorKind::Failed { message } if message == "no account 2"),
         "{err}"
     );
     // Inserts, then panics: a trap.
@@ -209,7 +209,7 @@ async fn a_reducer_that_fails_or_traps_halfway_leaves_no_trace() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, CallError::Trap { message, .. }
+        matches!(&err.kind, CallErrorKind::Trap { message }
             if message.starts_with("panicked at test_persistence/src/lib.rs")
             && message.contains("trapping after a write, on purpose")),
         "{err}"
@@ -219,7 +219,10 @@ async fn a_reducer_that_fails_or_traps_halfway_leaves_no_trace() {
         .call("test_persistence", "open", &args(vec![s("not a u64")]))
         .await
         .unwrap_err();
-    assert!(matches!(err, CallError::BadArguments { .. }), "{err}");
+    assert!(
+        matches!(err.kind, CallErrorKind::BadArguments { .. }),
+        "{err}"
+    );
 
     assert_eq!(rt.read(dump).await.unwrap(), before);
     rt.shutdown().await;
@@ -268,12 +271,12 @@ async fn a_cross_module_call_commits_both_modules_in_one_transaction() {
         .call("caller", "greet_then_fail", &args(vec![s("bob")]))
         .await
         .unwrap_err();
-    assert!(matches!(err, CallError::Failed { .. }), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Failed { .. }), "{err}");
     // A private reducer, and a module never declared as a dependency.
     for reducer in ["call_private", "call_undeclared"] {
         let err = rt.call("caller", reducer, &args(vec![])).await.unwrap_err();
         assert!(
-            matches!(err, CallError::Capability { .. }),
+            matches!(err.kind, CallErrorKind::Capability { .. }),
             "{reducer}: {err}"
         );
     }

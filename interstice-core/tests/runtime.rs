@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::wasm_modules::{self as wat_modules, counter, counter_schema, other};
 use interstice_abi::{Value, encode_value};
-use interstice_core::{CallError, PublishError, Runtime, RuntimeConfig};
+use interstice_core::{CallErrorKind, LimitKind, PublishError, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
 
 fn arg(n: u64) -> Vec<u8> {
@@ -103,21 +103,21 @@ async fn failed_calls_leave_no_trace_in_tables_or_log() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, CallError::Failed { ref message, .. } if message == "nope"),
+        matches!(err.kind, CallErrorKind::Failed { ref message } if message == "nope"),
         "{err}"
     );
     let err = rt
         .call("counter", "trap_after_insert", &arg(3))
         .await
         .unwrap_err();
-    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Trap { .. }), "{err}");
     assert!(
         err.to_string()
             .contains("counter.trap_after_insert trapped"),
         "{err}"
     );
     let err = rt.call("counter", "dup", &[]).await.unwrap_err();
-    assert!(matches!(err, CallError::Table { .. }), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Table(_)), "{err}");
     assert!(
         err.to_string()
             .contains("unique index `primary key` already has key (1)"),
@@ -133,15 +133,21 @@ async fn limits_abort_the_call_and_the_runtime_keeps_serving() {
     let (store, rt) = published().await;
     let err = rt.call("counter", "spin", &[]).await.unwrap_err();
     assert!(
-        matches!(err, CallError::Limit { limit: "fuel", .. }),
+        matches!(
+            err.kind,
+            CallErrorKind::Limit {
+                limit: LimitKind::Fuel,
+                ..
+            }
+        ),
         "{err}"
     );
     let err = rt.call("counter", "grow", &[]).await.unwrap_err();
     assert!(
         matches!(
-            err,
-            CallError::Limit {
-                limit: "memory",
+            err.kind,
+            CallErrorKind::Limit {
+                limit: LimitKind::Memory,
                 ..
             }
         ),
@@ -166,7 +172,10 @@ async fn bad_calls_are_refused_with_the_reason() {
     let err = rt.call("counter", "sub", &arg(1)).await.unwrap_err();
     assert_eq!(err.to_string(), "module `counter` has no reducer `sub`");
     let err = rt.call("counter", "add", b"\xff\xff").await.unwrap_err();
-    assert!(matches!(err, CallError::BadArguments { .. }), "{err}");
+    assert!(
+        matches!(err.kind, CallErrorKind::BadArguments { .. }),
+        "{err}"
+    );
     // A call that changes nothing commits nothing.
     assert_eq!(rt.call("counter", "noop", &[]).await.unwrap().offset, None);
 }
@@ -199,9 +208,9 @@ async fn a_failed_append_is_never_acknowledged_and_stops_the_runtime() {
     rt.settle().await;
     store.fail_after(0);
     let err = rt.call("counter", "add", &arg(2)).await.unwrap_err();
-    assert!(matches!(err, CallError::Log(_)), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Log(_)), "{err}");
     let err = rt.call("counter", "add", &arg(3)).await.unwrap_err();
-    assert!(matches!(err, CallError::Stopped { .. }), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Stopped { .. }), "{err}");
     assert!(err.to_string().contains("restart"), "{err}");
     drop(rt);
 
@@ -304,7 +313,7 @@ async fn publishing_checks_the_module() {
     let wasi = wat::parse_str(r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#).unwrap();
     let err = rt.publish(&wasi).await.unwrap_err();
     assert!(
-        matches!(err, PublishError::BadImport(_)) && err.to_string().contains("no WASI"),
+        matches!(err, PublishError::BadImport { .. }) && err.to_string().contains("no WASI"),
         "{err}"
     );
     // A reducer without its export.
@@ -322,7 +331,7 @@ async fn publishing_checks_the_module() {
     );
     // Not WebAssembly at all.
     let err = rt.publish(b"hello").await.unwrap_err();
-    assert!(matches!(err, PublishError::InvalidWasm(_)), "{err}");
+    assert!(matches!(err, PublishError::InvalidWasm { .. }), "{err}");
 }
 
 #[tokio::test]
@@ -474,7 +483,7 @@ async fn insert_returns_the_assigned_key() {
         .call("counter", "add_two_expecting_keys", &arg(9))
         .await
         .unwrap_err();
-    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Trap { .. }), "{err}");
     rt.settle().await;
     assert_eq!(rows(&rt, "counters").await.len(), 3);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::wasm_modules::counter;
 use futures::StreamExt;
 use interstice_abi::{Value, encode_value};
-use interstice_core::{CallError, Runtime, RuntimeConfig};
+use interstice_core::{CallErrorKind, Runtime, RuntimeConfig};
 use interstice_log::Error;
 use interstice_log::mock::MockLogStore;
 
@@ -60,11 +60,11 @@ async fn when_append_fails_the_caller_gets_the_error_and_nobody_sees_the_write()
         .unwrap();
     rt.publish(&counter()).await.unwrap();
     let err = rt.call("counter", "add", &arg(1)).await.unwrap_err();
-    assert!(matches!(err, CallError::Log(_)), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Log(_)), "{err}");
     assert!(err.to_string().contains("disk on fire"), "{err}");
     // Later calls are refused, so the undurable row is never observed.
     let err = rt.call("counter", "noop", &[]).await.unwrap_err();
-    assert!(matches!(err, CallError::Stopped { .. }), "{err}");
+    assert!(matches!(err.kind, CallErrorKind::Stopped { .. }), "{err}");
     assert_eq!(appends.load(Ordering::SeqCst), 2);
 }
 

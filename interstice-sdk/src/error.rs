@@ -6,6 +6,7 @@ use std::fmt;
 /// duplicate key, a capability violation) also abort the transaction, so a
 /// reducer usually returns them with `?`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The host refused the operation; the message says why.
     Host(String),

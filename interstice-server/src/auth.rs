@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State as Extract};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::State;
+use crate::NodeState;
 use crate::error::ApiError;
 
 /// What a request may do, put in its extensions by [`require_token`].
@@ -30,7 +30,7 @@ pub(crate) enum Role {
 
 impl Role {
     /// `Ok` when this role may publish on a node configured as `state` is.
-    pub(crate) fn may_publish(self, state: &State) -> Result<(), ApiError> {
+    pub(crate) fn may_publish(self, state: &NodeState) -> Result<(), ApiError> {
         if self == Role::Admin || state.config.admin_token.is_none() {
             return Ok(());
         }
@@ -45,7 +45,7 @@ impl Role {
 /// Refuses requests without a token the node accepts (when it has one) with
 /// 401, and tells the handlers the request's [`Role`].
 pub(crate) async fn require_token(
-    Extract(state): Extract<Arc<State>>,
+    State(state): State<Arc<NodeState>>,
     mut request: Request,
     next: Next,
 ) -> Response {

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use interstice_core::query::QueryError;
-use interstice_core::{CallError, PublishError};
+use interstice_core::{CallError, CallErrorKind, PublishError, Stopped};
 
 /// A request that could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -51,22 +51,31 @@ impl IntoResponse for ApiError {
 
 impl From<CallError> for ApiError {
     fn from(e: CallError) -> Self {
+        use CallErrorKind as K;
         use StatusCode as S;
-        let (status, code) = match &e {
-            CallError::NoSuchModule { .. } => (S::NOT_FOUND, "no_such_module"),
-            CallError::NoSuchReducer { .. } => (S::NOT_FOUND, "no_such_reducer"),
-            CallError::BadArguments { .. } => (S::BAD_REQUEST, "bad_arguments"),
-            CallError::Failed { .. } => (S::UNPROCESSABLE_ENTITY, "reducer_failed"),
-            CallError::Table { .. } => (S::CONFLICT, "table_constraint"),
-            CallError::Limit { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
-            CallError::Capability { .. } => (S::FORBIDDEN, "capability_violation"),
-            CallError::Trap { .. } => (S::INTERNAL_SERVER_ERROR, "reducer_trapped"),
-            CallError::Log(_) | CallError::Stopped { .. } => {
-                (S::SERVICE_UNAVAILABLE, "store_unavailable")
-            }
+        let (status, code) = match &e.kind {
+            K::NoSuchModule => (S::NOT_FOUND, "no_such_module"),
+            K::NoSuchReducer => (S::NOT_FOUND, "no_such_reducer"),
+            K::BadArguments { .. } => (S::BAD_REQUEST, "bad_arguments"),
+            K::Failed { .. } => (S::UNPROCESSABLE_ENTITY, "reducer_failed"),
+            K::Table(_) => (S::CONFLICT, "table_constraint"),
+            K::Limit { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
+            K::Capability { .. } => (S::FORBIDDEN, "capability_violation"),
+            K::Trap { .. } => (S::INTERNAL_SERVER_ERROR, "reducer_trapped"),
+            K::Log(_) | K::Stopped { .. } => (S::SERVICE_UNAVAILABLE, "store_unavailable"),
             _ => (S::INTERNAL_SERVER_ERROR, "internal"),
         };
         Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<Stopped> for ApiError {
+    fn from(e: Stopped) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            e.to_string(),
+        )
     }
 }
 
@@ -75,6 +84,7 @@ impl From<PublishError> for ApiError {
         use StatusCode as S;
         let (status, code) = match e {
             PublishError::Commit(call) => return call.into(),
+            PublishError::Stopped(stopped) => return stopped.into(),
             PublishError::Incompatible { .. } => (S::CONFLICT, "incompatible_schema"),
             PublishError::Capability(_) => (S::FORBIDDEN, "capability_violation"),
             PublishError::TooLarge { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),

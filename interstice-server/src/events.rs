@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State as Extract};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,7 @@ use interstice_log::MutationKind;
 use serde_json::{Value as Json, json};
 use tokio::sync::{broadcast, watch};
 
-use crate::State;
+use crate::NodeState;
 use crate::error::ApiError;
 use crate::routes::{filters, module, params, row_json, segments, serving, table};
 
@@ -45,7 +45,7 @@ struct Watch {
 
 /// `GET /v1/modules/{module}/tables/{table}/events?where=...`
 pub(crate) async fn subscribe(
-    Extract(s): Extract<Arc<State>>,
+    State(s): State<Arc<NodeState>>,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -114,7 +114,7 @@ struct Follower {
     commits: broadcast::Receiver<DurableCommits>,
     closing: watch::Receiver<bool>,
     watch: Watch,
-    state: Arc<State>,
+    state: Arc<NodeState>,
     ended: bool,
     _seat: Seat,
 }
@@ -122,13 +122,13 @@ struct Follower {
 /// A subscription's place among those open, counted per table and in all,
 /// and given back when it ends.
 struct Seat {
-    state: Arc<State>,
+    state: Arc<NodeState>,
     table: (u32, u32),
 }
 
 impl Seat {
     /// A seat at `table`, or `503 too_many_subscribers` naming the limit.
-    fn take(state: &Arc<State>, table: (u32, u32)) -> Result<Self, ApiError> {
+    fn take(state: &Arc<NodeState>, table: (u32, u32)) -> Result<Self, ApiError> {
         let mut open = state.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         let total: usize = open.values().sum();
         let here = open.get(&table).copied().unwrap_or(0);

@@ -13,18 +13,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State as Extract};
+use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, HOST, ORIGIN};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::State;
+use crate::NodeState;
 use crate::error::ApiError;
 
 /// Refuses a request whose `Host` or `Origin` is not the node's (403).
 pub(crate) async fn same_site(
-    Extract(state): Extract<Arc<State>>,
+    State(state): State<Arc<NodeState>>,
     request: Request,
     next: Next,
 ) -> Response {

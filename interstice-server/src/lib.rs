@@ -77,7 +77,7 @@ impl Default for NodeConfig {
 }
 
 /// What every handler shares.
-struct State {
+struct NodeState {
     runtime: Runtime,
     config: NodeConfig,
     started: Instant,
@@ -93,7 +93,7 @@ struct State {
 
 /// A runtime served over HTTP.
 pub struct Node {
-    state: Arc<State>,
+    state: Arc<NodeState>,
     closing: watch::Sender<bool>,
 }
 
@@ -109,7 +109,7 @@ impl Node {
         let (closing, closing_rx) = watch::channel(false);
         let metrics = metrics::Metrics::new(runtime.clone(), config.replay);
         Self {
-            state: Arc::new(State {
+            state: Arc::new(NodeState {
                 runtime,
                 config,
                 started: Instant::now(),

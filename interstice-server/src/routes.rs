@@ -8,7 +8,7 @@ use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State as Extract};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,14 +21,14 @@ use interstice_core::table::Table;
 use interstice_core::{INIT_REDUCER, Receipt};
 use serde_json::{Value as Json, json};
 
-use crate::State;
+use crate::NodeState;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::guard::content_type;
 
-type Shared = Extract<Arc<State>>;
+type Shared = State<Arc<NodeState>>;
 
-pub(crate) fn router(state: Arc<State>) -> Router {
+pub(crate) fn router(state: Arc<NodeState>) -> Router {
     let module_limit = DefaultBodyLimit::max(state.config.max_module_bytes);
     Router::new()
         .route("/v1/status", get(status))
@@ -94,7 +94,7 @@ pub(crate) fn segments<T>(path: Result<Path<T>, PathRejection>) -> Result<T, Api
 
 /// Refuses reads once the runtime has stopped after a log failure: its
 /// tables may then hold commits that never became durable.
-pub(crate) fn serving(s: &State) -> Result<(), ApiError> {
+pub(crate) fn serving(s: &NodeState) -> Result<(), ApiError> {
     match s.runtime.stopped() {
         None => Ok(()),
         Some(why) => Err(ApiError::new(
@@ -193,7 +193,7 @@ fn json_response(status: StatusCode, body: &Json) -> Response {
         .into_response()
 }
 
-async fn status(Extract(s): Shared) -> Response {
+async fn status(State(s): Shared) -> Response {
     let stats = s.runtime.log_stats();
     // Counters and the module catalog: nothing here waits for a call in
     // progress (a publish being synced may show already).
@@ -220,7 +220,7 @@ async fn status(Extract(s): Shared) -> Response {
     json_response(StatusCode::OK, &body)
 }
 
-async fn list_modules(Extract(s): Shared) -> Result<Response, ApiError> {
+async fn list_modules(State(s): Shared) -> Result<Response, ApiError> {
     let schemas = s
         .runtime
         .read(|db| {
@@ -233,7 +233,7 @@ async fn list_modules(Extract(s): Shared) -> Result<Response, ApiError> {
 }
 
 async fn module_schema(
-    Extract(s): Shared,
+    State(s): Shared,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let name = segments(path)?;
@@ -246,7 +246,7 @@ async fn module_schema(
 }
 
 async fn publish(
-    Extract(s): Shared,
+    State(s): Shared,
     Extension(role): Extension<Role>,
     headers: HeaderMap,
     wasm: Result<Bytes, BytesRejection>,
@@ -299,7 +299,7 @@ fn receipt_json(r: &Receipt) -> Json {
 }
 
 async fn call(
-    Extract(s): Shared,
+    State(s): Shared,
     Extension(role): Extension<Role>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -325,7 +325,7 @@ async fn call(
 /// Decodes the JSON arguments against the reducer's parameters (as of the
 /// executed schema) and calls it.
 async fn call_reducer(
-    s: &State,
+    s: &NodeState,
     role: Role,
     path: Result<Path<(String, String)>, PathRejection>,
     args: Result<Bytes, BytesRejection>,
@@ -373,7 +373,7 @@ async fn call_reducer(
 }
 
 async fn query(
-    Extract(s): Shared,
+    State(s): Shared,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -411,7 +411,7 @@ async fn query(
     ))
 }
 
-async fn metrics(Extract(s): Shared) -> Response {
+async fn metrics(State(s): Shared) -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         s.metrics.render(),

@@ -6,7 +6,7 @@ use interstice_core::{Runtime, RuntimeConfig};
 
 use super::remote::Node;
 use super::{module, split_target};
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
 /// The arguments as JSON (none: an empty list).
 fn parse_args(json: Option<&str>) -> Result<serde_json::Value> {
@@ -40,7 +40,7 @@ pub async fn remote(node: &Node<'_>, target: &str, json: Option<&str>) -> Result
 pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) -> Result<()> {
     let (module_name, reducer) = split_target(target, "REDUCER")?;
     let json = parse_args(json)?;
-    let store = args.open(log, false, false).await?;
+    let store = args.open(log, Access::Write).await?;
     let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
     let encoded = rt.read_executed(|db| -> Result<Vec<u8>> {
         let m = module(db, module_name)?;

@@ -3,11 +3,21 @@
 use anyhow::{Result, bail};
 use interstice_log::Damage;
 
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
-/// Verifies every frame; prints each bad one. `Ok(false)` when damaged.
-pub async fn run(args: &LogArgs, log: &str, repair: bool, yes: bool) -> Result<bool> {
-    let store = args.open(log, true, false).await?;
+/// What `check-log` may do about damage.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Repair {
+    /// Cut the log before the first damage (`--repair`).
+    pub cut: bool,
+    /// Also when that drops valid commits after the damage (`--yes`).
+    pub dropping_valid: bool,
+}
+
+/// Verifies every frame; prints each bad one, and repairs as `repair`
+/// allows. `Ok(false)` when damaged.
+pub async fn run(args: &LogArgs, log: &str, repair: Repair) -> Result<bool> {
+    let store = args.open(log, Access::ReadOnly).await?;
     let report = store.verify().await?;
     println!(
         "{log}: {} segments, {} commits, {} bytes, last offset {}",
@@ -33,7 +43,7 @@ pub async fn run(args: &LogArgs, log: &str, repair: bool, yes: bool) -> Result<b
             ),
         }
     }
-    if !repair {
+    if !repair.cut {
         println!(
             "run with --repair to cut the log before the first damage (the cut bytes are kept)"
         );
@@ -48,7 +58,7 @@ pub async fn run(args: &LogArgs, log: &str, repair: bool, yes: bool) -> Result<b
         (_, None) => bail!("cannot tell which commit the first damage belongs to: {first}"),
     };
     if let Some(last) = report.last_offset.filter(|&last| last >= cut)
-        && !yes
+        && !repair.dropping_valid
     {
         bail!(
             "repairing cuts the log at offset {cut}, before the damage, which also drops the valid commits after it (up to offset {last}; their bytes are kept in quarantine, but they will not be replayed). Run again with --yes to do it"

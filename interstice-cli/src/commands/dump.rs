@@ -9,7 +9,7 @@ use interstice_core::json::to_json;
 use interstice_log::MutationKind;
 use serde_json::{Value as Json, json};
 
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
 /// Output format.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -74,7 +74,7 @@ fn csv_field(s: &str) -> String {
 }
 
 pub async fn run(args: &LogArgs, log: &str, format: Format) -> Result<()> {
-    let store = args.open(log, true, false).await?;
+    let store = args.open(log, Access::ReadOnly).await?;
     let mut commits = store.read_from(args.first_offset()).await?;
     let mut decoder = Decoder::new();
     if let Format::Csv = format {

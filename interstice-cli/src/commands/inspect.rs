@@ -9,7 +9,7 @@ use interstice_core::inspect::Decoder;
 use interstice_core::json::to_json;
 
 use super::dump::kind;
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
 /// Which commits to show.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -48,7 +48,7 @@ fn micros(t: &Option<String>, flag: &str) -> Result<Option<u64>> {
 pub async fn run(args: &LogArgs, log: &str, f: &Filter) -> Result<()> {
     let since = micros(&f.since, "since")?;
     let until = micros(&f.until, "until")?;
-    let store = args.open(log, true, false).await?;
+    let store = args.open(log, Access::ReadOnly).await?;
     // Module records come first in a log: always decode from its start.
     let mut commits = store.read_from(args.first_offset()).await?;
     let mut decoder = Decoder::new();

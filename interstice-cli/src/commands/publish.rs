@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use interstice_core::{Limits, Runtime, RuntimeConfig, WasmHost};
 
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
 pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read {wasm_path}"))?;
@@ -11,7 +11,7 @@ pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     WasmHost::new(Limits::default())
         .inspect(&wasm)
         .with_context(|| format!("cannot publish {wasm_path}"))?;
-    let store = args.open(log, false, true).await?;
+    let store = args.open(log, Access::Create).await?;
     let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
     let result = rt.publish_and_init(&wasm).await;
     rt.settle().await;

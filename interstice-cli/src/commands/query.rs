@@ -8,7 +8,7 @@ use interstice_core::query::{Filter, select};
 
 use super::remote::Node;
 use super::{module, split_target};
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
 /// How rows are printed.
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
@@ -31,7 +31,7 @@ pub async fn run(
     limit: Option<usize>,
 ) -> Result<()> {
     let (module_name, table_name) = split_target(target, "TABLE")?;
-    let store = args.open(log, true, false).await?;
+    let store = args.open(log, Access::ReadOnly).await?;
     let replayed = ReplayEngine::replay(&*store, args.first_offset(), None).await?;
     let m = module(&replayed.db, module_name)?;
     let Some((_, table)) = m.table_by_name(table_name) else {

@@ -3,10 +3,10 @@
 use anyhow::Result;
 use interstice_core::ReplayEngine;
 
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
 pub async fn run(args: &LogArgs, log: &str, to_offset: Option<u64>) -> Result<()> {
-    let store = args.open(log, true, false).await?;
+    let store = args.open(log, Access::ReadOnly).await?;
     let replayed = ReplayEngine::replay(&*store, args.first_offset(), to_offset).await?;
     let r = &replayed.report;
     let db = &replayed.db;

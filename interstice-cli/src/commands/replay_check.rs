@@ -4,11 +4,11 @@ use anyhow::Result;
 use interstice_core::Limits;
 use interstice_core::replay_check::replay_check;
 
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
 /// `Ok(false)` on a divergence.
 pub async fn run(args: &LogArgs, log: &str) -> Result<bool> {
-    let store = args.open(log, true, false).await?;
+    let store = args.open(log, Access::ReadOnly).await?;
     let report = replay_check(&*store, Limits::default()).await?;
     match report.divergence {
         None => {

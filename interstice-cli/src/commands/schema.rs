@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use interstice_abi::{ModuleSchema, Visibility};
 use interstice_core::{Limits, ReplayEngine, WasmHost};
 
-use crate::location::LogArgs;
+use crate::location::{Access, LogArgs};
 
 /// How a schema is printed.
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
@@ -32,7 +32,7 @@ pub async fn run(args: &LogArgs, source: &str, format: Format) -> Result<()> {
     let schemas = if source.ends_with(".wasm") {
         vec![of_wasm(source)?]
     } else {
-        let store = args.open(source, true, false).await?;
+        let store = args.open(source, Access::ReadOnly).await?;
         let replayed = ReplayEngine::replay(&*store, args.first_offset(), None).await?;
         replayed.db.modules().map(|m| m.schema.clone()).collect()
     };

@@ -155,7 +155,7 @@ pub(crate) fn imports(
         .map(|i| format!("`{}.{}`", i.module(), i.name()))
         .collect();
     if !foreign.is_empty() {
-        return Err(PublishError::BadImport(format!(
+        return Err(PublishError::bad_imports(format!(
             "{} (modules may import only from `interstice`; no WASI)",
             foreign.join(", ")
         )));
@@ -183,6 +183,6 @@ pub(crate) fn imports(
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(PublishError::BadImport(problems.join("; ")))
+        Err(PublishError::bad_imports(problems.join("; ")))
     }
 }

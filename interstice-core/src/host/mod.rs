@@ -18,8 +18,8 @@ use wasmtime::{
 };
 
 use crate::db::{Database, WriteSet};
-use crate::error::{CallError, PublishError};
-use state::{CallContext, Doom, HostState};
+use crate::error::{CallError, CallErrorKind, LimitKind, PublishError};
+use state::{CallContext, HostState, Limiter};
 
 /// Limits on every reducer call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,8 +180,7 @@ impl WasmHost {
     /// Compiles and links `wasm`, checking imports and exports; does not
     /// run it.
     pub fn compile(&self, wasm: &[u8]) -> Result<Module, PublishError> {
-        let module = Module::new(&self.engine, wasm)
-            .map_err(|e| PublishError::InvalidWasm(format!("{e:#}")))?;
+        let module = Module::new(&self.engine, wasm).map_err(PublishError::invalid_wasm)?;
         checks::imports(&module, &self.host_imports)?;
         checks::base_exports(&module)?;
         Ok(module)
@@ -197,7 +196,7 @@ impl WasmHost {
         let pre = self
             .linker
             .instantiate_pre(module)
-            .map_err(|e| PublishError::BadImport(format!("{e:#}")))?;
+            .map_err(PublishError::bad_import)?;
         checks::reducer_exports(module, &schema)?;
         let reducers = schema
             .reducers
@@ -240,7 +239,7 @@ impl WasmHost {
         let module = self.compile(wasm)?;
         let schema_bytes = self.describe(&module)?;
         let schema: ModuleSchema = interstice_abi::decode_schema(&schema_bytes).map_err(|e| {
-            PublishError::Describe(format!(
+            PublishError::describe(format!(
                 "the {} bytes `interstice_describe` returned are not a schema (docs/abi.md): {e}",
                 schema_bytes.len()
             ))
@@ -261,17 +260,17 @@ impl WasmHost {
         let pre = self
             .linker
             .instantiate_pre(module)
-            .map_err(|e| PublishError::BadImport(format!("{e:#}")))?;
+            .map_err(PublishError::bad_import)?;
         let state = idle_state(self.env(Arc::default()), "interstice_describe");
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.store_limits);
+        store.limiter(|s| &mut s.limiter);
         store.set_fuel(self.limits.fuel).expect("fuel is enabled");
         self.instantiations.fetch_add(1, Ordering::Relaxed);
-        let describe = |e: wasmtime::Error| PublishError::Describe(format!("{e:#}"));
+        let describe = PublishError::describe_failed;
         let instance = pre.instantiate(&mut store).map_err(describe)?;
         let memory = instance
             .get_memory(&mut store, exports::MEMORY)
-            .ok_or_else(|| PublishError::Describe("no memory".into()))?;
+            .ok_or_else(|| PublishError::describe("no memory"))?;
         let f = instance
             .get_typed_func::<(), i64>(&mut store, exports::DESCRIBE)
             .map_err(describe)?;
@@ -282,7 +281,7 @@ impl WasmHost {
             .get(ptr..ptr.saturating_add(len))
             .map(<[u8]>::to_vec)
             .ok_or_else(|| {
-                PublishError::Describe(format!("schema at {ptr}+{len} is outside guest memory"))
+                PublishError::describe(format!("schema at {ptr}+{len} is outside guest memory"))
             })
     }
 }
@@ -376,13 +375,15 @@ fn new_state(env: Env, db: Database, ws: WriteSet, frame: Frame) -> HostState {
         read_only: frame.read_only,
         ctx: frame.ctx,
         env,
-        store_limits: StoreLimitsBuilder::new()
-            .memory_size(limits.max_memory)
-            .instances(STORE_REUSE as usize)
-            .tables(4 * STORE_REUSE as usize)
-            .memories(STORE_REUSE as usize)
-            .trap_on_grow_failure(true)
-            .build(),
+        limiter: Limiter::new(
+            StoreLimitsBuilder::new()
+                .memory_size(limits.max_memory)
+                .instances(STORE_REUSE as usize)
+                .tables(4 * STORE_REUSE as usize)
+                .memories(STORE_REUSE as usize)
+                .trap_on_grow_failure(true)
+                .build(),
+        ),
         doom: None,
         last_error: String::new(),
         cursors: HashMap::new(),
@@ -419,7 +420,7 @@ pub(crate) struct StoreCache(Option<(Store<HostState>, u32)>);
 fn new_store(state: HostState) -> Store<HostState> {
     let engine = state.env.engine.clone();
     let mut store = Store::new(&engine, state);
-    store.limiter(|s| &mut s.store_limits);
+    store.limiter(|s| &mut s.limiter);
     store
 }
 
@@ -474,26 +475,24 @@ pub(crate) fn run(
         std::mem::take(&mut data.logs),
         data.ctx.rng,
     );
+    let memory_denied = data.limiter.take_memory_denied();
     if let Some(cache) = cache
         && used + 1 < STORE_REUSE
     {
         cache.0 = Some((store, used + 1));
     }
-    let names = (
-        call.module.schema.name.clone(),
-        call.reducer.schema.name.clone(),
-    );
-    let result = match (doom, result) {
-        (Some(doom), _) => Err(doomed(doom, names)),
-        (None, Ok(None)) => Ok(()),
-        (None, Ok(Some(message))) => Err(CallError::Failed {
-            module: names.0,
-            reducer: names.1,
-            message,
-        }),
-        (None, Err(e)) => Err(with_panic_message(
-            classify(e, &names.0, &names.1, call.fuel, limits),
-            &logs,
+    let kind = match (doom, result) {
+        (Some(doom), _) => Some(doom),
+        (None, Ok(None)) => None,
+        (None, Ok(Some(message))) => Some(CallErrorKind::Failed { message }),
+        (None, Err(e)) => Some(classify(e, call.fuel, limits, memory_denied, &logs)),
+    };
+    let result = match kind {
+        None => Ok(()),
+        Some(kind) => Err(CallError::new(
+            &*call.module.name,
+            &*call.reducer.name,
+            kind,
         )),
     };
     Outcome {
@@ -503,28 +502,6 @@ pub(crate) fn run(
         result,
         logs,
         rng,
-    }
-}
-
-/// The error of a call whose transaction a host call doomed.
-fn doomed(doom: Doom, (module, reducer): (String, String)) -> CallError {
-    match doom {
-        Doom::Capability(detail) => CallError::Capability {
-            module,
-            reducer,
-            detail,
-        },
-        Doom::Table(source) => CallError::Table {
-            module,
-            reducer,
-            source,
-        },
-        Doom::Limit(limit, detail) => CallError::Limit {
-            module,
-            reducer,
-            limit,
-            detail,
-        },
     }
 }
 
@@ -572,62 +549,36 @@ fn invoke(store: &mut Store<HostState>, call: &Invocation<'_>) -> wasmtime::Resu
     Ok(Some(msg))
 }
 
-/// A trap after the guest logged a panic (the SDK's panic hook does) says
-/// what panicked, and where, before the trap itself.
-fn with_panic_message(e: CallError, logs: &[(LogLevel, String)]) -> CallError {
+/// What a trap means: fuel or memory ran out (the limiter says when it
+/// refused memory), or the guest trapped. A trap after the guest logged a
+/// panic (the SDK's panic hook does) says what panicked, and where, before
+/// the trap itself.
+fn classify(
+    e: wasmtime::Error,
+    fuel: u64,
+    limits: Limits,
+    memory_denied: bool,
+    logs: &[(LogLevel, String)],
+) -> CallErrorKind {
+    if let Some(Trap::OutOfFuel) = e.downcast_ref::<Trap>() {
+        return CallErrorKind::limit(LimitKind::Fuel, format!("used all {fuel} units"));
+    }
+    if memory_denied {
+        let detail = format!(
+            "linear memory may not grow past {} bytes",
+            limits.max_memory
+        );
+        return CallErrorKind::limit(LimitKind::Memory, detail);
+    }
     let panic = logs
         .iter()
         .rev()
         .find(|(level, msg)| *level == LogLevel::Error && msg.starts_with("panicked at "));
-    match (e, panic) {
-        (
-            CallError::Trap {
-                module,
-                reducer,
-                message,
-            },
-            Some((_, panic)),
-        ) => CallError::Trap {
-            module,
-            reducer,
-            message: format!("{panic} ({message})"),
-        },
-        (e, _) => e,
-    }
-}
-
-fn classify(
-    e: wasmtime::Error,
-    module: &str,
-    reducer: &str,
-    fuel: u64,
-    limits: Limits,
-) -> CallError {
-    let (module, reducer) = (module.to_owned(), reducer.to_owned());
-    match e.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => CallError::Limit {
-            module,
-            reducer,
-            limit: "fuel",
-            detail: format!("used all {fuel} units"),
-        },
-        _ if format!("{e:#}").contains("memory growth") || format!("{e:#}").contains("forcing") => {
-            CallError::Limit {
-                module,
-                reducer,
-                limit: "memory",
-                detail: format!(
-                    "linear memory may not grow past {} bytes",
-                    limits.max_memory
-                ),
-            }
-        }
-        _ => CallError::Trap {
-            module,
-            reducer,
-            message: format!("{e:#}"),
-        },
-    }
+    let message = match panic {
+        Some((_, panic)) => format!("{panic} ({e:#})"),
+        None => format!("{e:#}"),
+    };
+    CallErrorKind::Trap { message }
 }
 
 /// The running instance's memory and allocator, looked up on first use.

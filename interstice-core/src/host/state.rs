@@ -6,19 +6,11 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use interstice_abi::Value;
-use wasmtime::{Memory, StoreLimits, TypedFunc};
+use wasmtime::{Memory, ResourceLimiter, StoreLimits, TypedFunc};
 
 use crate::db::{Database, WriteSet};
-use crate::error::TableError;
+use crate::error::CallErrorKind;
 use crate::host::Env;
-
-/// Why the transaction must abort, whatever the reducer returns.
-#[derive(Clone, Debug)]
-pub(crate) enum Doom {
-    Capability(String),
-    Table(TableError),
-    Limit(&'static str, String),
-}
 
 /// A scan in progress: where it is, so it resumes in O(log n) without
 /// holding a borrow of the table across host calls.
@@ -55,8 +47,9 @@ pub(crate) struct HostState {
     pub ctx: CallContext,
     /// The host's engine, limits and modules.
     pub env: Env,
-    pub store_limits: StoreLimits,
-    pub doom: Option<Doom>,
+    /// The store's resource limits.
+    pub limiter: Limiter,
+    pub doom: Option<CallErrorKind>,
     pub last_error: String,
     pub cursors: HashMap<i64, Cursor>,
     pub next_cursor: i64,
@@ -73,12 +66,15 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub(crate) fn doom(&mut self, doom: Doom) {
+    /// Dooms the transaction: it aborts with `doom` (the first one given)
+    /// whatever the reducer returns; `last_error` says why.
+    pub(crate) fn doom(&mut self, doom: CallErrorKind) {
         if self.doom.is_none() {
             self.last_error = match &doom {
-                Doom::Capability(s) => format!("capability violation: {s}"),
-                Doom::Table(e) => e.to_string(),
-                Doom::Limit(l, d) => format!("{l} limit: {d}"),
+                CallErrorKind::Capability { detail } => format!("capability violation: {detail}"),
+                CallErrorKind::Table(e) => e.to_string(),
+                CallErrorKind::Limit { limit, detail } => format!("{limit} limit: {detail}"),
+                other => format!("{other:?}"),
             };
             self.doom = Some(doom);
         }
@@ -91,5 +87,63 @@ impl HostState {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+}
+
+/// The store's resource limits ([`StoreLimits`]), remembering whether it
+/// refused to grow a memory: that is how a trap is known to be the memory
+/// limit, whatever wasmtime's message says.
+pub(crate) struct Limiter {
+    limits: StoreLimits,
+    memory_denied: bool,
+}
+
+impl Limiter {
+    pub(crate) fn new(limits: StoreLimits) -> Self {
+        Self {
+            limits,
+            memory_denied: false,
+        }
+    }
+
+    /// Whether a memory growth was refused since the last call; resets.
+    pub(crate) fn take_memory_denied(&mut self) -> bool {
+        std::mem::take(&mut self.memory_denied)
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum);
+        if !matches!(allowed, Ok(true)) {
+            self.memory_denied = true;
+        }
+        allowed
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }

@@ -8,7 +8,7 @@
 //! previous one is being synced (that is what lets group commit share one
 //! sync between many callers). If an append fails, the runtime **stops**:
 //! every caller whose commit was in that batch or later gets the error, and
-//! every later call fails with [`CallError::Stopped`]. Nothing that is not
+//! every later call fails with [`CallErrorKind::Stopped`]. Nothing that is not
 //! durable is ever acknowledged; restarting replays the log, which holds
 //! exactly the acknowledged state. The in-memory tables are not rolled
 //! back, so reads refuse once the runtime has stopped, and
@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Database, WriteSet};
 use crate::durability::{Durable, DurableCommits, LogStats, Pipeline};
-use crate::error::{CallError, PublishError, ReplayError};
+use crate::error::{CallError, CallErrorKind, LimitKind, PublishError, ReplayError, Stopped};
 use crate::host::state::CallContext;
 use crate::host::{CompiledModule, Invocation, Limits, ReducerEntry, WasmHost, run};
 use crate::replay::{ReplayEngine, ReplayReport};
@@ -196,7 +196,7 @@ struct Inner {
     exec: StdMutex<Exec>,
     requests: mpsc::UnboundedSender<Request>,
     pipeline: Pipeline,
-    stopped: Arc<Stopped>,
+    stopped: Arc<StopFlag>,
     subscriptions: mpsc::UnboundedSender<Job>,
     /// One permit per call between starting and being durable.
     slots: Arc<tokio::sync::Semaphore>,
@@ -281,25 +281,18 @@ fn resolve(
     reducer: &str,
     args: &[u8],
 ) -> Result<(Arc<CompiledModule>, Arc<ReducerEntry>), CallError> {
+    let error = |kind| CallError::new(module, reducer, kind);
     let compiled = exec
         .module(module)
         .cloned()
-        .ok_or_else(|| CallError::NoSuchModule {
-            module: module.to_owned(),
-        })?;
+        .ok_or_else(|| error(CallErrorKind::NoSuchModule))?;
     let entry = compiled
         .reducer(reducer)
         .cloned()
-        .ok_or_else(|| CallError::NoSuchReducer {
-            module: module.to_owned(),
-            reducer: reducer.to_owned(),
-        })?;
+        .ok_or_else(|| error(CallErrorKind::NoSuchReducer))?;
     if let Err(e) = decode_value(&entry.args_type, args) {
-        return Err(CallError::BadArguments {
-            module: module.to_owned(),
-            reducer: reducer.to_owned(),
-            reason: e.to_string(),
-        });
+        let reason = e.to_string();
+        return Err(error(CallErrorKind::BadArguments { reason }));
     }
     Ok((compiled, entry))
 }
@@ -405,7 +398,7 @@ impl Runtime {
     /// executed before it, at most one sync). A reader never sees a commit
     /// that a crash could remove. Fails once the runtime has
     /// [stopped](Runtime::stopped).
-    pub async fn read<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<R, CallError> {
+    pub async fn read<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<R, Stopped> {
         let (value, upto) = {
             let exec = self.inner.lock_exec();
             self.check_running()?;
@@ -421,7 +414,7 @@ impl Runtime {
     /// log and is acknowledged only once they are durable too. Never for
     /// showing rows to anyone: that is [`Runtime::read`]. Fails once the
     /// runtime has stopped.
-    pub fn read_executed<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<R, CallError> {
+    pub fn read_executed<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<R, Stopped> {
         let exec = self.inner.lock_exec();
         self.check_running()?;
         Ok(f(&exec.db))
@@ -433,7 +426,7 @@ impl Runtime {
     /// earlier ones, which the follower skips). Like [`Runtime::read`], it
     /// returns once every commit the read saw is durable, and fails once
     /// the runtime has stopped.
-    pub async fn follow<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<Follow<R>, CallError> {
+    pub async fn follow<R>(&self, f: impl FnOnce(&Database) -> R) -> Result<Follow<R>, Stopped> {
         let follow = {
             let exec = self.inner.lock_exec();
             self.check_running()?;
@@ -449,7 +442,7 @@ impl Runtime {
 
     /// Waits until every commit before `offset` is durable. Fails when an
     /// append failed first (the runtime has stopped).
-    pub async fn wait_durable(&self, offset: u64) -> Result<(), CallError> {
+    pub async fn wait_durable(&self, offset: u64) -> Result<(), Stopped> {
         let mut durable = self.inner.pipeline.durable();
         let reached = durable
             .wait_for(|d| match d {
@@ -477,7 +470,7 @@ impl Runtime {
     }
 
     /// Stops the runtime cleanly: refuses new calls and publishes (they
-    /// get [`CallError::Stopped`]), waits until every commit already made
+    /// get [`CallErrorKind::Stopped`]), waits until every commit already made
     /// is durable, and releases the log store (and so its lock, for a
     /// disk log). Subscriptions not yet run stay pending in the log and
     /// run at the next start. Other clones of this runtime stop too.
@@ -507,7 +500,7 @@ impl Runtime {
         }
     }
 
-    fn check_running(&self) -> Result<(), CallError> {
+    fn check_running(&self) -> Result<(), Stopped> {
         if !self
             .inner
             .stopped
@@ -516,7 +509,7 @@ impl Runtime {
         {
             return Ok(());
         }
-        Err(CallError::Stopped {
+        Err(Stopped {
             reason: self.inner.stopped.reason().unwrap_or_default(),
         })
     }
@@ -558,27 +551,24 @@ impl Runtime {
         cause: Option<&Scheduled>,
         inline: bool,
     ) -> Result<Receipt, CallError> {
-        self.check_running()?;
+        let gone = || self.gone().during(module, reducer);
+        self.check_running()
+            .map_err(|stopped| stopped.during(module, reducer))?;
         // Backpressure: wait while too many calls, or too many bytes of
         // them, are not yet durable.
         let max_bytes = self.inner.config.max_pending_bytes;
         if args.len() > max_bytes {
-            return Err(CallError::Limit {
-                module: module.to_owned(),
-                reducer: reducer.to_owned(),
-                limit: "pending bytes",
-                detail: format!(
-                    "{} bytes of arguments, maximum {max_bytes} for all calls waiting to be durable",
-                    args.len()
-                ),
-            });
+            let detail = format!(
+                "{} bytes of arguments, maximum {max_bytes} for all calls waiting to be durable",
+                args.len()
+            );
+            let kind = CallErrorKind::limit(LimitKind::PendingBytes, detail);
+            return Err(CallError::new(module, reducer, kind));
         }
-        let slot = acquire(&self.inner.slots, 1)
-            .await
-            .map_err(|_| self.gone())?;
+        let slot = acquire(&self.inner.slots, 1).await.map_err(|_| gone())?;
         let bytes = acquire(&self.inner.pending_bytes, args.len().max(1))
             .await
-            .map_err(|_| self.gone())?;
+            .map_err(|_| gone())?;
         let slot = (slot, bytes);
         // Fast path: nobody else is executing, so run here and skip the hop
         // to the executor task. Otherwise queue behind the others.
@@ -608,15 +598,15 @@ impl Runtime {
                     offload: !inline,
                 });
                 if self.inner.requests.send(request).is_err() {
-                    return Err(self.gone());
+                    return Err(gone());
                 }
             }
         }
-        rx.await.unwrap_or_else(|_| Err(self.gone()))
+        rx.await.unwrap_or_else(|_| Err(gone()))
     }
 
-    fn gone(&self) -> CallError {
-        CallError::Stopped {
+    fn gone(&self) -> Stopped {
+        Stopped {
             reason: self
                 .inner
                 .stopped
@@ -658,11 +648,15 @@ impl Runtime {
         E: From<CallError> + Send + 'static,
     {
         let stopped = self.inner.stopped.clone();
+        let (module, reducer) = (
+            commit.invocation.module.clone(),
+            commit.invocation.reducer.clone(),
+        );
         let done: crate::durability::Done = Box::new(move |result| {
             drop(slot);
             let _ = reply.send(result.map(|()| value).map_err(|e| {
                 stop(&stopped, e.to_string());
-                CallError::Log(e).into()
+                CallError::new(module, reducer, CallErrorKind::Log(e)).into()
             }));
         });
         self.inner.pipeline.submit(commit, done);
@@ -691,7 +685,7 @@ impl Runtime {
                 .unwrap_or_else(|| "a panic".into());
             let reason = format!("internal error while running {module}.{reducer}: {what}");
             stop(&self.inner.stopped, reason.clone());
-            Err(CallError::Stopped { reason })
+            Err(Stopped { reason }.during(module, reducer))
         })
     }
 
@@ -718,7 +712,8 @@ impl Runtime {
     ) -> Result<(Receipt, Option<Commit>), CallError> {
         // Checked again under the executor lock: `shutdown` may have run
         // since the caller's first check.
-        self.check_running()?;
+        self.check_running()
+            .map_err(|stopped| stopped.during(module, reducer))?;
         let (compiled, entry) = resolve(exec, module, reducer, args)?;
         let timestamp = exec.next_timestamp();
         let ctx = CallContext {
@@ -800,12 +795,9 @@ impl Runtime {
             return Ok(());
         }
         let (module, reducer) = names();
-        Err(CallError::Limit {
-            module,
-            reducer,
-            limit: "commit size",
-            detail: format!("the commit encodes to {size} bytes, maximum {max}"),
-        })
+        let detail = format!("the commit encodes to {size} bytes, maximum {max}");
+        let kind = CallErrorKind::limit(LimitKind::CommitSize, detail);
+        Err(CallError::new(module, reducer, kind))
     }
 
     fn schedule(
@@ -832,12 +824,12 @@ impl Runtime {
 /// Whether (and why) the runtime stopped after a log failure. The flag is
 /// checked on every call; the reason only when it is set.
 #[derive(Default)]
-struct Stopped {
+struct StopFlag {
     flag: std::sync::atomic::AtomicBool,
     reason: StdMutex<Option<String>>,
 }
 
-impl Stopped {
+impl StopFlag {
     /// Stops the runtime for `reason` unless it already stopped (the first
     /// reason is kept); whether this call stopped it.
     fn set(&self, reason: String) -> bool {
@@ -859,7 +851,7 @@ impl Stopped {
 }
 
 /// Stops the runtime after a failure, saying why.
-fn stop(stopped: &Stopped, reason: String) {
+fn stop(stopped: &StopFlag, reason: String) {
     let said = reason.clone();
     if stopped.set(reason) {
         tracing::error!("runtime stopped: {said}");

@@ -28,7 +28,7 @@ impl Runtime {
         let bytes = wasm.to_vec();
         let inspected = tokio::task::spawn_blocking(move || host.inspect(&bytes))
             .await
-            .map_err(|e| PublishError::Describe(format!("the compilation task failed: {e}")))?;
+            .map_err(|e| PublishError::describe(format!("the compilation task failed: {e}")))?;
         let crate::host::Inspected {
             module,
             schema,
@@ -58,18 +58,16 @@ impl Runtime {
     ) -> Result<(Published, Option<Result<Receipt, CallError>>), PublishError> {
         let published = self.publish(wasm).await?;
         let first = published.first_version;
-        let init = self
-            .read_executed(|db| {
-                db.module(published.module_id).and_then(|m| {
-                    let has_init = m
-                        .schema
-                        .reducers
-                        .iter()
-                        .any(|r| r.name == INIT_REDUCER && r.params.is_empty());
-                    has_init.then(|| m.schema.name.clone())
-                })
+        let init = self.read_executed(|db| {
+            db.module(published.module_id).and_then(|m| {
+                let has_init = m
+                    .schema
+                    .reducers
+                    .iter()
+                    .any(|r| r.name == INIT_REDUCER && r.params.is_empty());
+                has_init.then(|| m.schema.name.clone())
             })
-            .map_err(PublishError::Commit)?;
+        })?;
         let receipt = match init {
             Some(module) if first => Some(self.call(&module, INIT_REDUCER, &[]).await),
             _ => None,
@@ -123,7 +121,7 @@ impl Runtime {
             Bytes::from(schema_bytes),
             Bytes::copy_from_slice(wasm),
         )
-        .map_err(|e| PublishError::Describe(format!("cannot install: {e}")))?;
+        .map_err(|e| PublishError::describe(format!("cannot install: {e}")))?;
         let mut modules = (*exec.modules).clone();
         modules.insert(id, linked);
         exec.modules = Arc::new(modules);
@@ -179,7 +177,7 @@ fn against(
     };
     if interstice_abi::compat::keep_table_order(&old.schema, &mut schema) {
         schema_bytes = interstice_abi::encode(&schema)
-            .map_err(|e| PublishError::Describe(format!("cannot re-encode the schema: {e}")))?;
+            .map_err(|e| PublishError::describe(format!("cannot re-encode the schema: {e}")))?;
     }
     let diff = interstice_abi::compat::diff(&old.schema, &schema);
     if diff.is_breaking() {

@@ -8,8 +8,8 @@ use interstice_abi::{Visibility, decode_value};
 use wasmtime::Caller;
 
 use super::{Result, doomed, fail, read_bytes, read_str};
-use crate::error::CallError;
-use crate::host::state::{Doom, HostState};
+use crate::error::{CallError, CallErrorKind, LimitKind};
+use crate::host::state::HostState;
 use crate::host::{CompiledModule, Invocation, ReducerEntry, run};
 
 /// `call(module, reducer, args)`: [`OK`], or `ERROR` when the callee is
@@ -29,24 +29,29 @@ pub(super) fn call(
     let (target, entry) = match resolve(c.data(), &module, &reducer, &args) {
         Ok(found) => found,
         Err(Refused::Fail(message)) => return Ok(fail(&mut c, message)),
-        Err(Refused::Doom(d)) => return Ok(doomed(c.data_mut(), d)),
+        Err(Refused::CallErrorKind(d)) => return Ok(doomed(c.data_mut(), d)),
     };
     let savepoint = c.data().ws.savepoint();
     let result = run_nested(&mut c, &target, &entry, &args)?;
     let s = c.data_mut();
-    match result {
-        Ok(()) => Ok(OK),
-        Err(CallError::Failed { message, .. }) | Err(CallError::Trap { message, .. }) => {
+    let Err(e) = result else {
+        return Ok(OK);
+    };
+    match e.kind {
+        CallErrorKind::Failed { message } | CallErrorKind::Trap { message } => {
             s.ws.rollback_to(&mut s.db, savepoint);
             Ok(fail(
                 &mut c,
                 format!("{module}.{reducer} failed: {message}"),
             ))
         }
-        Err(CallError::Capability { detail, .. }) => Ok(doomed(s, Doom::Capability(detail))),
-        Err(CallError::Table { source, .. }) => Ok(doomed(s, Doom::Table(source))),
-        Err(CallError::Limit { limit, detail, .. }) => Ok(doomed(s, Doom::Limit(limit, detail))),
-        Err(other) => Ok(doomed(s, Doom::Capability(other.to_string()))),
+        kind @ (CallErrorKind::Capability { .. }
+        | CallErrorKind::Table(_)
+        | CallErrorKind::Limit { .. }) => Ok(doomed(s, kind)),
+        kind => {
+            let message = CallError::new(&module, &reducer, kind).to_string();
+            Ok(doomed(s, CallErrorKind::capability(message)))
+        }
     }
 }
 
@@ -54,7 +59,7 @@ pub(super) fn call(
 /// or a broken rule that dooms the transaction.
 enum Refused {
     Fail(String),
-    Doom(Doom),
+    CallErrorKind(CallErrorKind),
 }
 
 /// The callee, if the caller may call it with these arguments.
@@ -75,7 +80,7 @@ fn resolve(
         .reducer(reducer)
         .cloned()
         .ok_or_else(|| Refused::Fail(format!("module `{module}` has no reducer `{reducer}`")))?;
-    allowed(s, module, &entry).map_err(Refused::Doom)?;
+    allowed(s, module, &entry).map_err(Refused::CallErrorKind)?;
     decode_value(&entry.args_type, args)
         .map_err(|e| Refused::Fail(format!("bad arguments for `{module}.{reducer}`: {e}")))?;
     Ok((target, entry))
@@ -84,10 +89,14 @@ fn resolve(
 /// The rules of a cross-module call: a public reducer, of a declared
 /// dependency, that does not write if the caller may not, within the
 /// nesting limit.
-fn allowed(s: &HostState, module: &str, entry: &ReducerEntry) -> std::result::Result<(), Doom> {
+fn allowed(
+    s: &HostState,
+    module: &str,
+    entry: &ReducerEntry,
+) -> std::result::Result<(), CallErrorKind> {
     let reducer = &entry.schema.name;
     if entry.schema.visibility != Visibility::Public {
-        return Err(Doom::Capability(format!(
+        return Err(CallErrorKind::capability(format!(
             "`{}` may not call private reducer `{module}.{reducer}`",
             s.module_name
         )));
@@ -98,20 +107,20 @@ fn allowed(s: &HostState, module: &str, entry: &ReducerEntry) -> std::result::Re
         .get(&s.module_id)
         .is_some_and(|m| m.schema.dependencies.iter().any(|d| d.module == module));
     if !declared {
-        return Err(Doom::Capability(format!(
+        return Err(CallErrorKind::capability(format!(
             "`{}` calls `{module}.{reducer}` without declaring a dependency on `{module}`",
             s.module_name
         )));
     }
     if s.read_only && !entry.schema.read_only {
-        return Err(Doom::Capability(format!(
+        return Err(CallErrorKind::capability(format!(
             "read-only reducer `{}` may not call `{module}.{reducer}`, which writes",
             s.reducer
         )));
     }
     if s.depth + 1 > s.env.limits.max_call_depth {
-        return Err(Doom::Limit(
-            "call depth",
+        return Err(CallErrorKind::limit(
+            LimitKind::CallDepth,
             format!(
                 "more than {} nested cross-module calls",
                 s.env.limits.max_call_depth

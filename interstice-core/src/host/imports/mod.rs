@@ -17,8 +17,9 @@ mod scan;
 use interstice_abi::wasm::{self, ERROR, LogLevel, NOT_FOUND};
 use wasmtime::{Caller, Linker};
 
-use super::state::{Doom, HostState};
+use super::state::HostState;
 use crate::db::{ModuleState, TxnError};
+use crate::error::CallErrorKind;
 use crate::table::Table;
 
 type Result<T> = wasmtime::Result<T>;
@@ -165,15 +166,15 @@ fn fail(caller: &mut Caller<'_, HostState>, message: String) -> i64 {
 }
 
 /// Fails the host call and dooms the transaction.
-fn doomed(state: &mut HostState, doom: Doom) -> i64 {
+fn doomed(state: &mut HostState, doom: CallErrorKind) -> i64 {
     state.doom(doom);
     ERROR
 }
 
-fn txn_doom(e: TxnError) -> Doom {
+fn txn_doom(e: TxnError) -> CallErrorKind {
     match e {
-        TxnError::Table(t) => Doom::Table(t),
-        TxnError::NoSuchTable(e) => Doom::Capability(format!("{e}")),
+        TxnError::Table(t) => CallErrorKind::Table(t),
+        TxnError::NoSuchTable(e) => CallErrorKind::capability(format!("{e}")),
     }
 }
 
@@ -183,12 +184,12 @@ fn located(
     state: &HostState,
     module: u32,
     table: u32,
-) -> std::result::Result<(&ModuleState, &Table), Doom> {
+) -> std::result::Result<(&ModuleState, &Table), CallErrorKind> {
     let Some(m) = state.db.module(module) else {
-        return Err(Doom::Capability(format!("no module {module}")));
+        return Err(CallErrorKind::capability(format!("no module {module}")));
     };
     let Some(t) = m.table(table) else {
-        return Err(Doom::Capability(format!(
+        return Err(CallErrorKind::capability(format!(
             "no table {table} in `{}`",
             m.schema.name
         )));
@@ -197,10 +198,14 @@ fn located(
 }
 
 /// The table `(module, table)`, if the caller may read it.
-fn may_read(state: &HostState, module: u32, table: u32) -> std::result::Result<&Table, Doom> {
+fn may_read(
+    state: &HostState,
+    module: u32,
+    table: u32,
+) -> std::result::Result<&Table, CallErrorKind> {
     let (m, t) = located(state, module, table)?;
     if module != state.module_id && t.schema().visibility != interstice_abi::Visibility::Public {
-        return Err(Doom::Capability(format!(
+        return Err(CallErrorKind::capability(format!(
             "`{}` may not read private table `{}.{}`",
             state.module_name,
             m.schema.name,
@@ -211,17 +216,21 @@ fn may_read(state: &HostState, module: u32, table: u32) -> std::result::Result<&
 }
 
 /// The table `(module, table)`, if the caller may write it.
-fn may_write(state: &HostState, module: u32, table: u32) -> std::result::Result<&Table, Doom> {
+fn may_write(
+    state: &HostState,
+    module: u32,
+    table: u32,
+) -> std::result::Result<&Table, CallErrorKind> {
     let t = may_read(state, module, table)?;
     if state.read_only {
-        return Err(Doom::Capability(format!(
+        return Err(CallErrorKind::capability(format!(
             "read-only reducer `{}` tried to write",
             state.reducer
         )));
     }
     if module != state.module_id {
         let (m, t) = located(state, module, table)?;
-        return Err(Doom::Capability(format!(
+        return Err(CallErrorKind::capability(format!(
             "`{}` may not write table `{}.{}` (a module writes only its own tables)",
             state.module_name,
             m.schema.name,

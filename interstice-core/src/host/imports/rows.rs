@@ -7,8 +7,9 @@ use wasmtime::Caller;
 use super::{Result, doomed, guest, may_read, may_write, slice, split, txn_doom, write_result};
 use crate::db::{Database, TxnError, WriteSet};
 use crate::error::TableError;
+use crate::error::{CallErrorKind, LimitKind};
 use crate::host::Limits;
-use crate::host::state::{Doom, HostState};
+use crate::host::state::HostState;
 use crate::table::{Row, Table};
 
 /// `insert(table, row)`: inserts an encoded row; on an auto-increment
@@ -29,7 +30,7 @@ pub(super) fn insert(mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32) -
     match key.and_then(|k| i64::try_from(k).ok()) {
         Some(k) => Ok(k),
         None => {
-            let d = Doom::Limit("auto-increment", "key beyond 2^63 - 1".into());
+            let d = CallErrorKind::limit(LimitKind::AutoIncrement, "key beyond 2^63 - 1");
             Ok(doomed(s, d))
         }
     }
@@ -45,7 +46,9 @@ pub(super) fn delete(mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32) -
     let (module, table) = split(h);
     let (mem, s) = guest(&mut c)?;
     let key = match may_write(s, module, table) {
-        Ok(t) => t.decode_key(slice(mem, ptr, len)?).map_err(Doom::Table),
+        Ok(t) => t
+            .decode_key(slice(mem, ptr, len)?)
+            .map_err(CallErrorKind::Table),
         Err(d) => Err(d),
     };
     let key = match key {
@@ -113,10 +116,14 @@ fn write_row(
     }
 }
 
-fn decode_row(limits: Limits, t: &Table, bytes: &[u8]) -> std::result::Result<Vec<Value>, Doom> {
+fn decode_row(
+    limits: Limits,
+    t: &Table,
+    bytes: &[u8],
+) -> std::result::Result<Vec<Value>, CallErrorKind> {
     if bytes.len() > limits.max_row_size {
-        return Err(Doom::Limit(
-            "row size",
+        return Err(CallErrorKind::limit(
+            LimitKind::RowSize,
             format!(
                 "row of {} bytes, maximum {}",
                 bytes.len(),
@@ -124,14 +131,14 @@ fn decode_row(limits: Limits, t: &Table, bytes: &[u8]) -> std::result::Result<Ve
             ),
         ));
     }
-    t.decode_row(bytes).map_err(Doom::Table)
+    t.decode_row(bytes).map_err(CallErrorKind::Table)
 }
 
-fn check_write_set(limits: Limits, ws: &WriteSet) -> std::result::Result<(), Doom> {
+fn check_write_set(limits: Limits, ws: &WriteSet) -> std::result::Result<(), CallErrorKind> {
     let size = ws.bytes();
     if size > limits.max_write_set {
-        return Err(Doom::Limit(
-            "write set",
+        return Err(CallErrorKind::limit(
+            LimitKind::WriteSet,
             format!("{size} bytes written, maximum {}", limits.max_write_set),
         ));
     }
