@@ -30,7 +30,7 @@ else
         if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
         echo "build-modules: installing Debian's rustc-web, rust-web-src and lld"
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rustc-web rust-web-src lld >/dev/null
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web rust-web-src lld >/dev/null
     fi
     echo "build-modules: using Debian's rustc ($(/usr/bin/rustc --version)) with -Zbuild-std"
     RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
@@ -39,6 +39,12 @@ else
         -Zbuild-std=std,panic_abort "$@"
 fi
 
-for f in "$out"/*.wasm; do
-    printf 'build-modules: %-60s %8d bytes\n' "modules/$f" "$(stat -c %s "$f")"
+shopt -s nullglob
+built=("$out"/*.wasm)
+if [ ${#built[@]} -eq 0 ]; then
+    echo "error: the build made no .wasm file in modules/$out" >&2
+    exit 1
+fi
+for f in "${built[@]}"; do
+    printf 'build-modules: %-60s %8d bytes\n' "modules/$f" "$(wc -c <"$f")"
 done

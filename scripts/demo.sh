@@ -14,7 +14,9 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 ./scripts/build-modules.sh
-cargo build --release --locked -q -p interstice-cli
+# The first build takes minutes: cargo shows its progress.
+echo "demo: building the interstice CLI (release)"
+cargo build --release --locked -p interstice-cli
 interstice="${CARGO_TARGET_DIR:-target}/release/interstice"
 log="${1:-demo-log}"
 hello=modules/target/wasm32-unknown-unknown/release/hello.wasm
@@ -25,7 +27,11 @@ run() {
     echo
 }
 
-if ! "$interstice" schema "$log" 2>/dev/null | grep -q '^module hello '; then
+# Publish hello unless the log has it. The whole listing is read before it
+# is searched: a reader that stops early could kill `interstice` with
+# SIGPIPE, and the demo would publish hello again.
+schema="$("$interstice" schema "$log" 2>/dev/null || true)"
+if ! grep -q '^module hello ' <<<"$schema"; then
     run publish "$log" "$hello"
 fi
 for name in world ada grace; do

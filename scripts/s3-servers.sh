@@ -20,6 +20,67 @@ cache="${INTERSTICE_CACHE:-$HOME/.cache/interstice}"
 garage="$cache/garage/bin/garage"
 state="${TMPDIR:-/tmp}/interstice-s3-servers"
 
+python=python3
+# The ports Garage (S3 API, RPC, admin) and moto listen on.
+PORTS="3900 3901 3903 9561"
+
+# Runs a command as root: directly when root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "error: installing packages needs root or sudo: $*" >&2
+        exit 1
+    fi
+}
+
+apt_install() { # package...
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "error: $* missing, and no apt-get to install it with" >&2
+        exit 1
+    fi
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Whether something accepts connections on 127.0.0.1:port.
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# After our own servers are stopped, every port must be free: a server
+# left by another run would answer the waits below and then fail later,
+# obscurely.
+check_ports() {
+    for port in $PORTS; do
+        if port_taken "$port"; then
+            echo "error: 127.0.0.1:$port is taken by another process (an S3 server left from an earlier run?); 'ss -ltnp sport = :$port' names it; stop it and run again" >&2
+            exit 1
+        fi
+    done
+}
+
+# moto and boto3: from the system's Python if it has them, else from a
+# virtual environment of our own (which works where the system's pip is
+# off limits, PEP 668).
+find_moto() {
+    if python3 -c "import moto.server, boto3" >/dev/null 2>&1; then
+        return
+    fi
+    local venv="$cache/moto-venv"
+    python="$venv/bin/python"
+    if "$python" -c "import moto.server, boto3" >/dev/null 2>&1; then
+        return
+    fi
+    echo "s3-servers: installing moto into $venv"
+    if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+        apt_install python3-venv
+    fi
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$python" -m pip install --quiet "moto[server]" boto3
+}
+
 wait_for() { # url what
     for _ in $(seq 1 100); do
         if curl -s -o /dev/null "$1"; then return 0; fi
@@ -31,18 +92,16 @@ wait_for() { # url what
 
 start() {
     stop_quietly
+    check_ports
     mkdir -p "$state"
     if ! command -v curl >/dev/null 2>&1; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+        apt_install curl
     fi
     if [ ! -x "$garage" ]; then
         echo "s3-servers: building Garage $GARAGE_VERSION (once; about 8 minutes)"
         cargo install garage --version "$GARAGE_VERSION" --locked --root "$cache/garage" --quiet
     fi
-    if ! python3 -c "import moto.server, boto3" >/dev/null 2>&1; then
-        echo "s3-servers: installing moto"
-        python3 -m pip install --quiet "moto[server]"
-    fi
+    find_moto
 
     cat >"$state/garage.toml" <<TOML
 metadata_dir = "$state/garage-meta"
@@ -64,7 +123,7 @@ TOML
     g() { "$garage" -c "$state/garage.toml" "$@"; }
     "$garage" -c "$state/garage.toml" server >"$state/garage.log" 2>&1 &
     echo $! >"$state/garage.pid"
-    python3 -m moto.server -H 127.0.0.1 -p 9561 >"$state/moto.log" 2>&1 &
+    "$python" -m moto.server -H 127.0.0.1 -p 9561 >"$state/moto.log" 2>&1 &
     echo $! >"$state/moto.pid"
 
     wait_for http://127.0.0.1:3900 Garage
@@ -73,6 +132,10 @@ TOML
         node="$(g node id -q 2>/dev/null | cut -d@ -f1)" && [ -n "$node" ] && break
         sleep 0.2
     done
+    if [ -z "$node" ]; then
+        echo "error: Garage answered but never gave its node id; see $state/garage.log" >&2
+        exit 1
+    fi
     g layout assign -z dc1 -c 1G "$node" >/dev/null
     g layout apply --version 1 >/dev/null
     g key import --yes -n interstice-test "$KEY_ID" "$SECRET" >/dev/null
@@ -80,7 +143,7 @@ TOML
     g bucket allow --read --write --owner "$BUCKET" --key interstice-test >/dev/null
 
     wait_for http://127.0.0.1:9561 moto
-    python3 - <<PY
+    "$python" - <<PY
 import boto3
 s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:9561", region_name="us-east-1",
                   aws_access_key_id="$KEY_ID", aws_secret_access_key="$SECRET")
