@@ -22,8 +22,9 @@ pub use encoding::{
     EncodingError, decode, decode_schema, decode_value, encode, encode_fields, encode_value,
 };
 pub use schema::{
-    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, MAX_TYPE_DEPTH, ModuleSchema, ParamSchema,
-    ReducerSchema, SchemaError, SubscriptionSchema, TableEvent, TableSchema, Version, Visibility,
+    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, MAX_TYPE_DEPTH, ModuleSchema, NotFound,
+    ParamSchema, ReducerSchema, SchemaError, SubscriptionSchema, TableEvent, TableSchema, Version,
+    Visibility,
 };
 pub use ty::{EnumType, Field, StructType, Type, Variant};
 pub use value::{TypeMismatch, Value};

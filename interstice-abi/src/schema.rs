@@ -154,6 +154,72 @@ pub struct Dependency {
     pub min_version: Version,
 }
 
+/// A module, table or reducer asked for by name that is not there; the
+/// message lists the names there are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotFound {
+    /// No module of that name (in a log, or on a node).
+    Module {
+        /// The name asked for.
+        name: String,
+        /// The modules there are.
+        known: Vec<String>,
+    },
+    /// The module has no table of that name.
+    Table {
+        /// The module.
+        module: String,
+        /// The name asked for.
+        name: String,
+        /// Its tables.
+        known: Vec<String>,
+    },
+    /// The module has no reducer of that name.
+    Reducer {
+        /// The module.
+        module: String,
+        /// The name asked for.
+        name: String,
+        /// Its reducers.
+        known: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Module { name, known } if known.is_empty() => write!(
+                f,
+                "no module `{name}`: the log has no modules yet (publish one first)"
+            ),
+            Self::Module { name, known } => {
+                write!(f, "no module `{name}`; the log has: {}", known.join(", "))
+            }
+            Self::Table {
+                module,
+                name,
+                known,
+            } => write!(
+                f,
+                "module `{module}` has no table `{name}`; it has: {}",
+                known.join(", ")
+            ),
+            Self::Reducer {
+                module,
+                name,
+                known,
+            } => write!(
+                f,
+                "module `{module}` has no reducer `{name}`; it has: {}",
+                known.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NotFound {}
+
 /// A schema rule that a module breaks.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{place}: {problem}")]
@@ -362,6 +428,26 @@ impl ModuleSchema {
     /// The reducer named `name`.
     pub fn reducer(&self, name: &str) -> Option<&ReducerSchema> {
         self.reducers.iter().find(|r| r.name == name)
+    }
+
+    /// The table named `name` and its id, or an error listing the tables
+    /// there are.
+    pub fn find_table(&self, name: &str) -> Result<(u32, &TableSchema), NotFound> {
+        self.table(name).ok_or_else(|| NotFound::Table {
+            module: self.name.clone(),
+            name: name.to_owned(),
+            known: self.tables.iter().map(|t| t.name.clone()).collect(),
+        })
+    }
+
+    /// The reducer named `name`, or an error listing the reducers there
+    /// are.
+    pub fn find_reducer(&self, name: &str) -> Result<&ReducerSchema, NotFound> {
+        self.reducer(name).ok_or_else(|| NotFound::Reducer {
+            module: self.name.clone(),
+            name: name.to_owned(),
+            known: self.reducers.iter().map(|r| r.name.clone()).collect(),
+        })
     }
 
     /// A hash of the whole schema: equal schemas hash equal, and any

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
-use interstice_abi::{ModuleSchema, Value};
+use interstice_abi::{ModuleSchema, NotFound, Value};
 use interstice_log::{ModuleRecord, Mutation, MutationKind};
 
 use crate::error::TableError;
@@ -40,6 +40,13 @@ impl ModuleState {
             .position(|t| t.schema().name == name)
             .map(|i| (i as u32 + 1, &self.tables[i]))
     }
+
+    /// The table named `name` and its id, or an error listing the tables
+    /// there are.
+    pub fn find_table(&self, name: &str) -> Result<(u32, &Table), NotFound> {
+        let (id, _) = self.schema.find_table(name)?;
+        Ok((id, &self.tables[id as usize - 1]))
+    }
 }
 
 /// All modules and their tables: the state a log replays to.
@@ -58,6 +65,14 @@ impl Database {
     /// The module with id `id`.
     pub fn module(&self, id: u32) -> Option<&ModuleState> {
         self.modules.get(&id)
+    }
+
+    /// The module named `name`, or an error listing the modules there are.
+    pub fn find_module(&self, name: &str) -> Result<&ModuleState, NotFound> {
+        self.module_by_name(name).ok_or_else(|| NotFound::Module {
+            name: name.to_owned(),
+            known: self.modules().map(|m| m.schema.name.clone()).collect(),
+        })
     }
 
     /// The module named `name`.

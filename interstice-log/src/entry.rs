@@ -63,6 +63,23 @@ impl MutationKind {
             _ => return None,
         })
     }
+
+    /// Its name where people and tools read it (`insert`, `update`,
+    /// `delete`, `module`): the CLI's dumps, the node's events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Insert => "insert",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::Module => "module",
+        }
+    }
+}
+
+impl std::fmt::Display for MutationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One change in a commit's write set.

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use interstice_abi::NotFound;
 use interstice_core::query::QueryError;
 use interstice_core::{CallError, CallErrorKind, PublishError, Stopped};
 
@@ -66,6 +67,18 @@ impl From<CallError> for ApiError {
             _ => (S::INTERNAL_SERVER_ERROR, "internal"),
         };
         Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<NotFound> for ApiError {
+    fn from(e: NotFound) -> Self {
+        let code = match &e {
+            NotFound::Module { .. } => "no_such_module",
+            NotFound::Table { .. } => "no_such_table",
+            NotFound::Reducer { .. } => "no_such_reducer",
+            _ => "not_found",
+        };
+        Self::not_found(code, e.to_string())
     }
 }
 

@@ -257,23 +257,18 @@ fn classify(w: &mut Watch, kind: MutationKind, row: &[Value]) -> Option<&'static
     let pk = &row[w.schema.primary_key as usize];
     let matches = w.filters.iter().all(|f| f.matches(row));
     let Some(held) = &mut w.matching else {
-        return match kind {
-            MutationKind::Insert => Some("insert"),
-            MutationKind::Update => Some("update"),
-            MutationKind::Delete => Some("delete"),
-            MutationKind::Module => None,
-        };
+        return (kind != MutationKind::Module).then_some(kind.as_str());
     };
     let had = held.contains(pk);
     match (kind, had, matches) {
         (MutationKind::Insert | MutationKind::Update, false, true) => {
             held.insert(pk.clone());
-            Some("insert")
+            Some(MutationKind::Insert.as_str())
         }
-        (MutationKind::Update, true, true) => Some("update"),
+        (MutationKind::Update, true, true) => Some(MutationKind::Update.as_str()),
         (MutationKind::Update | MutationKind::Delete, true, _) => {
             held.remove(pk);
-            Some("delete")
+            Some(MutationKind::Delete.as_str())
         }
         _ => None,
     }

@@ -107,28 +107,12 @@ pub(crate) fn serving(s: &NodeState) -> Result<(), ApiError> {
 
 /// The module `name`, or 404 listing the modules there are.
 pub(crate) fn module<'a>(db: &'a Database, name: &str) -> Result<&'a ModuleState, ApiError> {
-    db.module_by_name(name).ok_or_else(|| {
-        let names: Vec<_> = db.modules().map(|m| m.schema.name.as_str()).collect();
-        ApiError::not_found(
-            "no_such_module",
-            format!("no module `{name}`; the node has: [{}]", names.join(", ")),
-        )
-    })
+    Ok(db.find_module(name)?)
 }
 
 /// The table `name` of `m` with its id, or 404 listing its tables.
 pub(crate) fn table<'a>(m: &'a ModuleState, name: &str) -> Result<(u32, &'a Table), ApiError> {
-    m.table_by_name(name).ok_or_else(|| {
-        let names: Vec<_> = m.schema.tables.iter().map(|t| t.name.as_str()).collect();
-        ApiError::not_found(
-            "no_such_table",
-            format!(
-                "module `{}` has no table `{name}`; it has: [{}]",
-                m.schema.name,
-                names.join(", ")
-            ),
-        )
-    })
+    Ok(m.find_table(name)?)
 }
 
 /// The `where` filters, resolved against `table`.
@@ -344,16 +328,7 @@ async fn call_reducer(
         .runtime
         .read_executed(|db| -> Result<Vec<u8>, ApiError> {
             let m = module(db, &module_name)?;
-            let Some(r) = m.schema.reducers.iter().find(|r| r.name == reducer) else {
-                let names: Vec<_> = m.schema.reducers.iter().map(|r| r.name.as_str()).collect();
-                return Err(ApiError::not_found(
-                    "no_such_reducer",
-                    format!(
-                        "module `{module_name}` has no reducer `{reducer}`; it has: [{}]",
-                        names.join(", ")
-                    ),
-                ));
-            };
+            let r = m.schema.find_reducer(&reducer)?;
             if r.visibility != Visibility::Public && role != Role::Admin {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,

@@ -1,6 +1,6 @@
 //! `interstice call LOG MODULE.REDUCER [ARGS_JSON]`
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use interstice_core::query::encode_args;
 use interstice_core::{Runtime, RuntimeConfig};
 
@@ -44,13 +44,7 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
     let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
     let encoded = rt.read_executed(|db| -> Result<Vec<u8>> {
         let m = module(db, module_name)?;
-        let Some(r) = m.schema.reducers.iter().find(|r| r.name == reducer) else {
-            let names: Vec<_> = m.schema.reducers.iter().map(|r| r.name.as_str()).collect();
-            bail!(
-                "module `{module_name}` has no reducer `{reducer}`; it has: {}",
-                names.join(", ")
-            );
-        };
+        let r = m.schema.find_reducer(reducer)?;
         encode_args(r, &json).with_context(|| format!("cannot call {target}"))
     })?;
     let encoded = match encoded {

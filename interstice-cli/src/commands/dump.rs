@@ -6,7 +6,6 @@ use anyhow::Result;
 use futures::TryStreamExt;
 use interstice_core::inspect::{DecodedCommit, Decoder};
 use interstice_core::json::to_json;
-use interstice_log::MutationKind;
 use serde_json::{Value as Json, json};
 
 use crate::location::{Access, LogArgs};
@@ -18,16 +17,6 @@ pub enum Format {
     Json,
     /// CSV with a header; rows and arguments as JSON in one column.
     Csv,
-}
-
-/// `insert`, `update`, `delete`, `module`.
-pub fn kind(k: MutationKind) -> &'static str {
-    match k {
-        MutationKind::Insert => "insert",
-        MutationKind::Update => "update",
-        MutationKind::Delete => "delete",
-        MutationKind::Module => "module",
-    }
 }
 
 fn decoded_json(r: &Result<(interstice_abi::Value, interstice_abi::Type), String>) -> Json {
@@ -56,7 +45,7 @@ pub fn records(d: &DecodedCommit) -> Vec<Json> {
             "type": "mutation",
             "offset": c.offset,
             "index": i,
-            "kind": kind(m.kind),
+            "kind": m.kind.as_str(),
             "module": m.module,
             "table": m.table,
             "row": decoded_json(&m.row),
@@ -65,53 +54,51 @@ pub fn records(d: &DecodedCommit) -> Vec<Json> {
     out
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 pub async fn run(args: &LogArgs, log: &str, format: Format) -> Result<()> {
     let store = args.open(log, Access::ReadOnly).await?;
     let mut commits = store.read_from(args.first_offset()).await?;
     let mut decoder = Decoder::new();
+    let mut csv = csv::Writer::from_writer(std::io::stdout());
     if let Format::Csv = format {
-        println!("type,offset,timestamp_us,cause,module,reducer,table,kind,index,data");
+        csv.write_record(CSV_COLUMNS)?;
     }
     while let Some(commit) = commits.try_next().await? {
         for r in records(&decoder.decode(commit)) {
             match format {
                 Format::Json => println!("{r}"),
-                Format::Csv => {
-                    let s = |k: &str| match &r[k] {
-                        Json::Null => String::new(),
-                        Json::String(s) => s.clone(),
-                        j => j.to_string(),
-                    };
-                    let data = if r["type"] == "commit" {
-                        s("args")
-                    } else {
-                        s("row")
-                    };
-                    let fields = [
-                        s("type"),
-                        s("offset"),
-                        s("timestamp_us"),
-                        s("cause"),
-                        s("module"),
-                        s("reducer"),
-                        s("table"),
-                        s("kind"),
-                        s("index"),
-                        data,
-                    ];
-                    let fields: Vec<_> = fields.iter().map(|f| csv_field(f)).collect();
-                    println!("{}", fields.join(","));
-                }
+                Format::Csv => csv.write_record(csv_record(&r))?,
             }
         }
     }
+    csv.flush()?;
     Ok(())
+}
+
+/// The CSV header: the fields of both kinds of record, the row or the
+/// arguments last, as JSON.
+const CSV_COLUMNS: [&str; 10] = [
+    "type",
+    "offset",
+    "timestamp_us",
+    "cause",
+    "module",
+    "reducer",
+    "table",
+    "kind",
+    "index",
+    "data",
+];
+
+/// A record's fields in [`CSV_COLUMNS`] order (empty where it has none).
+fn csv_record(r: &Json) -> Vec<String> {
+    let field = |k: &str| match &r[k] {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        j => j.to_string(),
+    };
+    let data = if r["type"] == "commit" { "args" } else { "row" };
+    CSV_COLUMNS
+        .iter()
+        .map(|&c| field(if c == "data" { data } else { c }))
+        .collect()
 }

@@ -8,7 +8,6 @@ use futures::TryStreamExt;
 use interstice_core::inspect::Decoder;
 use interstice_core::json::to_json;
 
-use super::dump::kind;
 use crate::location::{Access, LogArgs};
 
 /// Which commits to show.
@@ -103,7 +102,7 @@ pub async fn run(args: &LogArgs, log: &str, f: &Filter) -> Result<()> {
             } else {
                 format!("{}.{}", m.module, m.table)
             };
-            println!("    {:<7} {place} {row}", kind(m.kind));
+            println!("    {:<7} {place} {row}", m.kind.as_str());
         }
     }
     eprintln!("{shown} commits shown");

@@ -15,7 +15,7 @@ pub mod schema;
 pub mod serve;
 pub mod validate;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use interstice_core::db::{Database, ModuleState};
 
 /// Splits `module.name`.
@@ -28,12 +28,5 @@ pub fn split_target<'a>(target: &'a str, what: &str) -> Result<(&'a str, &'a str
 
 /// The published module `name`, or an error listing the modules there are.
 pub fn module<'a>(db: &'a Database, name: &str) -> Result<&'a ModuleState> {
-    db.module_by_name(name).with_context(|| {
-        let names: Vec<_> = db.modules().map(|m| m.schema.name.clone()).collect();
-        if names.is_empty() {
-            format!("no module `{name}`: the log has no modules yet (publish one first)")
-        } else {
-            format!("no module `{name}`; the log has: {}", names.join(", "))
-        }
-    })
+    Ok(db.find_module(name)?)
 }

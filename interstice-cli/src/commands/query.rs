@@ -1,6 +1,6 @@
 //! `interstice query LOG MODULE.TABLE [--format table|json|csv] [--where COLUMN=VALUE] [--limit N]`
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use interstice_abi::{TableSchema, Value};
 use interstice_core::ReplayEngine;
 use interstice_core::json::to_json;
@@ -34,13 +34,7 @@ pub async fn run(
     let store = args.open(log, Access::ReadOnly).await?;
     let replayed = ReplayEngine::replay(&*store, args.first_offset(), None).await?;
     let m = module(&replayed.db, module_name)?;
-    let Some((_, table)) = m.table_by_name(table_name) else {
-        let names: Vec<_> = m.schema.tables.iter().map(|t| t.name.as_str()).collect();
-        bail!(
-            "module `{module_name}` has no table `{table_name}`; it has: {}",
-            names.join(", ")
-        );
-    };
+    let (_, table) = m.find_table(table_name)?;
     let filters = filters
         .iter()
         .map(|f| Filter::parse(table, f).context("--where"))
@@ -92,6 +86,14 @@ fn cell(v: &Value, ty: &interstice_abi::Type) -> String {
 
 fn print_rows(table: &TableSchema, rows: &[&[Value]], format: Format) {
     let cols = &table.columns;
+    let cells = || {
+        rows.iter().map(|row| {
+            cols.iter()
+                .zip(row.iter())
+                .map(|(c, v)| cell(v, &c.ty))
+                .collect::<Vec<_>>()
+        })
+    };
     match format {
         Format::Json => {
             for row in rows {
@@ -104,70 +106,44 @@ fn print_rows(table: &TableSchema, rows: &[&[Value]], format: Format) {
             }
         }
         Format::Csv => {
-            let header: Vec<_> = cols.iter().map(|c| csv(&c.name)).collect();
-            println!("{}", header.join(","));
-            for row in rows {
-                let cells: Vec<_> = cols
-                    .iter()
-                    .zip(row.iter())
-                    .map(|(c, v)| csv(&cell(v, &c.ty)))
-                    .collect();
-                println!("{}", cells.join(","));
+            let mut out = csv::Writer::from_writer(std::io::stdout());
+            let written = out
+                .write_record(cols.iter().map(|c| &c.name))
+                .and_then(|()| cells().try_for_each(|r| out.write_record(r)))
+                .and_then(|()| Ok(out.flush()?));
+            if let Err(e) = written {
+                eprintln!("error: writing CSV: {e}");
             }
         }
         Format::Table => {
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    cols.iter()
-                        .zip(row.iter())
-                        .map(|(c, v)| cell(v, &c.ty))
-                        .collect()
-                })
-                .collect();
-            let widths: Vec<usize> = cols
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    cells
-                        .iter()
-                        .map(|r| r[i].chars().count())
-                        .chain([c.name.len()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let line = |values: Vec<&str>| {
-                let padded: Vec<String> = values
-                    .iter()
-                    .zip(&widths)
-                    .map(|(v, w)| format!("{v:<w$}"))
-                    .collect();
-                println!("{}", padded.join("  ").trim_end());
-            };
-            line(cols.iter().map(|c| c.name.as_str()).collect());
-            line(
-                widths
-                    .iter()
-                    .map(|w| "-".repeat(*w))
-                    .collect::<Vec<_>>()
-                    .iter()
-                    .map(String::as_str)
-                    .collect(),
-            );
-            for r in &cells {
-                line(r.iter().map(String::as_str).collect());
+            let table = aligned(cols.iter().map(|c| c.name.as_str()), cells());
+            for line in table.lines() {
+                println!("{}", line.trim_end());
             }
             println!("({} rows)", rows.len());
         }
     }
 }
 
-/// A CSV field, quoted when it must be.
-fn csv(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
+/// Rows in aligned columns under a header, for people (widths count what
+/// a terminal shows: wide characters take two columns).
+fn aligned<'a>(
+    header: impl IntoIterator<Item = &'a str>,
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> comfy_table::Table {
+    use comfy_table::{CellAlignment, ColumnConstraint, TableComponent, presets};
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_style(TableComponent::HeaderLines, '-')
+        .set_style(TableComponent::MiddleHeaderIntersections, ' ')
+        .set_style(TableComponent::VerticalLines, ' ')
+        .set_header(header)
+        .add_rows(rows);
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 1));
+        column.set_cell_alignment(CellAlignment::Left);
+        column.set_constraint(ColumnConstraint::ContentWidth);
     }
+    table
 }

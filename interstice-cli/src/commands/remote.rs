@@ -79,14 +79,7 @@ impl Node<'_> {
         filters: &[String],
         limit: Option<usize>,
     ) -> Result<Vec<Vec<Value>>> {
-        let Some(t) = schema.tables.iter().find(|t| t.name == table) else {
-            let names: Vec<_> = schema.tables.iter().map(|t| t.name.as_str()).collect();
-            bail!(
-                "module `{}` has no table `{table}`; it has: {}",
-                schema.name,
-                names.join(", ")
-            );
-        };
+        let (_, t) = schema.find_table(table)?;
         let mut query: Vec<(&str, &str)> = filters.iter().map(|f| ("where", f.as_str())).collect();
         let limit = limit.unwrap_or(100_000).to_string();
         query.push(("limit", &limit));

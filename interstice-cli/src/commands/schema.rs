@@ -41,7 +41,8 @@ pub async fn run(args: &LogArgs, source: &str, format: Format) -> Result<()> {
             Format::Json => println!("{}", serde_json::to_string_pretty(s)?),
             Format::Yaml => {
                 println!("---");
-                print!("{}", yaml(&serde_json::to_value(s)?, 0));
+                // The same structure as the JSON (types as `{"Option": ...}`).
+                print!("{}", yaml_serde::to_string(&serde_json::to_value(s)?)?);
             }
             Format::Text => print_text(s),
         }
@@ -113,52 +114,4 @@ fn print_text(s: &ModuleSchema) {
     for d in &s.dependencies {
         println!("  depends on {} >= {}", d.module, d.min_version);
     }
-}
-
-/// JSON as block-style YAML. Scalars are written as JSON, which YAML
-/// reads (a JSON string is a double-quoted YAML scalar).
-fn yaml(v: &serde_json::Value, indent: usize) -> String {
-    use serde_json::Value as J;
-    let pad = " ".repeat(indent);
-    let mut out = String::new();
-    match v {
-        J::Object(m) if !m.is_empty() => {
-            for (k, v) in m {
-                // Plain keys bare (all of a schema's are), others quoted.
-                let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                let key = if plain {
-                    k.clone()
-                } else {
-                    J::String(k.clone()).to_string()
-                };
-                match v {
-                    J::Object(c) if !c.is_empty() => {
-                        out += &format!("{pad}{key}:\n{}", yaml(v, indent + 2));
-                    }
-                    J::Array(a) if !a.is_empty() => {
-                        out += &format!("{pad}{key}:\n{}", yaml(v, indent));
-                    }
-                    scalar => out += &format!("{pad}{key}: {scalar}\n"),
-                }
-            }
-        }
-        J::Array(a) if !a.is_empty() => {
-            for item in a {
-                match item {
-                    J::Object(c) if !c.is_empty() => {
-                        // The first key on the dash line, the rest aligned.
-                        let body = yaml(item, indent + 2);
-                        out += &format!("{pad}- {}", &body[indent + 2..]);
-                    }
-                    J::Array(b) if !b.is_empty() => {
-                        out += &format!("{pad}-\n{}", yaml(item, indent + 2));
-                    }
-                    scalar => out += &format!("{pad}- {scalar}\n"),
-                }
-            }
-        }
-        scalar => out += &format!("{pad}{scalar}\n"),
-    }
-    out
 }
