@@ -5,8 +5,7 @@
 //! directory in the same run. Run with `cargo bench -p interstice-backend-fs`.
 //! Set `INTERSTICE_BENCH_SECS` to change the time per row (default 2).
 
-#[path = "../../interstice-core/benches/common/measure.rs"]
-mod measure;
+use interstice_testkit::measure::{self, Measured};
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -43,24 +42,35 @@ fn frame_len() -> usize {
     interstice_log::codec::encode_frame(&commit(0), 0, &mut buf).unwrap()
 }
 
-struct Row {
-    name: String,
+/// A row of the table: commits appended `batch` at a time.
+struct Batched {
     batch: usize,
-    commits: u64,
-    elapsed: Duration,
+    run: Measured,
 }
 
-impl Row {
-    fn commits_per_sec(&self) -> f64 {
-        self.commits as f64 / self.elapsed.as_secs_f64()
+impl Batched {
+    fn new(what: String, batch: usize, commits: u64, elapsed: Duration) -> Self {
+        let run = Measured {
+            what,
+            callers: 1,
+            ops: commits,
+            elapsed,
+            latencies: Vec::new(),
+        };
+        Self { batch, run }
     }
+
+    fn commits_per_sec(&self) -> f64 {
+        self.run.per_sec()
+    }
+
     fn us_per_batch(&self) -> f64 {
-        self.elapsed.as_secs_f64() * 1e6 / (self.commits as f64 / self.batch as f64)
+        self.run.elapsed.as_secs_f64() * 1e6 / (self.run.ops as f64 / self.batch as f64)
     }
 }
 
 /// `write` + `fdatasync` of one frame-sized record per iteration.
-fn raw_fsync(dir: &std::path::Path, secs: Duration) -> Row {
+fn raw_fsync(dir: &std::path::Path, secs: Duration) -> Batched {
     let path = dir.join("raw");
     let mut f = OpenOptions::new()
         .create(true)
@@ -75,12 +85,7 @@ fn raw_fsync(dir: &std::path::Path, secs: Duration) -> Row {
         f.sync_data().unwrap();
         n += 1;
     }
-    let row = Row {
-        name: "raw write+fdatasync".into(),
-        batch: 1,
-        commits: n,
-        elapsed: start.elapsed(),
-    };
+    let row = Batched::new("raw write+fdatasync".into(), 1, n, start.elapsed());
     std::fs::remove_file(path).unwrap();
     row
 }
@@ -90,7 +95,7 @@ async fn store_run(
     durability: Durability,
     batch: usize,
     secs: Duration,
-) -> Row {
+) -> Batched {
     let log = dir.join(format!("log-{durability}-{batch}").replace(':', "_"));
     let opts = LogOptions::default().create(true).durability(durability);
     let store = FsLogStore::open(&log, opts).unwrap();
@@ -108,12 +113,7 @@ async fn store_run(
     let elapsed = start.elapsed();
     drop(store);
     std::fs::remove_dir_all(&log).unwrap();
-    Row {
-        name: format!("FsLogStore {durability}"),
-        batch,
-        commits: next,
-        elapsed,
-    }
+    Batched::new(format!("FsLogStore {durability}"), batch, next, elapsed)
 }
 
 fn main() {
@@ -154,7 +154,7 @@ fn main() {
     for r in std::iter::once(&raw).chain(&rows) {
         println!(
             "| {:<26} | {:>5} | {:>12.0} | {:>12.1} | {:>13.2}x |",
-            r.name,
+            r.run.what,
             r.batch,
             r.commits_per_sec(),
             r.us_per_batch(),
@@ -164,7 +164,7 @@ fn main() {
 
     let find = |name: &str, batch| {
         rows.iter()
-            .find(|r| r.name.ends_with(name) && r.batch == batch)
+            .find(|r| r.run.what.ends_with(name) && r.batch == batch)
             .unwrap()
     };
     let sync1 = find(" sync", 1);

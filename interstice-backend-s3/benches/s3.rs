@@ -7,12 +7,9 @@
 //! `cargo bench -p interstice-backend-s3`. `INTERSTICE_BENCH_SECS` sets the
 //! seconds per row (default 3).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[path = "../../interstice-core/benches/common/measure.rs"]
-mod measure;
-#[path = "../../interstice-core/tests/common/wasm_modules.rs"]
-mod wasm_modules;
+use interstice_testkit::measure::{self, Measured};
+use interstice_testkit::s3;
+use interstice_testkit::wasm_modules;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,25 +20,9 @@ use interstice_core::{Runtime, RuntimeConfig};
 use interstice_log::conformance::sample_commit;
 use interstice_log::{CommitBatch, LogOptions, LogStore};
 
-struct Row {
-    what: &'static str,
-    callers: usize,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-}
-
-impl Row {
-    fn per_sec(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-    fn percentile(&self, p: f64) -> Duration {
-        measure::percentile(&self.latencies, p)
-    }
-}
-
 /// Garage directly, or behind a proxy that delays each answer.
-async fn store(test: &str, via: Option<&common::Proxy>) -> S3LogStore {
-    let mut config = common::GARAGE.config(test).single_writer(true);
+async fn store(test: &str, via: Option<&s3::Proxy>) -> S3LogStore {
+    let mut config = s3::GARAGE.config(test).single_writer(true);
     if let Some(p) = via {
         config.endpoint = Some(p.endpoint.clone());
     }
@@ -50,7 +31,7 @@ async fn store(test: &str, via: Option<&common::Proxy>) -> S3LogStore {
         .unwrap()
 }
 
-async fn one_put_per_commit(secs: Duration, via: Option<&common::Proxy>) -> Row {
+async fn one_put_per_commit(secs: Duration, via: Option<&s3::Proxy>) -> Measured {
     let store = store("bench-baseline", via).await;
     let mut latencies = Vec::new();
     let start = Instant::now();
@@ -63,15 +44,16 @@ async fn one_put_per_commit(secs: Duration, via: Option<&common::Proxy>) -> Row 
         latencies.push(t.elapsed());
         offset += 1;
     }
-    Row {
-        what: "one PUT per commit (no batching)",
+    Measured {
+        what: "one PUT per commit (no batching)".into(),
         callers: 1,
+        ops: latencies.len() as u64,
         latencies,
         elapsed: start.elapsed(),
     }
 }
 
-async fn runtime_calls(callers: usize, secs: Duration, via: Option<&common::Proxy>) -> Row {
+async fn runtime_calls(callers: usize, secs: Duration, via: Option<&s3::Proxy>) -> Measured {
     let store = store(&format!("bench-runtime-{callers}"), via).await;
     let (rt, _) = Runtime::open(Arc::new(store), RuntimeConfig::default())
         .await
@@ -103,9 +85,10 @@ async fn runtime_calls(callers: usize, secs: Duration, via: Option<&common::Prox
     }
     let elapsed = start.elapsed();
     rt.shutdown().await;
-    Row {
-        what: "runtime, group commit, 1-row insert",
+    Measured {
+        what: "runtime, group commit, 1-row insert".into(),
         callers,
+        ops: latencies.len() as u64,
         latencies,
         elapsed,
     }
@@ -113,7 +96,7 @@ async fn runtime_calls(callers: usize, secs: Duration, via: Option<&common::Prox
 
 fn main() {
     let secs = measure::secs(3.0);
-    common::GARAGE.require();
+    s3::GARAGE.require();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,7 +108,7 @@ fn main() {
         }
         // The same server 5 ms away, as a store in another region would
         // be: the PUT's cost no longer depends on its size.
-        let proxy = common::Proxy::with_delay(common::GARAGE, Duration::from_millis(5)).await;
+        let proxy = s3::Proxy::with_delay(s3::GARAGE, Duration::from_millis(5)).await;
         let mut remote = vec![one_put_per_commit(secs, Some(&proxy)).await];
         for callers in [1, 16, 64] {
             remote.push(runtime_calls(callers, secs, Some(&proxy)).await);
@@ -151,7 +134,7 @@ fn main() {
 
 /// Prints the rows beside the first (the baseline); returns the last
 /// row's ratio to it.
-fn table(rows: &[Row]) -> f64 {
+fn table(rows: &[Measured]) -> f64 {
     let base = rows[0].per_sec();
     println!();
     println!(

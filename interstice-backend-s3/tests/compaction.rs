@@ -2,13 +2,13 @@
 //! time unaffected, fencing still working, truncation into a merged
 //! segment.
 
-mod common;
+use interstice_testkit::s3;
 
-use common::{GARAGE, MOTO, Server};
 use futures::StreamExt;
 use interstice_backend_s3::S3LogStore;
 use interstice_log::conformance::{append_samples, sample_commit};
 use interstice_log::{CommitBatch, Error, LogOptions, LogStore, LogStoreExt};
+use s3::{GARAGE, MOTO, Server};
 
 fn opts() -> LogOptions {
     LogOptions::default().create(true)

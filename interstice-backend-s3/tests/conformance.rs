@@ -1,8 +1,8 @@
 //! The `interstice-log` conformance suite on the S3 backend, against a
 //! real Garage server (`scripts/s3-servers.sh start`).
 
-mod common;
+use interstice_testkit::s3;
 
-use common::{GARAGE, S3};
+use s3::{GARAGE, S3};
 
 interstice_log::conformance_tests!(|test: &str| S3::new(GARAGE, test));

@@ -1,12 +1,12 @@
 //! Two writers on one log, and the create-only probe, on both test
 //! servers: moto enforces create-only puts, Garage does not.
 
-mod common;
+use interstice_testkit::s3;
 
-use common::{GARAGE, MOTO, Server};
 use interstice_backend_s3::S3LogStore;
 use interstice_log::conformance::{append_samples, sample_commit};
 use interstice_log::{CommitBatch, Error, LogOptions, LogStore, LogStoreExt};
+use s3::{GARAGE, MOTO, Server};
 
 fn opts() -> LogOptions {
     LogOptions::default().create(true)

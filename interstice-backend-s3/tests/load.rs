@@ -5,21 +5,19 @@
 //! offsets are dense, no offset is written twice, and a restarted runtime
 //! works again.
 
-#[path = "../../interstice-core/tests/common/calls.rs"]
-mod calls;
-mod common;
-#[path = "../../interstice-core/tests/common/wasm_modules.rs"]
-mod wasm_modules;
+use interstice_testkit::calls;
+use interstice_testkit::s3;
+use interstice_testkit::wasm_modules;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use calls::{arg, check_log, load};
-use common::{DOWN, GARAGE, LOSE_ANSWERS, MOTO, PASS, Proxy};
 use interstice_backend_s3::{S3Config, S3LogStore};
 use interstice_core::{Runtime, RuntimeConfig};
 use interstice_log::{CommitBatch, LogOptions, LogStore, LogStoreExt};
+use s3::{DOWN, GARAGE, LOSE_ANSWERS, MOTO, PASS, Proxy};
 
 async fn open(config: S3Config) -> Arc<S3LogStore> {
     let opts = LogOptions::default().create(true);

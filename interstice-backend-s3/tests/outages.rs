@@ -2,12 +2,12 @@
 //! acknowledged, an append whose answer was lost is settled by reading its
 //! key back, and the store works again when the server returns.
 
-mod common;
+use interstice_testkit::s3;
 
-use common::{DOWN, LOSE_ANSWERS, MOTO, PASS, Proxy};
 use interstice_backend_s3::S3LogStore;
 use interstice_log::conformance::{append_samples, sample_commit};
 use interstice_log::{CommitBatch, Error, LogOptions, LogStore, LogStoreExt};
+use s3::{DOWN, LOSE_ANSWERS, MOTO, PASS, Proxy};
 
 fn batch(offset: u64, tag: &str) -> CommitBatch {
     let mut b = CommitBatch::new(offset);

@@ -12,10 +12,8 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[path = "common/measure.rs"]
-mod measure;
-#[path = "../tests/common/wasm_modules.rs"]
-mod wasm_modules;
+use interstice_testkit::measure::{self, Measured};
+use interstice_testkit::wasm_modules;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,19 +22,6 @@ use interstice_abi::{Value, encode_value};
 use interstice_backend_fs::FsLogStore;
 use interstice_core::{Runtime, RuntimeConfig};
 use interstice_log::{Durability, LogOptions};
-
-struct Row {
-    what: String,
-    callers: usize,
-    ops: u64,
-    elapsed: Duration,
-}
-
-impl Row {
-    fn per_sec(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64()
-    }
-}
 
 async fn runtime(dir: &std::path::Path, durability: Durability) -> Runtime {
     let store = FsLogStore::open(
@@ -80,7 +65,7 @@ async fn calls(rt: &Runtime, reducer: &str, callers: usize, secs: Duration) -> (
     (total, start.elapsed())
 }
 
-fn sqlite(dir: &std::path::Path, secs: Duration) -> Row {
+fn sqlite(dir: &std::path::Path, secs: Duration) -> Measured {
     let conn = rusqlite::Connection::open(dir.join("bench.sqlite")).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
@@ -101,11 +86,12 @@ fn sqlite(dir: &std::path::Path, secs: Duration) -> Row {
         stmt.execute([n as i64]).unwrap();
         n += 1;
     }
-    Row {
+    Measured {
         what: "SQLite WAL synchronous=FULL insert".into(),
         callers: 1,
         ops: n,
         elapsed: start.elapsed(),
+        ..Default::default()
     }
 }
 
@@ -126,20 +112,22 @@ fn main() {
         let r = runtime(&tmp.path().join("none"), Durability::None).await;
         if wants("noop") {
             let (ops, elapsed) = calls(&r, "noop", 1, secs).await;
-            rows.push(Row {
+            rows.push(Measured {
                 what: "no-op reducer call".into(),
                 callers: 1,
                 ops,
                 elapsed,
+                ..Default::default()
             });
         }
         if wants("none1") {
             let (ops, elapsed) = calls(&r, "add", 1, secs).await;
-            rows.push(Row {
+            rows.push(Measured {
                 what: "1-row insert tx, durability none".into(),
                 callers: 1,
                 ops,
                 elapsed,
+                ..Default::default()
             });
         }
         for callers in [1, 8, 64] {
@@ -152,11 +140,12 @@ fn main() {
             )
             .await;
             let (ops, elapsed) = calls(&r, "add", callers, secs).await;
-            rows.push(Row {
+            rows.push(Measured {
                 what: "1-row insert tx, durability sync".into(),
                 callers,
                 ops,
                 elapsed,
+                ..Default::default()
             });
         }
     });

@@ -3,13 +3,9 @@
 //! clock that goes back across a restart (issue 13, items 5–8). Each test
 //! is named after the hole it closes.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::built::wasm;
-use common::wasm_modules::{counter_alone, other};
 use interstice_abi::{Value, encode_value};
 use interstice_backend_fs::FsLogStore;
 use interstice_core::{
@@ -17,10 +13,9 @@ use interstice_core::{
 };
 use interstice_log::LogOptions;
 use interstice_log::memory::MemoryLogStore;
-
-fn arg(n: u64) -> Vec<u8> {
-    encode_value(&Value::Struct(vec![Value::U64(n)])).unwrap()
-}
+use interstice_testkit::built::wasm;
+use interstice_testkit::calls::arg;
+use interstice_testkit::wasm_modules::{counter_alone, other};
 
 fn name(s: &str) -> Vec<u8> {
     encode_value(&Value::Struct(vec![Value::String(s.into())])).unwrap()

@@ -3,18 +3,13 @@
 //! (Subscription cycles are cut in `runtime.rs`; a logged mutation whose
 //! schema hash does not match the module is refused in `replay.rs`.)
 
-mod common;
-
 use std::sync::Arc;
 
-use common::wasm_modules::{self as wat_modules, counter, counter_schema, other};
-use interstice_abi::{ReducerSchema, Value, Visibility, encode_value};
+use interstice_abi::{ReducerSchema, Visibility};
 use interstice_core::{CallErrorKind, LimitKind, Limits, PublishError, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
-
-fn arg(n: u64) -> Vec<u8> {
-    encode_value(&Value::Struct(vec![Value::U64(n)])).unwrap()
-}
+use interstice_testkit::calls::arg;
+use interstice_testkit::wasm_modules::{self as wat_modules, counter, counter_schema, other};
 
 /// A runtime with `counter`, `other` and `rogue` published.
 async fn runtime(limits: Limits) -> (MemoryLogStore, Runtime) {

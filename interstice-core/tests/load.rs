@@ -4,17 +4,15 @@
 //! calls waiting for durability never exceed `max_pending`, so a slow store
 //! slows callers down instead of filling memory.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::calls::{check_log, load};
-use common::wasm_modules::counter_alone;
 use interstice_backend_fs::FsLogStore;
 use interstice_core::{BATCH_SIZE_BOUNDS, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
 use interstice_log::{Durability, LogOptions, LogStore};
+use interstice_testkit::calls::{check_log, load};
+use interstice_testkit::wasm_modules::counter_alone;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_callers_on_a_disk_log() {

@@ -2,12 +2,10 @@
 //! `interstice-sdk` and built to wasm32 by `scripts/build-modules.sh`
 //! (which `scripts/test.sh` runs first), on the disk log.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::built::wasm;
+use interstice_testkit::built::wasm;
 
 use interstice_abi::wasm::LogLevel;
 use interstice_abi::{Value, encode_value};

@@ -1,15 +1,13 @@
 //! The ReplayEngine against mocked log stores.
 
-mod common;
-
 use bytes::Bytes;
-use common::{dump, person, town};
 use futures::StreamExt;
 use interstice_abi::encode;
 use interstice_core::db::Database;
 use interstice_core::{ReplayEngine, ReplayError};
 use interstice_log::mock::MockLogStore;
 use interstice_log::{BadFrame, Commit, Damage, Error, Invocation, Mutation};
+use interstice_testkit::schemas::{dump, person, town};
 
 fn commit(offset: u64, cause: Option<u64>, reducer: &str, mutations: Vec<Mutation>) -> Commit {
     Commit {

@@ -1,15 +1,13 @@
 //! Property: any sequence of reducer calls, then a restart, gives the same
 //! state, without re-running anything.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::dump;
-use common::wasm_modules::counter;
-use interstice_abi::{Value, encode_value};
 use interstice_core::{Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
+use interstice_testkit::calls::arg;
+use interstice_testkit::schemas::dump;
+use interstice_testkit::wasm_modules::counter;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -35,10 +33,6 @@ fn call() -> impl Strategy<Value = Call> {
         1 => Just(Call::Update),
         1 => Just(Call::Delete),
     ]
-}
-
-fn arg(n: u64) -> Vec<u8> {
-    encode_value(&Value::Struct(vec![Value::U64(n)])).unwrap()
 }
 
 proptest! {

@@ -2,19 +2,14 @@
 //! fail on purpose: publish, call, limits, capabilities, durability,
 //! restart, subscriptions.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::wasm_modules::{self as wat_modules, counter, counter_schema, other};
-use interstice_abi::{Value, encode_value};
+use interstice_abi::Value;
 use interstice_core::{CallErrorKind, LimitKind, PublishError, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
-
-fn arg(n: u64) -> Vec<u8> {
-    encode_value(&Value::Struct(vec![Value::U64(n)])).unwrap()
-}
+use interstice_testkit::calls::arg;
+use interstice_testkit::wasm_modules::{self as wat_modules, counter, counter_schema, other};
 
 async fn open(store: &MemoryLogStore) -> Runtime {
     Runtime::open(Arc::new(store.clone()), RuntimeConfig::default())

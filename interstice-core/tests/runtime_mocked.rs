@@ -1,22 +1,16 @@
 //! The runtime against `mockall` doubles of the log store: what callers
 //! see when appends fail or are slow.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::wasm_modules::counter;
 use futures::StreamExt;
-use interstice_abi::{Value, encode_value};
 use interstice_core::{CallErrorKind, Runtime, RuntimeConfig};
 use interstice_log::Error;
 use interstice_log::mock::MockLogStore;
-
-fn arg(n: u64) -> Vec<u8> {
-    encode_value(&Value::Struct(vec![Value::U64(n)])).unwrap()
-}
+use interstice_testkit::calls::arg;
+use interstice_testkit::wasm_modules::counter;
 
 /// A mock serving an empty log.
 fn empty_log() -> MockLogStore {

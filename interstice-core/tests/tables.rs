@@ -1,13 +1,11 @@
 //! Tables, indexes and transactions.
 
-mod common;
-
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
-use common::{dump, person, town_db};
 use interstice_abi::Value;
 use interstice_core::TableError;
 use interstice_core::db::TxnError;
+use interstice_testkit::schemas::{dump, person, town_db};
 use proptest::prelude::*;
 
 fn emails<'a>(rows: impl Iterator<Item = &'a interstice_core::table::Row>) -> Vec<String> {

@@ -12,12 +12,25 @@ use futures::StreamExt;
 use crate::scan::SegmentFrames;
 use crate::{Commit, CommitBatch, CommitStream, Error, LogStore, TruncateReport, VerifyReport};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     commits: Vec<Commit>,
     appends: u64,
     fail_after: Option<u64>,
     delay: Duration,
+    max_frame_size: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            commits: Vec::new(),
+            appends: 0,
+            fail_after: None,
+            delay: Duration::ZERO,
+            max_frame_size: crate::LogOptions::DEFAULT_MAX_FRAME_SIZE,
+        }
+    }
 }
 
 /// An in-memory log with fault injection.
@@ -40,6 +53,13 @@ impl MemoryLogStore {
     /// I/O error (like a full disk).
     pub fn fail_after(&self, n: u64) {
         self.state().fail_after = Some(n);
+    }
+
+    /// Refuses frames larger than `max` bytes, as a store opened with
+    /// [`crate::LogOptions::max_frame_size`] does (the default is the
+    /// default option's).
+    pub fn set_max_frame_size(&self, max: u64) {
+        self.state().max_frame_size = max;
     }
 
     /// Makes every append take `delay` (like a slow sync).
@@ -71,7 +91,7 @@ impl LogStore for MemoryLogStore {
             tokio::time::sleep(delay).await;
         }
         let mut st = self.state();
-        batch.check(st.commits.len() as u64, u64::MAX)?;
+        batch.check(st.commits.len() as u64, st.max_frame_size)?;
         if let Some(left) = st.fail_after.as_mut() {
             if *left == 0 {
                 return Err(Error::io(

@@ -12,10 +12,8 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[path = "../../interstice-core/benches/common/measure.rs"]
-mod measure;
-#[path = "../../interstice-core/tests/common/wasm_modules.rs"]
-mod wasm_modules;
+use interstice_testkit::measure::{self, Measured};
+use interstice_testkit::wasm_modules;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,22 +31,6 @@ use interstice_server::{Node, NodeConfig};
 
 const CALLERS: usize = 64;
 
-struct Row {
-    what: &'static str,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-}
-
-impl Row {
-    fn per_sec(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn percentile(&self, p: f64) -> Duration {
-        measure::percentile(&self.latencies, p)
-    }
-}
-
 async fn runtime(dir: &std::path::Path) -> Runtime {
     let opts = LogOptions::default()
         .create(true)
@@ -62,7 +44,7 @@ async fn runtime(dir: &std::path::Path) -> Runtime {
 }
 
 /// 64 in-process callers, each inserting its own keys.
-async fn in_process(rt: &Runtime, secs: Duration) -> Row {
+async fn in_process(rt: &Runtime, secs: Duration) -> Measured {
     let start = Instant::now();
     let tasks: Vec<_> = (0..CALLERS)
         .map(|c| {
@@ -84,8 +66,10 @@ async fn in_process(rt: &Runtime, secs: Duration) -> Row {
     for t in tasks {
         latencies.extend(t.await.unwrap());
     }
-    Row {
-        what: "in-process Runtime::call",
+    Measured {
+        what: "in-process Runtime::call".into(),
+        callers: CALLERS,
+        ops: latencies.len() as u64,
         latencies,
         elapsed: start.elapsed(),
     }
@@ -118,7 +102,7 @@ async fn connection(addr: SocketAddr, c: usize, start: Instant, secs: Duration) 
 }
 
 /// 64 connections from a load-generator thread of their own.
-fn over_http(addr: SocketAddr, secs: Duration) -> Row {
+fn over_http(addr: SocketAddr, secs: Duration) -> Measured {
     let client = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -132,8 +116,10 @@ fn over_http(addr: SocketAddr, secs: Duration) -> Row {
         for t in tasks {
             latencies.extend(t.await.unwrap());
         }
-        Row {
-            what: "HTTP POST via interstice serve",
+        Measured {
+            what: "HTTP POST via interstice serve".into(),
+            callers: CALLERS,
+            ops: latencies.len() as u64,
             latencies,
             elapsed: start.elapsed(),
         }

@@ -2,8 +2,7 @@
 //! browser on the same machine cannot do, who may publish, and who may
 //! call a private reducer. Real HTTP on 127.0.0.1.
 
-#[path = "../../interstice-core/tests/common/built.rs"]
-mod built;
+use interstice_testkit::built;
 
 use std::sync::Arc;
 

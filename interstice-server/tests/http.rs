@@ -2,8 +2,7 @@
 //! free port over a disk log (or a memory log that can be made to fail)
 //! and talks to it with an HTTP client, as any client would.
 
-#[path = "../../interstice-core/tests/common/built.rs"]
-mod built;
+use interstice_testkit::built;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,8 +2,7 @@
 //! a clear error, and the node goes on serving the others. Real HTTP on
 //! 127.0.0.1.
 
-#[path = "../../interstice-core/tests/common/built.rs"]
-mod built;
+use interstice_testkit::built;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,8 +147,7 @@ async fn subscribers_over_the_limits_get_503_and_calls_go_on() {
     drop((first, accounts));
 }
 
-#[path = "../../interstice-core/tests/common/wasm_modules.rs"]
-mod wasm_modules;
+use interstice_testkit::wasm_modules;
 
 /// A node serving the WAT `counter` module, whose `spin` loops until its
 /// fuel (2e9, a second or more) runs out; the runtime, to watch it.

@@ -2,8 +2,7 @@
 //! What the CLI's process tests share: the built modules, running the
 //! binary, and a running `interstice serve`.
 
-#[path = "../../../interstice-core/tests/common/built.rs"]
-mod built;
+use interstice_testkit::built;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Test modules written in WAT (until the SDK exists): a preamble with the
 //! host imports, a bump allocator and `interstice_describe` returning the
 //! schema encoded by the test, plus each module's reducers.

@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Calls under load and what the log must hold afterwards, shared by the
 //! load tests of the runtime (disk, slow store) and of the S3 backend.
 //! The module is `counter` without its subscription: `add(n)` inserts one

@@ -1,7 +1,6 @@
-#![allow(dead_code)]
-//! What the benchmarks share (included with `#[path]` by each bench
-//! binary): how long a row runs, latency percentiles, and the process
-//! setting a database deployment would make.
+//! What the benchmarks share: how long a row runs, what a row measured
+//! (throughput and latency percentiles), and the process setting a
+//! database deployment would make.
 
 use std::time::Duration;
 
@@ -13,6 +12,38 @@ pub fn secs(default: f64) -> Duration {
             .and_then(|s| s.parse().ok())
             .unwrap_or(default),
     )
+}
+
+/// One row of a benchmark's table: what ran, with how many callers, how
+/// many operations in how long, and each operation's latency when they
+/// were timed one by one.
+#[derive(Clone, Debug, Default)]
+pub struct Measured {
+    /// What the row measures.
+    pub what: String,
+    /// Concurrent callers.
+    pub callers: usize,
+    /// Operations completed.
+    pub ops: u64,
+    /// Wall time of the whole row.
+    pub elapsed: Duration,
+    /// Each operation's latency (empty when not timed one by one).
+    pub latencies: Vec<Duration>,
+}
+
+impl Measured {
+    /// Operations per second.
+    pub fn per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The `p` quantile of the latencies; zero when none were timed.
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        percentile(&self.latencies, p)
+    }
 }
 
 /// The `p` quantile (0.5 for the median) of `samples`, which must not be

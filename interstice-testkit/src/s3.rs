@@ -2,8 +2,6 @@
 //! `scripts/s3-servers.sh start` (which `scripts/test.sh` runs), and a
 //! conformance harness over them.
 
-#![allow(dead_code)]
-
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 

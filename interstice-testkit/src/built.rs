@@ -1,7 +1,5 @@
-#![allow(dead_code)]
 //! The example modules under `modules/`, built to wasm32 by
-//! `scripts/build-modules.sh` (which `scripts/test.sh` runs first). Shared
-//! with `#[path]` by the tests of every crate that runs them.
+//! `scripts/build-modules.sh` (which `scripts/test.sh` runs first).
 
 use std::path::PathBuf;
 

@@ -1,9 +1,5 @@
-#![allow(dead_code)]
-//! Schemas and helpers shared by the core tests.
-
-pub mod built;
-pub mod calls;
-pub mod wasm_modules;
+//! Schemas, rows and whole-database helpers for tests of the table engine
+//! and replay.
 
 use bytes::Bytes;
 use interstice_abi::{
