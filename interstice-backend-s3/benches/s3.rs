@@ -135,26 +135,7 @@ fn main() {
 /// Prints the rows beside the first (the baseline); returns the last
 /// row's ratio to it.
 fn table(rows: &[Measured]) -> f64 {
-    let base = rows[0].per_sec();
-    println!();
-    println!(
-        "| {:<36} | {:>7} | {:>10} | {:>9} | {:>9} | {:>10} |",
-        "what", "callers", "commits/s", "p50 ms", "p99 ms", "vs 1 PUT"
-    );
-    println!(
-        "|{:-<38}|{:->9}|{:->12}|{:->11}|{:->11}|{:->12}|",
-        "", "", "", "", "", ""
-    );
-    for r in rows {
-        println!(
-            "| {:<36} | {:>7} | {:>10.0} | {:>9.2} | {:>9.2} | {:>9.1}x |",
-            r.what,
-            r.callers,
-            r.per_sec(),
-            r.percentile(0.5).as_secs_f64() * 1e3,
-            r.percentile(0.99).as_secs_f64() * 1e3,
-            r.per_sec() / base
-        );
-    }
-    rows.last().map_or(0.0, |r| r.per_sec() / base)
+    let rows: Vec<&Measured> = rows.iter().collect();
+    let ratios = measure::print_latency_table(&rows, "commits", "1 PUT");
+    ratios.last().copied().unwrap_or(0.0)
 }

@@ -89,7 +89,32 @@ pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStrea
     let columns = parse_columns(&mut item)?;
     let pk = primary_key(&item, &columns)?;
     let indexes = secondary_indexes(&columns, &args.composite)?;
-    Ok(generate(&item, &args, &columns, pk, &indexes))
+    let name = args
+        .name
+        .as_ref()
+        .map_or_else(|| item.ident.to_string().to_snake_case(), LitStr::value);
+    let table = Model {
+        item: &item,
+        args: &args,
+        name,
+        columns,
+        pk,
+        indexes,
+    };
+    Ok(table.generate())
+}
+
+/// A table, parsed and checked: what the code is generated from.
+struct Model<'a> {
+    /// The row struct, its column attributes removed.
+    item: &'a ItemStruct,
+    args: &'a Args,
+    /// The table's name in the schema.
+    name: String,
+    columns: Vec<Column>,
+    /// Position of the primary key column.
+    pk: usize,
+    indexes: Vec<SecondaryIndex>,
 }
 
 /// The struct's fields as columns, their attributes removed and checked.
@@ -224,157 +249,142 @@ fn secondary_indexes(
     Ok(indexes)
 }
 
-/// The table's code: the row struct, its `Table` impl, the handle with its
-/// index accessors, the `ctx.db()` accessor, and the registration.
-fn generate(
-    item: &ItemStruct,
-    args: &Args,
-    columns: &[Column],
-    pk: usize,
-    indexes: &[SecondaryIndex],
-) -> TokenStream {
-    let sdk = quote!(::interstice_sdk);
-    let ident = &item.ident;
-    let vis = &item.vis;
-    let table_name = args
-        .name
-        .as_ref()
-        .map_or_else(|| ident.to_string().to_snake_case(), LitStr::value);
-    let accessor = Ident::new(
-        &table_name,
-        args.name.as_ref().map_or(ident.span(), LitStr::span),
-    );
-    let handle = format_ident!("{}Handle", ident);
-    let access = format_ident!("{}Access", ident);
-    let table_impl = table_impl(item, args, &table_name, columns, pk, indexes);
-    let index_methods = indexes
-        .iter()
-        .map(|ix| index_method(ident, &table_name, ix));
-    let handle_doc = format!("Table `{table_name}`: rows of [`{ident}`], and its indexes.");
-    let access_doc = format!("Adds `.{table_name}()` to `ctx.db()`.");
+impl Model<'_> {
+    /// The table's code: the row struct, its `Table` impl, the handle with its
+    /// index accessors, the `ctx.db()` accessor, and the registration.
+    fn generate(&self) -> TokenStream {
+        let sdk = quote!(::interstice_sdk);
+        let (item, table_name) = (self.item, &self.name);
+        let (ident, vis) = (&item.ident, &item.vis);
+        let accessor = Ident::new(
+            table_name,
+            self.args.name.as_ref().map_or(ident.span(), LitStr::span),
+        );
+        let handle = format_ident!("{}Handle", ident);
+        let access = format_ident!("{}Access", ident);
+        let table_impl = self.table_impl();
+        let index_methods = self.indexes.iter().map(|ix| self.index_method(ix));
+        let handle_doc = format!("Table `{table_name}`: rows of [`{ident}`], and its indexes.");
+        let access_doc = format!("Adds `.{table_name}()` to `ctx.db()`.");
 
-    quote! {
-        #[derive(#sdk::IntersticeType)]
-        #item
-
-        #table_impl
-
-        #[doc = #handle_doc]
-        #vis struct #handle<M>(#sdk::TableHandle<#ident, M>);
-
-        impl<M> ::core::ops::Deref for #handle<M> {
-            type Target = #sdk::TableHandle<#ident, M>;
-            fn deref(&self) -> &Self::Target {
-                &self.0
-            }
-        }
-
-        impl<M> #handle<M> {
-            #(#index_methods)*
-        }
-
-        #[doc = #access_doc]
-        #vis trait #access<M> {
-            #[doc = #handle_doc]
-            fn #accessor(&self) -> #handle<M>;
-        }
-
-        impl<M> #access<M> for #sdk::Db<M> {
-            fn #accessor(&self) -> #handle<M> {
-                #handle(#sdk::TableHandle::new())
-            }
-        }
-
-        #sdk::__private::inventory::submit! {
-            #sdk::registry::TableDef {
-                crate_name: ::core::env!("CARGO_CRATE_NAME"),
-                version: ::core::env!("CARGO_PKG_VERSION"),
-                schema: <#ident as #sdk::Table>::schema,
-            }
-        }
-    }
-}
-
-/// `impl Table for Row`: the schema, the primary key, the handle cache.
-fn table_impl(
-    item: &ItemStruct,
-    args: &Args,
-    table_name: &str,
-    columns: &[Column],
-    pk: usize,
-    indexes: &[SecondaryIndex],
-) -> TokenStream {
-    let sdk = quote!(::interstice_sdk);
-    let ident = &item.ident;
-    let (pk_ident, pk_ty) = (&columns[pk].name, &columns[pk].ty);
-    let auto_inc = columns[pk].auto_inc.is_some();
-    let pk_index = pk as u16;
-    let column_schemas = columns.iter().map(|col| {
-        let (name, ty) = (col.name.to_string(), &col.ty);
-        quote!(#sdk::abi::ColumnSchema { name: #name.into(), ty: <#ty as #sdk::IntersticeType>::ty() })
-    });
-    let index_schemas = indexes.iter().map(|ix| {
-        let (name, cols, unique) = (ix.name.to_string(), &ix.columns, ix.unique);
-        quote!(#sdk::abi::IndexSchema { name: #name.into(), columns: vec![#(#cols),*], unique: #unique })
-    });
-    let visibility = if args.public {
-        quote!(#sdk::abi::Visibility::Public)
-    } else {
-        quote!(#sdk::abi::Visibility::Private)
-    };
-    let set_key = auto_inc.then(|| {
         quote! {
-            fn set_assigned_key(&mut self, key: i64) {
-                self.#pk_ident = key as #pk_ty;
-            }
-        }
-    });
-    quote! {
-        impl #sdk::Table for #ident {
-            const NAME: &'static str = #table_name;
-            type PrimaryKey = #pk_ty;
+            #[derive(#sdk::IntersticeType)]
+            #item
 
-            fn schema() -> #sdk::abi::TableSchema {
-                #sdk::abi::TableSchema {
-                    name: #table_name.into(),
-                    columns: vec![#(#column_schemas),*],
-                    primary_key: #pk_index,
-                    auto_inc: #auto_inc,
-                    indexes: vec![#(#index_schemas),*],
-                    visibility: #visibility,
+            #table_impl
+
+            #[doc = #handle_doc]
+            #vis struct #handle<M>(#sdk::TableHandle<#ident, M>);
+
+            impl<M> ::core::ops::Deref for #handle<M> {
+                type Target = #sdk::TableHandle<#ident, M>;
+                fn deref(&self) -> &Self::Target {
+                    &self.0
                 }
             }
 
-            fn primary_key(&self) -> &#pk_ty {
-                &self.#pk_ident
+            impl<M> #handle<M> {
+                #(#index_methods)*
             }
 
-            #set_key
+            #[doc = #access_doc]
+            #vis trait #access<M> {
+                #[doc = #handle_doc]
+                fn #accessor(&self) -> #handle<M>;
+            }
 
-            fn handle_cache() -> &'static #sdk::__private::HandleCache {
-                static CACHE: #sdk::__private::HandleCache = #sdk::__private::HandleCache::new();
-                &CACHE
+            impl<M> #access<M> for #sdk::Db<M> {
+                fn #accessor(&self) -> #handle<M> {
+                    #handle(#sdk::TableHandle::new())
+                }
+            }
+
+            #sdk::__private::inventory::submit! {
+                #sdk::registry::TableDef {
+                    crate_name: ::core::env!("CARGO_CRATE_NAME"),
+                    version: ::core::env!("CARGO_PKG_VERSION"),
+                    schema: <#ident as #sdk::Table>::schema,
+                }
             }
         }
     }
-}
 
-/// The handle's accessor for one index.
-fn index_method(row: &Ident, table_name: &str, ix: &SecondaryIndex) -> TokenStream {
-    let sdk = quote!(::interstice_sdk);
-    let (name, key) = (&ix.name, &ix.key);
-    let name_str = name.to_string();
-    let kind = if ix.unique {
-        quote!(UniqueIndex)
-    } else {
-        quote!(Index)
-    };
-    let doc = format!("The `{name_str}` index of `{table_name}`.");
-    quote! {
-        #[doc = #doc]
-        pub fn #name(&self) -> #sdk::#kind<#row, #key, M> {
-            static CACHE: #sdk::__private::HandleCache = #sdk::__private::HandleCache::new();
-            #sdk::#kind::new(#name_str, &CACHE)
+    /// `impl Table for Row`: the schema, the primary key, the handle cache.
+    fn table_impl(&self) -> TokenStream {
+        let sdk = quote!(::interstice_sdk);
+        let (ident, table_name, pk) = (&self.item.ident, &self.name, self.pk);
+        let (columns, indexes) = (&self.columns, &self.indexes);
+        let (pk_ident, pk_ty) = (&columns[pk].name, &columns[pk].ty);
+        let auto_inc = columns[pk].auto_inc.is_some();
+        let pk_index = pk as u16;
+        let column_schemas = columns.iter().map(|col| {
+            let (name, ty) = (col.name.to_string(), &col.ty);
+            quote!(#sdk::abi::ColumnSchema { name: #name.into(), ty: <#ty as #sdk::IntersticeType>::ty() })
+        });
+        let index_schemas = indexes.iter().map(|ix| {
+            let (name, cols, unique) = (ix.name.to_string(), &ix.columns, ix.unique);
+            quote!(#sdk::abi::IndexSchema { name: #name.into(), columns: vec![#(#cols),*], unique: #unique })
+        });
+        let visibility = if self.args.public {
+            quote!(#sdk::abi::Visibility::Public)
+        } else {
+            quote!(#sdk::abi::Visibility::Private)
+        };
+        let set_key = auto_inc.then(|| {
+            quote! {
+                fn set_assigned_key(&mut self, key: i64) {
+                    self.#pk_ident = key as #pk_ty;
+                }
+            }
+        });
+        quote! {
+            impl #sdk::Table for #ident {
+                const NAME: &'static str = #table_name;
+                type PrimaryKey = #pk_ty;
+
+                fn schema() -> #sdk::abi::TableSchema {
+                    #sdk::abi::TableSchema {
+                        name: #table_name.into(),
+                        columns: vec![#(#column_schemas),*],
+                        primary_key: #pk_index,
+                        auto_inc: #auto_inc,
+                        indexes: vec![#(#index_schemas),*],
+                        visibility: #visibility,
+                    }
+                }
+
+                fn primary_key(&self) -> &#pk_ty {
+                    &self.#pk_ident
+                }
+
+                #set_key
+
+                fn handle_cache() -> &'static #sdk::__private::HandleCache {
+                    static CACHE: #sdk::__private::HandleCache = #sdk::__private::HandleCache::new();
+                    &CACHE
+                }
+            }
+        }
+    }
+
+    /// The handle's accessor for one index.
+    fn index_method(&self, ix: &SecondaryIndex) -> TokenStream {
+        let sdk = quote!(::interstice_sdk);
+        let (row, table_name) = (&self.item.ident, &self.name);
+        let (name, key) = (&ix.name, &ix.key);
+        let name_str = name.to_string();
+        let kind = if ix.unique {
+            quote!(UniqueIndex)
+        } else {
+            quote!(Index)
+        };
+        let doc = format!("The `{name_str}` index of `{table_name}`.");
+        quote! {
+            #[doc = #doc]
+            pub fn #name(&self) -> #sdk::#kind<#row, #key, M> {
+                static CACHE: #sdk::__private::HandleCache = #sdk::__private::HandleCache::new();
+                #sdk::#kind::new(#name_str, &CACHE)
+            }
         }
     }
 }

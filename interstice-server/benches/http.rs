@@ -165,26 +165,7 @@ fn main() {
     server.block_on(done).unwrap().unwrap();
 
     println!("HTTP node bench: {CALLERS} callers, durability sync, disk log, {secs:?} per row");
-    println!();
-    println!(
-        "| {:<32} | {:>7} | {:>10} | {:>8} | {:>8} | {:>10} |",
-        "what", "callers", "commits/s", "p50 ms", "p99 ms", "vs in-proc"
-    );
-    println!(
-        "|{:-<34}|{:->9}|{:->12}|{:->10}|{:->10}|{:->12}|",
-        "", "", "", "", "", ""
-    );
-    for r in [&local, &remote] {
-        println!(
-            "| {:<32} | {:>7} | {:>10.0} | {:>8.2} | {:>8.2} | {:>9.2}x |",
-            r.what,
-            CALLERS,
-            r.per_sec(),
-            r.percentile(0.5).as_secs_f64() * 1e3,
-            r.percentile(0.99).as_secs_f64() * 1e3,
-            r.per_sec() / local.per_sec()
-        );
-    }
+    measure::print_latency_table(&[&local, &remote], "commits", "in-proc");
     let ratio = remote.per_sec() / local.per_sec();
     println!();
     println!(

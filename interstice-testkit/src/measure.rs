@@ -46,6 +46,48 @@ impl Measured {
     }
 }
 
+/// Prints `rows` as a Markdown table, each beside the first (the
+/// baseline, named `baseline` in the last column's heading): what, with
+/// how many callers, `unit`s per second, p50 and p99 latency. Returns
+/// each row's ratio to the baseline.
+pub fn print_latency_table(rows: &[&Measured], unit: &str, baseline: &str) -> Vec<f64> {
+    let base = rows.first().map_or(1.0, |r| r.per_sec());
+    let w = rows.iter().map(|r| r.what.len()).max().unwrap_or(4).max(4);
+    let rate = format!("{unit}/s");
+    let vs = format!("vs {baseline}");
+    println!();
+    println!(
+        "| {:<w$} | {:>7} | {:>10} | {:>8} | {:>8} | {:>10} |",
+        "what", "callers", rate, "p50 ms", "p99 ms", vs
+    );
+    println!(
+        "|{:-<w2$}|{:->9}|{:->12}|{:->10}|{:->10}|{:->12}|",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        w2 = w + 2
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    rows.iter()
+        .map(|r| {
+            let ratio = r.per_sec() / base;
+            println!(
+                "| {:<w$} | {:>7} | {:>10.0} | {:>8.2} | {:>8.2} | {:>9.2}x |",
+                r.what,
+                r.callers,
+                r.per_sec(),
+                ms(r.percentile(0.5)),
+                ms(r.percentile(0.99)),
+                ratio
+            );
+            ratio
+        })
+        .collect()
+}
+
 /// The `p` quantile (0.5 for the median) of `samples`, which must not be
 /// empty.
 pub fn percentile(samples: &[Duration], p: f64) -> Duration {

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use interstice_abi::{ModuleSchema, decode_value};
+use interstice_abi::decode_value;
 use interstice_log::codec::frame_size;
 use interstice_log::{Commit, Invocation as LogInvocation, LogStore};
 use tokio::sync::{mpsc, oneshot};
@@ -215,12 +215,20 @@ struct Inner {
 enum Request {
     Call(QueuedCall),
     Install {
-        schema: ModuleSchema,
-        schema_bytes: Vec<u8>,
-        module: wasmtime::Module,
+        module: crate::host::Inspected,
         wasm: Vec<u8>,
         reply: oneshot::Sender<Result<Published, PublishError>>,
     },
+}
+
+/// A call to run: which reducer, its encoded arguments, and, for a
+/// subscription's follow-up, the commit that caused it.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    module: &'a str,
+    reducer: &'a str,
+    args: &'a [u8],
+    cause: Option<&'a Scheduled>,
 }
 
 /// A call waiting for the executor.
@@ -582,7 +590,13 @@ impl Runtime {
         };
         match here() {
             Some(mut exec) => {
-                match self.execute_guarded(&mut exec, module, reducer, args, cause)? {
+                let call = Call {
+                    module,
+                    reducer,
+                    args,
+                    cause,
+                };
+                match self.execute_guarded(&mut exec, call)? {
                     (receipt, None) => return Ok(receipt),
                     (receipt, Some(commit)) => self.submit(commit, receipt, reply, Some(slot)),
                 }
@@ -627,7 +641,13 @@ impl Runtime {
             slot,
             offload: _,
         } = call;
-        match self.execute_guarded(exec, &module, &reducer, &args, cause.as_ref()) {
+        let call = Call {
+            module: &module,
+            reducer: &reducer,
+            args: &args,
+            cause: cause.as_ref(),
+        };
+        match self.execute_guarded(exec, call) {
             Err(e) => drop(reply.send(Err(e))),
             Ok((receipt, None)) => drop(reply.send(Ok(receipt))),
             Ok((receipt, Some(commit))) => self.submit(commit, receipt, reply, slot),
@@ -670,13 +690,10 @@ impl Runtime {
     fn execute_guarded(
         &self,
         exec: &mut Exec,
-        module: &str,
-        reducer: &str,
-        args: &[u8],
-        cause: Option<&Scheduled>,
+        call: Call<'_>,
     ) -> Result<(Receipt, Option<Commit>), CallError> {
-        let run =
-            std::panic::AssertUnwindSafe(|| self.run_call(exec, module, reducer, args, cause));
+        let (module, reducer) = (call.module, call.reducer);
+        let run = std::panic::AssertUnwindSafe(|| self.run_call(exec, call));
         std::panic::catch_unwind(run).unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
@@ -705,11 +722,14 @@ impl Runtime {
     fn run_call(
         &self,
         exec: &mut Exec,
-        module: &str,
-        reducer: &str,
-        args: &[u8],
-        cause: Option<&Scheduled>,
+        call: Call<'_>,
     ) -> Result<(Receipt, Option<Commit>), CallError> {
+        let Call {
+            module,
+            reducer,
+            args,
+            cause,
+        } = call;
         // Checked again under the executor lock: `shutdown` may have run
         // since the caller's first check.
         self.check_running()

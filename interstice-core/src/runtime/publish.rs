@@ -15,6 +15,7 @@ use crate::error::CallError;
 pub const INIT_REDUCER: &str = "init";
 use crate::db::{Database, WriteSet};
 use crate::error::PublishError;
+use crate::host::Inspected;
 
 impl Runtime {
     /// Publishes (or updates) a module: checks its imports, exports and
@@ -29,16 +30,9 @@ impl Runtime {
         let inspected = tokio::task::spawn_blocking(move || host.inspect(&bytes))
             .await
             .map_err(|e| PublishError::describe(format!("the compilation task failed: {e}")))?;
-        let crate::host::Inspected {
-            module,
-            schema,
-            schema_bytes,
-        } = inspected?;
         let (reply, rx) = oneshot::channel();
         let request = Request::Install {
-            schema,
-            schema_bytes,
-            module,
+            module: inspected?,
             wasm: wasm.to_vec(),
             reply,
         };
@@ -80,9 +74,7 @@ impl Runtime {
     pub(super) fn install(
         &self,
         exec: &mut Exec,
-        schema: ModuleSchema,
-        schema_bytes: Vec<u8>,
-        module: &wasmtime::Module,
+        module: Inspected,
         wasm: &[u8],
         reply: oneshot::Sender<Result<Published, PublishError>>,
     ) {
@@ -90,7 +82,7 @@ impl Runtime {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        match self.install_record(exec, schema, schema_bytes, module, wasm) {
+        match self.install_record(exec, module, wasm) {
             Err(e) => drop(reply.send(Err(e))),
             Ok((published, commit)) => self.submit(commit, published, reply, None),
         }
@@ -101,18 +93,21 @@ impl Runtime {
     fn install_record(
         &self,
         exec: &mut Exec,
-        schema: ModuleSchema,
-        schema_bytes: Vec<u8>,
-        module: &wasmtime::Module,
+        module: Inspected,
         wasm: &[u8],
     ) -> Result<(Published, Commit), PublishError> {
+        let Inspected {
+            module,
+            schema,
+            schema_bytes,
+        } = module;
         let existing = exec.db.module_by_name(&schema.name);
         let first_version = existing.is_none();
         let id = existing.map_or_else(|| exec.db.next_module_id(), |m| m.id);
         let (schema, schema_bytes, diff) = against(existing, schema, schema_bytes)?;
         self.check_record_size(&schema, &schema_bytes, wasm)?;
         check_capabilities(&exec.db, &schema)?;
-        let linked = Arc::new(self.inner.host.link(id, schema.clone(), module)?);
+        let linked = Arc::new(self.inner.host.link(id, schema.clone(), &module)?);
         let mut ws = WriteSet::default();
         ws.install_module(
             &mut exec.db,

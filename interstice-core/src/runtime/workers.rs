@@ -64,19 +64,10 @@ pub(super) async fn executor(
         let run = || match request {
             Request::Call(call) => rt.execute(&mut rt.inner.lock_exec(), call),
             Request::Install {
-                schema,
-                schema_bytes,
                 module,
                 wasm,
                 reply,
-            } => rt.install(
-                &mut rt.inner.lock_exec(),
-                schema,
-                schema_bytes,
-                &module,
-                &wasm,
-                reply,
-            ),
+            } => rt.install(&mut rt.inner.lock_exec(), module, &wasm, reply),
         };
         if offload {
             tokio::task::block_in_place(run);
