@@ -87,6 +87,16 @@ pub struct ColumnSchema {
     pub ty: Type,
 }
 
+impl ColumnSchema {
+    /// Column `name` of type `ty`.
+    pub fn new(name: impl Into<String>, ty: Type) -> Self {
+        Self {
+            name: name.into(),
+            ty,
+        }
+    }
+}
+
 /// A secondary index over one or several columns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexSchema {
@@ -96,6 +106,17 @@ pub struct IndexSchema {
     pub columns: Vec<u16>,
     /// At most one row per key.
     pub unique: bool,
+}
+
+impl IndexSchema {
+    /// Index `name` over `columns` (positions, in key order).
+    pub fn new(name: impl Into<String>, columns: Vec<u16>, unique: bool) -> Self {
+        Self {
+            name: name.into(),
+            columns,
+            unique,
+        }
+    }
 }
 
 /// A reducer: a deterministic function that may mutate tables.

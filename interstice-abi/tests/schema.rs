@@ -10,32 +10,15 @@ fn users() -> TableSchema {
     TableSchema {
         name: "users".into(),
         columns: vec![
-            ColumnSchema {
-                name: "id".into(),
-                ty: Type::U64,
-            },
-            ColumnSchema {
-                name: "email".into(),
-                ty: Type::String,
-            },
-            ColumnSchema {
-                name: "age".into(),
-                ty: Type::U8,
-            },
+            ColumnSchema::new("id", Type::U64),
+            ColumnSchema::new("email", Type::String),
+            ColumnSchema::new("age", Type::U8),
         ],
         primary_key: 0,
         auto_inc: true,
         indexes: vec![
-            IndexSchema {
-                name: "by_email".into(),
-                columns: vec![1],
-                unique: true,
-            },
-            IndexSchema {
-                name: "by_age".into(),
-                columns: vec![2],
-                unique: false,
-            },
+            IndexSchema::new("by_email", vec![1], true),
+            IndexSchema::new("by_age", vec![2], false),
         ],
         visibility: Visibility::Public,
     }
@@ -102,11 +85,9 @@ fn every_broken_rule_is_reported() {
     m.tables[0].primary_key = 9;
     m.tables[1].auto_inc = true;
     m.tables[1].primary_key = 1;
-    m.tables[1].indexes.push(IndexSchema {
-        name: "bad".into(),
-        columns: vec![5],
-        unique: false,
-    });
+    m.tables[1]
+        .indexes
+        .push(IndexSchema::new("bad", vec![5], false));
     m.reducers.push(m.reducers[0].clone());
     m.subscriptions[0].reducer = "nope".into();
     let errors = m.validate().unwrap_err();
@@ -156,16 +137,14 @@ fn compatible_changes_are_accepted() {
     let old = module();
     let mut new = module();
     new.version.minor += 1;
-    new.tables[0].columns.push(ColumnSchema {
-        name: "nick".into(),
-        ty: Type::Option(Box::new(Type::String)),
-    });
+    new.tables[0].columns.push(ColumnSchema::new(
+        "nick",
+        Type::Option(Box::new(Type::String)),
+    ));
     new.tables[0].indexes.remove(1);
-    new.tables[0].indexes.push(IndexSchema {
-        name: "by_nick".into(),
-        columns: vec![3],
-        unique: false,
-    });
+    new.tables[0]
+        .indexes
+        .push(IndexSchema::new("by_nick", vec![3], false));
     new.tables.push(TableSchema {
         name: "audit".into(),
         ..users()
@@ -205,12 +184,7 @@ fn breaking_changes_are_named() {
             "column `age` type changed from u8 to u32",
         ),
         (
-            Box::new(|m| {
-                m.tables[0].columns.push(ColumnSchema {
-                    name: "x".into(),
-                    ty: Type::U8,
-                })
-            }),
+            Box::new(|m| m.tables[0].columns.push(ColumnSchema::new("x", Type::U8))),
             "added without Option",
         ),
         (
@@ -219,11 +193,9 @@ fn breaking_changes_are_named() {
         ),
         (
             Box::new(|m| {
-                m.tables[0].indexes.push(IndexSchema {
-                    name: "u".into(),
-                    columns: vec![2],
-                    unique: true,
-                })
+                m.tables[0]
+                    .indexes
+                    .push(IndexSchema::new("u", vec![2], true))
             }),
             "unique index `u` added",
         ),

@@ -45,10 +45,7 @@ fn expected_schema() -> ModuleSchema {
         abi_version: ABI_VERSION,
         tables: vec![TableSchema {
             name: "notes".into(),
-            columns: vec![ColumnSchema {
-                name: "text".into(),
-                ty: Type::String,
-            }],
+            columns: vec![ColumnSchema::new("text", Type::String)],
             primary_key: 0,
             auto_inc: false,
             indexes: vec![],

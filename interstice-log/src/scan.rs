@@ -39,6 +39,22 @@ pub struct SegmentScan {
 }
 
 impl SegmentScan {
+    /// A scan that has found nothing yet, its valid prefix ending at
+    /// `valid_end`.
+    fn empty(header: Result<SegmentHeader, FrameError>, valid_end: u64) -> Self {
+        Self {
+            header,
+            commits: 0,
+            valid_end,
+            prefix_last: None,
+            last_offset: None,
+            used: 0,
+            bad: Vec::new(),
+            valid_after_damage: false,
+            durable_after_damage: None,
+        }
+    }
+
     /// The first damage, if any.
     pub fn first_damage(&self) -> Option<&BadFrame> {
         self.bad.first()
@@ -71,17 +87,7 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
     let max_frame = header
         .as_ref()
         .map_or(max_frame, |h| h.frame_limit(max_frame));
-    let mut scan = SegmentScan {
-        header,
-        commits: 0,
-        valid_end: 0,
-        prefix_last: None,
-        last_offset: None,
-        bad: Vec::new(),
-        valid_after_damage: false,
-        durable_after_damage: None,
-        used: 0,
-    };
+    let mut scan = SegmentScan::empty(header, 0);
     let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| {
         bad_frame(name, position, offset, len, damage)
     };
@@ -132,17 +138,7 @@ pub fn scan_segment(name: &str, buf: &Bytes, name_offset: u64, max_frame: u64) -
 /// `skip-to` recovery).
 pub fn scan_from(name: &str, buf: &Bytes, pos: usize, offset: u64, max_frame: u64) -> SegmentScan {
     let max_frame = frame_limit(buf, max_frame);
-    let mut scan = SegmentScan {
-        header: SegmentHeader::decode(buf),
-        commits: 0,
-        valid_end: pos as u64,
-        prefix_last: None,
-        last_offset: None,
-        bad: Vec::new(),
-        valid_after_damage: false,
-        durable_after_damage: None,
-        used: 0,
-    };
+    let mut scan = SegmentScan::empty(SegmentHeader::decode(buf), pos as u64);
     scan.used = pos as u64;
     scan_frames(
         &mut scan,

@@ -14,41 +14,17 @@ pub fn people() -> TableSchema {
     TableSchema {
         name: "people".into(),
         columns: vec![
-            ColumnSchema {
-                name: "id".into(),
-                ty: Type::U64,
-            },
-            ColumnSchema {
-                name: "email".into(),
-                ty: Type::String,
-            },
-            ColumnSchema {
-                name: "age".into(),
-                ty: Type::U8,
-            },
-            ColumnSchema {
-                name: "city".into(),
-                ty: Type::String,
-            },
+            ColumnSchema::new("id", Type::U64),
+            ColumnSchema::new("email", Type::String),
+            ColumnSchema::new("age", Type::U8),
+            ColumnSchema::new("city", Type::String),
         ],
         primary_key: 0,
         auto_inc: true,
         indexes: vec![
-            IndexSchema {
-                name: "by_email".into(),
-                columns: vec![1],
-                unique: true,
-            },
-            IndexSchema {
-                name: "by_age".into(),
-                columns: vec![2],
-                unique: false,
-            },
-            IndexSchema {
-                name: "by_city_age".into(),
-                columns: vec![3, 2],
-                unique: false,
-            },
+            IndexSchema::new("by_email", vec![1], true),
+            IndexSchema::new("by_age", vec![2], false),
+            IndexSchema::new("by_city_age", vec![3, 2], false),
         ],
         visibility: Visibility::Public,
     }

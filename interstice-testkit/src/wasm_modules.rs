@@ -106,23 +106,13 @@ fn two_u64(name: &str, auto_inc: bool, index: bool) -> TableSchema {
     TableSchema {
         name: name.into(),
         columns: vec![
-            ColumnSchema {
-                name: "id".into(),
-                ty: Type::U64,
-            },
-            ColumnSchema {
-                name: "n".into(),
-                ty: Type::U64,
-            },
+            ColumnSchema::new("id", Type::U64),
+            ColumnSchema::new("n", Type::U64),
         ],
         primary_key: 0,
         auto_inc,
         indexes: if index {
-            vec![IndexSchema {
-                name: "by_n".into(),
-                columns: vec![1],
-                unique: false,
-            }]
+            vec![IndexSchema::new("by_n", vec![1], false)]
         } else {
             vec![]
         },
