@@ -1,6 +1,7 @@
 //! Runtime throughput, beside SQLite on the same directory.
 //!
-//! Prints, in one run: no-op reducer calls/s (nothing to commit); 1-row
+//! Prints, in one run: no-op reducer calls/s (nothing to commit), beside a
+//! bare wasmtime instantiate-and-call of the same module; 1-row
 //! insert transactions/s with durability `none`, and with `sync` on the
 //! disk backend at 1, 8 and 64 concurrent callers; and SQLite (WAL,
 //! `synchronous=FULL`, one row per transaction). Run with
@@ -95,10 +96,45 @@ fn sqlite(dir: &std::path::Path, secs: Duration) -> Measured {
     }
 }
 
+/// The floor under a reducer call: a bare wasmtime instantiation of the
+/// same module from an `InstancePre` (pooled, copy-on-write memory, as the
+/// host configures it) and a call of its no-op export, with nothing of
+/// the runtime around it.
+fn bare_wasmtime(secs: Duration) -> Measured {
+    let mut config = wasmtime::Config::new();
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+        wasmtime::PoolingAllocationConfig::default(),
+    ));
+    config.memory_init_cow(true);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    let module = wasmtime::Module::new(&engine, wasm_modules::counter_alone()).unwrap();
+    let mut linker = wasmtime::Linker::<()>::new(&engine);
+    linker.define_unknown_imports_as_traps(&module).unwrap();
+    let pre = linker.instantiate_pre(&module).unwrap();
+    let start = Instant::now();
+    let mut ops = 0;
+    while start.elapsed() < secs {
+        let mut store = wasmtime::Store::new(&engine, ());
+        let instance = pre.instantiate(&mut store).unwrap();
+        let noop = instance
+            .get_typed_func::<(i32, i32), i64>(&mut store, "__interstice_reducer__noop")
+            .unwrap();
+        noop.call(&mut store, (0, 0)).unwrap();
+        ops += 1;
+    }
+    Measured {
+        what: "bare wasmtime instantiate + no-op call".into(),
+        callers: 1,
+        ops,
+        elapsed: start.elapsed(),
+        ..Default::default()
+    }
+}
+
 fn main() {
     measure::no_transparent_huge_pages();
     let secs = measure::secs(2.0);
-    // `INTERSTICE_BENCH_ONLY=noop|none1|sync1|sync8|sync64` runs one row
+    // `INTERSTICE_BENCH_ONLY=noop|bare|none1|sync1|sync8|sync64` runs one row
     // (for profiling) and skips the comparison.
     let only = std::env::var("INTERSTICE_BENCH_ONLY").ok();
     let wants = |row: &str| only.as_deref().is_none_or(|o| o == row);
@@ -119,6 +155,9 @@ fn main() {
                 elapsed,
                 ..Default::default()
             });
+        }
+        if wants("bare") {
+            rows.push(bare_wasmtime(secs));
         }
         if wants("none1") {
             let (ops, elapsed) = calls(&r, "add", 1, secs).await;
@@ -170,16 +209,16 @@ fn main() {
     );
     println!();
     println!(
-        "| {:<36} | {:>7} | {:>12} | {:>10} | {:>10} |",
+        "| {:<38} | {:>7} | {:>12} | {:>10} | {:>10} |",
         "what", "callers", "ops/s", "us/op", "vs SQLite"
     );
     println!(
-        "|{:-<38}|{:->9}|{:->14}|{:->12}|{:->12}|",
+        "|{:-<40}|{:->9}|{:->14}|{:->12}|{:->12}|",
         "", "", "", "", ""
     );
     for r in &rows {
         println!(
-            "| {:<36} | {:>7} | {:>12.0} | {:>10.2} | {:>9.1}x |",
+            "| {:<38} | {:>7} | {:>12.0} | {:>10.2} | {:>9.1}x |",
             r.what,
             r.callers,
             r.per_sec(),
@@ -188,6 +227,14 @@ fn main() {
         );
     }
     let noop_us = 1e6 / rows[0].per_sec();
+    let rate = |what: &str| {
+        rows.iter()
+            .find(|r| r.what.starts_with(what))
+            .unwrap()
+            .per_sec()
+    };
+    let bare_us = 1e6 / rate("bare wasmtime");
+    let insert_us = 1e6 / rate("1-row insert tx, durability none");
     let sync64 = rows
         .iter()
         .find(|r| r.what.ends_with("sync") && r.callers == 64)
@@ -200,8 +247,18 @@ fn main() {
         verdict(noop_us < 2.0)
     );
     println!(
-        "target: 64 callers with sync >= 20x SQLite: {:.1}x -> {}",
+        "target: no-op call <= 3x bare wasmtime: {:.1}x -> {}",
+        noop_us / bare_us,
+        verdict(noop_us <= 3.0 * bare_us)
+    );
+    println!(
+        "target: 1-row insert at none <= 2x a no-op call: {:.1}x -> {}",
+        insert_us / noop_us,
+        verdict(insert_us <= 2.0 * noop_us)
+    );
+    println!(
+        "target: 64 callers with sync >= 30x SQLite: {:.1}x -> {}",
         sync64 / sqlite_rate,
-        verdict(sync64 >= 20.0 * sqlite_rate)
+        verdict(sync64 >= 30.0 * sqlite_rate)
     );
 }

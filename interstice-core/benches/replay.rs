@@ -1,0 +1,238 @@
+//! The table engine on a million rows, as a new user fills it: module
+//! `inventory` (`modules/inventory`: `items(id u64 pk auto_inc, bucket u32
+//! indexed, name String, qty i64)`) filled through the runtime with calls
+//! of 10,000 rows, then the log replayed without WASM.
+//!
+//! Prints, in one run: executing the calls (durability `none`) in rows/s;
+//! replaying their log in rows/s and MB/s, and how much faster than
+//! executing; resident memory per row after the replay; a point lookup by
+//! primary key and by the secondary index; a range scan of 10,000 rows.
+//! `cargo bench -p interstice-core --bench replay`;
+//! `INTERSTICE_BENCH_ROWS` sets the rows (default 1,000,000; the issue's
+//! 10M variant is `INTERSTICE_BENCH_ROWS=10000000`). Needs the modules
+//! built (`scripts/build-modules.sh`).
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use interstice_abi::{Value, encode_value};
+use interstice_backend_fs::FsLogStore;
+use interstice_core::db::Database;
+use interstice_core::{ReplayEngine, Runtime, RuntimeConfig};
+use interstice_log::{Durability, LogOptions, LogStore};
+use interstice_testkit::built;
+
+/// Set in the child process that fills the log: where.
+const FILL_DIR: &str = "INTERSTICE_BENCH_FILL_DIR";
+
+/// Rows each `fill` call inserts.
+const PER_CALL: u32 = 10_000;
+
+/// Resident memory of this process, in bytes (`/proc/self/statm`).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("statm's second field is resident pages");
+    // SAFETY: sysconf takes a constant and touches no memory.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page
+}
+
+fn store(dir: &Path) -> Arc<dyn LogStore> {
+    let opts = LogOptions::default()
+        .create(true)
+        .durability(Durability::None);
+    Arc::new(FsLogStore::open(dir, opts).expect("open the bench log"))
+}
+
+/// Fills `rows` items through the runtime; the time the calls took.
+async fn fill(dir: &Path, rows: u64) -> Duration {
+    let (rt, _) = Runtime::open(store(dir), RuntimeConfig::default())
+        .await
+        .unwrap();
+    rt.publish(&built::wasm("inventory")).await.unwrap();
+    let start = Instant::now();
+    let mut first = 0;
+    while first < rows {
+        let count = PER_CALL.min((rows - first) as u32);
+        let args = Value::Struct(vec![Value::U64(first), Value::U32(count)]);
+        rt.call("inventory", "fill", &encode_value(&args).unwrap())
+            .await
+            .unwrap();
+        first += u64::from(count);
+    }
+    let elapsed = start.elapsed();
+    rt.shutdown().await;
+    elapsed
+}
+
+/// Bytes of the log's segment files.
+fn log_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Nanoseconds per call of `f` over `n` calls.
+fn ns_per_op(n: u64, mut f: impl FnMut(u64)) -> f64 {
+    let start = Instant::now();
+    for i in 0..n {
+        f(i);
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// A stride through `0..rows` that visits keys in no useful order.
+fn scattered(i: u64, rows: u64) -> u64 {
+    (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11) % rows
+}
+
+struct Lookups {
+    by_pk_ns: f64,
+    by_index_ns: f64,
+    scan_10k: Duration,
+}
+
+fn lookups(db: &Database, rows: u64) -> Lookups {
+    let m = db.find_module("inventory").unwrap();
+    let (_, items) = m.find_table("items").unwrap();
+    let by_bucket = items.index_id("by_bucket").unwrap();
+    let n = 200_000;
+    let mut found = 0u64;
+    let by_pk_ns = ns_per_op(n, |i| {
+        let id = Value::U64(scattered(i, rows) + 1);
+        found += u64::from(items.get(&id).is_some());
+    });
+    assert_eq!(found, n, "every key looked up is there");
+    let by_index_ns = ns_per_op(n, |i| {
+        let key = [Value::U32((scattered(i, rows) % 1000) as u32)];
+        let hit = items
+            .index_range(by_bucket, Bound::Included(&key), Bound::Included(&key))
+            .next();
+        found += u64::from(hit.is_some());
+    });
+    let start = Instant::now();
+    let from = Value::U64(rows / 2);
+    let scanned = items
+        .range(Bound::Included(&from), Bound::Unbounded)
+        .take(10_000)
+        .count();
+    let scan_10k = start.elapsed();
+    assert_eq!(scanned, 10_000.min(rows as usize - rows as usize / 2 + 1));
+    Lookups {
+        by_pk_ns,
+        by_index_ns,
+        scan_10k,
+    }
+}
+
+fn main() {
+    let rows: u64 = std::env::var("INTERSTICE_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tmp.path().join("inventory");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // The fill runs in a child process, so that what it allocated is not
+    // in this one's memory when the replay's is measured.
+    if let Ok(dir) = std::env::var(FILL_DIR) {
+        let executed = rt.block_on(fill(Path::new(&dir), rows));
+        println!("{}", executed.as_secs_f64());
+        return;
+    }
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(FILL_DIR, &dir)
+        .env("INTERSTICE_BENCH_ROWS", rows.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        child.status.success(),
+        "the fill failed: {}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    let secs: f64 = String::from_utf8_lossy(&child.stdout)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("the fill prints its seconds");
+    let executed = Duration::from_secs_f64(secs);
+    let bytes = log_bytes(&dir);
+    let store = store(&dir);
+    let before = rss();
+    let start = Instant::now();
+    let replayed = rt.block_on(ReplayEngine::replay(&*store, 0, None)).unwrap();
+    let replay = start.elapsed();
+    let after = rss();
+    let l = lookups(&replayed.db, rows);
+
+    let per_sec = |d: Duration| rows as f64 / d.as_secs_f64();
+    let (exec_rate, replay_rate) = (per_sec(executed), per_sec(replay));
+    let bytes_per_row = after.saturating_sub(before) as f64 / rows as f64;
+    println!(
+        "replay bench: {rows} rows of inventory.items in calls of {PER_CALL}, log {:.1} MB, dir {}",
+        bytes as f64 / 1e6,
+        dir.display()
+    );
+    println!();
+    println!("| {:<44} | {:>16} |", "what", "measured");
+    println!("|{:-<46}|{:->18}|", "", "");
+    let line = |what: &str, value: String| println!("| {what:<44} | {value:>16} |");
+    line(
+        "execute the calls (runtime, durability none)",
+        format!("{:.0} rows/s", exec_rate),
+    );
+    line("replay the log", format!("{:.0} rows/s", replay_rate));
+    line(
+        "replay the log, bytes",
+        format!("{:.1} MB/s", bytes as f64 / 1e6 / replay.as_secs_f64()),
+    );
+    line(
+        "replay vs executing",
+        format!("{:.1}x", replay_rate / exec_rate),
+    );
+    line(
+        "resident memory after replay",
+        format!("{bytes_per_row:.0} B/row"),
+    );
+    line("point lookup, primary key", format!("{:.0} ns", l.by_pk_ns));
+    line(
+        "point lookup, secondary index",
+        format!("{:.0} ns", l.by_index_ns),
+    );
+    line(
+        "range scan of 10,000 rows",
+        format!("{:.2} ms", l.scan_10k.as_secs_f64() * 1e3),
+    );
+    println!();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!(
+        "target: replay >= 2M rows/s: {:.2}M -> {}",
+        replay_rate / 1e6,
+        verdict(replay_rate >= 2e6)
+    );
+    println!(
+        "target: replay >= 10x executing: {:.1}x -> {}",
+        replay_rate / exec_rate,
+        verdict(replay_rate >= 10.0 * exec_rate)
+    );
+    println!(
+        "target: <= 150 bytes a row after replay: {bytes_per_row:.0} -> {}",
+        verdict(bytes_per_row <= 150.0)
+    );
+}
