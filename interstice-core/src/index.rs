@@ -1,147 +1,95 @@
-//! Secondary indexes: index key (the indexed columns' values, in order) to
-//! primary keys, kept in step with every change of their table.
+//! Secondary indexes: one ordered set of byte keys per index, each entry
+//! the index key (the indexed columns' keys, in order; see
+//! [`crate::table::key`]), the row's primary key, and that key's length
+//! (four bytes, big-endian, so the primary key can be cut back out). Keys
+//! are prefix-free, so the length never decides an order. A unique index
+//! holds at most one entry per index key.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use interstice_abi::{IndexSchema, Value};
+use interstice_abi::IndexSchema;
 
-/// A primary key inside a non-unique index entry, with sentinels below and
-/// above every key so that a range can start or end at an index key.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Pk {
-    Min,
-    Key(Value),
-    Max,
-}
-
-#[derive(Clone, Debug)]
-enum Entries {
-    /// At most one row per key.
-    Unique(BTreeMap<Vec<Value>, Value>),
-    /// Entries packed in one B-tree of `(key, pk)`: no allocation per
-    /// distinct key beyond the key itself.
-    Multi(BTreeSet<(Vec<Value>, Pk)>),
-}
+use crate::table::key::{Key, prefix_end};
 
 /// One secondary index of a table.
 #[derive(Clone, Debug)]
 pub(crate) struct Index {
     schema: IndexSchema,
-    entries: Entries,
+    entries: BTreeSet<Key>,
 }
 
-/// Maps a range bound over index keys to one over `(key, pk)` entries. A
-/// shorter key compares as a prefix (it sorts before every longer key
-/// that starts with it).
-fn entry_bound(b: Bound<&[Value]>, upper: bool) -> Bound<(Vec<Value>, Pk)> {
-    match b {
+/// The entry of index key `key` for the row with primary key `pk`.
+pub(crate) fn entry(key: &[u8], pk: &[u8]) -> Key {
+    let mut e = Key::with_capacity(key.len() + pk.len() + 4);
+    e.extend_from_slice(key);
+    e.extend_from_slice(pk);
+    let len = u32::try_from(pk.len()).expect("a key is shorter than a row");
+    e.extend_from_slice(&len.to_be_bytes());
+    e
+}
+
+/// The primary key an entry points to.
+pub(crate) fn entry_pk(entry: &[u8]) -> &[u8] {
+    let (rest, len) = entry.split_at(entry.len() - 4);
+    let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+    &rest[rest.len() - len..]
+}
+
+/// The entry range of index keys between `lo` and `hi`, where a bound is
+/// the key of the index's first few columns: a shorter bound covers every
+/// key it is a prefix of.
+pub(crate) fn entry_range(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> (Bound<Key>, Bound<Key>) {
+    let past = |k: &[u8]| prefix_end(k).map_or(Bound::Unbounded, Bound::Excluded);
+    let lo = match lo {
         Bound::Unbounded => Bound::Unbounded,
-        Bound::Included(k) => Bound::Included((k.to_vec(), if upper { Pk::Max } else { Pk::Min })),
-        Bound::Excluded(k) => Bound::Excluded((k.to_vec(), if upper { Pk::Min } else { Pk::Max })),
-    }
+        Bound::Included(k) => Bound::Included(Key::from_slice(k)),
+        Bound::Excluded(k) => match past(k) {
+            Bound::Excluded(end) => Bound::Included(end),
+            _ => Bound::Excluded(Key::from_slice(&[0xff; 1])),
+        },
+    };
+    let hi = match hi {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(k) => past(k),
+        Bound::Excluded(k) => Bound::Excluded(Key::from_slice(k)),
+    };
+    (lo, hi)
 }
 
 impl Index {
     pub(crate) fn new(schema: IndexSchema) -> Self {
-        let entries = if schema.unique {
-            Entries::Unique(BTreeMap::new())
-        } else {
-            Entries::Multi(BTreeSet::new())
-        };
-        Self { schema, entries }
+        Self {
+            schema,
+            entries: BTreeSet::new(),
+        }
     }
 
     pub(crate) fn schema(&self) -> &IndexSchema {
         &self.schema
     }
 
-    /// The index key of a row.
-    pub(crate) fn key(&self, row: &[Value]) -> Vec<Value> {
-        self.schema
-            .columns
-            .iter()
-            .map(|&c| row[c as usize].clone())
-            .collect()
+    /// True when the index is unique and a row already has index key `key`.
+    pub(crate) fn taken(&self, key: &[u8]) -> bool {
+        self.schema.unique && self.with_key(key).next().is_some()
     }
 
-    /// True when the index is unique and already has `key`.
-    pub(crate) fn taken(&self, key: &[Value]) -> bool {
-        match &self.entries {
-            Entries::Unique(m) => m.contains_key(key),
-            Entries::Multi(_) => false,
-        }
+    /// The entries whose index key is `key`.
+    fn with_key(&self, key: &[u8]) -> impl Iterator<Item = &Key> {
+        self.entries
+            .range(entry_range(Bound::Included(key), Bound::Included(key)))
     }
 
-    pub(crate) fn insert(&mut self, key: Vec<Value>, pk: Value) {
-        match &mut self.entries {
-            Entries::Unique(m) => {
-                m.insert(key, pk);
-            }
-            Entries::Multi(s) => {
-                s.insert((key, Pk::Key(pk)));
-            }
-        }
+    pub(crate) fn insert(&mut self, key: &[u8], pk: &[u8]) {
+        self.entries.insert(entry(key, pk));
     }
 
-    pub(crate) fn remove(&mut self, key: &[Value], pk: &Value) {
-        match &mut self.entries {
-            Entries::Unique(m) => {
-                m.remove(key);
-            }
-            Entries::Multi(s) => {
-                s.remove(&(key.to_vec(), Pk::Key(pk.clone())));
-            }
-        }
+    pub(crate) fn remove(&mut self, key: &[u8], pk: &[u8]) {
+        self.entries.remove(entry(key, pk).as_slice());
     }
 
-    /// Entries with keys in `lo..hi`, in index order.
-    pub(crate) fn range<'a>(
-        &'a self,
-        lo: Bound<&[Value]>,
-        hi: Bound<&[Value]>,
-    ) -> Box<dyn Iterator<Item = (&'a [Value], &'a Value)> + 'a> {
-        match &self.entries {
-            Entries::Unique(m) => {
-                let owned = |b: Bound<&[Value]>| b.map(<[Value]>::to_vec);
-                Box::new(
-                    m.range::<Vec<Value>, _>((owned(lo), owned(hi)))
-                        .map(|(k, pk)| (k.as_slice(), pk)),
-                )
-            }
-            Entries::Multi(s) => Box::new(
-                s.range((entry_bound(lo, false), entry_bound(hi, true)))
-                    .filter_map(|(k, pk)| match pk {
-                        Pk::Key(pk) => Some((k.as_slice(), pk)),
-                        _ => None,
-                    }),
-            ),
-        }
-    }
-
-    /// The first entry after `after` (or from `lo` when `None`) up to `hi`.
-    pub(crate) fn next_after(
-        &self,
-        after: Option<(&[Value], &Value)>,
-        lo: Bound<&[Value]>,
-        hi: Bound<&[Value]>,
-    ) -> Option<(&[Value], &Value)> {
-        match (&self.entries, after) {
-            (Entries::Unique(m), Some((key, _))) => {
-                let hi = hi.map(<[Value]>::to_vec);
-                m.range::<Vec<Value>, _>((Bound::Excluded(key.to_vec()), hi))
-                    .next()
-                    .map(|(k, pk)| (k.as_slice(), pk))
-            }
-            (Entries::Multi(s), Some((key, pk))) => {
-                let from = Bound::Excluded((key.to_vec(), Pk::Key(pk.clone())));
-                s.range((from, entry_bound(hi, true)))
-                    .find_map(|(k, pk)| match pk {
-                        Pk::Key(pk) => Some((k.as_slice(), pk)),
-                        _ => None,
-                    })
-            }
-            (_, None) => self.range(lo, hi).next(),
-        }
+    /// Entries (index key, then primary key) in `range`, in index order.
+    pub(crate) fn range(&self, range: (Bound<Key>, Bound<Key>)) -> impl Iterator<Item = &Key> {
+        self.entries.range(range)
     }
 }

@@ -9,7 +9,9 @@ use interstice_abi::{ReducerSchema, Value, encode_value};
 use serde_json::Value as Json;
 
 use crate::json::{JsonError, from_json};
-use crate::table::{Row, Table};
+use bytes::Bytes;
+
+use crate::table::{Row, RowRef, Table};
 
 /// A filter or argument list that does not fit the schema.
 #[derive(Debug, thiserror::Error)]
@@ -97,11 +99,11 @@ impl Filter {
 /// The first `limit` rows of `table` matching every filter, in
 /// primary-key (or index) order. The first filter uses the primary key or
 /// an index whose first column is its column, when there is one; the rest
-/// are checked row by row. Rows are shared, not copied: a reader can take
+/// are checked row by row. The rows are decoded copies: a reader can take
 /// them under the runtime's lock and render them after releasing it.
 pub fn select(table: &Table, filters: &[Filter], limit: usize) -> Vec<Row> {
     let schema = table.schema();
-    let candidates: Box<dyn Iterator<Item = &Row> + '_> = match filters.first() {
+    let candidates: Box<dyn Iterator<Item = RowRef<'_>> + '_> = match filters.first() {
         None => Box::new(table.iter()),
         Some(f) if f.column == schema.primary_key as usize => {
             Box::new(table.get(&f.value).into_iter())
@@ -119,9 +121,12 @@ pub fn select(table: &Table, filters: &[Filter], limit: usize) -> Vec<Row> {
         },
     };
     candidates
-        .filter(|row| filters.iter().all(|f| f.matches(row.values())))
+        .filter_map(|row| {
+            let values = row.values();
+            let keep = filters.iter().all(|f| f.matches(&values));
+            keep.then(|| Row::new(values, Bytes::copy_from_slice(row.bytes())))
+        })
         .take(limit)
-        .cloned()
         .collect()
 }
 

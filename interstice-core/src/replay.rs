@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use interstice_abi::ModuleSchema;
-use interstice_log::{Commit, LogStore, ModuleRecord, MutationKind};
+use interstice_log::{Commit, LogStore, ModuleRecord, Mutation, MutationKind};
 
 use crate::db::{Database, TxnError};
 use crate::error::ReplayError;
@@ -117,79 +117,75 @@ impl ReplayEngine {
     }
 }
 
-/// Applies one logged commit whole, or nothing of it.
+/// Applies one logged commit. A commit that does not apply (the log
+/// contradicts itself) fails the whole replay, so nothing is undone here:
+/// rows go straight into their tables, checked and keyed from their
+/// encoding without being decoded.
 pub(crate) fn apply_commit(db: &mut Database, commit: &Commit) -> Result<(), ReplayError> {
     let offset = commit.offset;
-    let mut txn = db.begin();
     for m in &commit.mutations {
-        let apply = |source: TxnError| match source {
+        if m.kind == MutationKind::Module {
+            install(db, offset, m)?;
+            continue;
+        }
+        let module = db.module(m.module_id).ok_or(ReplayError::UnknownModule {
+            offset,
+            module_id: m.module_id,
+        })?;
+        let name = module.schema.name.clone();
+        let table =
+            db.table_mut(m.module_id, m.table_id)
+                .ok_or_else(|| ReplayError::UnknownTable {
+                    offset,
+                    module: name.clone(),
+                    table_id: m.table_id,
+                })?;
+        if table.hash() != m.schema_hash {
+            return Err(ReplayError::SchemaMismatch {
+                offset,
+                module: name,
+                table: table.schema().name.clone(),
+                expected: table.hash(),
+                found: m.schema_hash,
+            });
+        }
+        table
+            .apply_encoded(m.kind, &m.row)
+            .map_err(|source| ReplayError::Apply { offset, source })?;
+    }
+    Ok(())
+}
+
+/// Installs the module a logged module record describes.
+fn install(db: &mut Database, offset: u64, m: &Mutation) -> Result<(), ReplayError> {
+    let bad = |reason: String| ReplayError::BadModuleRecord { offset, reason };
+    let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
+    let schema: ModuleSchema =
+        interstice_abi::decode(&record.schema).map_err(|e| bad(e.to_string()))?;
+    if schema.hash() != m.schema_hash {
+        return Err(bad(format!(
+            "schema of `{}` hashes to {:#018x}, the record says {:#018x}",
+            schema.name,
+            schema.hash(),
+            m.schema_hash
+        )));
+    }
+    if schema.name != record.name {
+        return Err(bad(format!(
+            "record names `{}` but its schema `{}`",
+            record.name, schema.name
+        )));
+    }
+    let mut txn = db.begin();
+    txn.install_module(m.module_id, schema, record.schema, record.wasm)
+        .map_err(|source| match source {
             TxnError::Table(source) => ReplayError::Apply { offset, source },
             TxnError::NoSuchTable(e) => ReplayError::UnknownTable {
                 offset,
                 module: e.module_id.to_string(),
                 table_id: e.table_id,
             },
-        };
-        if m.kind == MutationKind::Module {
-            let bad = |reason: String| ReplayError::BadModuleRecord { offset, reason };
-            let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
-            let schema: ModuleSchema =
-                interstice_abi::decode(&record.schema).map_err(|e| bad(e.to_string()))?;
-            if schema.hash() != m.schema_hash {
-                return Err(bad(format!(
-                    "schema of `{}` hashes to {:#018x}, the record says {:#018x}",
-                    schema.name,
-                    schema.hash(),
-                    m.schema_hash
-                )));
-            }
-            if schema.name != record.name {
-                return Err(bad(format!(
-                    "record names `{}` but its schema `{}`",
-                    record.name, schema.name
-                )));
-            }
-            txn.install_module(m.module_id, schema, record.schema, record.wasm)
-                .map_err(apply)?;
-            continue;
-        }
-        let module = txn
-            .db()
-            .module(m.module_id)
-            .ok_or(ReplayError::UnknownModule {
-                offset,
-                module_id: m.module_id,
-            })?;
-        let table = module
-            .table(m.table_id)
-            .ok_or_else(|| ReplayError::UnknownTable {
-                offset,
-                module: module.schema.name.clone(),
-                table_id: m.table_id,
-            })?;
-        if table.hash() != m.schema_hash {
-            return Err(ReplayError::SchemaMismatch {
-                offset,
-                module: module.schema.name.clone(),
-                table: table.schema().name.clone(),
-                expected: table.hash(),
-                found: m.schema_hash,
-            });
-        }
-        let values = table
-            .decode_row(&m.row)
-            .map_err(|source| ReplayError::Apply { offset, source })?;
-        let pk_col = table.schema().primary_key as usize;
-        match m.kind {
-            MutationKind::Insert => txn.insert(m.module_id, m.table_id, values).map(drop),
-            MutationKind::Update => txn.update(m.module_id, m.table_id, values).map(drop),
-            MutationKind::Delete => txn
-                .delete(m.module_id, m.table_id, &values[pk_col])
-                .map(drop),
-            MutationKind::Module => unreachable!("handled above"),
-        }
-        .map_err(apply)?;
-    }
+        })?;
     txn.commit();
     Ok(())
 }

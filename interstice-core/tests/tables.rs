@@ -8,7 +8,7 @@ use interstice_core::db::TxnError;
 use interstice_testkit::schemas::{dump, person, town_db};
 use proptest::prelude::*;
 
-fn emails<'a>(rows: impl Iterator<Item = &'a interstice_core::table::Row>) -> Vec<String> {
+fn emails<'a>(rows: impl Iterator<Item = interstice_core::table::RowRef<'a>>) -> Vec<String> {
     rows.map(|r| match &r.values()[1] {
         Value::String(s) => s.clone(),
         v => panic!("{v}"),
@@ -226,27 +226,23 @@ fn resumable_index_scans_match_range_scans_and_survive_writes() {
                 .map(|r| r.values().to_vec())
                 .collect();
             let mut got = Vec::new();
-            let mut after: Option<(Vec<Value>, Value)> = None;
-            while let Some((k, pk, row)) =
-                t.index_next(id, after.as_ref().map(|(k, pk)| (k.as_slice(), pk)), lo, hi)
-            {
-                got.push(row.values().to_vec());
-                after = Some((k, pk));
+            let mut scan = t.scan(Some(id), lo, hi);
+            while let Some(row) = t.scan_next(&mut scan) {
+                got.push(row.values());
             }
             assert_eq!(got, expected, "{ix} {lo:?}..{hi:?}");
         }
     }
     // A scan resumes from its last key even after the table changed.
     let by_age = t.index_id("by_age").unwrap();
-    let (k, pk, _) = t.index_next(by_age, None, Unbounded, Unbounded).unwrap();
+    let mut scan = t.scan(Some(by_age), Unbounded, Unbounded);
+    let first = t.scan_next(&mut scan).unwrap().values();
     let mut txn = db.begin();
-    txn.delete(1, 1, &pk).unwrap();
+    txn.delete(1, 1, &first[0]).unwrap();
     txn.insert(1, 1, person(0, "late@x", 18, "Oslo")).unwrap();
     txn.commit();
     let t = db.table(1, 1).unwrap();
-    let (_, _, next) = t
-        .index_next(by_age, Some((&k, &pk)), Unbounded, Unbounded)
-        .unwrap();
+    let next = t.scan_next(&mut scan).unwrap();
     assert_eq!(
         next.values()[2],
         Value::U8(17),

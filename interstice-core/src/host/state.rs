@@ -2,15 +2,14 @@
 //! owns for the call, who is calling, and the call's deterministic inputs.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::sync::Arc;
 
-use interstice_abi::Value;
 use wasmtime::{Memory, ResourceLimiter, StoreLimits, TypedFunc};
 
 use crate::db::{Database, WriteSet};
 use crate::error::CallErrorKind;
 use crate::host::Env;
+use crate::table::Scan;
 
 /// A scan in progress: where it is, so it resumes in O(log n) without
 /// holding a borrow of the table across host calls.
@@ -18,12 +17,8 @@ use crate::host::Env;
 pub(crate) struct Cursor {
     pub module: u32,
     pub table: u32,
-    /// `None` for a primary-key scan.
-    pub index: Option<usize>,
-    /// Last (index key, primary key) returned.
-    pub last: Option<(Vec<Value>, Value)>,
-    pub lo: Bound<Vec<Value>>,
-    pub hi: Bound<Vec<Value>>,
+    /// Where the scan is.
+    pub scan: Scan,
 }
 
 /// Inputs that make a call deterministic: replaying the same commit gives

@@ -71,7 +71,7 @@ pub(super) fn get(mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32) -> R
         Err(d) => return Ok(doomed(s, d)),
     };
     let row = match t.decode_key(slice(mem, ptr, len)?) {
-        Ok(key) => t.get(&key).map(|r| r.bytes().clone()),
+        Ok(key) => t.get(&key).map(|r| r.bytes().to_vec()),
         Err(e) => {
             s.last_error = e.to_string();
             return Ok(ERROR);

@@ -60,8 +60,8 @@ pub(super) fn scan(
     let (lo_bytes, hi_bytes) = (slice(mem, lp, ll)?, slice(mem, hp, hl)?);
     let bounds =
         bound(t, index, lo_bytes, lm).and_then(|lo| Ok((lo, bound(t, index, hi_bytes, hm)?)));
-    let (lo, hi) = match bounds {
-        Ok(b) => b,
+    let scan = match bounds {
+        Ok((lo, hi)) => t.scan(index, as_slices(&lo), as_slices(&hi)),
         Err(e) => return Ok(fail(&mut c, e)),
     };
     let s = c.data_mut();
@@ -70,10 +70,7 @@ pub(super) fn scan(
     let cursor = Cursor {
         module,
         table,
-        index,
-        last: None,
-        lo,
-        hi,
+        scan,
     };
     s.cursors.insert(id, cursor);
     Ok(id)
@@ -81,19 +78,16 @@ pub(super) fn scan(
 
 /// `next(scan)`: the scan's next row, or [`NOT_FOUND`] at its end.
 pub(super) fn next(mut c: Caller<'_, HostState>, cursor: i64) -> Result<i64> {
-    let s = c.data();
-    let Some(cur) = s.cursors.get(&cursor) else {
+    let s = c.data_mut();
+    let Some(cur) = s.cursors.get_mut(&cursor) else {
         return Ok(fail(&mut c, format!("no scan {cursor}")));
     };
-    let found =
+    let row =
         s.db.table(cur.module, cur.table)
-            .and_then(|t| next_row(t, cur));
-    match found {
+            .and_then(|t| t.scan_next(&mut cur.scan).map(|row| row.bytes().to_vec()));
+    match row {
         None => Ok(NOT_FOUND),
-        Some((key, pk, row)) => {
-            c.data_mut().cursors.get_mut(&cursor).expect("exists").last = Some((key, pk));
-            write_result(&mut c, &row)
-        }
+        Some(row) => write_result(&mut c, &row),
     }
 }
 
@@ -102,32 +96,8 @@ pub(super) fn close(mut c: Caller<'_, HostState>, cursor: i64) {
     c.data_mut().cursors.remove(&cursor);
 }
 
-/// The row after the cursor's last one: its index key, primary key and
-/// encoded bytes.
-fn next_row(t: &Table, cur: &Cursor) -> Option<(Vec<Value>, Value, bytes::Bytes)> {
-    fn as_ref(b: &Bound<Vec<Value>>) -> Bound<&[Value]> {
-        b.as_ref().map(|v| v.as_slice())
-    }
-    fn pk_bound(b: &Bound<Vec<Value>>) -> Bound<&Value> {
-        b.as_ref().map(|v| &v[0])
-    }
-    match cur.index {
-        None => {
-            let lo = match &cur.last {
-                Some((_, pk)) => Bound::Excluded(pk),
-                None => pk_bound(&cur.lo),
-            };
-            t.range(lo, pk_bound(&cur.hi)).next().map(|r| {
-                let pk = r.values()[t.schema().primary_key as usize].clone();
-                (vec![pk.clone()], pk, r.bytes().clone())
-            })
-        }
-        Some(ix) => {
-            let after = cur.last.as_ref().map(|(k, pk)| (k.as_slice(), pk));
-            t.index_next(ix, after, as_ref(&cur.lo), as_ref(&cur.hi))
-                .map(|(k, pk, r)| (k, pk, r.bytes().clone()))
-        }
-    }
+fn as_slices(b: &Bound<Vec<Value>>) -> Bound<&[Value]> {
+    b.as_ref().map(|v| v.as_slice())
 }
 
 /// Decodes a scan bound: `mode & 0xff` is one of [`wasm::bound`]'s kinds;
