@@ -349,17 +349,22 @@ impl Table {
     /// Stores a row under its keys, if no unique index (or the primary
     /// key) already has them.
     fn store(&mut self, keys: RowKeys, bytes: Box<[u8]>) -> Result<(), TableError> {
-        if self.rows.contains_key(&keys.pk) {
-            return Err(self.unique_violation_at(usize::MAX, &bytes));
-        }
-        if let Some(i) = (0..self.indexes.len()).find(|&i| self.indexes[i].taken(&keys.indexes[i]))
-        {
-            return Err(self.unique_violation_at(i, &bytes));
-        }
+        let taken = (0..self.indexes.len()).find(|&i| self.indexes[i].taken(&keys.indexes[i]));
+        // One search of the primary key, whatever happens.
+        let slot = match self.rows.entry(keys.pk) {
+            std::collections::btree_map::Entry::Vacant(slot) if taken.is_none() => slot,
+            std::collections::btree_map::Entry::Vacant(_) => {
+                let i = taken.expect("checked");
+                return Err(self.unique_violation_at(i, &bytes));
+            }
+            std::collections::btree_map::Entry::Occupied(_) => {
+                return Err(self.unique_violation_at(usize::MAX, &bytes));
+            }
+        };
         for (ix, key) in self.indexes.iter_mut().zip(&keys.indexes) {
-            ix.insert(key, &keys.pk);
+            ix.insert(key, slot.key());
         }
-        self.rows.insert(keys.pk, bytes);
+        slot.insert(bytes);
         Ok(())
     }
 
