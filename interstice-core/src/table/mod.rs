@@ -12,8 +12,8 @@
 //! replay` (`docs/runtime.md`).
 
 pub(crate) mod key;
+mod stored;
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ use interstice_abi::{TableSchema, Type, Value, decode_value};
 use crate::error::TableError;
 use crate::index::{Index, entry_pk, entry_range};
 use key::{Key, Malformed, transcode, value_key, values_key};
+use stored::{Rows, Stored};
 
 /// A row a write returned: its column values and their encoding. Cheap to
 /// clone.
@@ -87,7 +88,7 @@ pub struct Table {
     schema: TableSchema,
     hash: u64,
     row_type: Type,
-    rows: BTreeMap<Key, Box<[u8]>>,
+    rows: Rows,
     indexes: Vec<Index>,
     /// Next auto-increment value: one past the largest key ever inserted.
     next_auto_inc: u128,
@@ -120,7 +121,7 @@ impl Table {
             hash: schema.hash(),
             row_type: schema.row_type(),
             schema,
-            rows: BTreeMap::new(),
+            rows: Rows::default(),
             indexes,
             next_auto_inc: 1,
         }
@@ -143,7 +144,7 @@ impl Table {
 
     /// True when the table has no rows.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.rows.len() == 0
     }
 
     /// Decodes and type-checks an encoded row.
@@ -179,12 +180,12 @@ impl Table {
 
     /// The row whose primary key's key is `key`.
     pub(crate) fn get_key(&self, key: &[u8]) -> Option<RowRef<'_>> {
-        self.rows.get(key).map(|b| self.row_ref(b))
+        self.rows.get(key).map(|s| self.row_ref(s.row()))
     }
 
     /// Every row, in primary-key order.
     pub fn iter(&self) -> impl Iterator<Item = RowRef<'_>> {
-        self.rows.values().map(|b| self.row_ref(b))
+        self.rows.iter().map(|s| self.row_ref(s.row()))
     }
 
     /// Rows whose primary key is in the range, in key order.
@@ -200,7 +201,7 @@ impl Table {
         &self,
         range: (Bound<Key>, Bound<Key>),
         after: Option<&[u8]>,
-    ) -> impl Iterator<Item = (&Key, RowRef<'_>)> {
+    ) -> impl Iterator<Item = (&[u8], RowRef<'_>)> {
         let lo = match after {
             Some(k) => Bound::Excluded(Key::from_slice(k)),
             None => range.0,
@@ -208,8 +209,13 @@ impl Table {
         let range = ordered((lo, range.1));
         range
             .into_iter()
-            .flat_map(|r| self.rows.range::<Key, _>(r))
-            .map(|(k, b)| (k, self.row_ref(b)))
+            .flat_map(|(lo, hi)| {
+                self.rows.range(
+                    lo.as_ref().map(|k| k.as_slice()),
+                    hi.as_ref().map(|k| k.as_slice()),
+                )
+            })
+            .map(|s| (s.pk(), self.row_ref(s.row())))
     }
 
     /// The index named `name`, as its position.
@@ -237,7 +243,7 @@ impl Table {
         index: usize,
         range: (Bound<Key>, Bound<Key>),
         after: Option<&[u8]>,
-    ) -> impl Iterator<Item = (&Key, RowRef<'_>)> {
+    ) -> impl Iterator<Item = (&[u8], RowRef<'_>)> {
         let lo = match after {
             Some(e) => Bound::Excluded(Key::from_slice(e)),
             None => range.0,
@@ -250,7 +256,7 @@ impl Table {
                 let row = self
                     .get_key(entry_pk(e))
                     .expect("an index entry has its row");
-                (e, row)
+                (e.as_slice(), row)
             })
     }
 
@@ -280,7 +286,7 @@ impl Table {
             None => self.pk_range(range, after).next(),
             Some(ix) => self.index_entries(ix, range, after).next(),
         }?;
-        scan.last = Some(key.clone());
+        scan.last = Some(Key::from_slice(key));
         Some(row)
     }
 
@@ -348,36 +354,33 @@ impl Table {
 
     /// Stores a row under its keys, if no unique index (or the primary
     /// key) already has them.
-    fn store(&mut self, keys: RowKeys, bytes: Box<[u8]>) -> Result<(), TableError> {
+    fn store(&mut self, keys: RowKeys, bytes: &[u8]) -> Result<(), TableError> {
         let taken = (0..self.indexes.len()).find(|&i| self.indexes[i].taken(&keys.indexes[i]));
-        // One search of the primary key, whatever happens.
-        let slot = match self.rows.entry(keys.pk) {
-            std::collections::btree_map::Entry::Vacant(slot) if taken.is_none() => slot,
-            std::collections::btree_map::Entry::Vacant(_) => {
-                let i = taken.expect("checked");
-                return Err(self.unique_violation_at(i, &bytes));
-            }
-            std::collections::btree_map::Entry::Occupied(_) => {
-                return Err(self.unique_violation_at(usize::MAX, &bytes));
-            }
-        };
-        for (ix, key) in self.indexes.iter_mut().zip(&keys.indexes) {
-            ix.insert(key, slot.key());
+        if let Some(i) = taken
+            && !self.rows.contains(&keys.pk)
+        {
+            return Err(self.unique_violation_at(i, bytes));
         }
-        slot.insert(bytes);
+        // One search of the primary key when the row is new.
+        if !self.rows.insert(Stored::new(&keys.pk, bytes)) {
+            return Err(self.unique_violation_at(usize::MAX, bytes));
+        }
+        for (ix, key) in self.indexes.iter_mut().zip(&keys.indexes) {
+            ix.insert(key, &keys.pk);
+        }
         Ok(())
     }
 
     /// Removes the row with primary key `pk` and its index entries.
-    fn unstore(&mut self, pk: &[u8]) -> Option<Box<[u8]>> {
-        let bytes = self.rows.remove(pk)?;
+    fn unstore(&mut self, pk: &[u8]) -> Option<Stored> {
+        let stored = self.rows.remove(pk)?;
         let keys = self
-            .keys_of_encoded(&bytes)
+            .keys_of_encoded(stored.row())
             .expect("a stored row decodes: it was checked when it was stored");
         for (ix, key) in self.indexes.iter_mut().zip(&keys.indexes) {
             ix.remove(key, pk);
         }
-        Some(bytes)
+        Some(stored)
     }
 
     /// Inserts a row (decoded values), assigning an auto-increment key when
@@ -396,7 +399,7 @@ impl Table {
             .expect("rows always encode")
             .into();
         let keys = self.keys_of(&values);
-        self.store(keys, Box::from(&bytes[..]))?;
+        self.store(keys, &bytes)?;
         self.count_key(&values[pk_col]);
         Ok(Row::new(values, bytes))
     }
@@ -421,16 +424,16 @@ impl Table {
             .expect("rows always encode")
             .into();
         let old_keys = self.keys_of(old.values());
-        self.replace(old_keys, keys, Box::from(&bytes[..]))?;
+        self.replace(old_keys, keys, &bytes)?;
         Ok((old, Row::new(values, bytes)))
     }
 
     /// Replaces a row (its keys `old`) by one with keys `new` and the same
     /// primary key, if no unique index refuses the new keys.
-    fn replace(&mut self, old: RowKeys, new: RowKeys, bytes: Box<[u8]>) -> Result<(), TableError> {
+    fn replace(&mut self, old: RowKeys, new: RowKeys, bytes: &[u8]) -> Result<(), TableError> {
         for (i, ix) in self.indexes.iter().enumerate() {
             if new.indexes[i] != old.indexes[i] && ix.taken(&new.indexes[i]) {
-                return Err(self.unique_violation_at(i, &bytes));
+                return Err(self.unique_violation_at(i, bytes));
             }
         }
         for (i, ix) in self.indexes.iter_mut().enumerate() {
@@ -439,7 +442,7 @@ impl Table {
                 ix.insert(&new.indexes[i], &new.pk);
             }
         }
-        self.rows.insert(new.pk, bytes);
+        self.rows.replace(Stored::new(&new.pk, bytes));
         Ok(())
     }
 
@@ -452,7 +455,7 @@ impl Table {
                 key: pk.to_string(),
             });
         };
-        Ok(self.row_ref(&bytes).to_row())
+        Ok(self.row_ref(bytes.row()).to_row())
     }
 
     /// Applies a logged insert, update or delete of an encoded row, as
@@ -477,16 +480,16 @@ impl Table {
                         self.next_auto_inc = self.next_auto_inc.max(n.saturating_add(1));
                     }
                 }
-                self.store(keys, Box::from(bytes))
+                self.store(keys, bytes)
             }
             K::Update => {
-                let Some(old) = self.rows.get(&keys.pk) else {
+                let Some(old) = self.rows.get(&keys.pk).map(Stored::row) else {
                     return Err(missing(self));
                 };
                 let old_keys = self
                     .keys_of_encoded(old)
                     .expect("a stored row decodes: it was checked when it was stored");
-                self.replace(old_keys, keys, Box::from(bytes))
+                self.replace(old_keys, keys, bytes)
             }
             K::Delete => match self.unstore(&keys.pk) {
                 Some(_) => Ok(()),
