@@ -10,13 +10,29 @@ use std::ops::Bound;
 
 use interstice_abi::IndexSchema;
 
-use crate::table::key::{Key, prefix_end};
+use crate::table::key::{Key, cmp_keys, prefix_end};
 
 /// One secondary index of a table.
 #[derive(Clone, Debug)]
 pub(crate) struct Index {
     schema: IndexSchema,
-    entries: BTreeSet<Key>,
+    entries: BTreeSet<Entry>,
+}
+
+/// An index entry, ordered as bytes ([`cmp_keys`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry(Key);
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        cmp_keys(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// The entry of index key `key` for the row with primary key `pk`.
@@ -76,20 +92,21 @@ impl Index {
 
     /// The entries whose index key is `key`.
     fn with_key(&self, key: &[u8]) -> impl Iterator<Item = &Key> {
-        self.entries
-            .range(entry_range(Bound::Included(key), Bound::Included(key)))
+        self.range(entry_range(Bound::Included(key), Bound::Included(key)))
     }
 
     pub(crate) fn insert(&mut self, key: &[u8], pk: &[u8]) {
-        self.entries.insert(entry(key, pk));
+        self.entries.insert(Entry(entry(key, pk)));
     }
 
     pub(crate) fn remove(&mut self, key: &[u8], pk: &[u8]) {
-        self.entries.remove(entry(key, pk).as_slice());
+        self.entries.remove(&Entry(entry(key, pk)));
     }
 
     /// Entries (index key, then primary key) in `range`, in index order.
     pub(crate) fn range(&self, range: (Bound<Key>, Bound<Key>)) -> impl Iterator<Item = &Key> {
-        self.entries.range(range)
+        self.entries
+            .range((range.0.map(Entry), range.1.map(Entry)))
+            .map(|e| &e.0)
     }
 }

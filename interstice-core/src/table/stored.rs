@@ -20,17 +20,9 @@ impl Pk {
 }
 
 impl Ord for Pk {
-    /// Byte order, comparing the first eight bytes as one integer: most
-    /// keys differ there, and this saves a `memcmp` call per comparison.
+    /// Byte order ([`super::key::cmp_keys`]).
     fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b) = (&self.0, &other.0);
-        if let (Some(x), Some(y)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
-            let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
-            if x != y {
-                return x.cmp(&y);
-            }
-        }
-        a.cmp(b)
+        super::key::cmp_keys(&self.0, &other.0)
     }
 }
 
