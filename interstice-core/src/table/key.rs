@@ -100,17 +100,27 @@ fn bytes_key(bytes: &[u8], out: &mut Key) {
     out.extend_from_slice(&[0, 0]);
 }
 
-/// Byte order (what `memcmp` gives), comparing the first eight bytes as
-/// one integer first: most keys differ there, and that saves a call per
-/// comparison in the B-trees.
+/// Byte order (what `memcmp` gives), eight bytes at a time as big-endian
+/// integers: keys are short, and this saves a call per comparison in the
+/// B-trees.
 pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    if let (Some(x), Some(y)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
-        let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_be_bytes(a[i..i + 8].try_into().expect("8 bytes"));
+        let y = u64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         if x != y {
             return x.cmp(&y);
         }
+        i += 8;
     }
-    a.cmp(b)
+    while i < n {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+        i += 1;
+    }
+    a.len().cmp(&b.len())
 }
 
 /// The smallest key greater than every key that starts with `prefix`
@@ -402,6 +412,14 @@ mod tests {
             let mut input = bytes.as_slice();
             transcode(&ty, &mut input, None).unwrap();
             prop_assert_eq!(input, &[0x5a][..]);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn key_comparison_is_byte_order(a in proptest::collection::vec(0u8..4, 0..24),
+                                        b in proptest::collection::vec(0u8..4, 0..24)) {
+            prop_assert_eq!(cmp_keys(&a, &b), a.cmp(&b));
         }
     }
 

@@ -23,6 +23,7 @@ use interstice_abi::{TableSchema, Type, Value, decode_value};
 use crate::error::TableError;
 use crate::index::{Index, entry_pk, entry_range};
 use key::{Key, Malformed, transcode, value_key, values_key};
+use smallvec::SmallVec;
 use stored::{Rows, Stored};
 
 /// A row a write returned: its column values and their encoding. Cheap to
@@ -90,6 +91,8 @@ pub struct Table {
     row_type: Type,
     rows: Rows,
     indexes: Vec<Index>,
+    /// Which columns are in the primary key or an index.
+    key_columns: Vec<bool>,
     /// Next auto-increment value: one past the largest key ever inserted.
     next_auto_inc: u128,
 }
@@ -106,7 +109,7 @@ pub struct Scan {
 /// The keys of one row: its primary key, and its key in each index.
 struct RowKeys {
     pk: Key,
-    indexes: Vec<Key>,
+    indexes: SmallVec<[Key; 2]>,
 }
 
 impl Table {
@@ -117,7 +120,17 @@ impl Table {
             .iter()
             .map(|s| Index::new(s.clone()))
             .collect();
+        let key_columns = (0..schema.columns.len())
+            .map(|c| {
+                c == schema.primary_key as usize
+                    || schema
+                        .indexes
+                        .iter()
+                        .any(|ix| ix.columns.contains(&(c as u16)))
+            })
+            .collect();
         Self {
+            key_columns,
             hash: schema.hash(),
             row_type: schema.row_type(),
             schema,
@@ -311,17 +324,10 @@ impl Table {
     /// it: every column is walked, and the key columns' keys are written.
     fn keys_of_encoded(&self, mut bytes: &[u8]) -> Result<RowKeys, TableError> {
         let pk_col = self.schema.primary_key as usize;
-        let wanted = |c: usize| {
-            c == pk_col
-                || self
-                    .indexes
-                    .iter()
-                    .any(|ix| ix.schema().columns.contains(&(c as u16)))
-        };
-        let mut column_keys: Vec<Option<Key>> = Vec::with_capacity(self.schema.columns.len());
+        let mut column_keys: SmallVec<[Option<Key>; 8]> = SmallVec::new();
         let bad = |e: Malformed| self.bad_row(e.0.to_owned());
         for (c, col) in self.schema.columns.iter().enumerate() {
-            if wanted(c) {
+            if self.key_columns[c] {
                 let mut key = Key::new();
                 transcode(&col.ty, &mut bytes, Some(&mut key)).map_err(bad)?;
                 column_keys.push(Some(key));
