@@ -9,8 +9,9 @@
 //! primary key and by the secondary index; a range scan of 10,000 rows.
 //! `cargo bench -p interstice-core --bench replay`;
 //! `INTERSTICE_BENCH_ROWS` sets the rows (default 1,000,000; the issue's
-//! 10M variant is `INTERSTICE_BENCH_ROWS=10000000`). Needs the modules
-//! built (`scripts/build-modules.sh`).
+//! 10M variant is `INTERSTICE_BENCH_ROWS=10000000`);
+//! `INTERSTICE_BENCH_LOG_DIR` keeps the log there (filled once), to time
+//! the CLI on it. Needs the modules built (`scripts/build-modules.sh`).
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -137,25 +138,10 @@ fn lookups(db: &Database, rows: u64) -> Lookups {
     }
 }
 
-fn main() {
-    let rows: u64 = std::env::var("INTERSTICE_BENCH_ROWS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let dir = tmp.path().join("inventory");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-
-    // The fill runs in a child process, so that what it allocated is not
-    // in this one's memory when the replay's is measured.
-    if let Ok(dir) = std::env::var(FILL_DIR) {
-        let executed = rt.block_on(fill(Path::new(&dir), rows));
-        println!("{}", executed.as_secs_f64());
-        return;
-    }
+/// Runs the fill in a child process, so that what it allocated is not in
+/// this one's memory when the replay's is measured; the time the calls
+/// took.
+fn fill_in_child(dir: &Path, rows: u64) -> Duration {
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .env(FILL_DIR, &dir)
         .env("INTERSTICE_BENCH_ROWS", rows.to_string())
@@ -171,7 +157,37 @@ fn main() {
         .last()
         .and_then(|l| l.trim().parse().ok())
         .expect("the fill prints its seconds");
-    let executed = Duration::from_secs_f64(secs);
+    Duration::from_secs_f64(secs)
+}
+
+fn main() {
+    let rows: u64 = std::env::var("INTERSTICE_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // `INTERSTICE_BENCH_LOG_DIR` keeps the log there (for timing the CLI
+    // on it), filling it only if it is not there yet.
+    let kept = std::env::var_os("INTERSTICE_BENCH_LOG_DIR").map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| tmp.path().join("inventory"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // The fill runs in a child process, so that what it allocated is not
+    // in this one's memory when the replay's is measured.
+    if let Ok(dir) = std::env::var(FILL_DIR) {
+        let executed = rt.block_on(fill(Path::new(&dir), rows));
+        println!("{}", executed.as_secs_f64());
+        return;
+    }
+    let refill = kept.is_none() || !dir.exists();
+    let executed = if refill {
+        fill_in_child(&dir, rows)
+    } else {
+        Duration::ZERO
+    };
     let bytes = log_bytes(&dir);
     let store = store(&dir);
     let before = rss();
@@ -193,10 +209,12 @@ fn main() {
     println!("| {:<44} | {:>16} |", "what", "measured");
     println!("|{:-<46}|{:->18}|", "", "");
     let line = |what: &str, value: String| println!("| {what:<44} | {value:>16} |");
-    line(
-        "execute the calls (runtime, durability none)",
-        format!("{:.0} rows/s", exec_rate),
-    );
+    let exec = if executed.is_zero() {
+        "(log kept)".to_owned()
+    } else {
+        format!("{exec_rate:.0} rows/s")
+    };
+    line("execute the calls (runtime, durability none)", exec);
     line("replay the log", format!("{:.0} rows/s", replay_rate));
     line(
         "replay the log, bytes",

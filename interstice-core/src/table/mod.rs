@@ -4,12 +4,12 @@
 //! ([`key`]), so lookups compare bytes; a row is decoded into [`Value`]s
 //! only when a reader asks for its values.
 //!
-//! Memory per row is the row's encoding plus its primary key (inline up to
-//! 16 bytes) in one B-tree entry, and one entry per secondary index (index
-//! key, primary key and its length; inline up to 16 bytes). For
-//! `items(id u64, bucket u32 indexed, name String, qty i64)` that is about
-//! 100 bytes a row, measured by `cargo bench -p interstice-core --bench
-//! replay` (`docs/runtime.md`).
+//! Memory per row is one allocation holding the row's primary key and its
+//! encoding, a pointer to it in the row B-tree, and one entry per
+//! secondary index (index key, primary key and its length; inline up to 16
+//! bytes). For `items(id u64, bucket u32 indexed, name String, qty i64)`
+//! that is about 124 bytes a row, measured by `cargo bench -p
+//! interstice-core --bench replay` (`docs/runtime.md`).
 
 pub(crate) mod key;
 mod stored;
