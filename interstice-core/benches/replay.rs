@@ -143,7 +143,7 @@ fn lookups(db: &Database, rows: u64) -> Lookups {
 /// took.
 fn fill_in_child(dir: &Path, rows: u64) -> Duration {
     let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .env(FILL_DIR, &dir)
+        .env(FILL_DIR, dir)
         .env("INTERSTICE_BENCH_ROWS", rows.to_string())
         .output()
         .unwrap();
