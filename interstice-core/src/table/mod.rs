@@ -1,7 +1,7 @@
 //! In-memory tables: rows kept in their canonical encoding (what guests and
 //! the log see), by primary key, with secondary indexes kept in step with
 //! every change. Every B-tree is keyed by order-preserving bytes
-//! ([`key`]), so lookups compare bytes; a row is decoded into [`Value`]s
+//! (`table/key.rs`), so lookups compare bytes; a row is decoded into [`Value`]s
 //! only when a reader asks for its values.
 //!
 //! Memory per row is one allocation holding the row's primary key and its
