@@ -44,6 +44,7 @@ mod error;
 mod options;
 mod report;
 pub mod scan;
+pub mod snapshot;
 mod store;
 
 #[cfg(feature = "conformance")]

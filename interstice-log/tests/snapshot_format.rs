@@ -1,0 +1,96 @@
+//! Pins the bytes of the snapshot format (`docs/snapshot-format.md`). A
+//! change here is a format change: a new version, and the doc with it.
+
+use bytes::Bytes;
+use interstice_log::ModuleRecord;
+use interstice_log::snapshot::{
+    PendingCall, Record, SnapshotHeader, SnapshotReader, SnapshotWriter,
+};
+
+fn with_crc(mut v: Vec<u8>) -> Vec<u8> {
+    let crc = crc32fast::hash(&v);
+    v.extend_from_slice(&crc.to_le_bytes());
+    v
+}
+
+fn u32le(n: u32) -> [u8; 4] {
+    n.to_le_bytes()
+}
+
+#[test]
+fn snapshot_bytes_are_pinned() {
+    let mut w = SnapshotWriter::new(SnapshotHeader {
+        offset: 7,
+        timestamp: 0x0102_0304_0506_0708,
+        clock: 0x0102_0304_0506_0709,
+    });
+    let module = ModuleRecord {
+        name: "m".into(),
+        schema: Bytes::from_static(b"S"),
+        wasm: Bytes::from_static(b"W"),
+    };
+    w.module(1, 0xAB, &module);
+    w.table(1, 2, 0xCD, 5, 1);
+    w.row(b"R");
+    w.pending(&PendingCall {
+        cause: 6,
+        module: "m".into(),
+        reducer: "r".into(),
+        args: Bytes::from_static(b"A"),
+        depth: 1,
+        path: vec!["p".into()],
+    });
+    let bytes = w.finish();
+
+    let mut header = b"ISNP\x01\x00\x00\x00".to_vec();
+    header.extend_from_slice(&7u64.to_le_bytes());
+    header.extend_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
+    header.extend_from_slice(&0x0102_0304_0506_0709u64.to_le_bytes());
+    let mut expected = with_crc(header);
+
+    let mut payload = vec![1u8]; // module
+    payload.extend_from_slice(&u32le(1));
+    payload.extend_from_slice(&0xABu64.to_le_bytes());
+    payload.extend_from_slice(&u32le(13));
+    payload.extend_from_slice(b"\x01\x00m\x01\x00\x00\x00S\x01\x00\x00\x00W");
+    payload.push(2); // table
+    payload.extend_from_slice(&u32le(1));
+    payload.extend_from_slice(&u32le(2));
+    payload.extend_from_slice(&0xCDu64.to_le_bytes());
+    payload.extend_from_slice(&5u128.to_le_bytes());
+    payload.extend_from_slice(&1u64.to_le_bytes());
+    payload.push(3); // row
+    payload.extend_from_slice(&u32le(1));
+    payload.push(b'R');
+    payload.push(4); // pending call
+    payload.extend_from_slice(&6u64.to_le_bytes());
+    payload.extend_from_slice(&u32le(1));
+    for s in [&b"m"[..], b"r", b"A"] {
+        payload.extend_from_slice(&u32le(1));
+        payload.extend_from_slice(s);
+    }
+    payload.extend_from_slice(&u32le(1));
+    payload.extend_from_slice(&u32le(1));
+    payload.push(b'p');
+
+    // Block 0: length, then CRC-32 of (index, length, payload).
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&u32le(0));
+    crc.update(&u32le(payload.len() as u32));
+    crc.update(&payload);
+    expected.extend_from_slice(&u32le(payload.len() as u32));
+    expected.extend_from_slice(&crc.finalize().to_le_bytes());
+    expected.extend_from_slice(&payload);
+
+    let mut trailer = b"ISNT".to_vec();
+    trailer.extend_from_slice(&u32le(1)); // blocks
+    trailer.extend_from_slice(&4u64.to_le_bytes()); // records
+    trailer.extend_from_slice(&7u64.to_le_bytes()); // offset
+    expected.extend_from_slice(&with_crc(trailer));
+
+    assert_eq!(&bytes[..], &expected[..]);
+    let reader = SnapshotReader::new(bytes).unwrap();
+    let records: Vec<Record> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 4);
+    assert_eq!(records[2], Record::Row(Bytes::from_static(b"R")));
+}
