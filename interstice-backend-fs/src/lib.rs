@@ -32,7 +32,9 @@ mod layout;
 mod lock;
 mod recovery;
 pub mod sim;
+mod snapshots;
 mod store;
 pub mod vfs;
 
+pub use snapshots::{FsSnapshotStore, SNAPSHOT_DIR};
 pub use store::FsLogStore;

@@ -414,6 +414,14 @@ impl Vfs for SimFs {
         Ok(())
     }
 
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        let mut st = self.state();
+        self.op(&mut st, "remove")?;
+        Self::file_inode(&st, path)?;
+        st.entries.remove(path);
+        Ok(())
+    }
+
     fn lock(&self, _dir: &Path) -> Result<Box<dyn Any + Send + Sync>, Error> {
         // One process: nothing to lock against.
         Ok(Box::new(()))

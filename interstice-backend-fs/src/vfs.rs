@@ -41,6 +41,9 @@ pub trait Vfs: Debug + Send + Sync + 'static {
     fn open_rw(&self, path: &Path) -> io::Result<Arc<dyn VfsFile>>;
     /// Renames a file, replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file (its directory entry: durable once the directory is
+    /// synced).
+    fn remove(&self, path: &Path) -> io::Result<()>;
     /// Takes the writer lock of the log in `dir`, held until the returned
     /// value is dropped.
     fn lock(&self, dir: &Path) -> Result<Box<dyn Any + Send + Sync>, Error>;
@@ -128,6 +131,10 @@ impl Vfs for RealFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
     }
 
     fn lock(&self, dir: &Path) -> Result<Box<dyn Any + Send + Sync>, Error> {

@@ -56,3 +56,23 @@ impl Harness for Fs {
 }
 
 interstice_log::conformance_tests!(|_test: &str| Fs::new());
+
+/// The snapshot cases, on the `snapshots/` directory of a log directory.
+mod snapshots {
+    use std::sync::Arc;
+
+    use interstice_backend_fs::FsSnapshotStore;
+    use interstice_log::conformance::snapshots::SnapshotHarness;
+    use interstice_log::snapshot::SnapshotStore;
+
+    use super::*;
+
+    #[async_trait]
+    impl SnapshotHarness for Fs {
+        async fn open(&self) -> Arc<dyn SnapshotStore> {
+            Arc::new(FsSnapshotStore::new(self.log()))
+        }
+    }
+
+    interstice_log::snapshot_conformance_tests!(|_test: &str| Fs::new());
+}

@@ -18,6 +18,14 @@ pub enum Error {
         /// Where the log was looked for.
         location: String,
     },
+    /// A snapshot store has no snapshot at the offset asked for.
+    #[error("no snapshot at offset {offset} in {location}")]
+    NoSnapshot {
+        /// Where the snapshots are.
+        location: String,
+        /// The offset asked for.
+        offset: u64,
+    },
     /// Another process holds the log's writer lock.
     #[error("log at {location} is locked by {}", pid.map_or("another process".to_string(), |p| format!("pid {p}")))]
     Locked {

@@ -140,3 +140,52 @@ impl LogStore for MemoryLogStore {
         Ok(report)
     }
 }
+
+/// Snapshots in memory: a [`crate::snapshot::SnapshotStore`] for runtime
+/// tests. Clones share the same snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct MemorySnapshotStore {
+    snapshots: Arc<Mutex<std::collections::BTreeMap<u64, Bytes>>>,
+}
+
+impl MemorySnapshotStore {
+    /// No snapshots.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn snapshots(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, Bytes>> {
+        self.snapshots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl crate::snapshot::SnapshotStore for MemorySnapshotStore {
+    async fn put(&self, offset: u64, bytes: Bytes) -> Result<(), Error> {
+        self.snapshots().insert(offset, bytes);
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<u64>, Error> {
+        Ok(self.snapshots().keys().copied().collect())
+    }
+
+    async fn get(&self, offset: u64) -> Result<Bytes, Error> {
+        self.snapshots()
+            .get(&offset)
+            .cloned()
+            .ok_or_else(|| Error::NoSnapshot {
+                location: "memory".into(),
+                offset,
+            })
+    }
+
+    async fn remove(&self, offset: u64) -> Result<(), Error> {
+        self.snapshots().remove(&offset);
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        "memory".into()
+    }
+}

@@ -41,3 +41,19 @@ impl Harness for Memory {
 }
 
 interstice_log::conformance_tests!(logic: |_name: &str| Memory(MemoryLogStore::new()));
+
+struct MemorySnapshots(interstice_log::memory::MemorySnapshotStore);
+
+#[async_trait::async_trait]
+impl interstice_log::conformance::snapshots::SnapshotHarness for MemorySnapshots {
+    async fn open(&self) -> std::sync::Arc<dyn interstice_log::snapshot::SnapshotStore> {
+        std::sync::Arc::new(self.0.clone())
+    }
+}
+
+mod snapshots {
+    use super::*;
+    interstice_log::snapshot_conformance_tests!(|_name: &str| MemorySnapshots(
+        interstice_log::memory::MemorySnapshotStore::new()
+    ));
+}

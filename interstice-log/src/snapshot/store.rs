@@ -48,7 +48,7 @@ pub trait SnapshotStore: Send + Sync + std::fmt::Debug {
     /// The offsets of the stored snapshots, in ascending order.
     async fn list(&self) -> Result<Vec<u64>, Error>;
 
-    /// The bytes of the snapshot at `offset`; [`Error::NotFound`] when
+    /// The bytes of the snapshot at `offset`; [`Error::NoSnapshot`] when
     /// there is none.
     async fn get(&self, offset: u64) -> Result<Bytes, Error>;
 

@@ -14,6 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub mod snapshots;
+
 use crate::{
     Commit, CommitBatch, Damage, Error, Invocation, LogOptions, LogStore, LogStoreExt, Mutation,
     MutationKind, RecoveryMode, RecoveryReport,
