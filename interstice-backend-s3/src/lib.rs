@@ -15,8 +15,10 @@ mod config;
 mod objects;
 mod reader;
 mod recovery;
+mod snapshots;
 mod store;
 
 pub use compact::CompactReport;
 pub use config::S3Config;
+pub use snapshots::S3SnapshotStore;
 pub use store::S3LogStore;
