@@ -110,6 +110,23 @@ impl Database {
             .and_then(|i| m.tables.get_mut(i as usize))
     }
 
+    /// Adds a module with empty tables, outside any transaction: for
+    /// loading a snapshot, whose records say what to put in them.
+    pub(crate) fn restore_module(&mut self, id: u32, schema: ModuleSchema, wasm: Bytes) {
+        let tables = schema.tables.iter().cloned().map(Table::new).collect();
+        self.names.insert(schema.name.clone(), id);
+        self.modules.insert(
+            id,
+            ModuleState {
+                id,
+                schema_hash: schema.hash(),
+                schema,
+                wasm,
+                tables,
+            },
+        );
+    }
+
     /// Starts a transaction. Dropping it without [`Txn::commit`] rolls it back.
     pub fn begin(&mut self) -> Txn<'_> {
         Txn {

@@ -40,6 +40,20 @@ pub enum TableError {
     },
 }
 
+/// Why a snapshot cannot be loaded: its bytes are damaged, or they are
+/// sound but do not describe a state (a table of no module, a row of the
+/// wrong type, rows out of order).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotLoadError {
+    /// The bytes fail the format's checks (`docs/snapshot-format.md`).
+    #[error("damaged snapshot: {0}")]
+    Damaged(#[from] interstice_log::snapshot::SnapshotError),
+    /// The records contradict each other.
+    #[error("inconsistent snapshot: {0}")]
+    Inconsistent(String),
+}
+
 /// Why replaying a log failed. Always names the commit offset.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -45,6 +45,11 @@ pub(crate) fn entry(key: &[u8], pk: &[u8]) -> Key {
     e
 }
 
+/// The index key an entry starts with.
+fn entry_key(entry: &[u8]) -> &[u8] {
+    &entry[..entry.len() - 4 - entry_pk(entry).len()]
+}
+
 /// The primary key an entry points to.
 pub(crate) fn entry_pk(entry: &[u8]) -> &[u8] {
     let (rest, len) = entry.split_at(entry.len() - 4);
@@ -93,6 +98,28 @@ impl Index {
     /// The entries whose index key is `key`.
     fn with_key(&self, key: &[u8]) -> impl Iterator<Item = &Key> {
         self.range(entry_range(Bound::Included(key), Bound::Included(key)))
+    }
+
+    /// Fills an empty index with `entries` (made by [`entry`]) in one
+    /// pass; for a unique index, the first two rows that share a key, as
+    /// their primary keys, if any do.
+    pub(crate) fn load(&mut self, mut entries: Vec<Key>) -> Result<(), (Key, Key)> {
+        debug_assert!(self.entries.is_empty());
+        entries.sort_unstable_by(|a, b| cmp_keys(a, b));
+        if self.schema.unique {
+            if let Some(w) = entries
+                .windows(2)
+                .find(|w| entry_key(&w[0]) == entry_key(&w[1]))
+            {
+                return Err((
+                    Key::from_slice(entry_pk(&w[0])),
+                    Key::from_slice(entry_pk(&w[1])),
+                ));
+            }
+        }
+        // Sorted input: the B-tree is built bottom-up, without searches.
+        self.entries = entries.into_iter().map(Entry).collect();
+        Ok(())
     }
 
     pub(crate) fn insert(&mut self, key: &[u8], pk: &[u8]) {

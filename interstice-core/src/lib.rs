@@ -17,12 +17,14 @@ pub mod query;
 mod replay;
 pub mod replay_check;
 mod runtime;
+pub mod snapshot;
 pub mod subscriptions;
 pub mod table;
 
 pub use durability::{BATCH_SIZE_BOUNDS, DurableCommits, LogStats};
 pub use error::{
-    CallError, CallErrorKind, LimitKind, PublishError, ReplayError, Stopped, TableError,
+    CallError, CallErrorKind, LimitKind, PublishError, ReplayError, SnapshotLoadError, Stopped,
+    TableError,
 };
 pub use host::{Inspected, Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayReport, Replayed};

@@ -110,6 +110,12 @@ impl Rows {
     }
 
     /// Adds a row; `false` (and nothing added) if its key is taken.
+    /// Rows already in strictly ascending key order, built bottom-up.
+    pub(crate) fn from_sorted(rows: Vec<Stored>) -> Self {
+        debug_assert!(rows.windows(2).all(|w| w[0] < w[1]));
+        Self(rows.into_iter().collect())
+    }
+
     pub(crate) fn insert(&mut self, row: Stored) -> bool {
         self.0.insert(row)
     }

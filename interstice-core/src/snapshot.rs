@@ -1,0 +1,201 @@
+//! Snapshots of the database: the state as of one commit, written in the
+//! format of `interstice_log::snapshot` and loaded back without replaying
+//! the commits before it.
+//!
+//! Tables are written in primary-key order, each row in its canonical
+//! encoding, and loaded with [`crate::table::Table`]'s bulk path (B-trees
+//! built in one pass), so a load costs about what checking and keying
+//! each row costs.
+
+use bytes::Bytes;
+use interstice_abi::ModuleSchema;
+use interstice_log::ModuleRecord;
+use interstice_log::snapshot::{
+    PendingCall, Record, SnapshotHeader, SnapshotReader, SnapshotWriter,
+};
+
+use crate::db::Database;
+use crate::error::SnapshotLoadError;
+use crate::subscriptions::Scheduled;
+
+/// The state a snapshot holds.
+#[derive(Debug)]
+pub struct SnapshotState {
+    /// Every module and table.
+    pub db: Database,
+    /// The offset, timestamp and clock it was taken at.
+    pub header: SnapshotHeader,
+    /// Subscription calls due and not yet in the log, in order.
+    pub pending: Vec<Scheduled>,
+}
+
+/// Encodes `db`, the state as of `header.offset`, with the subscription
+/// calls still due then.
+pub fn encode(db: &Database, header: SnapshotHeader, pending: &[Scheduled]) -> Bytes {
+    let mut w = SnapshotWriter::new(header);
+    for m in db.modules() {
+        let record = ModuleRecord {
+            name: m.schema.name.clone(),
+            schema: interstice_abi::encode(&m.schema)
+                .expect("a schema always encodes")
+                .into(),
+            wasm: m.wasm.clone(),
+        };
+        w.module(m.id, m.schema_hash, &record);
+    }
+    for m in db.modules() {
+        for (i, table) in m.tables.iter().enumerate() {
+            let rows = table.len() as u64;
+            w.table(m.id, i as u32 + 1, table.hash(), table.auto_inc(), rows);
+            for row in table.iter() {
+                w.row(row.bytes());
+            }
+        }
+    }
+    for s in pending {
+        w.pending(&PendingCall {
+            cause: s.cause,
+            module: s.module.clone(),
+            reducer: s.reducer.clone(),
+            args: s.args.clone(),
+            depth: s.depth,
+            path: s.path.clone(),
+        });
+    }
+    w.finish()
+}
+
+/// Loads a snapshot: checks every block, every schema against its hash,
+/// every row against its table's type and order.
+pub fn load(bytes: Bytes) -> Result<SnapshotState, SnapshotLoadError> {
+    let reader = SnapshotReader::new(bytes)?;
+    let mut loader = Loader {
+        db: Database::new(),
+        pending: Vec::new(),
+        table: None,
+        rows: Vec::new(),
+        seen: Default::default(),
+    };
+    for record in reader.records() {
+        loader.take(record?)?;
+    }
+    loader.flush()?;
+    Ok(SnapshotState {
+        db: loader.db,
+        header: reader.header(),
+        pending: loader.pending,
+    })
+}
+
+fn inconsistent(reason: String) -> SnapshotLoadError {
+    SnapshotLoadError::Inconsistent(reason)
+}
+
+/// Builds the database record by record.
+struct Loader {
+    db: Database,
+    pending: Vec<Scheduled>,
+    /// The table whose rows are being gathered: module, table, auto-inc.
+    table: Option<(u32, u32, u128)>,
+    rows: Vec<Bytes>,
+    /// Tables whose record was read.
+    seen: std::collections::BTreeSet<(u32, u32)>,
+}
+
+impl Loader {
+    fn take(&mut self, record: Record) -> Result<(), SnapshotLoadError> {
+        match record {
+            Record::Row(row) => self.rows.push(row),
+            Record::Module {
+                module_id,
+                schema_hash,
+                record,
+            } => {
+                self.flush()?;
+                self.module(module_id, schema_hash, record)?;
+            }
+            Record::Table {
+                module_id,
+                table_id,
+                schema_hash,
+                next_auto_inc,
+                rows,
+            } => {
+                self.flush()?;
+                if !self.seen.insert((module_id, table_id)) {
+                    return Err(inconsistent(format!(
+                        "table {table_id} of module {module_id} twice"
+                    )));
+                }
+                let table = self.db.table(module_id, table_id).ok_or_else(|| {
+                    inconsistent(format!(
+                        "table {table_id} of module {module_id}, which has none"
+                    ))
+                })?;
+                if table.hash() != schema_hash {
+                    return Err(inconsistent(format!(
+                        "table `{}` has schema hash {:#018x}, its record says {schema_hash:#018x}",
+                        table.schema().name,
+                        table.hash()
+                    )));
+                }
+                self.table = Some((module_id, table_id, next_auto_inc));
+                self.rows.reserve(rows.min(1 << 24) as usize);
+            }
+            Record::Pending(p) => {
+                self.flush()?;
+                self.pending.push(Scheduled {
+                    cause: p.cause,
+                    module: p.module,
+                    reducer: p.reducer,
+                    args: p.args,
+                    depth: p.depth,
+                    path: p.path,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn module(
+        &mut self,
+        id: u32,
+        hash: u64,
+        record: ModuleRecord,
+    ) -> Result<(), SnapshotLoadError> {
+        let schema: ModuleSchema = interstice_abi::decode(&record.schema)
+            .map_err(|e| inconsistent(format!("schema of module `{}`: {e}", record.name)))?;
+        if schema.hash() != hash || schema.name != record.name {
+            return Err(inconsistent(format!(
+                "module `{}` (id {id}): its schema (`{}`, hash {:#018x}) is not the one recorded ({hash:#018x})",
+                record.name,
+                schema.name,
+                schema.hash()
+            )));
+        }
+        if self.db.module(id).is_some() || self.db.module_by_name(&schema.name).is_some() {
+            return Err(inconsistent(format!(
+                "module `{}` (id {id}) twice",
+                schema.name
+            )));
+        }
+        self.db.restore_module(id, schema, record.wasm);
+        Ok(())
+    }
+
+    /// Loads the gathered rows into their table.
+    fn flush(&mut self) -> Result<(), SnapshotLoadError> {
+        let Some((module, table, auto_inc)) = self.table.take() else {
+            return Ok(());
+        };
+        let rows = std::mem::take(&mut self.rows);
+        let t = self
+            .db
+            .table_mut(module, table)
+            .expect("checked when its record was read");
+        t.load_sorted(rows.iter().map(|r| &r[..]))
+            .map_err(|e| inconsistent(e.to_string()))?;
+        t.set_auto_inc(auto_inc);
+        Ok(())
+    }
+}

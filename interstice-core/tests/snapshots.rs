@@ -1,0 +1,139 @@
+//! Snapshots of a database: what is written is what loads back, and a
+//! snapshot that is damaged or contradicts itself is refused with a reason.
+
+use bytes::Bytes;
+use interstice_abi::Value;
+use interstice_core::SnapshotLoadError;
+use interstice_core::snapshot::{encode, load};
+use interstice_core::subscriptions::Scheduled;
+use interstice_log::snapshot::{SnapshotHeader, SnapshotProblem, SnapshotWriter};
+use interstice_testkit::schemas::{dump, person, town, town_db};
+
+const HEADER: SnapshotHeader = SnapshotHeader {
+    offset: 41,
+    timestamp: 1_700_000_000_000_000,
+    clock: 1_700_000_000_000_000,
+};
+
+/// `town` with 3,000 people, some updated and some deleted.
+fn populated() -> interstice_core::db::Database {
+    let mut db = town_db();
+    let mut txn = db.begin();
+    for i in 0..3000u64 {
+        let city = ["Oslo", "Rome", "Lima"][i as usize % 3];
+        txn.insert(1, 1, person(0, &format!("p{i}@x"), (i % 90) as u8, city))
+            .unwrap();
+    }
+    for id in (1..=3000u64).step_by(7) {
+        txn.delete(1, 1, &Value::U64(id)).unwrap();
+    }
+    for id in (2..=3000u64).step_by(7) {
+        txn.update(1, 1, person(id, &format!("moved{id}@x"), 1, "Kyiv"))
+            .unwrap();
+    }
+    txn.commit();
+    db
+}
+
+fn pending() -> Vec<Scheduled> {
+    vec![Scheduled {
+        cause: 40,
+        module: "town".into(),
+        reducer: "welcome".into(),
+        args: Bytes::from_static(b"row"),
+        depth: 2,
+        path: vec!["town.people.insert -> town.welcome".into()],
+    }]
+}
+
+#[test]
+fn a_snapshot_loads_back_the_same_state() {
+    let db = populated();
+    let bytes = encode(&db, HEADER, &pending());
+    let loaded = load(bytes.clone()).unwrap();
+    assert_eq!(loaded.header, HEADER);
+    assert_eq!(loaded.pending, pending());
+    assert_eq!(dump(&loaded.db), dump(&db));
+    // Written again, it is the same bytes: the encoding is canonical.
+    assert_eq!(encode(&loaded.db, HEADER, &pending()), bytes);
+
+    // Indexes and the auto-increment counter came back too.
+    let mut db2 = loaded.db;
+    let t = db2.table(1, 1).unwrap();
+    let by_city = t.index_id("by_city_age").unwrap();
+    let kyiv = [Value::from("Kyiv")];
+    let n = t
+        .index_range(
+            by_city,
+            std::ops::Bound::Included(&kyiv[..]),
+            std::ops::Bound::Included(&kyiv[..]),
+        )
+        .count();
+    assert_eq!(n, (2..=3000).step_by(7).count());
+    let mut txn = db2.begin();
+    let row = txn.insert(1, 1, person(0, "new@x", 5, "Oslo")).unwrap();
+    assert_eq!(row.values()[0], Value::U64(3001));
+    // The unique index is live: a taken email is refused.
+    assert!(txn.insert(1, 1, person(0, "p3@x", 5, "Oslo")).is_err());
+}
+
+#[test]
+fn damage_is_refused_with_its_block() {
+    let bytes = encode(&populated(), HEADER, &[]);
+    let mut bad = bytes.to_vec();
+    let at = bad.len() / 2;
+    bad[at] ^= 0x10;
+    match load(bad.into()) {
+        Err(SnapshotLoadError::Damaged(e)) => {
+            assert!(e.block.is_some(), "{e}");
+            assert!(matches!(e.problem, SnapshotProblem::Checksum { .. }), "{e}");
+        }
+        other => panic!("expected damage, got {other:?}"),
+    }
+    let cut = bytes.slice(..bytes.len() - 1);
+    assert!(matches!(load(cut), Err(SnapshotLoadError::Damaged(_))));
+}
+
+/// A snapshot whose checksums are sound but whose `town.people` rows are
+/// `rows`: what `load` says of it.
+fn with_rows(rows: &[Vec<Value>]) -> Result<(), SnapshotLoadError> {
+    let db = town_db();
+    let m = db.module(1).unwrap();
+    let mut w = SnapshotWriter::new(HEADER);
+    let record = interstice_log::ModuleRecord {
+        name: "town".into(),
+        schema: interstice_abi::encode(&town()).unwrap().into(),
+        wasm: m.wasm.clone(),
+    };
+    w.module(1, m.schema_hash, &record);
+    w.table(1, 1, m.tables[0].hash(), 1, rows.len() as u64);
+    for r in rows {
+        w.row(&interstice_abi::encode_fields(r).unwrap());
+    }
+    load(w.finish()).map(drop)
+}
+
+#[test]
+fn contradictions_are_refused_with_a_reason() {
+    let a = person(1, "a@x", 1, "Oslo");
+    let b = person(2, "b@x", 1, "Oslo");
+    with_rows(&[a.clone(), b.clone()]).unwrap();
+    let err = |rows: &[Vec<Value>]| match with_rows(rows) {
+        Err(SnapshotLoadError::Inconsistent(reason)) => reason,
+        other => panic!("expected an inconsistency, got {other:?}"),
+    };
+    assert!(err(&[b.clone(), a.clone()]).contains("order"));
+    assert!(err(&[a.clone(), a.clone()]).contains("order"));
+    let same_email = person(2, "a@x", 1, "Oslo");
+    assert!(err(&[a.clone(), same_email]).contains("by_email"));
+    let wrong_type = vec![Value::U64(3), Value::U8(1)];
+    assert!(err(&[wrong_type]).contains("bad row"));
+
+    // A table of a module the snapshot does not have.
+    let mut w = SnapshotWriter::new(HEADER);
+    w.table(9, 1, 0, 1, 0);
+    assert!(matches!(
+        load(w.finish()),
+        Err(SnapshotLoadError::Inconsistent(r)) if r.contains("module 9")
+    ));
+}
