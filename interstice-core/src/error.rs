@@ -54,6 +54,22 @@ pub enum SnapshotLoadError {
     Inconsistent(String),
 }
 
+/// Why a snapshot could not be taken. Nothing was written, or a
+/// snapshot store's atomic put failed and left nothing behind.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotTakeError {
+    /// The state to snapshot could not be rebuilt.
+    #[error("cannot take a snapshot: {0}")]
+    Replay(#[from] ReplayError),
+    /// The snapshot store refused it.
+    #[error("cannot store the snapshot: {0}")]
+    Store(#[from] LogError),
+    /// The encoding task failed.
+    #[error("cannot take a snapshot: the encoding task failed: {0}")]
+    Task(String),
+}
+
 /// Why replaying a log failed. Always names the commit offset.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -61,6 +77,10 @@ pub enum ReplayError {
     /// The store could not be read, or a frame is bad.
     #[error("replay: reading the log failed: {0}")]
     Log(#[from] LogError),
+    /// A snapshot could not be used, and strict recovery refuses to pass
+    /// over it.
+    #[error("replay: {0} (strict recovery uses no older state instead)")]
+    BadSnapshot(crate::replay::SkippedSnapshot),
     /// A mutation names a module that no earlier module record published.
     #[error("replay: commit {offset}: unknown module id {module_id}")]
     UnknownModule {

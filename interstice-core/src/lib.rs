@@ -27,7 +27,7 @@ pub use error::{
     TableError,
 };
 pub use host::{Inspected, Limits, WasmHost};
-pub use replay::{ReplayEngine, ReplayReport, Replayed};
+pub use replay::{ReplayEngine, ReplayOptions, ReplayReport, Replayed, SkippedSnapshot};
 pub use runtime::{
     Follow, INIT_REDUCER, ModuleSummary, OpenError, PUBLISH_INVOCATION, Published, Receipt,
     Runtime, RuntimeConfig,

@@ -2,14 +2,19 @@
 //! WebAssembly.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use interstice_abi::ModuleSchema;
-use interstice_log::{Commit, LogStore, ModuleRecord, Mutation, MutationKind};
+use interstice_log::snapshot::SnapshotStore;
+use interstice_log::{
+    Commit, CommitStream, Error as LogError, LogStore, ModuleRecord, Mutation, MutationKind,
+};
 
 use crate::db::{Database, TxnError};
 use crate::error::ReplayError;
+use crate::snapshot::{self, SnapshotState};
 use crate::subscriptions::{Scheduled, triggered};
 
 /// What a replay did, for people (`interstice replay` prints it).
@@ -21,10 +26,29 @@ pub struct ReplayReport {
     pub mutations: u64,
     /// Bytes of rows and records applied.
     pub bytes: u64,
-    /// Last offset applied.
+    /// Last offset applied (or the snapshot's, when no commit followed it).
     pub last_offset: Option<u64>,
     /// Wall time.
     pub elapsed: Duration,
+    /// The offset of the snapshot the replay started from, if one was used.
+    pub snapshot: Option<u64>,
+    /// Snapshots that were not usable, newest first, and why.
+    pub skipped: Vec<SkippedSnapshot>,
+}
+
+/// A snapshot a replay passed over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedSnapshot {
+    /// Its offset.
+    pub offset: u64,
+    /// Why it was not used.
+    pub reason: String,
+}
+
+impl std::fmt::Display for SkippedSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "snapshot {}: {}", self.offset, self.reason)
+    }
 }
 
 impl ReplayReport {
@@ -54,6 +78,25 @@ pub struct Replayed {
     /// clock resumes after it, so `now()` never goes backwards across a
     /// restart, even if the wall clock does.
     pub clock: u64,
+    /// The timestamp of the last commit applied (of the snapshot's commit
+    /// when none followed it), 0 when none.
+    pub last_timestamp: u64,
+}
+
+/// Where a replay starts, where it stops, and what it may start from.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayOptions {
+    /// First offset to replay: 0, or a `skip-to` offset (state before it
+    /// is not rebuilt, and no snapshot is used).
+    pub from: u64,
+    /// Last offset to apply (the whole log when `None`).
+    pub to: Option<u64>,
+    /// Snapshots to start from: the newest sound one at or before `to`
+    /// whose commit the log still holds.
+    pub snapshots: Option<Arc<dyn SnapshotStore>>,
+    /// Refuse a snapshot that cannot be used instead of passing over it
+    /// to an older one (`--recovery strict`).
+    pub strict: bool,
 }
 
 /// Rebuilds state from a [`LogStore`] alone: checks every checksum (the
@@ -62,58 +105,193 @@ pub struct Replayed {
 pub struct ReplayEngine;
 
 impl ReplayEngine {
-    /// Replays `store` from its first offset up to and including `to` (the
-    /// whole log when `None`).
+    /// Replays `store` from offset `from` up to and including `to` (the
+    /// whole log when `None`), without snapshots.
     pub async fn replay(
         store: &dyn LogStore,
         from: u64,
         to: Option<u64>,
     ) -> Result<Replayed, ReplayError> {
+        let opts = ReplayOptions {
+            from,
+            to,
+            ..ReplayOptions::default()
+        };
+        Self::replay_with(store, &opts).await
+    }
+
+    /// Rebuilds the state as `opts` says: from the newest usable snapshot
+    /// and the commits after it, or from the log alone. A snapshot that is
+    /// damaged, contradicts itself, or was taken after a commit the log no
+    /// longer holds is passed over (named in [`ReplayReport::skipped`],
+    /// and logged as a warning), or refused when `opts.strict`.
+    pub async fn replay_with(
+        store: &dyn LogStore,
+        opts: &ReplayOptions,
+    ) -> Result<Replayed, ReplayError> {
         let started = Instant::now();
-        let mut db = Database::new();
-        let mut report = ReplayReport::default();
-        let mut clock = 0;
-        let mut pending: VecDeque<Scheduled> = VecDeque::new();
-        let mut commits = store.read_from(from).await?;
+        let mut skipped = Vec::new();
+        let start = match (&opts.snapshots, opts.from) {
+            (Some(snapshots), 0) => {
+                start_from_snapshot(store, &**snapshots, opts, &mut skipped).await?
+            }
+            _ => None,
+        };
+        let (mut replayer, mut commits) = match start {
+            Some(started) => started,
+            None => (Replayer::default(), store.read_from(opts.from).await?),
+        };
         while let Some(commit) = commits.try_next().await? {
-            if to.is_some_and(|to| commit.offset > to) {
+            if opts.to.is_some_and(|to| commit.offset > to) {
                 break;
             }
-            apply_commit(&mut db, &commit)?;
-            // A logged follow-up settles the oldest matching scheduled call,
-            // and what it triggers in turn is one subscription step deeper.
-            let mut settled = None;
-            if let Some(cause) = commit.cause {
-                let inv = &commit.invocation;
-                if let Some(i) = pending.iter().position(|s| {
-                    s.cause == cause && s.module == inv.module && s.reducer == inv.reducer
-                }) {
-                    settled = pending.remove(i);
-                }
-            }
-            pending.extend(triggered(
-                &db,
-                commit.offset,
-                &commit.mutations,
-                settled.as_ref(),
-            ));
-            report.commits += 1;
-            report.mutations += commit.mutations.len() as u64;
-            report.bytes += commit
-                .mutations
-                .iter()
-                .map(|m| m.row.len() as u64)
-                .sum::<u64>();
-            report.last_offset = Some(commit.offset);
-            clock = clock.max(commit.timestamp);
+            replayer.apply(&commit)?;
         }
-        report.elapsed = started.elapsed();
-        Ok(Replayed {
-            db,
-            report,
-            pending: pending.into(),
-            clock,
-        })
+        let mut replayed = replayer.finish();
+        replayed.report.elapsed = started.elapsed();
+        replayed.report.skipped = skipped;
+        Ok(replayed)
+    }
+}
+
+/// The state of a replay in progress.
+#[derive(Default)]
+struct Replayer {
+    db: Database,
+    report: ReplayReport,
+    pending: VecDeque<Scheduled>,
+    clock: u64,
+    last_timestamp: u64,
+}
+
+impl Replayer {
+    /// The state a snapshot holds, to apply the commits after it.
+    fn from_snapshot(state: SnapshotState) -> Self {
+        Self {
+            db: state.db,
+            report: ReplayReport {
+                last_offset: Some(state.header.offset),
+                snapshot: Some(state.header.offset),
+                ..ReplayReport::default()
+            },
+            pending: state.pending.into(),
+            clock: state.header.clock,
+            last_timestamp: state.header.timestamp,
+        }
+    }
+
+    fn apply(&mut self, commit: &Commit) -> Result<(), ReplayError> {
+        apply_commit(&mut self.db, commit)?;
+        // A logged follow-up settles the oldest matching scheduled call,
+        // and what it triggers in turn is one subscription step deeper.
+        let mut settled = None;
+        if let Some(cause) = commit.cause {
+            let inv = &commit.invocation;
+            if let Some(i) = self.pending.iter().position(|s| {
+                s.cause == cause && s.module == inv.module && s.reducer == inv.reducer
+            }) {
+                settled = self.pending.remove(i);
+            }
+        }
+        self.pending.extend(triggered(
+            &self.db,
+            commit.offset,
+            &commit.mutations,
+            settled.as_ref(),
+        ));
+        let report = &mut self.report;
+        report.commits += 1;
+        report.mutations += commit.mutations.len() as u64;
+        report.bytes += commit
+            .mutations
+            .iter()
+            .map(|m| m.row.len() as u64)
+            .sum::<u64>();
+        report.last_offset = Some(commit.offset);
+        self.clock = self.clock.max(commit.timestamp);
+        self.last_timestamp = commit.timestamp;
+        Ok(())
+    }
+
+    fn finish(self) -> Replayed {
+        Replayed {
+            db: self.db,
+            report: self.report,
+            pending: self.pending.into(),
+            clock: self.clock,
+            last_timestamp: self.last_timestamp,
+        }
+    }
+}
+
+/// The newest usable snapshot at or before `opts.to` (and the log's end),
+/// loaded, with the log positioned after it; `None` when there is none.
+async fn start_from_snapshot(
+    store: &dyn LogStore,
+    snapshots: &dyn SnapshotStore,
+    opts: &ReplayOptions,
+    skipped: &mut Vec<SkippedSnapshot>,
+) -> Result<Option<(Replayer, CommitStream)>, ReplayError> {
+    let Some(last) = store.last_offset().await? else {
+        return Ok(None);
+    };
+    let limit = opts.to.map_or(last, |to| to.min(last));
+    let offsets = snapshots.list().await?;
+    for &offset in offsets.iter().filter(|&&o| o > last) {
+        let reason = format!("taken after the log's last commit, {last} (the log was cut)");
+        let skip = SkippedSnapshot { offset, reason };
+        tracing::warn!(snapshots = %snapshots.location(), "{skip}");
+        skipped.push(skip);
+    }
+    for offset in offsets.into_iter().rev().filter(|&o| o <= limit) {
+        match try_snapshot(store, snapshots, offset).await? {
+            Ok(started) => return Ok(Some(started)),
+            Err(reason) => {
+                let skip = SkippedSnapshot { offset, reason };
+                if opts.strict {
+                    return Err(ReplayError::BadSnapshot(skip));
+                }
+                tracing::warn!(snapshots = %snapshots.location(), "{skip}; using an older one");
+                skipped.push(skip);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Loads the snapshot at `offset` and checks that the log still holds the
+/// commit it was taken after: `Ok(Err(reason))` when it is not usable.
+async fn try_snapshot(
+    store: &dyn LogStore,
+    snapshots: &dyn SnapshotStore,
+    offset: u64,
+) -> Result<Result<(Replayer, CommitStream), String>, ReplayError> {
+    let bytes = snapshots.get(offset).await?;
+    let state = match snapshot::load(bytes) {
+        Ok(state) => state,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if state.header.offset != offset {
+        return Ok(Err(format!(
+            "it says it was taken at offset {}",
+            state.header.offset
+        )));
+    }
+    let mut commits = match store.read_from(offset).await {
+        Ok(commits) => commits,
+        Err(LogError::OffsetOutOfRange { first, .. }) => {
+            let reason = format!("the log starts at offset {first}, after it");
+            return Ok(Err(reason));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match commits.try_next().await? {
+        Some(c) if c.timestamp == state.header.timestamp => {
+            Ok(Ok((Replayer::from_snapshot(state), commits)))
+        }
+        _ => Ok(Err(format!(
+            "the log's commit {offset} is not the one it was taken after (the log was cut and written again)"
+        ))),
     }
 }
 

@@ -7,15 +7,18 @@
 //! built in one pass), so a load costs about what checking and keying
 //! each row costs.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use interstice_abi::ModuleSchema;
-use interstice_log::ModuleRecord;
 use interstice_log::snapshot::{
-    PendingCall, Record, SnapshotHeader, SnapshotReader, SnapshotWriter,
+    PendingCall, Record, SnapshotHeader, SnapshotReader, SnapshotStore, SnapshotWriter,
 };
+use interstice_log::{LogStore, ModuleRecord};
 
 use crate::db::Database;
-use crate::error::SnapshotLoadError;
+use crate::error::{SnapshotLoadError, SnapshotTakeError};
+use crate::replay::{ReplayEngine, ReplayOptions};
 use crate::subscriptions::Scheduled;
 
 /// The state a snapshot holds.
@@ -198,4 +201,66 @@ impl Loader {
         t.set_auto_inc(auto_inc);
         Ok(())
     }
+}
+
+/// A snapshot written by [`take`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// The offset it was taken at (the log's last durable commit then).
+    pub offset: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Rows it holds, over every table.
+    pub rows: u64,
+    /// The snapshot it was built from, if any.
+    pub base: Option<u64>,
+    /// Commits applied to that base.
+    pub commits: u64,
+}
+
+/// Takes a snapshot of the log's durable state into `snapshots`: the newest
+/// usable snapshot plus the commits after it, replayed (a follower of the
+/// log, never a runtime's live state, so no call waits for it). `None`
+/// when there is nothing new to take: an empty log, or a newest snapshot
+/// already at the log's last commit.
+pub async fn take(
+    store: &dyn LogStore,
+    snapshots: Arc<dyn SnapshotStore>,
+) -> Result<Option<Taken>, SnapshotTakeError> {
+    let opts = ReplayOptions {
+        snapshots: Some(snapshots.clone()),
+        ..ReplayOptions::default()
+    };
+    let replayed = ReplayEngine::replay_with(store, &opts).await?;
+    let Some(offset) = replayed.report.last_offset else {
+        return Ok(None);
+    };
+    if replayed.report.snapshot == Some(offset) {
+        return Ok(None);
+    }
+    let header = SnapshotHeader {
+        offset,
+        timestamp: replayed.last_timestamp,
+        clock: replayed.clock,
+    };
+    let rows = replayed
+        .db
+        .modules()
+        .flat_map(|m| &m.tables)
+        .map(|t| t.len() as u64)
+        .sum();
+    // Encoding is plain CPU work: off the async workers.
+    let bytes =
+        tokio::task::spawn_blocking(move || encode(&replayed.db, header, &replayed.pending))
+            .await
+            .map_err(|e| SnapshotTakeError::Task(e.to_string()))?;
+    let size = bytes.len() as u64;
+    snapshots.put(offset, bytes).await?;
+    Ok(Some(Taken {
+        offset,
+        bytes: size,
+        rows,
+        base: replayed.report.snapshot,
+        commits: replayed.report.commits,
+    }))
 }

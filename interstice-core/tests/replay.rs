@@ -165,3 +165,186 @@ async fn subscriptions_whose_follow_up_is_missing_are_pending_after_replay() {
         ["town.people.insert -> town.welcome"]
     );
 }
+
+/// Replays starting from snapshots, on an in-memory log and snapshot store.
+mod from_snapshots {
+    use std::sync::Arc;
+
+    use interstice_core::snapshot::take;
+    use interstice_core::{ReplayOptions, Replayed};
+    use interstice_log::memory::{MemoryLogStore, MemorySnapshotStore};
+    use interstice_log::snapshot::SnapshotStore;
+    use interstice_log::{LogStore, LogStoreExt};
+
+    use super::*;
+
+    /// More history after [`history`]: two inserts.
+    fn more(from: u64, stamp: u64) -> Vec<Commit> {
+        let (_, mut db) = history();
+        (0..2)
+            .map(|i| {
+                let mut txn = db.begin();
+                txn.insert(1, 1, person(0, &format!("more{i}@x"), 5, "Lima"))
+                    .unwrap();
+                let mut c = commit(from + i, None, "add", txn.commit());
+                c.timestamp = stamp + i;
+                c
+            })
+            .collect()
+    }
+
+    async fn append(store: &MemoryLogStore, commits: &[Commit]) {
+        for c in commits {
+            store.append_commit(c).await.unwrap();
+        }
+    }
+
+    fn opts(snapshots: &MemorySnapshotStore, to: Option<u64>, strict: bool) -> ReplayOptions {
+        ReplayOptions {
+            to,
+            snapshots: Some(Arc::new(snapshots.clone())),
+            strict,
+            ..ReplayOptions::default()
+        }
+    }
+
+    async fn with(
+        store: &MemoryLogStore,
+        snapshots: &MemorySnapshotStore,
+        to: Option<u64>,
+    ) -> Replayed {
+        ReplayEngine::replay_with(store, &opts(snapshots, to, false))
+            .await
+            .unwrap()
+    }
+
+    /// The state as of `to`, from the log alone.
+    async fn full(store: &MemoryLogStore, to: Option<u64>) -> Replayed {
+        ReplayEngine::replay(store, 0, to).await.unwrap()
+    }
+
+    fn same(a: &Replayed, b: &Replayed) {
+        assert_eq!(dump(&a.db), dump(&b.db));
+        assert_eq!(a.pending, b.pending);
+        assert_eq!(a.clock, b.clock);
+        assert_eq!(a.report.last_offset, b.report.last_offset);
+    }
+
+    #[tokio::test]
+    async fn a_replay_starts_from_the_newest_snapshot() {
+        let (store, snapshots) = (MemoryLogStore::new(), MemorySnapshotStore::new());
+        append(&store, &history().0).await;
+        let taken = take(&store, Arc::new(snapshots.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((taken.offset, taken.base, taken.rows), (4, None, 2));
+        // Nothing new: no second snapshot.
+        assert_eq!(
+            take(&store, Arc::new(snapshots.clone())).await.unwrap(),
+            None
+        );
+        append(&store, &more(5, 5)).await;
+
+        let replayed = with(&store, &snapshots, None).await;
+        assert_eq!(replayed.report.snapshot, Some(4));
+        assert_eq!(replayed.report.commits, 2, "only the commits after it");
+        same(&replayed, &full(&store, None).await);
+        assert!(!replayed.pending.is_empty(), "the welcomes are still due");
+
+        // The next snapshot builds on this one.
+        let next = take(&store, Arc::new(snapshots.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((next.offset, next.base, next.commits), (6, Some(4), 2));
+    }
+
+    #[tokio::test]
+    async fn to_offset_uses_the_newest_snapshot_at_or_before_it() {
+        let (store, snapshots) = (MemoryLogStore::new(), MemorySnapshotStore::new());
+        let (commits, _) = history();
+        append(&store, &commits[..3]).await;
+        take(&store, Arc::new(snapshots.clone())).await.unwrap();
+        append(&store, &commits[3..]).await;
+        take(&store, Arc::new(snapshots.clone())).await.unwrap();
+        assert_eq!(snapshots.list().await.unwrap(), vec![2, 4]);
+        for to in 0..=4 {
+            let replayed = with(&store, &snapshots, Some(to)).await;
+            let expected = if to >= 4 {
+                Some(4)
+            } else if to >= 2 {
+                Some(2)
+            } else {
+                None
+            };
+            assert_eq!(replayed.report.snapshot, expected, "to {to}");
+            same(&replayed, &full(&store, Some(to)).await);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_damaged_snapshot_is_passed_over_unless_strict() {
+        let (store, snapshots) = (MemoryLogStore::new(), MemorySnapshotStore::new());
+        let (commits, _) = history();
+        append(&store, &commits[..3]).await;
+        take(&store, Arc::new(snapshots.clone())).await.unwrap();
+        append(&store, &commits[3..]).await;
+        take(&store, Arc::new(snapshots.clone())).await.unwrap();
+        let good = snapshots.get(4).await.unwrap();
+        let mut bad = good.to_vec();
+        let at = bad.len() / 2;
+        bad[at] ^= 1;
+        snapshots.put(4, bad.into()).await.unwrap();
+
+        let replayed = with(&store, &snapshots, None).await;
+        assert_eq!(replayed.report.snapshot, Some(2));
+        assert_eq!(replayed.report.skipped.len(), 1);
+        assert_eq!(replayed.report.skipped[0].offset, 4);
+        assert!(
+            replayed.report.skipped[0].reason.contains("checksum"),
+            "{}",
+            replayed.report.skipped[0]
+        );
+        same(&replayed, &full(&store, None).await);
+
+        let err = ReplayEngine::replay_with(&store, &opts(&snapshots, None, true))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ReplayError::BadSnapshot(ref s) if s.offset == 4),
+            "{err}"
+        );
+
+        // Damage everywhere: down to a full replay.
+        snapshots.put(2, Bytes::from_static(b"junk")).await.unwrap();
+        let replayed = with(&store, &snapshots, None).await;
+        assert_eq!(replayed.report.snapshot, None);
+        assert_eq!(replayed.report.skipped.len(), 2);
+        same(&replayed, &full(&store, None).await);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_of_commits_the_log_no_longer_holds_is_not_used() {
+        let (store, snapshots) = (MemoryLogStore::new(), MemorySnapshotStore::new());
+        append(&store, &history().0).await;
+        take(&store, Arc::new(snapshots.clone())).await.unwrap();
+        // Repair cuts the log after commit 2...
+        store.truncate(3).await.unwrap();
+        let replayed = with(&store, &snapshots, None).await;
+        assert_eq!(replayed.report.snapshot, None);
+        assert!(replayed.report.skipped[0].reason.contains("cut"));
+        same(&replayed, &full(&store, None).await);
+        // ...and other commits take offsets 3 and 4.
+        append(&store, &more(3, 1000)).await;
+        let replayed = with(&store, &snapshots, None).await;
+        assert_eq!(replayed.report.snapshot, None);
+        assert!(
+            replayed.report.skipped[0].reason.contains("written again"),
+            "{}",
+            replayed.report.skipped[0]
+        );
+        same(&replayed, &full(&store, None).await);
+        assert_eq!(store.last_offset().await.unwrap(), Some(4));
+    }
+}

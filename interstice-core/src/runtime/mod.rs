@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use interstice_abi::decode_value;
 use interstice_log::codec::frame_size;
+use interstice_log::snapshot::SnapshotStore;
 use interstice_log::{Commit, Invocation as LogInvocation, LogStore};
 use tokio::sync::{mpsc, oneshot};
 
@@ -29,7 +30,7 @@ use crate::durability::{Durable, DurableCommits, LogStats, Pipeline};
 use crate::error::{CallError, CallErrorKind, LimitKind, PublishError, ReplayError, Stopped};
 use crate::host::state::CallContext;
 use crate::host::{CompiledModule, Invocation, Limits, ReducerEntry, WasmHost, run};
-use crate::replay::{ReplayEngine, ReplayReport};
+use crate::replay::{ReplayEngine, ReplayOptions, ReplayReport};
 use crate::subscriptions::{Scheduled, triggered};
 
 mod publish;
@@ -55,6 +56,12 @@ pub struct RuntimeConfig {
     /// First offset to replay: 0, or the first offset a `skip-to` store
     /// serves (state written before it is not rebuilt).
     pub replay_from: u64,
+    /// Where snapshots are kept: opening starts from the newest usable
+    /// one, and the snapshot policy writes new ones there.
+    pub snapshots: Option<Arc<dyn SnapshotStore>>,
+    /// Refuse to open when a snapshot cannot be used, instead of starting
+    /// from an older one (`--recovery strict`).
+    pub strict_snapshots: bool,
     /// Most calls executed but not yet durable. Further calls wait for a
     /// slot, so a slow store slows callers down instead of letting
     /// commits pile up in memory. A slot is freed when its commit is
@@ -74,6 +81,8 @@ impl Default for RuntimeConfig {
             max_subscription_depth: 16,
             max_batch: 4096,
             replay_from: 0,
+            snapshots: None,
+            strict_snapshots: false,
             max_pending: 65_536,
             max_pending_bytes: 256 << 20,
         }
@@ -324,7 +333,16 @@ impl Runtime {
         store: Arc<dyn LogStore>,
         config: RuntimeConfig,
     ) -> Result<(Self, ReplayReport), OpenError> {
-        let replayed = ReplayEngine::replay(&*store, config.replay_from, None).await?;
+        let replayed = ReplayEngine::replay_with(
+            &*store,
+            &ReplayOptions {
+                from: config.replay_from,
+                to: None,
+                snapshots: config.snapshots.clone(),
+                strict: config.strict_snapshots,
+            },
+        )
+        .await?;
         let host = WasmHost::new(config.limits);
         let mut modules = HashMap::new();
         for m in replayed.db.modules() {
