@@ -106,16 +106,14 @@ impl Index {
     pub(crate) fn load(&mut self, mut entries: Vec<Key>) -> Result<(), (Key, Key)> {
         debug_assert!(self.entries.is_empty());
         entries.sort_unstable_by(|a, b| cmp_keys(a, b));
-        if self.schema.unique {
-            if let Some(w) = entries
-                .windows(2)
-                .find(|w| entry_key(&w[0]) == entry_key(&w[1]))
-            {
-                return Err((
-                    Key::from_slice(entry_pk(&w[0])),
-                    Key::from_slice(entry_pk(&w[1])),
-                ));
-            }
+        let twins = entries
+            .windows(2)
+            .find(|w| self.schema.unique && entry_key(&w[0]) == entry_key(&w[1]));
+        if let Some(w) = twins {
+            return Err((
+                Key::from_slice(entry_pk(&w[0])),
+                Key::from_slice(entry_pk(&w[1])),
+            ));
         }
         // Sorted input: the B-tree is built bottom-up, without searches.
         self.entries = entries.into_iter().map(Entry).collect();
