@@ -51,6 +51,7 @@ pub const BATCH_SIZE_BOUNDS: [u64; 13] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
 #[derive(Default)]
 pub(crate) struct Counters {
     commits: AtomicU64,
+    bytes: AtomicU64,
     appends: AtomicU64,
     append_micros: AtomicU64,
     append_errors: AtomicU64,
@@ -71,6 +72,8 @@ struct Outputs {
 pub struct LogStats {
     /// Commits made durable.
     pub commits: u64,
+    /// Bytes of commit frames made durable.
+    pub bytes: u64,
     /// Successful appends (batches).
     pub appends: u64,
     /// Time spent in successful appends, in microseconds.
@@ -89,9 +92,10 @@ pub struct LogStats {
 }
 
 impl Counters {
-    fn appended(&self, commits: usize, took: Duration, next: u64) {
+    fn appended(&self, commits: usize, bytes: usize, took: Duration, next: u64) {
         self.durable_upto.store(next, Relaxed);
         self.commits.fetch_add(commits as u64, Relaxed);
+        self.bytes.fetch_add(bytes as u64, Relaxed);
         self.appends.fetch_add(1, Relaxed);
         self.append_micros
             .fetch_add(took.as_micros() as u64, Relaxed);
@@ -141,6 +145,7 @@ impl Pipeline {
         let c = &self.stats;
         LogStats {
             commits: c.commits.load(Relaxed),
+            bytes: c.bytes.load(Relaxed),
             appends: c.appends.load(Relaxed),
             append_micros: c.append_micros.load(Relaxed),
             append_errors: c.append_errors.load(Relaxed),
@@ -303,8 +308,12 @@ async fn append(
         out.durable.send_replace(Durable::Failed);
         return Err(e);
     }
-    out.stats
-        .appended(pending.len(), started.elapsed(), batch.next_offset());
+    out.stats.appended(
+        pending.len(),
+        batch.bytes().len(),
+        started.elapsed(),
+        batch.next_offset(),
+    );
     out.durable.send_replace(Durable::Upto(batch.next_offset()));
     // Followers get the commits only when someone listens.
     let keep = out.feed.receiver_count() > 0;

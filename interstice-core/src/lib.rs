@@ -30,5 +30,5 @@ pub use host::{Inspected, Limits, WasmHost};
 pub use replay::{ReplayEngine, ReplayOptions, ReplayReport, Replayed, SkippedSnapshot};
 pub use runtime::{
     Follow, INIT_REDUCER, ModuleSummary, OpenError, PUBLISH_INVOCATION, Published, Receipt,
-    Runtime, RuntimeConfig,
+    Runtime, RuntimeConfig, SnapshotPolicy,
 };

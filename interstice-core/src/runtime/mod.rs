@@ -35,7 +35,10 @@ use crate::subscriptions::{Scheduled, triggered};
 
 mod publish;
 pub use publish::INIT_REDUCER;
+mod snapshotter;
 mod workers;
+
+pub use snapshotter::SnapshotPolicy;
 
 use workers::{executor, subscription_worker};
 
@@ -62,6 +65,8 @@ pub struct RuntimeConfig {
     /// Refuse to open when a snapshot cannot be used, instead of starting
     /// from an older one (`--recovery strict`).
     pub strict_snapshots: bool,
+    /// When to take snapshots in the background (into `snapshots`).
+    pub snapshot_policy: SnapshotPolicy,
     /// Most calls executed but not yet durable. Further calls wait for a
     /// slot, so a slow store slows callers down instead of letting
     /// commits pile up in memory. A slot is freed when its commit is
@@ -83,6 +88,7 @@ impl Default for RuntimeConfig {
             replay_from: 0,
             snapshots: None,
             strict_snapshots: false,
+            snapshot_policy: SnapshotPolicy::default(),
             max_pending: 65_536,
             max_pending_bytes: 256 << 20,
         }
@@ -326,9 +332,12 @@ pub(crate) fn seed(offset: u64, timestamp: u64) -> u64 {
 }
 
 impl Runtime {
-    /// Starts a runtime on `store`: replays the whole log (running no
-    /// WebAssembly), loads the logged modules, then runs once every
-    /// subscription a crash left unrun.
+    /// Starts a runtime on `store`: rebuilds the state (from the newest
+    /// usable snapshot in [`RuntimeConfig::snapshots`] and the log after
+    /// it, or from the whole log; running no WebAssembly), loads the logged
+    /// modules, then runs once every subscription a crash left unrun. With
+    /// a [`RuntimeConfig::snapshot_policy`], a background task takes
+    /// snapshots as it says.
     pub async fn open(
         store: Arc<dyn LogStore>,
         config: RuntimeConfig,
@@ -370,7 +379,7 @@ impl Runtime {
                 next_offset: next,
                 clock,
             }),
-            pipeline: Pipeline::start(store, next, config.max_batch),
+            pipeline: Pipeline::start(store.clone(), next, config.max_batch),
             slots: Arc::new(tokio::sync::Semaphore::new(config.max_pending.max(1))),
             pending_bytes: Arc::new(tokio::sync::Semaphore::new(
                 config.max_pending_bytes.clamp(1, u32::MAX as usize),
@@ -387,6 +396,18 @@ impl Runtime {
             if s.depth <= inner.config.max_subscription_depth {
                 let _ = inner.subscriptions.send(Job::Run(s));
             }
+        }
+        if let Some(snapshots) = &inner.config.snapshots
+            && !inner.config.snapshot_policy.is_off()
+        {
+            let policy = inner.config.snapshot_policy.clone();
+            let weak = Arc::downgrade(&inner);
+            tokio::spawn(snapshotter::snapshotter(
+                weak,
+                store,
+                snapshots.clone(),
+                policy,
+            ));
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
         tokio::spawn(executor(Arc::downgrade(&inner), request_rx));
@@ -878,6 +899,10 @@ impl StopFlag {
         *slot = Some(reason);
         self.flag.store(true, std::sync::atomic::Ordering::Release);
         true
+    }
+
+    fn is_set(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn reason(&self) -> Option<String> {
