@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use interstice_abi::ModuleSchema;
-use interstice_log::snapshot::SnapshotStore;
+use interstice_log::snapshot::{SnapshotHeader, SnapshotStore};
 use interstice_log::{
     Commit, CommitStream, Error as LogError, LogStore, ModuleRecord, Mutation, MutationKind,
 };
@@ -81,6 +81,8 @@ pub struct Replayed {
     /// The timestamp of the last commit applied (of the snapshot's commit
     /// when none followed it), 0 when none.
     pub last_timestamp: u64,
+    /// The header of the snapshot the replay started from, if any.
+    pub snapshot: Option<SnapshotHeader>,
 }
 
 /// Where a replay starts, where it stops, and what it may start from.
@@ -162,6 +164,7 @@ struct Replayer {
     pending: VecDeque<Scheduled>,
     clock: u64,
     last_timestamp: u64,
+    snapshot: Option<SnapshotHeader>,
 }
 
 impl Replayer {
@@ -177,6 +180,7 @@ impl Replayer {
             pending: state.pending.into(),
             clock: state.header.clock,
             last_timestamp: state.header.timestamp,
+            snapshot: Some(state.header),
         }
     }
 
@@ -220,6 +224,7 @@ impl Replayer {
             pending: self.pending.into(),
             clock: self.clock,
             last_timestamp: self.last_timestamp,
+            snapshot: self.snapshot,
         }
     }
 }

@@ -27,10 +27,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Database, WriteSet};
 use crate::durability::{Durable, DurableCommits, LogStats, Pipeline};
-use crate::error::{CallError, CallErrorKind, LimitKind, PublishError, ReplayError, Stopped};
+use crate::error::{
+    CallError, CallErrorKind, LimitKind, PublishError, ReplayError, SnapshotTakeError, Stopped,
+};
 use crate::host::state::CallContext;
 use crate::host::{CompiledModule, Invocation, Limits, ReducerEntry, WasmHost, run};
 use crate::replay::{ReplayEngine, ReplayOptions, ReplayReport};
+use crate::snapshot::Taken;
 use crate::subscriptions::{Scheduled, triggered};
 
 mod publish;
@@ -39,6 +42,7 @@ mod snapshotter;
 mod workers;
 
 pub use snapshotter::SnapshotPolicy;
+use snapshotter::Snapshotter;
 
 use workers::{executor, subscription_worker};
 
@@ -218,6 +222,8 @@ struct Inner {
     /// One permit per byte of arguments between starting and being
     /// durable ([`RuntimeConfig::max_pending_bytes`]).
     pending_bytes: Arc<tokio::sync::Semaphore>,
+    /// Takes snapshots on the configured policy, if any.
+    snapshotter: Option<Arc<Snapshotter>>,
     /// The modules installed, as the executor last set them: read without
     /// the executor lock ([`Runtime::modules`]).
     catalog: StdMutex<Arc<HashMap<u32, Arc<CompiledModule>>>>,
@@ -366,6 +372,18 @@ impl Runtime {
         // The store knows where the log ends even when nothing was replayed.
         let next = store.last_offset().await?.map_or(0, |o| o + 1);
         let clock = replayed.clock;
+        let snapshotter = match &config.snapshots {
+            Some(snapshots) if !config.snapshot_policy.is_off() => {
+                let newest = replayed.snapshot.map(|h| (h.offset, h.timestamp));
+                Some(Arc::new(Snapshotter::new(
+                    store.clone(),
+                    snapshots.clone(),
+                    config.snapshot_policy.clone(),
+                    newest,
+                )))
+            }
+            _ => None,
+        };
         let modules = Arc::new(modules);
         let (tx, rx) = mpsc::unbounded_channel();
         let (requests, request_rx) = mpsc::unbounded_channel();
@@ -385,6 +403,7 @@ impl Runtime {
                 config.max_pending_bytes.clamp(1, u32::MAX as usize),
             )),
             catalog: StdMutex::new(modules),
+            snapshotter,
             config,
             stopped: Arc::default(),
             subscriptions: tx,
@@ -397,17 +416,8 @@ impl Runtime {
                 let _ = inner.subscriptions.send(Job::Run(s));
             }
         }
-        if let Some(snapshots) = &inner.config.snapshots
-            && !inner.config.snapshot_policy.is_off()
-        {
-            let policy = inner.config.snapshot_policy.clone();
-            let weak = Arc::downgrade(&inner);
-            tokio::spawn(snapshotter::snapshotter(
-                weak,
-                store,
-                snapshots.clone(),
-                policy,
-            ));
+        if let Some(s) = &inner.snapshotter {
+            tokio::spawn(snapshotter::run(Arc::downgrade(&inner), s.clone()));
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
         tokio::spawn(executor(Arc::downgrade(&inner), request_rx));
@@ -529,6 +539,17 @@ impl Runtime {
             self.inner.stopped.set("the runtime was shut down".into());
         }
         self.inner.pipeline.close().await;
+    }
+
+    /// Takes a snapshot now if the snapshot policy says one is due (the
+    /// background task would take it soon): what a short-lived command
+    /// calls before it exits. `None` when none is due, or there is no
+    /// policy.
+    pub async fn snapshot_if_due(&self) -> Result<Option<Taken>, SnapshotTakeError> {
+        match &self.inner.snapshotter {
+            Some(s) => s.take_if_due(&self.inner.pipeline.stats(0)).await,
+            None => Ok(None),
+        }
     }
 
     /// Waits until every subscription scheduled so far (and every one those

@@ -1,23 +1,25 @@
-//! The background snapshotter: takes a snapshot whenever the policy says
-//! one is due, from the durable log (never from the executor's state), so
-//! a call never waits for it.
+//! Snapshots on a policy: taken from the durable log (never from the
+//! executor's state), by a background task or when a short-lived command
+//! asks before it exits, so a call never waits for one.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use interstice_log::LogStore;
 use interstice_log::snapshot::SnapshotStore;
 
-use super::Inner;
-use crate::snapshot::take;
+use super::{Inner, now_micros};
+use crate::durability::LogStats;
+use crate::error::SnapshotTakeError;
+use crate::snapshot::{Taken, take};
 
 /// When the runtime takes snapshots on its own: as soon as any limit that
-/// is set has been reached since the last one. All unset: never.
+/// is set has been reached since the newest snapshot. All unset: never.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotPolicy {
     /// After this many commits.
     pub every_commits: Option<u64>,
-    /// After this many bytes of log.
+    /// After this many bytes of log (written by this runtime).
     pub every_bytes: Option<u64>,
     /// After this much time, if anything was committed.
     pub every: Option<Duration>,
@@ -30,7 +32,7 @@ impl SnapshotPolicy {
     }
 
     /// Whether a snapshot is due, `commits` and `bytes` having been made
-    /// durable in `elapsed` since the last one.
+    /// durable in `elapsed` since the newest one.
     pub fn due(&self, commits: u64, bytes: u64, elapsed: Duration) -> bool {
         commits > 0
             && (self.every_commits.is_some_and(|n| commits >= n)
@@ -42,70 +44,102 @@ impl SnapshotPolicy {
 /// How long to wait after a failed snapshot before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// Where the log stood at the last snapshot.
+/// What the newest snapshot covers.
+#[derive(Clone, Copy, Debug)]
 struct Mark {
-    commits: u64,
+    /// The first offset it does not cover.
+    covered: u64,
+    /// The log-bytes counter ([`LogStats::bytes`]) when it was taken.
     bytes: u64,
-    at: Instant,
+    /// When (microseconds since the epoch): the time of its commit, or of
+    /// opening when there is none.
+    at_micros: u64,
 }
 
-/// Runs until the runtime is gone: waits for durable commits, and takes a
-/// snapshot whenever `policy` says one is due.
-pub(super) async fn snapshotter(
-    inner: Weak<Inner>,
+/// A runtime's snapshot taking: the stores, the policy, and the newest
+/// snapshot. One snapshot is taken at a time.
+pub(super) struct Snapshotter {
     store: Arc<dyn LogStore>,
     snapshots: Arc<dyn SnapshotStore>,
     policy: SnapshotPolicy,
-) {
+    mark: tokio::sync::Mutex<Mark>,
+}
+
+impl Snapshotter {
+    /// For a runtime that opened from the snapshot at `snapshot` (taken
+    /// after the commit at `snapshot_micros`), if any.
+    pub(super) fn new(
+        store: Arc<dyn LogStore>,
+        snapshots: Arc<dyn SnapshotStore>,
+        policy: SnapshotPolicy,
+        snapshot: Option<(u64, u64)>,
+    ) -> Self {
+        let mark = Mark {
+            covered: snapshot.map_or(0, |(offset, _)| offset + 1),
+            bytes: 0,
+            at_micros: snapshot.map_or_else(now_micros, |(_, micros)| micros),
+        };
+        Self {
+            store,
+            snapshots,
+            policy,
+            mark: tokio::sync::Mutex::new(mark),
+        }
+    }
+
+    /// Takes a snapshot if the policy says one is due, given the log's
+    /// counters now.
+    pub(super) async fn take_if_due(
+        &self,
+        stats: &LogStats,
+    ) -> Result<Option<Taken>, SnapshotTakeError> {
+        let mut mark = self.mark.lock().await;
+        let commits = stats.durable_upto.saturating_sub(mark.covered);
+        let bytes = stats.bytes.saturating_sub(mark.bytes);
+        let elapsed = Duration::from_micros(now_micros().saturating_sub(mark.at_micros));
+        if !self.policy.due(commits, bytes, elapsed) {
+            return Ok(None);
+        }
+        let taken = take(&*self.store, self.snapshots.clone()).await?;
+        if let Some(t) = &taken {
+            tracing::info!(
+                offset = t.offset,
+                bytes = t.bytes,
+                rows = t.rows,
+                "snapshot taken"
+            );
+            *mark = Mark {
+                covered: t.offset + 1,
+                bytes: stats.bytes,
+                at_micros: now_micros(),
+            };
+        }
+        Ok(taken)
+    }
+}
+
+/// Runs until the runtime is gone or stopped: after each durable batch
+/// (or the policy's interval), takes a snapshot if one is due.
+pub(super) async fn run(inner: Weak<Inner>, snapshotter: Arc<Snapshotter>) {
     let Some(mut durable) = inner.upgrade().map(|i| i.pipeline.durable()) else {
         return;
     };
-    let mark_now = |inner: &Inner| {
-        let stats = inner.pipeline.stats(0);
-        Mark {
-            commits: stats.commits,
-            bytes: stats.bytes,
-            at: Instant::now(),
-        }
-    };
-    let Some(mut mark) = inner.upgrade().map(|i| mark_now(&i)) else {
-        return;
-    };
-    let tick = policy.every.unwrap_or(Duration::from_secs(3600));
+    let tick = snapshotter
+        .policy
+        .every
+        .unwrap_or(Duration::from_secs(3600));
     loop {
         tokio::select! {
             changed = durable.changed() => if changed.is_err() { return },
             () = tokio::time::sleep(tick) => {}
         }
-        let Some(runtime) = inner.upgrade() else {
-            return;
+        let stats = match inner.upgrade() {
+            Some(rt) if !rt.stopped.is_set() => rt.pipeline.stats(0),
+            _ => return,
         };
-        if runtime.stopped.is_set() {
-            return;
-        }
-        let stats = runtime.pipeline.stats(0);
-        let (commits, bytes) = (stats.commits - mark.commits, stats.bytes - mark.bytes);
-        if !policy.due(commits, bytes, mark.at.elapsed()) {
-            continue;
-        }
-        let next = mark_now(&runtime);
-        drop(runtime);
-        match take(&*store, snapshots.clone()).await {
-            Ok(taken) => {
-                if let Some(t) = taken {
-                    tracing::info!(
-                        offset = t.offset,
-                        bytes = t.bytes,
-                        rows = t.rows,
-                        "snapshot taken"
-                    );
-                }
-                mark = next;
-            }
-            Err(e) => {
-                tracing::warn!("{e}; trying again in {RETRY_AFTER:?}");
-                tokio::time::sleep(RETRY_AFTER).await;
-            }
+        if let Err(e) = snapshotter.take_if_due(&stats).await {
+            tracing::warn!("{e}; trying again in {RETRY_AFTER:?}");
+            tokio::time::sleep(RETRY_AFTER).await;
         }
     }
 }
