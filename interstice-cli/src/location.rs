@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use interstice_backend_fs::FsLogStore;
-use interstice_backend_s3::{S3Config, S3LogStore};
+use interstice_backend_fs::{FsLogStore, FsSnapshotStore};
+use interstice_backend_s3::{S3Config, S3LogStore, S3SnapshotStore};
+use interstice_core::{ReplayOptions, RuntimeConfig, SnapshotPolicy};
+use interstice_log::snapshot::SnapshotStore;
 use interstice_log::{Durability, LogOptions, LogStore, RecoveryMode};
 
 /// How to open a log (shared by every command that takes `LOG`).
@@ -33,6 +35,39 @@ pub struct LogArgs {
     /// no other process writes the log (docs/s3.md).
     #[arg(long, global = true)]
     pub s3_single_writer: bool,
+    #[command(flatten)]
+    pub snapshots: SnapshotArgs,
+}
+
+/// When commands that write the log (and `serve`) take snapshots, and
+/// whether opening uses them (docs/operations.md).
+#[derive(Args, Clone, Debug, Default)]
+pub struct SnapshotArgs {
+    /// Take a snapshot once this many commits are not in one.
+    #[arg(long, global = true, value_name = "N")]
+    pub snapshot_every_commits: Option<u64>,
+    /// Take a snapshot once this many bytes of log were written since the
+    /// last one.
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub snapshot_every_bytes: Option<u64>,
+    /// Take a snapshot once this long has passed since the last one (and
+    /// something was committed): 90s, 10m, 1h...
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub snapshot_every: Option<std::time::Duration>,
+    /// Ignore snapshots: rebuild the state from the log alone.
+    #[arg(long, global = true)]
+    pub no_snapshots: bool,
+}
+
+impl SnapshotArgs {
+    /// The policy the flags set.
+    pub fn policy(&self) -> SnapshotPolicy {
+        SnapshotPolicy {
+            every_commits: self.snapshot_every_commits,
+            every_bytes: self.snapshot_every_bytes,
+            every: self.snapshot_every,
+        }
+    }
 }
 
 /// How a command opens its log.
@@ -53,6 +88,49 @@ impl LogArgs {
             RecoveryMode::SkipTo(n) => n,
             _ => 0,
         }
+    }
+
+    /// The snapshots of `log` (beside it, on the same backend), unless
+    /// `--no-snapshots`.
+    pub fn snapshot_store(&self, log: &str) -> Result<Option<Arc<dyn SnapshotStore>>> {
+        if self.snapshots.no_snapshots {
+            return Ok(None);
+        }
+        Ok(Some(self.snapshot_store_always(log)?))
+    }
+
+    /// The snapshots of `log`, whatever the flags say.
+    pub fn snapshot_store_always(&self, log: &str) -> Result<Arc<dyn SnapshotStore>> {
+        Ok(if log.starts_with("s3://") {
+            Arc::new(S3SnapshotStore::new(&self.s3_config(log)?)?)
+        } else {
+            Arc::new(FsSnapshotStore::new(log))
+        })
+    }
+
+    /// How to rebuild the state of `log` up to `to`: from its newest
+    /// usable snapshot (unless `--no-snapshots` or `skip-to`), strict
+    /// under `--recovery strict`.
+    pub fn replay_options(&self, log: &str, to: Option<u64>) -> Result<ReplayOptions> {
+        Ok(ReplayOptions {
+            from: self.first_offset(),
+            to,
+            snapshots: self.snapshot_store(log)?,
+            strict: self.recovery == RecoveryMode::Strict,
+        })
+    }
+
+    /// A runtime configuration for `log`: where to start replaying, its
+    /// snapshots and the snapshot policy; the rest default.
+    pub fn runtime_config(&self, log: &str) -> Result<RuntimeConfig> {
+        let replay = self.replay_options(log, None)?;
+        Ok(RuntimeConfig {
+            replay_from: replay.from,
+            snapshots: replay.snapshots,
+            strict_snapshots: replay.strict,
+            snapshot_policy: self.snapshots.policy(),
+            ..RuntimeConfig::default()
+        })
     }
 
     /// Opens `log` as `access` says.

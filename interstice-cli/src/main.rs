@@ -5,6 +5,7 @@
 mod commands;
 mod location;
 mod progress;
+mod snapshots;
 
 // The allocator the benchmarks measure with: tables allocate one block
 // per row, and glibc's malloc was 12% of the 64-caller profile.
@@ -199,6 +200,15 @@ enum Command {
         /// The log.
         log: String,
     },
+    /// Take a snapshot of the log's state now (safe while a node writes
+    /// the log); opening the log then replays only what follows it.
+    #[command(
+        after_help = "Examples:\n  interstice snapshot ./my-log\n  interstice serve ./my-log --snapshot-every-commits 100000 --snapshot-every 10m   # on a policy instead"
+    )]
+    Snapshot {
+        /// The log.
+        log: String,
+    },
     /// Verify every frame of a log; exit 1 and list each bad frame if any.
     #[command(
         after_help = "Examples:\n  interstice check-log ./my-log\n  interstice check-log ./my-log --repair        # cut before the damage (bytes kept in quarantine)"
@@ -297,6 +307,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Snapshot { log } => snapshots::run(args, log).await?,
         Command::CheckLog { log, repair, yes } => {
             let repair = check::Repair {
                 cut: *repair,

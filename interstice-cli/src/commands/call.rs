@@ -1,8 +1,8 @@
 //! `interstice call LOG MODULE.REDUCER [ARGS_JSON]`
 
 use anyhow::{Context, Result};
+use interstice_core::Runtime;
 use interstice_core::query::encode_args;
-use interstice_core::{Runtime, RuntimeConfig};
 
 use super::remote::Node;
 use super::{module, split_target};
@@ -41,7 +41,7 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
     let (module_name, reducer) = split_target(target, "REDUCER")?;
     let json = parse_args(json)?;
     let store = args.open(log, Access::Write).await?;
-    let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
+    let (rt, _) = Runtime::open(store, args.runtime_config(log)?).await?;
     let encoded = rt.read_executed(|db| -> Result<Vec<u8>> {
         let m = module(db, module_name)?;
         let r = m.schema.find_reducer(reducer)?;
@@ -56,6 +56,7 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
     };
     let result = rt.call(module_name, reducer, &encoded).await;
     rt.settle().await;
+    crate::snapshots::before_exit(&rt).await;
     rt.shutdown().await;
     let receipt = result.with_context(|| format!("{target} did not commit"))?;
     for (level, line) in &receipt.logs {

@@ -1,7 +1,7 @@
 //! `interstice publish LOG MODULE.wasm`
 
 use anyhow::{Context, Result};
-use interstice_core::{Limits, Runtime, RuntimeConfig, WasmHost};
+use interstice_core::{Limits, Runtime, WasmHost};
 
 use crate::location::{Access, LogArgs};
 
@@ -12,9 +12,10 @@ pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
         .inspect(&wasm)
         .with_context(|| format!("cannot publish {wasm_path}"))?;
     let store = args.open(log, Access::Create).await?;
-    let (rt, _) = Runtime::open(store, RuntimeConfig::default()).await?;
+    let (rt, _) = Runtime::open(store, args.runtime_config(log)?).await?;
     let result = rt.publish_and_init(&wasm).await;
     rt.settle().await;
+    crate::snapshots::before_exit(&rt).await;
     rt.shutdown().await;
     let (published, init) = result.with_context(|| format!("cannot publish {wasm_path}"))?;
     println!(

@@ -32,7 +32,7 @@ pub async fn run(
 ) -> Result<()> {
     let (module_name, table_name) = split_target(target, "TABLE")?;
     let store = args.open(log, Access::ReadOnly).await?;
-    let replayed = ReplayEngine::replay(&*store, args.first_offset(), None).await?;
+    let replayed = ReplayEngine::replay_with(&*store, &args.replay_options(log, None)?).await?;
     let m = module(&replayed.db, module_name)?;
     let (_, table) = m.find_table(table_name)?;
     let filters = filters

@@ -7,12 +7,16 @@ use crate::location::{Access, LogArgs};
 
 pub async fn run(args: &LogArgs, log: &str, to_offset: Option<u64>) -> Result<()> {
     let store = args.open(log, Access::ReadOnly).await?;
-    let replayed = ReplayEngine::replay(&*store, args.first_offset(), to_offset).await?;
+    let replayed =
+        ReplayEngine::replay_with(&*store, &args.replay_options(log, to_offset)?).await?;
     let r = &replayed.report;
     let db = &replayed.db;
     println!(
-        "replayed {log}{}: {} commits, {} mutations, {} bytes in {:.1} ms ({:.0} rows/s)",
+        "replayed {log}{}{}: {} commits, {} mutations, {} bytes in {:.1} ms ({:.0} rows/s)",
         to_offset.map_or(String::new(), |o| format!(" up to offset {o}")),
+        r.snapshot.map_or(String::new(), |s| format!(
+            " from the snapshot at offset {s}"
+        )),
         r.commits,
         r.mutations,
         r.bytes,

@@ -33,7 +33,8 @@ pub async fn run(args: &LogArgs, source: &str, format: Format) -> Result<()> {
         vec![of_wasm(source)?]
     } else {
         let store = args.open(source, Access::ReadOnly).await?;
-        let replayed = ReplayEngine::replay(&*store, args.first_offset(), None).await?;
+        let replayed =
+            ReplayEngine::replay_with(&*store, &args.replay_options(source, None)?).await?;
         replayed.db.modules().map(|m| m.schema.clone()).collect()
     };
     for s in &schemas {

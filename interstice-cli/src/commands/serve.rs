@@ -64,8 +64,8 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The runtime's configuration from the flags.
-    fn runtime_config(&self) -> RuntimeConfig {
+    /// The runtime's configuration from the flags, over `base` (the log's).
+    fn runtime_config(&self, base: RuntimeConfig) -> RuntimeConfig {
         RuntimeConfig {
             limits: Limits {
                 fuel: self.fuel,
@@ -77,7 +77,7 @@ impl ServeArgs {
             },
             max_pending: self.max_pending_calls,
             max_pending_bytes: self.max_pending_bytes,
-            ..RuntimeConfig::default()
+            ..base
         }
     }
 }
@@ -122,13 +122,17 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
         );
     }
     let store = args.open_writer(log, serve.max_commit_size).await?;
-    let (runtime, report) = Runtime::open(store, serve.runtime_config())
+    let config = serve.runtime_config(args.runtime_config(log)?);
+    let (runtime, report) = Runtime::open(store, config)
         .await
         .with_context(|| format!("cannot start on {log}"))?;
     eprintln!(
-        "replayed {} commits ({} mutations) in {:.1} ms; next offset {}",
+        "replayed {} commits ({} mutations){} in {:.1} ms; next offset {}",
         report.commits,
         report.mutations,
+        report.snapshot.map_or(String::new(), |s| format!(
+            " after the snapshot at offset {s}"
+        )),
         report.elapsed.as_secs_f64() * 1e3,
         report.last_offset.map_or(0, |o| o + 1)
     );
