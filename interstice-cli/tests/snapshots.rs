@@ -1,0 +1,97 @@
+//! Snapshots from the command line: `interstice snapshot`, the policy
+//! flags, and opening from the newest usable snapshot.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::wasm;
+
+fn interstice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_interstice"))
+        .args(args)
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap()
+}
+
+/// Stdout, then stderr, of a command that must succeed.
+fn ok(args: &[&str]) -> String {
+    let out = interstice(args);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "interstice {args:?} failed:\n{text}");
+    text
+}
+
+fn snapshots(log: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(log.join("snapshots"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn snapshots_are_taken_used_and_passed_over_when_damaged() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("log");
+    let log = dir.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    for name in ["a", "b", "c"] {
+        ok(&["call", log, "hello.hello", &format!("[\"{name}\"]")]);
+    }
+    let all_rows = ok(&["query", log, "hello.greetings", "--no-snapshots"]);
+    assert!(all_rows.contains("(3 rows)"), "{all_rows}");
+
+    let out = ok(&["snapshot", log]);
+    assert!(out.contains("snapshot at offset 6"), "{out}");
+    assert!(out.contains("3 rows"), "{out}");
+    assert_eq!(snapshots(&dir), ["00000000000000000006.snap"]);
+    let out = ok(&["snapshot", log]);
+    assert!(out.contains("nothing to snapshot"), "{out}");
+
+    let out = ok(&["replay", log]);
+    assert!(
+        out.contains("from the snapshot at offset 6: 0 commits"),
+        "{out}"
+    );
+    assert_eq!(ok(&["query", log, "hello.greetings"]), all_rows);
+    let out = ok(&["replay", log, "--no-snapshots"]);
+    assert!(!out.contains("from the snapshot"), "{out}");
+
+    // A command that writes the log takes a snapshot when the policy says.
+    ok(&[
+        "call",
+        log,
+        "hello.hello",
+        "[\"d\"]",
+        "--snapshot-every-commits",
+        "1",
+    ]);
+    let taken = snapshots(&dir);
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    let out = ok(&["replay", log, "--to-offset", "7"]);
+    assert!(out.contains("from the snapshot at offset 6"), "{out}");
+
+    // The newest snapshot damaged: passed over with a warning naming it.
+    let newest = dir.join("snapshots").join(&taken[1]);
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&newest, bytes).unwrap();
+    let out = ok(&["replay", log]);
+    assert!(out.contains("from the snapshot at offset 6"), "{out}");
+    assert!(out.contains("checksum mismatch"), "{out}");
+    let out = ok(&["query", log, "hello.greetings"]);
+    assert!(out.contains("(4 rows)"), "{out}");
+    // Strict recovery refuses instead.
+    let out = interstice(&["replay", log, "--recovery", "strict"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("snapshot") && err.contains("strict"), "{err}");
+}
