@@ -3,6 +3,7 @@
 //! ```text
 //! LOG_DIR/
 //!   LOCK                              writer lock (holds the writer's pid)
+//!   START                             first offset, once retention removed a prefix
 //!   00000000000000000000.log          segments, named by first offset
 //!   00000000000000004096.log
 //!   quarantine/                       bytes cut by recovery or truncation
@@ -14,13 +15,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use interstice_log::codec::SegmentHeader;
+use interstice_log::codec::{SegmentHeader, decode_start, encode_start};
 use interstice_log::{Error, Quarantined};
 
 use crate::vfs::{Vfs, VfsFile};
 
 /// Name of the lock file.
 pub(crate) const LOCK_FILE: &str = "LOCK";
+/// Name of the start marker: the log's first offset, when not 0.
+pub(crate) const START_FILE: &str = "START";
 /// Name of the quarantine directory.
 pub(crate) const QUARANTINE_DIR: &str = "quarantine";
 const SEGMENT_EXT: &str = ".log";
@@ -104,6 +107,55 @@ pub(crate) fn create_segment(
         .map_err(|e| Error::io("rename segment into place", path.display(), e))?;
     sync_dir(vfs, dir)?;
     Ok(file)
+}
+
+/// The first offset the start marker records: 0 when there is none.
+/// A marker that fails its checks is corruption (it is written whole,
+/// by rename), reported as such.
+pub(crate) fn read_start(vfs: &dyn Vfs, dir: &Path) -> Result<u64, Error> {
+    let path = dir.join(START_FILE);
+    if !vfs.exists(&path) {
+        return Ok(0);
+    }
+    let bytes = vfs
+        .read(&path, None)
+        .map_err(|e| Error::io("read start marker", path.display(), e))?;
+    decode_start(&bytes).map_err(|e| {
+        Error::Corrupt(Box::new(interstice_log::BadFrame {
+            segment: START_FILE.into(),
+            position: 0,
+            offset: None,
+            len: bytes.len() as u64,
+            damage: interstice_log::Damage::Frame(e),
+        }))
+    })
+}
+
+/// Records `first` as the log's first offset, atomically and durably:
+/// a temporary file, synced, renamed over the marker, directory synced.
+pub(crate) fn write_start(vfs: &dyn Vfs, dir: &Path, first: u64) -> Result<(), Error> {
+    let tmp = dir.join(format!("{START_FILE}{TMP_EXT}"));
+    let path = dir.join(START_FILE);
+    vfs.create(&tmp, false)
+        .and_then(|f| {
+            f.write_all_at(&encode_start(first), 0)
+                .and_then(|()| f.sync_data())
+        })
+        .map_err(|e| Error::io("write start marker", tmp.display(), e))?;
+    vfs.rename(&tmp, &path)
+        .map_err(|e| Error::io("rename start marker into place", path.display(), e))?;
+    sync_dir(vfs, dir)
+}
+
+/// Removes a whole segment file (retention: its commits are before the
+/// log's first offset).
+pub(crate) fn remove_segment(vfs: &dyn Vfs, dir: &Path, name: &str) -> Result<(), Error> {
+    let path = dir.join(name);
+    match vfs.remove(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove segment", path.display(), e)),
+    }
 }
 
 /// Opens an existing segment for writing at its end.

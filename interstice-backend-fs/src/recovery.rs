@@ -123,9 +123,11 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
                 .push(layout::quarantine_file(vfs, dir, tmp)?);
         }
     }
-    let mut metas = stat_segments(vfs, dir, &listing.segments)?;
-    let Some((start, skip)) = scan_start(vfs, dir, opts, &metas)? else {
-        return Ok(Recovered::serve(metas, Vec::new(), 0, None, 0, report));
+    let base = layout::read_start(vfs, dir)?;
+    let segments = drop_before(vfs, dir, opts, base, listing.segments)?;
+    let mut metas = stat_segments(vfs, dir, &segments)?;
+    let Some((start, skip)) = scan_start(vfs, dir, opts, base, &metas)? else {
+        return Ok(Recovered::serve(metas, Vec::new(), 0, base, base, report));
     };
     let scanned = scan_segments(vfs, dir, opts, &mut metas, start, skip)?;
     check_continuity(&scanned, &metas)?;
@@ -145,20 +147,40 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, opts: &LogOptions) -> Result<Re
         metas,
         keep,
         first_served,
-        skip,
+        skip.unwrap_or(base),
         next_offset,
         report,
     ))
 }
 
+/// The segments from the log's first offset `base` on. Those wholly before
+/// it are leftovers of a retention pass cut short (the start marker is
+/// written first): a writer removes them now, a reader ignores them.
+fn drop_before(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    opts: &LogOptions,
+    base: u64,
+    segments: Vec<(u64, String)>,
+) -> Result<Vec<(u64, String)>, Error> {
+    let (before, kept): (Vec<_>, Vec<_>) = segments.into_iter().partition(|(o, _)| *o < base);
+    if !opts.read_only && !before.is_empty() {
+        for (_, name) in &before {
+            layout::remove_segment(vfs, dir, name)?;
+        }
+        layout::sync_dir(vfs, dir)?;
+    }
+    Ok(kept)
+}
+
 impl Recovered {
     /// The log serving `metas[first_served..]` (those `keep` marks; all
-    /// when `keep` is empty) from `skip` (or 0) up to `next_offset`.
+    /// when `keep` is empty) from `first_offset` up to `next_offset`.
     fn serve(
         metas: Vec<SegmentMeta>,
         keep: Vec<bool>,
         first_served: usize,
-        skip: Option<u64>,
+        first_offset: u64,
         next_offset: u64,
         mut report: RecoveryReport,
     ) -> Self {
@@ -168,7 +190,6 @@ impl Recovered {
             .skip(first_served)
             .filter_map(|(i, m)| keep.get(i).copied().unwrap_or(true).then_some(m))
             .collect();
-        let first_offset = skip.unwrap_or(0);
         report.serving(first_offset, next_offset);
         Self {
             segments,
@@ -204,22 +225,31 @@ fn stat_segments(
 }
 
 /// Where to start scanning (a segment index), and the `skip-to` offset if
-/// any; `None` for an empty log.
+/// any; `None` for an empty log. The log starts at `base`.
 fn scan_start(
     vfs: &dyn Vfs,
     dir: &Path,
     opts: &LogOptions,
+    base: u64,
     metas: &[SegmentMeta],
 ) -> Result<Option<(usize, Option<u64>)>, Error> {
     if let RecoveryMode::SkipTo(n) = opts.recovery {
+        if n < base {
+            let next = metas.first().map_or(base, |_| u64::MAX);
+            return Err(Error::OffsetOutOfRange {
+                requested: n,
+                first: base,
+                next,
+            });
+        }
         let i = skip_to_segment(n, metas.iter().map(|m| m.first_offset))?;
         return Ok(Some((i, Some(n))));
     }
     let Some(first) = metas.first() else {
         return Ok(None);
     };
-    if first.first_offset != 0 {
-        let missing = BadFrame::missing(&first.name, 0, first.first_offset);
+    if first.first_offset != base {
+        let missing = BadFrame::missing(&first.name, base, first.first_offset);
         return Err(Error::Corrupt(Box::new(missing)));
     }
     // The last segment with a sound header; later ones are tail.

@@ -13,7 +13,7 @@ use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
 use interstice_log::scan::{SegmentFrames, scan_segment};
 use interstice_log::{
     BadFrame, CommitBatch, CommitStream, Damage, Durability, Error, LogOptions, LogStore,
-    RecoveryReport, TruncateReport, VerifyReport,
+    PrefixReport, RecoveryReport, TruncateReport, VerifyReport,
 };
 
 use crate::layout::{self, read_prefix};
@@ -480,6 +480,17 @@ impl LogStore for FsLogStore {
             .filter(|&o| o >= st.first_offset))
     }
 
+    async fn first_offset(&self) -> Result<u64, Error> {
+        Ok(self.inner.state().first_offset)
+    }
+
+    async fn remove_before(&self, before: u64) -> Result<PrefixReport, Error> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || remove_before_locked(&inner, before))
+            .await
+            .map_err(join_error)?
+    }
+
     async fn verify(&self) -> Result<VerifyReport, Error> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || verify_dir(&inner))
@@ -539,9 +550,25 @@ impl Reader {
             let path = self.dir.join(&seg.name);
             let len = seg.len;
             let vfs = self.vfs.clone();
-            let buf = tokio::task::spawn_blocking(move || read_prefix(&*vfs, &path, Some(len)))
+            let read = tokio::task::spawn_blocking(move || vfs.read(&path, Some(len)))
                 .await
-                .map_err(join_error)??;
+                .map_err(join_error)?;
+            let buf = match read {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::Removed {
+                        from: seg.start_offset,
+                        location: self.dir.display().to_string(),
+                    });
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        "read segment",
+                        self.dir.join(&seg.name).display(),
+                        e,
+                    ));
+                }
+            };
             if (buf.len() as u64) < len {
                 return Err(Error::Corrupt(Box::new(BadFrame {
                     segment: seg.name.clone(),
@@ -576,8 +603,10 @@ fn verify_dir(inner: &Inner) -> Result<VerifyReport, Error> {
     };
     let listing = layout::list(&*inner.vfs, &inner.dir)?;
     let mut report = VerifyReport::default();
-    let mut expected = 0u64;
-    for (first_offset, name) in &listing.segments {
+    // Segments before the start marker are leftovers of retention.
+    let mut expected = layout::read_start(&*inner.vfs, &inner.dir)?;
+    let from = expected;
+    for (first_offset, name) in listing.segments.iter().filter(|(o, _)| *o >= from) {
         // The writer's active segment may hold a write in progress past the
         // acknowledged length: look only at what was acknowledged.
         let len = (active_name.as_deref() == Some(name.as_str())).then_some(active_len);
@@ -597,6 +626,68 @@ fn verify_dir(inner: &Inner) -> Result<VerifyReport, Error> {
         expected = scan.last_offset.map_or(*first_offset, |o| o + 1);
         report.bad.extend(scan.bad);
     }
+    Ok(report)
+}
+
+/// Retention: moves the start marker to the first segment kept, then
+/// removes the segments before it (a crash in between leaves leftovers
+/// that the next open removes).
+fn remove_before_locked(inner: &Inner, before: u64) -> Result<PrefixReport, Error> {
+    let mut st = inner.state();
+    if inner.opts.read_only {
+        return Err(Error::ReadOnly {
+            location: inner.location(),
+        });
+    }
+    if let Some(reason) = &st.poisoned {
+        return Err(Error::Poisoned {
+            reason: reason.clone(),
+        });
+    }
+    let empty = st.next_offset == st.first_offset;
+    if empty && before >= st.first_offset {
+        // Nothing stored: the log starts at `before` (segments hold no
+        // commit, and are removed with the rest).
+        layout::write_start(&*inner.vfs, &inner.dir, before)?;
+        let mut report = PrefixReport {
+            first_offset: before,
+            ..PrefixReport::default()
+        };
+        for m in std::mem::take(&mut st.segments) {
+            layout::remove_segment(&*inner.vfs, &inner.dir, &m.name)?;
+            report.removed.push(m.name);
+        }
+        layout::sync_dir(&*inner.vfs, &inner.dir)?;
+        st.active = None;
+        st.active_accepts = false;
+        (st.first_offset, st.next_offset, st.durable_before) = (before, before, before);
+        return Ok(report);
+    }
+    Error::check_offset(before, st.first_offset, st.next_offset)?;
+    // Whole segments before `before`: each one whose successor starts at
+    // or before it. The last segment always stays.
+    let n = st
+        .segments
+        .windows(2)
+        .take_while(|w| w[1].first_offset <= before)
+        .count();
+    let mut report = PrefixReport {
+        first_offset: st.first_offset,
+        ..PrefixReport::default()
+    };
+    if n == 0 {
+        return Ok(report);
+    }
+    let first = st.segments[n].first_offset;
+    layout::write_start(&*inner.vfs, &inner.dir, first)?;
+    st.first_offset = first;
+    for m in st.segments.drain(..n).collect::<Vec<_>>() {
+        layout::remove_segment(&*inner.vfs, &inner.dir, &m.name)?;
+        report.bytes += m.len;
+        report.removed.push(m.name);
+    }
+    layout::sync_dir(&*inner.vfs, &inner.dir)?;
+    report.first_offset = first;
     Ok(report)
 }
 

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! <prefix>/interstice-log              marker: a log exists here
+//! <prefix>/start                       start marker: the first offset, once
+//!                                      retention removed a prefix
 //! <prefix>/log/<first offset:020>.seg  one per appended batch: a segment
 //!                                      header, then the batch's frames
 //! <prefix>/log/<first:020>-<last:020>.seg  a compacted segment: commits
@@ -142,9 +144,48 @@ impl Objects {
         self.key("interstice-log")
     }
 
-    /// The segments to read ([`plan`] of [`Objects::list_all`]).
+    fn start_key(&self) -> Path {
+        self.key("start")
+    }
+
+    /// The segments to read ([`plan`] of [`Objects::list_all`]), from the
+    /// log's first offset on: objects before the start marker are
+    /// leftovers of retention.
     pub async fn list_segments(&self) -> Result<Vec<Segment>, Error> {
-        Ok(plan(self.list_all().await?))
+        let start = self.read_start().await?;
+        let mut segs = plan(self.list_all().await?);
+        segs.retain(|s| s.first_offset >= start);
+        Ok(segs)
+    }
+
+    /// The first offset the start marker records: 0 when there is none.
+    pub async fn read_start(&self) -> Result<u64, Error> {
+        let key = self.start_key();
+        let what = || format!("cannot read {}/start", self.location);
+        let bytes = match self.client.get(&key).await {
+            Ok(r) => r.bytes().await.map_err(|e| backend(what(), e))?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(0),
+            Err(e) => return Err(backend(what(), e)),
+        };
+        interstice_log::codec::decode_start(&bytes).map_err(|e| {
+            Error::Corrupt(Box::new(interstice_log::BadFrame {
+                segment: "start".into(),
+                position: 0,
+                offset: None,
+                len: bytes.len() as u64,
+                damage: interstice_log::Damage::Frame(e),
+            }))
+        })
+    }
+
+    /// Records `first` as the log's first offset (one PUT: atomic).
+    pub async fn write_start(&self, first: u64) -> Result<(), Error> {
+        let body = Bytes::copy_from_slice(&interstice_log::codec::encode_start(first));
+        self.client
+            .put(&self.start_key(), PutPayload::from(body))
+            .await
+            .map(drop)
+            .map_err(|e| backend(format!("cannot write {}/start", self.location), e))
     }
 
     /// Every segment object, stubs included, sorted by first offset (the
@@ -205,14 +246,12 @@ impl Objects {
         }
     }
 
-    /// The bytes of segment `name`, which must exist.
+    /// The bytes of segment `name`, which must exist: one that is gone
+    /// was removed by retention meanwhile.
     pub async fn fetch(&self, name: &str) -> Result<Bytes, Error> {
-        self.get(name).await?.ok_or_else(|| Error::Backend {
-            message: format!(
-                "{}/log/{name} disappeared while it was being read",
-                self.location
-            ),
-            source: None,
+        self.get(name).await?.ok_or_else(|| Error::Removed {
+            from: parse_segment_name(name).map_or(0, |s| s.first_offset),
+            location: self.location.clone(),
         })
     }
 

@@ -26,16 +26,20 @@ pub(crate) struct Recovered {
 /// Opens the S3 log: finds where it starts (`skip-to` or offset 0) and
 /// recovers its tail.
 pub(crate) async fn recover(obj: &Objects, opts: &LogOptions) -> Result<Recovered, Error> {
+    let base = obj.read_start().await?;
+    if !opts.read_only {
+        remove_leftovers(obj, base).await?;
+    }
     let mut segs = obj.list_segments().await?;
-    let (first_index, skip) = start(obj, opts, &mut segs).await?;
-    let first_offset = skip.unwrap_or(0);
+    let (first_index, skip) = start(obj, opts, base, &mut segs).await?;
+    let first_offset = skip.unwrap_or(base);
     let mut tail = Tail {
         obj,
         opts,
         report: RecoveryReport::new(opts.recovery),
         cut_once: false,
     };
-    let next_offset = tail.recover(&mut segs, first_index, skip).await?;
+    let next_offset = tail.recover(&mut segs, first_index, skip, base).await?;
     let mut report = tail.report;
     report.serving(first_offset, next_offset);
     Ok(Recovered {
@@ -51,9 +55,17 @@ pub(crate) async fn recover(obj: &Objects, opts: &LogOptions) -> Result<Recovere
 async fn start(
     obj: &Objects,
     opts: &LogOptions,
+    base: u64,
     segs: &mut [Segment],
 ) -> Result<(usize, Option<u64>), Error> {
     if let RecoveryMode::SkipTo(n) = opts.recovery {
+        if n < base {
+            return Err(Error::OffsetOutOfRange {
+                requested: n,
+                first: base,
+                next: segs.last().map_or(base, |_| u64::MAX),
+            });
+        }
         let i = skip_to_segment(n, segs.iter().map(|s| s.first_offset))?;
         let buf = obj.fetch(&segs[i].name).await?;
         let pos = skip_to_frame(n, &segs[i].name, &buf, opts.max_frame_size)?;
@@ -61,11 +73,26 @@ async fn start(
         segs[i].start_offset = n;
         return Ok((i, Some(n)));
     }
-    if let Some(s) = segs.first().filter(|s| s.first_offset != 0) {
-        let missing = BadFrame::missing(&s.name, 0, s.first_offset);
+    if let Some(s) = segs.first().filter(|s| s.first_offset != base) {
+        let missing = BadFrame::missing(&s.name, base, s.first_offset);
         return Err(Error::Corrupt(Box::new(missing)));
     }
     Ok((0, None))
+}
+
+/// Deletes the objects before the log's first offset `base`: what a
+/// retention pass cut short left (it writes the start marker first).
+pub(crate) async fn remove_leftovers(obj: &Objects, base: u64) -> Result<Vec<Segment>, Error> {
+    let leftovers: Vec<Segment> = obj
+        .list_all()
+        .await?
+        .into_iter()
+        .filter(|s| s.first_offset < base)
+        .collect();
+    for s in &leftovers {
+        obj.delete(&s.name).await?;
+    }
+    Ok(leftovers)
 }
 
 /// Recovering the tail: the last segment, or the one before it once a
@@ -81,12 +108,14 @@ struct Tail<'a> {
 
 impl Tail<'_> {
     /// Scans the last segment until one ends cleanly; returns the next
-    /// offset.
+    /// offset (`skip`, or the log's first offset `base`, when no segment
+    /// is left).
     async fn recover(
         &mut self,
         segs: &mut Vec<Segment>,
         first_index: usize,
         skip: Option<u64>,
+        base: u64,
     ) -> Result<u64, Error> {
         let (opts, max) = (self.opts, self.opts.max_frame_size);
         while segs.len() > first_index {
@@ -118,7 +147,7 @@ impl Tail<'_> {
                 }
             }
         }
-        Ok(skip.unwrap_or(0))
+        Ok(skip.unwrap_or(base))
     }
 
     /// The last segment is damaged at `first`: refuse it, serve it as

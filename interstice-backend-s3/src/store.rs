@@ -8,7 +8,7 @@ use futures::{StreamExt, stream};
 use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
 use interstice_log::scan::{SegmentFrames, scan_segment};
 use interstice_log::{
-    BadFrame, CommitBatch, CommitStream, Error, LogOptions, LogStore, RecoveryReport,
+    BadFrame, CommitBatch, CommitStream, Error, LogOptions, LogStore, PrefixReport, RecoveryReport,
     TruncateReport, VerifyReport,
 };
 use tokio::sync::Mutex;
@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use crate::config::S3Config;
 use crate::objects::{Objects, Segment};
 use crate::reader::Reader;
-use crate::recovery::recover;
+use crate::recovery::{recover, remove_leftovers};
 
 /// A transaction log stored as objects under `s3://bucket/prefix`.
 ///
@@ -284,6 +284,52 @@ impl LogStore for S3LogStore {
         Ok(s.next_offset
             .checked_sub(1)
             .filter(|&o| o >= s.first_offset))
+    }
+
+    async fn first_offset(&self) -> Result<u64, Error> {
+        Ok(self.inner.state.lock().await.first_offset)
+    }
+
+    async fn remove_before(&self, before: u64) -> Result<PrefixReport, Error> {
+        self.check_writable()?;
+        let objects = &self.inner.objects;
+        let mut state = self.inner.state.lock().await;
+        if let Some(detail) = &state.fenced {
+            return Err(self.fenced(detail.clone()));
+        }
+        let empty = state.next_offset == state.first_offset;
+        let first = if empty && before >= state.first_offset {
+            before
+        } else {
+            Error::check_offset(before, state.first_offset, state.next_offset)?;
+            // Whole segments before `before`; the last always stays.
+            let n = state
+                .segments
+                .windows(2)
+                .take_while(|w| w[1].first_offset <= before)
+                .count();
+            if n == 0 {
+                return Ok(PrefixReport {
+                    first_offset: state.first_offset,
+                    ..PrefixReport::default()
+                });
+            }
+            state.segments[n].first_offset
+        };
+        // The marker first: a crash after it leaves objects that every
+        // reader ignores and the next writer deletes.
+        objects.write_start(first).await?;
+        state.first_offset = first;
+        if empty {
+            state.next_offset = first;
+        }
+        let removed = remove_leftovers(objects, first).await?;
+        state.segments.retain(|s| s.first_offset >= first);
+        Ok(PrefixReport {
+            first_offset: first,
+            bytes: removed.iter().map(|s| s.size).sum(),
+            removed: removed.into_iter().map(|s| s.name).collect(),
+        })
     }
 
     async fn verify(&self) -> Result<VerifyReport, Error> {

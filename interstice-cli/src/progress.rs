@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use interstice_log::{CommitBatch, CommitStream, Error, LogStore, TruncateReport, VerifyReport};
+use interstice_log::{
+    CommitBatch, CommitStream, Error, LogStore, PrefixReport, TruncateReport, VerifyReport,
+};
 
 /// Fewer commits than this read too fast to need a bar.
 const MIN_COMMITS: u64 = 5_000;
@@ -57,6 +59,14 @@ impl LogStore for Progress {
 
     async fn last_offset(&self) -> Result<Option<u64>, Error> {
         self.inner.last_offset().await
+    }
+
+    async fn first_offset(&self) -> Result<u64, Error> {
+        self.inner.first_offset().await
+    }
+
+    async fn remove_before(&self, before: u64) -> Result<PrefixReport, Error> {
+        self.inner.remove_before(before).await
     }
 
     async fn verify(&self) -> Result<VerifyReport, Error> {

@@ -108,6 +108,15 @@ pub enum Error {
         /// The log's next offset.
         next: u64,
     },
+    /// Commits a stream was reading were removed by retention
+    /// ([`crate::LogStore::remove_before`]) meanwhile.
+    #[error("commits from offset {from} of {location} were removed by retention while being read")]
+    Removed {
+        /// The first offset the stream could not read.
+        from: u64,
+        /// The log's location.
+        location: String,
+    },
     /// The store was opened read-only.
     #[error("log at {location} is open read-only")]
     ReadOnly {

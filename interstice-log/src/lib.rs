@@ -58,5 +58,7 @@ pub use batch::CommitBatch;
 pub use entry::{Commit, Invocation, ModuleRecord, Mutation, MutationKind};
 pub use error::Error;
 pub use options::{Durability, LogOptions, ParseOptionError, RecoveryMode};
-pub use report::{BadFrame, Damage, Quarantined, RecoveryReport, TruncateReport, VerifyReport};
+pub use report::{
+    BadFrame, Damage, PrefixReport, Quarantined, RecoveryReport, TruncateReport, VerifyReport,
+};
 pub use store::{CommitStream, LogStore, LogStoreExt};

@@ -10,10 +10,14 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::scan::SegmentFrames;
-use crate::{Commit, CommitBatch, CommitStream, Error, LogStore, TruncateReport, VerifyReport};
+use crate::{
+    Commit, CommitBatch, CommitStream, Error, LogStore, PrefixReport, TruncateReport, VerifyReport,
+};
 
 #[derive(Debug)]
 struct State {
+    /// The offset of `commits[0]`: 0, or where retention left the start.
+    first: u64,
     commits: Vec<Commit>,
     appends: u64,
     fail_after: Option<u64>,
@@ -24,12 +28,19 @@ struct State {
 impl Default for State {
     fn default() -> Self {
         Self {
+            first: 0,
             commits: Vec::new(),
             appends: 0,
             fail_after: None,
             delay: Duration::ZERO,
             max_frame_size: crate::LogOptions::DEFAULT_MAX_FRAME_SIZE,
         }
+    }
+}
+
+impl State {
+    fn next(&self) -> u64 {
+        self.first + self.commits.len() as u64
     }
 }
 
@@ -91,7 +102,7 @@ impl LogStore for MemoryLogStore {
             tokio::time::sleep(delay).await;
         }
         let mut st = self.state();
-        batch.check(st.commits.len() as u64, st.max_frame_size)?;
+        batch.check(st.next(), st.max_frame_size)?;
         if let Some(left) = st.fail_after.as_mut() {
             if *left == 0 {
                 return Err(Error::io(
@@ -112,14 +123,39 @@ impl LogStore for MemoryLogStore {
     }
 
     async fn read_from(&self, from: u64) -> Result<CommitStream, Error> {
-        let commits = self.state().commits.clone();
-        let next = commits.len() as u64;
-        Error::check_offset(from, 0, next)?;
-        Ok(futures::stream::iter(commits.into_iter().skip(from as usize).map(Ok)).boxed())
+        let (first, commits) = {
+            let st = self.state();
+            Error::check_offset(from, st.first, st.next())?;
+            (st.first, st.commits.clone())
+        };
+        let skip = (from - first) as usize;
+        Ok(futures::stream::iter(commits.into_iter().skip(skip).map(Ok)).boxed())
     }
 
     async fn last_offset(&self) -> Result<Option<u64>, Error> {
-        Ok((self.state().commits.len() as u64).checked_sub(1))
+        let st = self.state();
+        Ok(st.next().checked_sub(1).filter(|&o| o >= st.first))
+    }
+
+    async fn first_offset(&self) -> Result<u64, Error> {
+        Ok(self.state().first)
+    }
+
+    async fn remove_before(&self, before: u64) -> Result<PrefixReport, Error> {
+        let mut st = self.state();
+        let next = st.next();
+        if st.commits.is_empty() && before >= st.first {
+            st.first = before;
+        } else {
+            Error::check_offset(before, st.first, next)?;
+            let n = (before.max(st.first) - st.first) as usize;
+            st.commits.drain(..n);
+            st.first = before.max(st.first);
+        }
+        Ok(PrefixReport {
+            first_offset: st.first,
+            ..PrefixReport::default()
+        })
     }
 
     async fn verify(&self) -> Result<VerifyReport, Error> {
@@ -128,15 +164,16 @@ impl LogStore for MemoryLogStore {
             segments: 1,
             commits: st.commits.len() as u64,
             bytes: 0,
-            last_offset: (st.commits.len() as u64).checked_sub(1),
+            last_offset: st.next().checked_sub(1).filter(|&o| o >= st.first),
             bad: Vec::new(),
         })
     }
 
     async fn truncate(&self, from: u64) -> Result<TruncateReport, Error> {
         let mut st = self.state();
-        let report = TruncateReport::start(from, 0, st.commits.len() as u64)?;
-        st.commits.truncate(from as usize);
+        let report = TruncateReport::start(from, st.first, st.next())?;
+        let keep = (from - st.first) as usize;
+        st.commits.truncate(keep);
         Ok(report)
     }
 }

@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 
-use crate::{CommitBatch, CommitStream, Error, LogStore, TruncateReport, VerifyReport};
+use crate::{
+    CommitBatch, CommitStream, Error, LogStore, PrefixReport, TruncateReport, VerifyReport,
+};
 
 mockall::mock! {
     /// A [`LogStore`] whose every method is an expectation.
@@ -19,6 +21,8 @@ mockall::mock! {
         async fn append(&self, batch: &CommitBatch) -> Result<(), Error>;
         async fn read_from(&self, from: u64) -> Result<CommitStream, Error>;
         async fn last_offset(&self) -> Result<Option<u64>, Error>;
+        async fn first_offset(&self) -> Result<u64, Error>;
+        async fn remove_before(&self, before: u64) -> Result<PrefixReport, Error>;
         async fn verify(&self) -> Result<VerifyReport, Error>;
         async fn truncate(&self, from: u64) -> Result<TruncateReport, Error>;
     }

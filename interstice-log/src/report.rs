@@ -211,3 +211,14 @@ impl TruncateReport {
         })
     }
 }
+
+/// What [`crate::LogStore::remove_before`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrefixReport {
+    /// The log's first offset now.
+    pub first_offset: u64,
+    /// Segments (files, objects) removed, in log order.
+    pub removed: Vec<String>,
+    /// Their bytes.
+    pub bytes: u64,
+}

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
 
-use crate::report::{TruncateReport, VerifyReport};
+use crate::report::{PrefixReport, TruncateReport, VerifyReport};
 use crate::{Commit, CommitBatch, Error};
 
 /// A stream of verified commits in offset order.
@@ -69,6 +69,30 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     /// The offset of the last durable commit, or `None` for an empty log.
     async fn last_offset(&self) -> Result<Option<u64>, Error>;
 
+    /// The first offset the store serves: 0, the `skip-to` offset, or
+    /// where [`LogStore::remove_before`] left the start of the log.
+    async fn first_offset(&self) -> Result<u64, Error>;
+
+    /// Removes the commits before `before` that fill whole segments (files,
+    /// objects): the retention of a log whose older commits a snapshot
+    /// covers. Returns the new first offset, at most `before`.
+    ///
+    /// # Contract
+    /// - Never removes a commit at or after `before`, nor the segment
+    ///   appends go to; removes nothing when no whole segment lies before
+    ///   `before`.
+    /// - `before` beyond the next offset fails with
+    ///   [`Error::OffsetOutOfRange`], except on a log with no commits at
+    ///   all: it then starts at `before`, and the next append must start
+    ///   there (a log restored from a snapshot at `before - 1`).
+    /// - Durable on return. A crash part-way leaves a readable log whose
+    ///   first offset is the old one or the new one; so do concurrent
+    ///   [`LogStore::first_offset`] calls and opens by other processes. A
+    ///   stream reading the removed commits at the time may end with
+    ///   [`Error::Removed`].
+    /// - A store opened read-only fails with [`Error::ReadOnly`].
+    async fn remove_before(&self, before: u64) -> Result<PrefixReport, Error>;
+
     /// Reads every stored byte of the log, including any part recovery set
     /// aside in a read-only open, and reports every bad frame. It fails only
     /// when the storage cannot be read at all; damage goes in the report.
@@ -90,9 +114,13 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
 /// Conveniences on top of [`LogStore`], for every store.
 #[async_trait]
 pub trait LogStoreExt: LogStore {
-    /// The offset the next append must start at.
+    /// The offset the next append must start at: after the last commit,
+    /// or the first offset of a log with none.
     async fn next_offset(&self) -> Result<u64, Error> {
-        Ok(self.last_offset().await?.map_or(0, |o| o + 1))
+        match self.last_offset().await? {
+            Some(last) => Ok(last + 1),
+            None => self.first_offset().await,
+        }
     }
 
     /// Every commit from `from` on, collected. For tests and small logs.

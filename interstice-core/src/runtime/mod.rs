@@ -22,7 +22,7 @@ use bytes::Bytes;
 use interstice_abi::decode_value;
 use interstice_log::codec::frame_size;
 use interstice_log::snapshot::SnapshotStore;
-use interstice_log::{Commit, Invocation as LogInvocation, LogStore};
+use interstice_log::{Commit, Invocation as LogInvocation, LogStore, LogStoreExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Database, WriteSet};
@@ -370,7 +370,7 @@ impl Runtime {
             modules.insert(m.id, Arc::new(linked));
         }
         // The store knows where the log ends even when nothing was replayed.
-        let next = store.last_offset().await?.map_or(0, |o| o + 1);
+        let next = store.next_offset().await?;
         let clock = replayed.clock;
         let snapshotter = match &config.snapshots {
             Some(snapshots) if !config.snapshot_policy.is_off() => {

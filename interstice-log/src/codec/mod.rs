@@ -8,6 +8,7 @@
 mod cursor;
 mod frame;
 mod segment;
+mod start;
 
 pub(crate) use cursor::Cursor;
 pub use frame::{
@@ -15,6 +16,7 @@ pub use frame::{
     frame_len, frame_size, set_durable_before,
 };
 pub use segment::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SegmentHeader};
+pub use start::{START_LEN, START_MAGIC, decode_start, encode_start};
 
 /// The format version this code writes, in segment headers and frames.
 pub const FORMAT_VERSION: u8 = 2;

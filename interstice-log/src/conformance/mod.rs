@@ -14,7 +14,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+mod retention;
 pub mod snapshots;
+
+pub use retention::*;
 
 use crate::{
     Commit, CommitBatch, Damage, Error, Invocation, LogOptions, LogStore, LogStoreExt, Mutation,
@@ -49,6 +52,11 @@ macro_rules! conformance_tests {
             truncate_then_append,
             concurrent_appenders,
             oversized_append_is_refused,
+            retention_removes_whole_segments_before_the_offset,
+            retention_bounds,
+            an_empty_log_starts_where_it_is_told,
+            leftovers_of_an_interrupted_retention_are_ignored,
+            a_read_only_store_refuses_retention,
         );
     };
     (logic: $make:expr) => {
@@ -61,6 +69,9 @@ macro_rules! conformance_tests {
             truncate_then_append,
             concurrent_appenders,
             oversized_append_is_refused,
+            retention_removes_whole_segments_before_the_offset,
+            retention_bounds,
+            an_empty_log_starts_where_it_is_told,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(
