@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use interstice_backend_fs::{FsLogStore, FsSnapshotStore};
 use interstice_backend_s3::{S3Config, S3LogStore, S3SnapshotStore};
+use interstice_core::retention::{History, Retention};
 use interstice_core::{ReplayOptions, RuntimeConfig, SnapshotPolicy};
 use interstice_log::snapshot::SnapshotStore;
 use interstice_log::{Durability, LogOptions, LogStore, RecoveryMode};
@@ -57,6 +58,19 @@ pub struct SnapshotArgs {
     /// Ignore snapshots: rebuild the state from the log alone.
     #[arg(long, global = true)]
     pub no_snapshots: bool,
+    /// Keep the newest K snapshots, and let the log drop the commits
+    /// before the oldest of them (after each snapshot taken).
+    #[arg(long, global = true, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub retain_snapshots: Option<u64>,
+    /// With --retain-snapshots: keep at least this much history in the
+    /// log anyway: a number of commits, or a duration (36h, 7days).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION|COMMITS",
+        requires = "retain_snapshots"
+    )]
+    pub retain_history: Option<History>,
 }
 
 impl SnapshotArgs {
@@ -66,6 +80,14 @@ impl SnapshotArgs {
             every_commits: self.snapshot_every_commits,
             every_bytes: self.snapshot_every_bytes,
             every: self.snapshot_every,
+        }
+    }
+
+    /// The retention the flags set.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            keep_snapshots: self.retain_snapshots.map(|k| k as usize),
+            history: self.retain_history,
         }
     }
 }
@@ -129,6 +151,7 @@ impl LogArgs {
             snapshots: replay.snapshots,
             strict_snapshots: replay.strict,
             snapshot_policy: self.snapshots.policy(),
+            retention: self.snapshots.retention(),
             ..RuntimeConfig::default()
         })
     }

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use interstice_core::Runtime;
+use interstice_core::retention::retain;
 use interstice_core::snapshot::take;
 
 use crate::location::{Access, LogArgs};
@@ -19,9 +20,15 @@ pub async fn before_exit(rt: &Runtime) {
 
 /// `interstice snapshot LOG`: a snapshot of the log's state now, built
 /// from the newest snapshot and the log after it (a node may be writing
-/// the log meanwhile).
+/// the log meanwhile). With `--retain-snapshots`, then a retention pass,
+/// which needs the log open for writing (no node running on it).
 pub async fn run(args: &LogArgs, log: &str) -> Result<()> {
-    let store = args.open(log, Access::ReadOnly).await?;
+    let retention = args.snapshots.retention();
+    let access = match retention.keep_snapshots {
+        Some(_) => Access::Write,
+        None => Access::ReadOnly,
+    };
+    let store = args.open(log, access).await?;
     let snapshots = args.snapshot_store_always(log)?;
     let started = std::time::Instant::now();
     let taken = take(&*store, snapshots.clone())
@@ -47,6 +54,19 @@ pub async fn run(args: &LogArgs, log: &str) -> Result<()> {
             t.commits,
             started.elapsed().as_secs_f64() * 1e3
         ),
+    }
+    if retention.keep_snapshots.is_some() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let r = retain(&*store, &*snapshots, &retention, now).await?;
+        println!(
+            "retention: the log starts at offset {}; removed {} segments ({} bytes) and {} snapshots",
+            r.first_offset,
+            r.segments_removed,
+            r.bytes_removed,
+            r.snapshots_removed.len()
+        );
     }
     Ok(())
 }

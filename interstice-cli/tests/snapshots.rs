@@ -95,3 +95,35 @@ fn snapshots_are_taken_used_and_passed_over_when_damaged() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("snapshot") && err.contains("strict"), "{err}");
 }
+
+#[test]
+fn retention_flags_bound_the_log_and_opening_still_sees_everything() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("log");
+    let log = dir.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    for i in 0..6 {
+        ok(&[
+            "call",
+            log,
+            "hello.hello",
+            &format!("[\"n{i}\"]"),
+            "--snapshot-every-commits",
+            "2",
+            "--retain-snapshots",
+            "2",
+        ]);
+    }
+    let kept = snapshots(&dir);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    // A single segment is never removed; the start stays at 0 here, but the
+    // snapshots beyond two are gone.
+    let out = ok(&["query", log, "hello.greetings"]);
+    assert!(out.contains("(6 rows)"), "{out}");
+    let out = ok(&["snapshot", log, "--retain-snapshots", "1"]);
+    assert!(out.contains("retention: the log starts at offset"), "{out}");
+    assert_eq!(snapshots(&dir).len(), 1);
+    // --retain-history needs --retain-snapshots.
+    let out = interstice(&["snapshot", log, "--retain-history", "10"]);
+    assert!(!out.status.success());
+}

@@ -77,6 +77,18 @@ pub enum ReplayError {
     /// The store could not be read, or a frame is bad.
     #[error("replay: reading the log failed: {0}")]
     Log(#[from] LogError),
+    /// The log's beginning was removed (retention) and no usable snapshot
+    /// covers it.
+    #[error(
+        "replay: the log starts at offset {first} (retention removed the commits before it) and no usable snapshot covers them{}",
+        if skipped.is_empty() { String::new() } else { format!(" ({})", skipped.join("; ")) }
+    )]
+    NoStart {
+        /// The log's first offset.
+        first: u64,
+        /// The snapshots passed over, and why.
+        skipped: Vec<String>,
+    },
     /// A snapshot could not be used, and strict recovery refuses to pass
     /// over it.
     #[error("replay: {0} (strict recovery uses no older state instead)")]

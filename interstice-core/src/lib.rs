@@ -16,8 +16,10 @@ pub mod json;
 pub mod query;
 mod replay;
 pub mod replay_check;
+pub mod retention;
 mod runtime;
 pub mod snapshot;
+pub mod snapshot_check;
 pub mod subscriptions;
 pub mod table;
 

@@ -141,7 +141,16 @@ impl ReplayEngine {
         };
         let (mut replayer, mut commits) = match start {
             Some(started) => started,
-            None => (Replayer::default(), store.read_from(opts.from).await?),
+            None => {
+                let first = store.first_offset().await?;
+                if opts.from < first {
+                    return Err(ReplayError::NoStart {
+                        first,
+                        skipped: skipped.iter().map(ToString::to_string).collect(),
+                    });
+                }
+                (Replayer::default(), store.read_from(opts.from).await?)
+            }
         };
         while let Some(commit) = commits.try_next().await? {
             if opts.to.is_some_and(|to| commit.offset > to) {

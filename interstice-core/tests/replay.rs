@@ -58,6 +58,7 @@ fn store_serving(items: Vec<Result<Commit, Error>>) -> MockLogStore {
         .withf(|from| *from == 0)
         .times(1)
         .return_once(move |_| Ok(futures::stream::iter(items).boxed()));
+    store.expect_first_offset().returning(|| Ok(0));
     store
 }
 

@@ -19,6 +19,7 @@ fn empty_log() -> MockLogStore {
         .expect_read_from()
         .returning(|_| Ok(futures::stream::empty().boxed()));
     store.expect_last_offset().returning(|| Ok(None));
+    store.expect_first_offset().returning(|| Ok(0));
     store
 }
 
@@ -106,6 +107,7 @@ async fn a_runtime_replaying_from_an_offset_continues_where_the_store_ends() {
         .withf(|from| *from == 7)
         .returning(|_| Ok(futures::stream::empty().boxed()));
     store.expect_last_offset().returning(|| Ok(Some(9)));
+    store.expect_first_offset().returning(|| Ok(7));
     store
         .expect_append()
         .withf(|batch| batch.first_offset() == 10)

@@ -100,3 +100,48 @@ pub fn dump(db: &Database) -> Vec<(String, Vec<Vec<Value>>)> {
         })
         .collect()
 }
+
+/// A log of module `town`: its publish (offset 0), then `n` commits that
+/// each insert one person or, every third, update the previous one's age.
+/// Timestamps are one second apart from 1,700,000,000 s.
+pub fn town_history(n: u64) -> Vec<interstice_log::Commit> {
+    let mut db = Database::new();
+    let schema = town();
+    let seal = |offset: u64, reducer: &str, mutations| interstice_log::Commit {
+        offset,
+        timestamp: 1_700_000_000_000_000 + offset * 1_000_000,
+        cause: None,
+        invocation: interstice_log::Invocation {
+            module: "town".into(),
+            reducer: reducer.into(),
+            args: Bytes::new(),
+        },
+        mutations,
+    };
+    let mut txn = db.begin();
+    let bytes = Bytes::from(encode(&schema).unwrap());
+    txn.install_module(1, schema, bytes, Bytes::from_static(b"\0asm"))
+        .unwrap();
+    let mut commits = vec![seal(0, "@publish", txn.commit())];
+    for offset in 1..=n {
+        let mut txn = db.begin();
+        if offset % 3 == 0 {
+            txn.update(
+                1,
+                1,
+                person(
+                    offset - 1,
+                    &format!("p{}@x", offset - 1),
+                    offset as u8,
+                    "Rome",
+                ),
+            )
+            .unwrap();
+        } else {
+            txn.insert(1, 1, person(offset, &format!("p{offset}@x"), 1, "Oslo"))
+                .unwrap();
+        }
+        commits.push(seal(offset, "edit", txn.commit()));
+    }
+    commits
+}

@@ -33,6 +33,7 @@ use crate::error::{
 use crate::host::state::CallContext;
 use crate::host::{CompiledModule, Invocation, Limits, ReducerEntry, WasmHost, run};
 use crate::replay::{ReplayEngine, ReplayOptions, ReplayReport};
+use crate::retention::Retention;
 use crate::snapshot::Taken;
 use crate::subscriptions::{Scheduled, triggered};
 
@@ -71,6 +72,9 @@ pub struct RuntimeConfig {
     pub strict_snapshots: bool,
     /// When to take snapshots in the background (into `snapshots`).
     pub snapshot_policy: SnapshotPolicy,
+    /// How much history to keep once snapshots cover it: applied after
+    /// each snapshot the policy takes.
+    pub retention: Retention,
     /// Most calls executed but not yet durable. Further calls wait for a
     /// slot, so a slow store slows callers down instead of letting
     /// commits pile up in memory. A slot is freed when its commit is
@@ -93,6 +97,7 @@ impl Default for RuntimeConfig {
             snapshots: None,
             strict_snapshots: false,
             snapshot_policy: SnapshotPolicy::default(),
+            retention: Retention::default(),
             max_pending: 65_536,
             max_pending_bytes: 256 << 20,
         }
@@ -379,6 +384,7 @@ impl Runtime {
                     store.clone(),
                     snapshots.clone(),
                     config.snapshot_policy.clone(),
+                    config.retention.clone(),
                     newest,
                 )))
             }

@@ -11,6 +11,7 @@ use interstice_log::snapshot::SnapshotStore;
 use super::{Inner, now_micros};
 use crate::durability::LogStats;
 use crate::error::SnapshotTakeError;
+use crate::retention::{Retention, retain};
 use crate::snapshot::{Taken, take};
 
 /// When the runtime takes snapshots on its own: as soon as any limit that
@@ -62,6 +63,7 @@ pub(super) struct Snapshotter {
     store: Arc<dyn LogStore>,
     snapshots: Arc<dyn SnapshotStore>,
     policy: SnapshotPolicy,
+    retention: Retention,
     mark: tokio::sync::Mutex<Mark>,
 }
 
@@ -72,6 +74,7 @@ impl Snapshotter {
         store: Arc<dyn LogStore>,
         snapshots: Arc<dyn SnapshotStore>,
         policy: SnapshotPolicy,
+        retention: Retention,
         snapshot: Option<(u64, u64)>,
     ) -> Self {
         let mark = Mark {
@@ -83,12 +86,14 @@ impl Snapshotter {
             store,
             snapshots,
             policy,
+            retention,
             mark: tokio::sync::Mutex::new(mark),
         }
     }
 
     /// Takes a snapshot if the policy says one is due, given the log's
-    /// counters now.
+    /// counters now, then applies the retention (whose failure only
+    /// warns: the snapshot is taken, and the next pass tries again).
     pub(super) async fn take_if_due(
         &self,
         stats: &LogStats,
@@ -113,6 +118,26 @@ impl Snapshotter {
                 bytes: stats.bytes,
                 at_micros: now_micros(),
             };
+            let pass = retain(
+                &*self.store,
+                &*self.snapshots,
+                &self.retention,
+                now_micros(),
+            )
+            .await;
+            match pass {
+                Ok(r) if r.segments_removed > 0 || !r.snapshots_removed.is_empty() => {
+                    tracing::info!(
+                        first_offset = r.first_offset,
+                        segments = r.segments_removed,
+                        bytes = r.bytes_removed,
+                        snapshots = r.snapshots_removed.len(),
+                        "retention removed history"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("{e}"),
+            }
         }
         Ok(taken)
     }
