@@ -211,7 +211,7 @@ enum Command {
     },
     /// Verify every frame of a log; exit 1 and list each bad frame if any.
     #[command(
-        after_help = "Examples:\n  interstice check-log ./my-log\n  interstice check-log ./my-log --repair        # cut before the damage (bytes kept in quarantine)"
+        after_help = "Examples:\n  interstice check-log ./my-log\n  interstice check-log ./my-log --repair        # cut before the damage (bytes kept in quarantine)\n  interstice check-log ./my-log --snapshots     # and every snapshot against a replay"
     )]
     CheckLog {
         /// The log.
@@ -224,6 +224,10 @@ enum Command {
         /// damage.
         #[arg(long, requires = "repair")]
         yes: bool,
+        /// Also check every snapshot: its bytes, and its state against a
+        /// replay to its offset from the snapshot before it.
+        #[arg(long, conflicts_with = "repair")]
+        snapshots: bool,
     },
 }
 
@@ -308,12 +312,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Snapshot { log } => snapshots::run(args, log).await?,
-        Command::CheckLog { log, repair, yes } => {
+        Command::CheckLog {
+            log,
+            repair,
+            yes,
+            snapshots,
+        } => {
             let repair = check::Repair {
                 cut: *repair,
                 dropping_valid: *yes,
             };
-            if !check::run(args, log, repair).await? {
+            let frames_ok = check::run(args, log, repair).await?;
+            let snapshots_ok = !*snapshots || check::snapshots(args, log).await?;
+            if !(frames_ok && snapshots_ok) {
                 return Ok(ExitCode::FAILURE);
             }
         }

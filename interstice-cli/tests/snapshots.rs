@@ -78,6 +78,17 @@ fn snapshots_are_taken_used_and_passed_over_when_damaged() {
     let out = ok(&["replay", log, "--to-offset", "7"]);
     assert!(out.contains("from the snapshot at offset 6"), "{out}");
 
+    let out = ok(&["check-log", log, "--snapshots"]);
+    assert!(out.contains("snapshot 6 ("), "{out}");
+    assert!(
+        out.contains("matches a replay from the start of the log"),
+        "{out}"
+    );
+    assert!(
+        out.contains("matches a replay from the snapshot at 6"),
+        "{out}"
+    );
+
     // The newest snapshot damaged: passed over with a warning naming it.
     let newest = dir.join("snapshots").join(&taken[1]);
     let mut bytes = std::fs::read(&newest).unwrap();
@@ -89,6 +100,10 @@ fn snapshots_are_taken_used_and_passed_over_when_damaged() {
     assert!(out.contains("checksum mismatch"), "{out}");
     let out = ok(&["query", log, "hello.greetings"]);
     assert!(out.contains("(4 rows)"), "{out}");
+    let out = interstice(&["check-log", log, "--snapshots"]);
+    assert!(!out.status.success(), "a damaged snapshot fails the check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BAD: damaged snapshot"), "{text}");
     // Strict recovery refuses instead.
     let out = interstice(&["replay", log, "--recovery", "strict"]);
     assert!(!out.status.success());

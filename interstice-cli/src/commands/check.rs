@@ -1,6 +1,7 @@
-//! `interstice check-log LOG [--repair [--yes]]`
+//! `interstice check-log LOG [--repair [--yes]] [--snapshots]`
 
 use anyhow::{Result, bail};
+use interstice_core::snapshot_check::{Compared, check_snapshots};
 use interstice_log::Damage;
 
 use crate::location::{Access, LogArgs};
@@ -19,12 +20,18 @@ pub struct Repair {
 pub async fn run(args: &LogArgs, log: &str, repair: Repair) -> Result<bool> {
     let store = args.open(log, Access::ReadOnly).await?;
     let report = store.verify().await?;
+    let first = store.first_offset().await?;
     println!(
-        "{log}: {} segments, {} commits, {} bytes, last offset {}",
+        "{log}: {} segments, {} commits, {} bytes, last offset {}{}",
         report.segments,
         report.commits,
         report.bytes,
-        report.last_offset.map_or("none".into(), |o| o.to_string())
+        report.last_offset.map_or("none".into(), |o| o.to_string()),
+        if first > 0 {
+            format!(" (it starts at offset {first}: retention removed the commits before)")
+        } else {
+            String::new()
+        }
     );
     if report.is_clean() {
         println!("every frame is valid");
@@ -75,4 +82,38 @@ pub async fn run(args: &LogArgs, log: &str, repair: Repair) -> Result<bool> {
         println!("  {q}");
     }
     Ok(true)
+}
+
+/// Checks every snapshot of `log` (`--snapshots`); `Ok(false)` when one is
+/// damaged or differs from the log.
+pub async fn snapshots(args: &LogArgs, log: &str) -> Result<bool> {
+    let store = args.open(log, Access::ReadOnly).await?;
+    let snapshots = args.snapshot_store_always(log)?;
+    let checks = check_snapshots(&*store, snapshots.clone()).await?;
+    if checks.is_empty() {
+        println!("no snapshots in {}", snapshots.location());
+        return Ok(true);
+    }
+    let mut sound = true;
+    for c in &checks {
+        match &c.verdict {
+            Ok(Compared::Replay(from)) => println!(
+                "snapshot {} ({} bytes): matches a replay from {}",
+                c.offset,
+                c.bytes,
+                from.map_or("the start of the log".into(), |o| format!(
+                    "the snapshot at {o}"
+                ))
+            ),
+            Ok(Compared::NothingToCompare) => println!(
+                "snapshot {} ({} bytes): sound; nothing to compare it with (the log starts after the state before it)",
+                c.offset, c.bytes
+            ),
+            Err(reason) => {
+                sound = false;
+                println!("snapshot {} ({} bytes): BAD: {reason}", c.offset, c.bytes);
+            }
+        }
+    }
+    Ok(sound)
 }
