@@ -18,8 +18,8 @@ use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
-    call, check, compact, diff, dump, inspect, publish, query, remote, replay, replay_check,
-    schema, serve, validate,
+    backup, call, check, compact, diff, dump, inspect, publish, query, remote, replay,
+    replay_check, schema, serve, validate,
 };
 use location::LogArgs;
 
@@ -209,6 +209,27 @@ enum Command {
         /// The log.
         log: String,
     },
+    /// Copy a log and its snapshots to DEST (a directory or s3://...),
+    /// consistently while a node writes it; later runs copy only what is
+    /// new.
+    #[command(
+        after_help = "Examples:\n  interstice backup ./my-log s3://backups/my-log --s3-endpoint http://127.0.0.1:3900\n  interstice backup ./my-log /mnt/backup/my-log   # again later: only the new commits"
+    )]
+    Backup {
+        /// The log.
+        log: String,
+        /// Where the copy goes (created when missing).
+        dest: String,
+    },
+    /// Copy a backup into a new log, which then opens to the backup's
+    /// state (docs/operations.md: moving a node).
+    #[command(after_help = "Example:\n  interstice restore s3://backups/my-log ./my-log")]
+    Restore {
+        /// The backup.
+        backup: String,
+        /// The new log (must hold no commits).
+        log: String,
+    },
     /// Verify every frame of a log; exit 1 and list each bad frame if any.
     #[command(
         after_help = "Examples:\n  interstice check-log ./my-log\n  interstice check-log ./my-log --repair        # cut before the damage (bytes kept in quarantine)\n  interstice check-log ./my-log --snapshots     # and every snapshot against a replay"
@@ -312,6 +333,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Snapshot { log } => snapshots::run(args, log).await?,
+        Command::Backup { log, dest } => backup::run(args, log, dest).await?,
+        Command::Restore { backup, log } => backup::restore(args, backup, log).await?,
         Command::CheckLog {
             log,
             repair,

@@ -142,3 +142,88 @@ fn retention_flags_bound_the_log_and_opening_still_sees_everything() {
     let out = interstice(&["snapshot", log, "--retain-history", "10"]);
     assert!(!out.status.success());
 }
+
+/// Runs `interstice` with Garage's address and test credentials.
+fn with_garage(args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend([
+        "--s3-endpoint",
+        "http://127.0.0.1:3900",
+        "--s3-region",
+        "garage",
+        "--s3-single-writer",
+    ]);
+    Command::new(env!("CARGO_BIN_EXE_interstice"))
+        .args(&all)
+        .env("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        )
+        .output()
+        .unwrap()
+}
+
+fn garage_ok(args: &[&str]) -> String {
+    let out = with_garage(args);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "interstice {args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn a_backup_taken_while_a_node_writes_goes_to_s3_and_restores_to_disk() {
+    assert!(
+        std::net::TcpStream::connect("127.0.0.1:3900").is_ok(),
+        "Garage is not running at 127.0.0.1:3900: start it with scripts/s3-servers.sh start (scripts/test.sh does it)"
+    );
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("log");
+    let log = dir.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    let node = common::Serving::start(log, &[], None);
+    let call = |name: &str| {
+        ok(&[
+            "call",
+            "--node",
+            &node.url,
+            "hello.hello",
+            &format!("[\"{name}\"]"),
+        ]);
+    };
+    for i in 0..5 {
+        call(&format!("early{i}"));
+    }
+    // Both read the log while the node holds it.
+    ok(&["snapshot", log]);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let remote = format!("s3://interstice-test/backup-{nanos}");
+    let out = garage_ok(&["backup", log, &remote]);
+    assert!(out.contains("from the snapshot of"), "{out}");
+    for i in 0..3 {
+        call(&format!("late{i}"));
+    }
+    let out = garage_ok(&["backup", log, &remote]);
+    assert!(!out.contains("from the snapshot of"), "incremental: {out}");
+    assert!(!out.contains("copied 0 commits"), "{out}");
+    let (stopped, _) = node.terminate();
+    assert!(stopped);
+
+    let restored = t.path().join("restored");
+    let restored = restored.to_str().unwrap();
+    garage_ok(&["restore", &remote, restored]);
+    let expected = ok(&["query", log, "hello.greetings", "--format", "csv"]);
+    assert!(expected.contains("late2"), "{expected}");
+    assert_eq!(
+        ok(&["query", restored, "hello.greetings", "--format", "csv"]),
+        expected
+    );
+    // A restore never writes over a log.
+    let out = with_garage(&["restore", &remote, restored]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a log"));
+}

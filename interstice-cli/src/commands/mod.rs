@@ -1,5 +1,6 @@
 //! One module per command; each is glue over the library crates.
 
+pub mod backup;
 pub mod call;
 pub mod check;
 pub mod compact;
