@@ -22,6 +22,10 @@ pub struct LogArgs {
     /// When a commit counts as durable: `sync`, `batch:<ms>` or `none`.
     #[arg(long, default_value = "sync", global = true)]
     pub durability: Durability,
+    /// Start a new segment once the last one reaches this many bytes (on
+    /// disk; retention removes whole segments).
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = LogOptions::default().segment_size)]
+    pub segment_size: u64,
     /// S3 endpoint (else AWS_ENDPOINT_URL).
     #[arg(long, env = "AWS_ENDPOINT_URL", global = true, hide_env_values = true)]
     pub s3_endpoint: Option<String>,
@@ -161,6 +165,7 @@ impl LogArgs {
         let opts = LogOptions::default()
             .recovery(self.recovery)
             .durability(self.durability)
+            .segment_size(self.segment_size)
             .read_only(access == Access::ReadOnly)
             .create(access == Access::Create);
         self.open_with(log, opts).await
@@ -173,6 +178,7 @@ impl LogArgs {
         let opts = LogOptions::default()
             .recovery(self.recovery)
             .durability(self.durability)
+            .segment_size(self.segment_size)
             .max_frame_size(max_frame_size)
             .create(true);
         self.open_with(log, opts).await

@@ -227,3 +227,41 @@ fn a_backup_taken_while_a_node_writes_goes_to_s3_and_restores_to_disk() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a log"));
 }
+
+#[test]
+fn a_log_whose_beginning_was_removed_still_inspects_dumps_and_checks() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("log");
+    let log = dir.to_str().unwrap();
+    let small = ["--segment-size", "200", "--durability", "none"];
+    let with = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(small);
+        ok(&all)
+    };
+    with(&["publish", log, &wasm("hello")]);
+    for i in 0..8 {
+        with(&["call", log, "hello.hello", &format!("[\"n{i}\"]")]);
+    }
+    with(&["snapshot", log, "--retain-snapshots", "1"]);
+    let out = ok(&["check-log", log]);
+    assert!(out.contains("it starts at offset"), "{out}");
+    assert!(out.contains("every frame is valid"), "{out}");
+    // Opening goes through the snapshot; the state is whole.
+    let out = ok(&["query", log, "hello.greetings"]);
+    assert!(out.contains("(8 rows)"), "{out}");
+    let out = ok(&["log-inspect", log]);
+    assert!(out.contains("starts at offset"), "{out}");
+    let out = ok(&["log-dump", log, "--format", "json"]);
+    assert!(out.contains("schemas of the snapshot"), "{out}");
+    let out = ok(&["replay-check", log]);
+    assert!(out.contains("checked from a snapshot"), "{out}");
+    let out = ok(&["schema", log]);
+    assert!(out.contains("hello"), "{out}");
+    // Without the snapshot, opening names what is missing.
+    std::fs::remove_dir_all(dir.join("snapshots")).unwrap();
+    let out = interstice(&["query", log, "hello.greetings"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the log starts at offset"), "{err}");
+}

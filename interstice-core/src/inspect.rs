@@ -48,6 +48,14 @@ impl Decoder {
         Self::default()
     }
 
+    /// A decoder that knows the modules of `db` (a snapshot's state): for
+    /// a log whose beginning, and its module records, retention removed.
+    pub fn with_modules(db: &crate::db::Database) -> Self {
+        Self {
+            modules: db.modules().map(|m| (m.id, m.schema.clone())).collect(),
+        }
+    }
+
     /// The schema of module `id` as of the commits decoded so far.
     pub fn module(&self, id: u32) -> Option<&ModuleSchema> {
         self.modules.get(&id)

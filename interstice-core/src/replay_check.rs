@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use interstice_abi::ModuleSchema;
+use interstice_log::snapshot::SnapshotStore;
 use interstice_log::{Commit, LogStore, ModuleRecord, Mutation, MutationKind};
 
 use crate::db::{Database, WriteSet};
@@ -40,6 +41,9 @@ pub struct Divergence {
 /// What [`replay_check`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
+    /// The first commit checked: 0, or (on a log whose beginning
+    /// retention removed) the one after the oldest usable snapshot.
+    pub from: u64,
     /// Commits read.
     pub commits: u64,
     /// Invocations re-executed (each twice).
@@ -50,15 +54,41 @@ pub struct CheckReport {
 
 /// Re-executes every invocation of the log in `store` twice (see the
 /// module docs). Fails only when the log cannot be read or replayed.
+///
+/// On a log whose beginning retention removed, the check starts from the
+/// oldest snapshot in `snapshots` that loads and whose commit the log
+/// holds ([`CheckReport::from`]).
 pub async fn replay_check(
     store: &dyn LogStore,
+    snapshots: Option<&dyn SnapshotStore>,
     limits: Limits,
 ) -> Result<CheckReport, ReplayError> {
     let host = WasmHost::new(limits);
-    let mut db = Database::new();
-    let mut modules: Arc<HashMap<u32, Arc<CompiledModule>>> = Arc::default();
     let mut report = CheckReport::default();
-    let mut commits = store.read_from(0).await?;
+    let first = store.first_offset().await?;
+    let (db, from) = match snapshots {
+        _ if first == 0 => (Database::new(), 0),
+        Some(snapshots) => oldest_usable(store, snapshots, first).await?,
+        None => {
+            let skipped = Vec::new();
+            return Err(ReplayError::NoStart { first, skipped });
+        }
+    };
+    let mut db = db;
+    report.from = from;
+    let mut modules: Arc<HashMap<u32, Arc<CompiledModule>>> = Arc::default();
+    for m in db.modules() {
+        let bad = |reason: String| ReplayError::BadModuleRecord {
+            offset: from,
+            reason,
+        };
+        let compiled = host.compile(&m.wasm).map_err(|e| bad(e.to_string()))?;
+        let linked = host
+            .link(m.id, m.schema.clone(), &compiled)
+            .map_err(|e| bad(e.to_string()))?;
+        Arc::make_mut(&mut modules).insert(m.id, Arc::new(linked));
+    }
+    let mut commits = store.read_from(from).await?;
     while let Some(commit) = commits.try_next().await? {
         report.commits += 1;
         if commit.invocation.reducer != PUBLISH_INVOCATION {
@@ -98,6 +128,33 @@ pub async fn replay_check(
         }
     }
     Ok(report)
+}
+
+/// The state of the oldest snapshot at or after `first` that loads and
+/// whose commit the log holds, and the offset after it.
+async fn oldest_usable(
+    store: &dyn LogStore,
+    snapshots: &dyn SnapshotStore,
+    first: u64,
+) -> Result<(Database, u64), ReplayError> {
+    let mut skipped = Vec::new();
+    for offset in snapshots.list().await?.into_iter().filter(|&o| o >= first) {
+        let state = match crate::snapshot::load(snapshots.get(offset).await?) {
+            Ok(state) => state,
+            Err(e) => {
+                skipped.push(format!("snapshot {offset}: {e}"));
+                continue;
+            }
+        };
+        let commit = store.read_from(offset).await?.try_next().await?;
+        if commit.is_some_and(|c| c.timestamp == state.header.timestamp) {
+            return Ok((state.db, offset + 1));
+        }
+        skipped.push(format!(
+            "snapshot {offset}: not taken after this log's commit {offset}"
+        ));
+    }
+    Err(ReplayError::NoStart { first, skipped })
 }
 
 /// Runs the commit's invocation on `db` and undoes it; its mutations, or

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use futures::TryStreamExt;
-use interstice_core::inspect::{DecodedCommit, Decoder};
+use interstice_core::inspect::DecodedCommit;
 use interstice_core::json::to_json;
 use serde_json::{Value as Json, json};
 
@@ -56,8 +56,8 @@ pub fn records(d: &DecodedCommit) -> Vec<Json> {
 
 pub async fn run(args: &LogArgs, log: &str, format: Format) -> Result<()> {
     let store = args.open(log, Access::ReadOnly).await?;
-    let mut commits = store.read_from(args.first_offset()).await?;
-    let mut decoder = Decoder::new();
+    let (from, mut decoder) = super::log_start(args, log, &*store).await?;
+    let mut commits = store.read_from(from).await?;
     let mut csv = csv::Writer::from_writer(std::io::stdout());
     if let Format::Csv = format {
         csv.write_record(CSV_COLUMNS)?;

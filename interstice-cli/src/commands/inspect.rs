@@ -5,7 +5,6 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use futures::TryStreamExt;
-use interstice_core::inspect::Decoder;
 use interstice_core::json::to_json;
 
 use crate::location::{Access, LogArgs};
@@ -48,9 +47,10 @@ pub async fn run(args: &LogArgs, log: &str, f: &Filter) -> Result<()> {
     let since = micros(&f.since, "since")?;
     let until = micros(&f.until, "until")?;
     let store = args.open(log, Access::ReadOnly).await?;
-    // Module records come first in a log: always decode from its start.
-    let mut commits = store.read_from(args.first_offset()).await?;
-    let mut decoder = Decoder::new();
+    // Module records come first in a log: always decode from its start
+    // (or, when retention removed it, from a snapshot's schemas).
+    let (from, mut decoder) = super::log_start(args, log, &*store).await?;
+    let mut commits = store.read_from(from).await?;
     let mut shown = 0;
     while let Some(commit) = commits.try_next().await? {
         let d = decoder.decode(commit);

@@ -9,12 +9,22 @@ use crate::location::{Access, LogArgs};
 /// `Ok(false)` on a divergence.
 pub async fn run(args: &LogArgs, log: &str) -> Result<bool> {
     let store = args.open(log, Access::ReadOnly).await?;
-    let report = replay_check(&*store, Limits::default()).await?;
+    let snapshots = args.snapshot_store(log)?;
+    let report = replay_check(&*store, snapshots.as_deref(), Limits::default()).await?;
     match report.divergence {
         None => {
             println!(
-                "{log}: {} commits; {} invocations re-executed twice, each reproducing the logged mutations",
-                report.commits, report.executed
+                "{log}: {} commits{}; {} invocations re-executed twice, each reproducing the logged mutations",
+                report.commits,
+                if report.from > 0 {
+                    format!(
+                        " from offset {} (the log starts later; checked from a snapshot)",
+                        report.from
+                    )
+                } else {
+                    String::new()
+                },
+                report.executed
             );
             Ok(true)
         }
