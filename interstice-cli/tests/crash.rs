@@ -161,10 +161,31 @@ async fn check(url: &str, ledger: &Ledger, cycle: u32) -> usize {
 
 #[test]
 fn kill_9_loses_no_acknowledged_commit() {
+    harness("kill-9", &[], 50);
+}
+
+/// The same with snapshots every 30 commits, two kept, and small segments,
+/// so that kills land while snapshots are written and segments removed.
+#[test]
+fn kill_9_with_snapshots_and_retention_loses_no_acknowledged_commit() {
+    let flags = [
+        "--snapshot-every-commits",
+        "30",
+        "--retain-snapshots",
+        "2",
+        "--segment-size",
+        "8192",
+    ];
+    harness("kill-9-snapshots", &flags, 25);
+}
+
+/// Kills a node started with `flags` `cycles` times (or
+/// `INTERSTICE_CRASH_CYCLES`), checking everything after each restart.
+fn harness(name: &str, flags: &[&str], cycles: u32) {
     let cycles: u32 = std::env::var("INTERSTICE_CRASH_CYCLES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
+        .unwrap_or(cycles);
     let seed: u64 = std::env::var("INTERSTICE_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -174,7 +195,7 @@ fn kill_9_loses_no_acknowledged_commit() {
                 .unwrap()
                 .as_nanos() as u64
         });
-    println!("kill -9 harness: {cycles} cycles, INTERSTICE_CRASH_SEED={seed}");
+    println!("{name} harness {flags:?}: {cycles} cycles, INTERSTICE_CRASH_SEED={seed}");
     let mut rng = Rng(seed | 1);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log").display().to_string();
@@ -185,7 +206,7 @@ fn kill_9_loses_no_acknowledged_commit() {
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let mut torn_tails = 0;
     let mut last_accounts = 0;
-    let mut node = Serving::start(&log, &[], None);
+    let mut node = Serving::start(&log, flags, None);
     for cycle in 0..cycles {
         let callers: Vec<_> = (0..CALLERS)
             .map(|c| {
@@ -202,7 +223,7 @@ fn kill_9_loses_no_acknowledged_commit() {
             }
         });
 
-        node = Serving::start(&log, &[], None);
+        node = Serving::start(&log, flags, None);
         let accounts = {
             let l = ledger.lock().unwrap();
             tokio.block_on(check(&node.url, &l, cycle))
@@ -215,18 +236,29 @@ fn kill_9_loses_no_acknowledged_commit() {
         }
     }
     torn_tails += node.kill().matches("invalid tail").count();
+    if flags.contains(&"--retain-snapshots") {
+        let out = interstice(&["check-log", &log], None);
+        assert!(
+            text(&out).contains("it starts at offset"),
+            "retention removed nothing: {}",
+            text(&out)
+        );
+    }
     let out = interstice(&["replay-check", &log], None);
     assert!(out.status.success(), "{}", text(&out));
     let l = ledger.lock().unwrap();
+    let snapshots =
+        std::fs::read_dir(dir.path().join("log").join("snapshots")).map_or(0, |d| d.count());
     let line = format!(
-        "{cycles} SIGKILLs of `interstice serve` under 8 callers: {} opens and {} transfers \
+        "{cycles} SIGKILLs of `interstice serve {}` under 8 callers ({snapshots} snapshots left): {} opens and {} transfers \
          acknowledged (of {} and {} sent), every one present; {last_accounts} accounts, \
          balances and audit consistent after every restart; {torn_tails} torn tails cut; \
          replay-check identical (seed {seed})",
+        flags.join(" "),
         l.acked_opens.len(),
         l.acked_transfers,
         l.attempted_opens.len(),
         l.attempted_transfers
     );
-    interstice_log::conformance::report_counts(env!("CARGO_TARGET_TMPDIR"), "kill-9", &line);
+    interstice_log::conformance::report_counts(env!("CARGO_TARGET_TMPDIR"), name, &line);
 }
