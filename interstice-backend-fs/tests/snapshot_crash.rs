@@ -69,3 +69,81 @@ async fn a_snapshot_put_is_all_or_nothing_at_every_power_cut() {
         );
     }
 }
+
+/// A power cut at every file operation of removing a log's prefix: the
+/// log opens afterwards, starting at the old first offset or the new one,
+/// with every commit from there intact; a writer's open removes what the
+/// pass left behind.
+#[tokio::test]
+async fn removing_a_prefix_survives_a_power_cut_at_every_step() {
+    use interstice_backend_fs::FsLogStore;
+    use interstice_log::conformance::append_samples;
+    use interstice_log::{Durability, LogOptions, LogStore, LogStoreExt};
+
+    let opts = || {
+        LogOptions::default()
+            .create(true)
+            .durability(Durability::Sync)
+            .segment_size(600)
+    };
+    let log = "/sim/log/l";
+    let setup = || async {
+        let fs = fresh();
+        let store = FsLogStore::open_on(Arc::new(fs.clone()), log, opts()).unwrap();
+        let all = append_samples(&store, 40, 2).await;
+        (fs, store, all)
+    };
+    // How many operations the pass takes.
+    let (probe, store, _) = setup().await;
+    let before: u64 = probe.ops().values().sum();
+    let report = store.remove_before(30).await.unwrap();
+    let ops = probe.ops().values().sum::<u64>() - before;
+    let new_first = report.first_offset;
+    assert!(new_first > 0 && report.removed.len() > 1, "{report:?}");
+
+    for cut in 0..=ops {
+        let (fs, store, all) = setup().await;
+        fs.cut_power_after(cut);
+        let done = store.remove_before(30).await.is_ok();
+        let step = fs.died_at().unwrap_or("(none)");
+        drop(store);
+        fs.power_loss(Some(cut + 7));
+        let what = format!("power cut at operation {cut} ({step}) of removing a prefix");
+        let ro = opts().read_only(true).create(false);
+        let reader = FsLogStore::open_on(Arc::new(fs.clone()), log, ro).expect(&what);
+        let first = reader.first_offset().await.unwrap();
+        assert!(
+            first == 0 || first == new_first,
+            "{what}: starts at {first}"
+        );
+        assert!(
+            !done || first == new_first,
+            "{what}: a finished pass was undone"
+        );
+        assert_eq!(
+            reader.read_all(first).await.unwrap(),
+            all[first as usize..],
+            "{what}"
+        );
+        drop(reader);
+        let writer = FsLogStore::open_on(Arc::new(fs.clone()), log, opts()).expect(&what);
+        assert_eq!(writer.first_offset().await.unwrap(), first, "{what}");
+        assert_eq!(writer.next_offset().await.unwrap(), 40, "{what}");
+        use interstice_backend_fs::vfs::Vfs;
+        let stale: Vec<String> = fs
+            .list(std::path::Path::new(log))
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.ends_with(".log") && n[..20].parse::<u64>().unwrap() < first)
+            .collect();
+        assert!(stale.is_empty(), "{what}: leftovers {stale:?}");
+    }
+    let line = format!(
+        "power cut at each of the {ops} operations of removing a log prefix: the log opens at the old or the new start, nothing after it lost"
+    );
+    interstice_log::conformance::report_counts(
+        env!("CARGO_TARGET_TMPDIR"),
+        "power-loss-retention",
+        &line,
+    );
+}
