@@ -4,7 +4,8 @@
 //! bare wasmtime instantiate-and-call of the same module; 1-row
 //! insert transactions/s with durability `none`, and with `sync` on the
 //! disk backend at 1, 8 and 64 concurrent callers; and SQLite (WAL,
-//! `synchronous=FULL`, one row per transaction). Run with
+//! `synchronous=FULL`, one row per transaction); and the 64-caller `sync`
+//! row again while snapshots are taken back to back. Run with
 //! `cargo bench -p interstice-core`; `INTERSTICE_BENCH_SECS` sets seconds
 //! per row (default 2).
 
@@ -20,19 +21,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use interstice_abi::{Value, encode_value};
-use interstice_backend_fs::FsLogStore;
-use interstice_core::{Runtime, RuntimeConfig};
+use interstice_backend_fs::{FsLogStore, FsSnapshotStore};
+use interstice_core::retention::Retention;
+use interstice_core::{Runtime, RuntimeConfig, SnapshotPolicy};
 use interstice_log::{Durability, LogOptions};
 
 async fn runtime(dir: &std::path::Path, durability: Durability) -> Runtime {
+    runtime_with(dir, durability, RuntimeConfig::default()).await
+}
+
+async fn runtime_with(
+    dir: &std::path::Path,
+    durability: Durability,
+    config: RuntimeConfig,
+) -> Runtime {
     let store = FsLogStore::open(
         dir,
         LogOptions::default().create(true).durability(durability),
     )
     .unwrap();
-    let (rt, _) = Runtime::open(Arc::new(store), RuntimeConfig::default())
-        .await
-        .unwrap();
+    let (rt, _) = Runtime::open(Arc::new(store), config).await.unwrap();
     rt.publish(&wasm_modules::counter_alone()).await.unwrap();
     rt
 }
@@ -187,6 +195,34 @@ fn main() {
                 ..Default::default()
             });
         }
+        if wants("sync64snap") {
+            // Snapshots back to back (a new one as soon as a commit is
+            // not in one), built beside the calls from the durable log.
+            let dir = tmp.path().join("sync-64-snapshots");
+            let config = RuntimeConfig {
+                snapshots: Some(Arc::new(FsSnapshotStore::new(&dir))),
+                snapshot_policy: SnapshotPolicy {
+                    every_commits: Some(1),
+                    ..SnapshotPolicy::default()
+                },
+                retention: Retention {
+                    keep_snapshots: Some(2),
+                    history: None,
+                },
+                ..RuntimeConfig::default()
+            };
+            let r = runtime_with(&dir, Durability::Sync, config).await;
+            let (ops, elapsed) = calls(&r, "add", 64, secs).await;
+            let taken = std::fs::read_dir(dir.join("snapshots")).map_or(0, |d| d.count());
+            println!("(snapshots left with two kept: {taken})");
+            rows.push(Measured {
+                what: "1-row insert tx, sync, snapshotting".into(),
+                callers: 64,
+                ops,
+                elapsed,
+                ..Default::default()
+            });
+        }
     });
     if only.is_some() {
         for r in &rows {
@@ -260,5 +296,11 @@ fn main() {
         "target: 64 callers with sync >= 30x SQLite: {:.1}x -> {}",
         sync64 / sqlite_rate,
         verdict(sync64 >= 30.0 * sqlite_rate)
+    );
+    let with_snapshots = rate("1-row insert tx, sync, snapshotting");
+    println!(
+        "target: 64 callers with sync at most 10% slower while snapshots run: {:.1}% -> {}",
+        100.0 * (1.0 - with_snapshots / sync64),
+        verdict(with_snapshots >= 0.9 * sync64)
     );
 }

@@ -423,7 +423,7 @@ impl Runtime {
             }
         }
         if let Some(s) = &inner.snapshotter {
-            tokio::spawn(snapshotter::run(Arc::downgrade(&inner), s.clone()));
+            snapshotter::spawn(Arc::downgrade(&inner), s.clone());
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
         tokio::spawn(executor(Arc::downgrade(&inner), request_rx));

@@ -143,9 +143,42 @@ impl Snapshotter {
     }
 }
 
+/// Starts the background snapshotter on a thread of its own, at a lower
+/// CPU priority than the calls (nice 10), so that building a snapshot
+/// takes the time the executor does not need.
+pub(super) fn spawn(inner: Weak<Inner>, snapshotter: Arc<Snapshotter>) {
+    let started = std::thread::Builder::new()
+        .name("interstice-snapshots".into())
+        .spawn(move || {
+            lower_priority();
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(run(inner, snapshotter)),
+                Err(e) => tracing::error!("cannot start the snapshotter: {e}"),
+            }
+        });
+    if let Err(e) = started {
+        tracing::error!("cannot start the snapshotter: {e}");
+    }
+}
+
+/// Lowers this thread's CPU priority (Linux: nice 10 for this thread
+/// only); best effort.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take plain integers and touch no
+    // memory of ours.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
 /// Runs until the runtime is gone or stopped: after each durable batch
 /// (or the policy's interval), takes a snapshot if one is due.
-pub(super) async fn run(inner: Weak<Inner>, snapshotter: Arc<Snapshotter>) {
+async fn run(inner: Weak<Inner>, snapshotter: Arc<Snapshotter>) {
     let Some(mut durable) = inner.upgrade().map(|i| i.pipeline.durable()) else {
         return;
     };
