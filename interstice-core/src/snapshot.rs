@@ -20,6 +20,7 @@ use crate::db::Database;
 use crate::error::{SnapshotLoadError, SnapshotTakeError};
 use crate::replay::{ReplayEngine, ReplayOptions};
 use crate::subscriptions::Scheduled;
+use crate::table::Staged;
 
 /// The state a snapshot holds.
 #[derive(Debug)]
@@ -76,7 +77,6 @@ pub fn load(bytes: Bytes) -> Result<SnapshotState, SnapshotLoadError> {
         db: Database::new(),
         pending: Vec::new(),
         table: None,
-        rows: Vec::new(),
         seen: Default::default(),
     };
     for record in reader.records() {
@@ -98,9 +98,9 @@ fn inconsistent(reason: String) -> SnapshotLoadError {
 struct Loader {
     db: Database,
     pending: Vec<Scheduled>,
-    /// The table whose rows are being gathered: module, table, auto-inc.
-    table: Option<(u32, u32, u128)>,
-    rows: Vec<Bytes>,
+    /// The table whose rows are being staged: module, table, auto-inc,
+    /// and the rows so far.
+    table: Option<(u32, u32, u128, Staged)>,
     /// Tables whose record was read.
     seen: std::collections::BTreeSet<(u32, u32)>,
 }
@@ -108,7 +108,18 @@ struct Loader {
 impl Loader {
     fn take(&mut self, record: Record) -> Result<(), SnapshotLoadError> {
         match record {
-            Record::Row(row) => self.rows.push(row),
+            Record::Row(row) => {
+                let (module, table, _, staged) = self
+                    .table
+                    .as_mut()
+                    .expect("the reader checks rows follow a table");
+                let t = self
+                    .db
+                    .table(*module, *table)
+                    .expect("checked at its record");
+                t.stage(staged, &row)
+                    .map_err(|e| inconsistent(e.to_string()))?;
+            }
             Record::Module {
                 module_id,
                 schema_hash,
@@ -142,8 +153,8 @@ impl Loader {
                         table.hash()
                     )));
                 }
-                self.table = Some((module_id, table_id, next_auto_inc));
-                self.rows.reserve(rows.min(1 << 24) as usize);
+                let staged = table.staging(rows as usize);
+                self.table = Some((module_id, table_id, next_auto_inc, staged));
             }
             Record::Pending(p) => {
                 self.flush()?;
@@ -186,18 +197,16 @@ impl Loader {
         Ok(())
     }
 
-    /// Loads the gathered rows into their table.
+    /// Loads the staged rows into their table.
     fn flush(&mut self) -> Result<(), SnapshotLoadError> {
-        let Some((module, table, auto_inc)) = self.table.take() else {
+        let Some((module, table, auto_inc, staged)) = self.table.take() else {
             return Ok(());
         };
-        let rows = std::mem::take(&mut self.rows);
         let t = self
             .db
             .table_mut(module, table)
             .expect("checked when its record was read");
-        t.load_sorted(rows.iter().map(|r| &r[..]))
-            .map_err(|e| inconsistent(e.to_string()))?;
+        t.load(staged).map_err(|e| inconsistent(e.to_string()))?;
         t.set_auto_inc(auto_inc);
         Ok(())
     }

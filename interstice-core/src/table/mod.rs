@@ -106,6 +106,14 @@ pub struct Scan {
     last: Option<Key>,
 }
 
+/// Rows being loaded into a table (see [`Table::staging`]).
+#[derive(Debug)]
+pub(crate) struct Staged {
+    rows: Vec<Stored>,
+    /// Per index, its entries.
+    entries: Vec<Vec<Key>>,
+}
+
 /// The keys of one row: its primary key, and its key in each index.
 struct RowKeys {
     pk: Key,
@@ -505,45 +513,52 @@ impl Table {
         }
     }
 
-    /// Fills this empty table with encoded rows given in strictly
-    /// ascending primary-key order (a snapshot's), each checked and keyed
-    /// like a replayed insert, the B-trees built in one pass instead of a
-    /// search per row. Fails, leaving the table empty, on a bad row, rows
-    /// out of order, or two rows sharing a unique index key.
-    pub(crate) fn load_sorted<'a>(
-        &mut self,
-        rows: impl ExactSizeIterator<Item = &'a [u8]>,
-    ) -> Result<(), TableError> {
-        assert!(self.is_empty(), "loading into a table that has rows");
-        let mut stored: Vec<Stored> = Vec::with_capacity(rows.len());
-        let mut entries: Vec<Vec<Key>> = vec![Vec::with_capacity(rows.len()); self.indexes.len()];
-        for bytes in rows {
-            let keys = self.keys_of_encoded(bytes)?;
-            if let Some(prev) = stored.last()
-                && key::cmp_keys(prev.pk(), &keys.pk).is_ge()
-            {
-                return Err(self.bad_row("rows out of primary-key order".into()));
-            }
-            for (e, ikey) in entries.iter_mut().zip(&keys.indexes) {
-                e.push(crate::index::entry(ikey, &keys.pk));
-            }
-            stored.push(Stored::new(&keys.pk, bytes));
+    /// A staging area for loading this (empty) table with encoded rows
+    /// in strictly ascending primary-key order, as a snapshot holds them:
+    /// [`Table::stage`] each row, then [`Table::load`].
+    pub(crate) fn staging(&self, rows: usize) -> Staged {
+        let rows = rows.min(1 << 24);
+        Staged {
+            rows: Vec::with_capacity(rows),
+            entries: vec![Vec::with_capacity(rows); self.indexes.len()],
         }
+    }
+
+    /// Checks and keys one encoded row, like a replayed insert, into
+    /// `staged`; it must come after the rows staged before it.
+    pub(crate) fn stage(&self, staged: &mut Staged, bytes: &[u8]) -> Result<(), TableError> {
+        let keys = self.keys_of_encoded(bytes)?;
+        if let Some(prev) = staged.rows.last()
+            && key::cmp_keys(prev.pk(), &keys.pk).is_ge()
+        {
+            return Err(self.bad_row("rows out of primary-key order".into()));
+        }
+        for (e, ikey) in staged.entries.iter_mut().zip(&keys.indexes) {
+            e.push(crate::index::entry(ikey, &keys.pk));
+        }
+        staged.rows.push(Stored::new(&keys.pk, bytes));
+        Ok(())
+    }
+
+    /// Fills this empty table with the staged rows, the B-trees built in
+    /// one pass instead of a search per row. Fails, leaving the table
+    /// empty, when two rows share a unique index key.
+    pub(crate) fn load(&mut self, staged: Staged) -> Result<(), TableError> {
+        assert!(self.is_empty(), "loading into a table that has rows");
+        let Staged { rows, entries } = staged;
         for (i, e) in entries.into_iter().enumerate() {
             if let Err((_, pk)) = self.indexes[i].load(e) {
-                let row = stored[stored
+                let at = rows
                     .binary_search_by(|s| key::cmp_keys(s.pk(), &pk))
-                    .expect("a loaded row")]
-                .row()
-                .to_vec();
-                let err = self.unique_violation_at(i, &row);
-                self.indexes
-                    .iter_mut()
-                    .for_each(|ix| *ix = Index::new(ix.schema().clone()));
+                    .expect("an index entry has its row");
+                let err = self.unique_violation_at(i, rows[at].row());
+                for ix in &mut self.indexes {
+                    *ix = Index::new(ix.schema().clone());
+                }
                 return Err(err);
             }
         }
-        self.rows = Rows::from_sorted(stored);
+        self.rows = Rows::from_sorted(rows);
         Ok(())
     }
 
