@@ -49,22 +49,32 @@ pub struct LogArgs {
 #[derive(Args, Clone, Debug, Default)]
 pub struct SnapshotArgs {
     /// Take a snapshot once this many commits are not in one.
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        env = "INTERSTICE_SNAPSHOT_EVERY_COMMITS"
+    )]
     pub snapshot_every_commits: Option<u64>,
     /// Take a snapshot once this many bytes of log were written since the
     /// last one.
-    #[arg(long, global = true, value_name = "BYTES")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "BYTES",
+        env = "INTERSTICE_SNAPSHOT_EVERY_BYTES"
+    )]
     pub snapshot_every_bytes: Option<u64>,
     /// Take a snapshot once this long has passed since the last one (and
     /// something was committed): 90s, 10m, 1h...
-    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", env = "INTERSTICE_SNAPSHOT_EVERY", value_parser = humantime::parse_duration)]
     pub snapshot_every: Option<std::time::Duration>,
     /// Ignore snapshots: rebuild the state from the log alone.
     #[arg(long, global = true)]
     pub no_snapshots: bool,
     /// Keep the newest K snapshots, and let the log drop the commits
     /// before the oldest of them (after each snapshot taken).
-    #[arg(long, global = true, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, global = true, value_name = "K", env = "INTERSTICE_RETAIN_SNAPSHOTS", value_parser = clap::value_parser!(u64).range(1..))]
     pub retain_snapshots: Option<u64>,
     /// With --retain-snapshots: keep at least this much history in the
     /// log anyway: a number of commits, or a duration (36h, 7days).
@@ -72,6 +82,7 @@ pub struct SnapshotArgs {
         long,
         global = true,
         value_name = "DURATION|COMMITS",
+        env = "INTERSTICE_RETAIN_HISTORY",
         requires = "retain_snapshots"
     )]
     pub retain_history: Option<History>,

@@ -8,12 +8,27 @@ use std::process::{Command, Output};
 
 use common::wasm;
 
+/// The policy variables (`INTERSTICE_SNAPSHOT_EVERY_COMMITS`...) can turn
+/// snapshots on for a whole test run; these tests set their own.
+const POLICY_VARIABLES: [&str; 5] = [
+    "INTERSTICE_SNAPSHOT_EVERY_COMMITS",
+    "INTERSTICE_SNAPSHOT_EVERY_BYTES",
+    "INTERSTICE_SNAPSHOT_EVERY",
+    "INTERSTICE_RETAIN_SNAPSHOTS",
+    "INTERSTICE_RETAIN_HISTORY",
+];
+
+fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_interstice"));
+    c.env_remove("AWS_ENDPOINT_URL");
+    for v in POLICY_VARIABLES {
+        c.env_remove(v);
+    }
+    c
+}
+
 fn interstice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_interstice"))
-        .args(args)
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .unwrap()
+    command().args(args).output().unwrap()
 }
 
 /// Stdout, then stderr, of a command that must succeed.
@@ -153,7 +168,7 @@ fn with_garage(args: &[&str]) -> Output {
         "garage",
         "--s3-single-writer",
     ]);
-    Command::new(env!("CARGO_BIN_EXE_interstice"))
+    command()
         .args(&all)
         .env("AWS_ACCESS_KEY_ID", "GK0123456789abcdef01234567")
         .env(
