@@ -139,6 +139,35 @@ fn bare_wasmtime(secs: Duration) -> Measured {
     }
 }
 
+/// The 64-caller `sync` row while snapshots are taken back to back (a
+/// new one as soon as a commit is not in one), built beside the calls from
+/// the durable log, two kept.
+async fn while_snapshotting(dir: &std::path::Path, secs: Duration) -> Measured {
+    let config = RuntimeConfig {
+        snapshots: Some(Arc::new(FsSnapshotStore::new(dir))),
+        snapshot_policy: SnapshotPolicy {
+            every_commits: Some(1),
+            ..SnapshotPolicy::default()
+        },
+        retention: Retention {
+            keep_snapshots: Some(2),
+            history: None,
+        },
+        ..RuntimeConfig::default()
+    };
+    let r = runtime_with(dir, Durability::Sync, config).await;
+    let (ops, elapsed) = calls(&r, "add", 64, secs).await;
+    let taken = std::fs::read_dir(dir.join("snapshots")).map_or(0, |d| d.count());
+    println!("(snapshots left with two kept: {taken})");
+    Measured {
+        what: "1-row insert tx, sync, snapshotting".into(),
+        callers: 64,
+        ops,
+        elapsed,
+        ..Default::default()
+    }
+}
+
 fn main() {
     measure::no_transparent_huge_pages();
     let secs = measure::secs(2.0);
@@ -196,32 +225,7 @@ fn main() {
             });
         }
         if wants("sync64snap") {
-            // Snapshots back to back (a new one as soon as a commit is
-            // not in one), built beside the calls from the durable log.
-            let dir = tmp.path().join("sync-64-snapshots");
-            let config = RuntimeConfig {
-                snapshots: Some(Arc::new(FsSnapshotStore::new(&dir))),
-                snapshot_policy: SnapshotPolicy {
-                    every_commits: Some(1),
-                    ..SnapshotPolicy::default()
-                },
-                retention: Retention {
-                    keep_snapshots: Some(2),
-                    history: None,
-                },
-                ..RuntimeConfig::default()
-            };
-            let r = runtime_with(&dir, Durability::Sync, config).await;
-            let (ops, elapsed) = calls(&r, "add", 64, secs).await;
-            let taken = std::fs::read_dir(dir.join("snapshots")).map_or(0, |d| d.count());
-            println!("(snapshots left with two kept: {taken})");
-            rows.push(Measured {
-                what: "1-row insert tx, sync, snapshotting".into(),
-                callers: 64,
-                ops,
-                elapsed,
-                ..Default::default()
-            });
+            rows.push(while_snapshotting(&tmp.path().join("sync-64-snapshots"), secs).await);
         }
     });
     if only.is_some() {
