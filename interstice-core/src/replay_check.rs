@@ -66,7 +66,7 @@ pub async fn replay_check(
     let host = WasmHost::new(limits);
     let mut report = CheckReport::default();
     let first = store.first_offset().await?;
-    let (db, from) = match snapshots {
+    let (mut db, from) = match snapshots {
         _ if first == 0 => (Database::new(), 0),
         Some(snapshots) => oldest_usable(store, snapshots, first).await?,
         None => {
@@ -74,7 +74,6 @@ pub async fn replay_check(
             return Err(ReplayError::NoStart { first, skipped });
         }
     };
-    let mut db = db;
     report.from = from;
     let mut modules: Arc<HashMap<u32, Arc<CompiledModule>>> = Arc::default();
     for m in db.modules() {

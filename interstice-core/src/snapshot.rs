@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use interstice_abi::ModuleSchema;
 use interstice_log::snapshot::{
-    PendingCall, Record, SnapshotHeader, SnapshotReader, SnapshotStore, SnapshotWriter,
+    Record, SnapshotHeader, SnapshotReader, SnapshotStore, SnapshotWriter,
 };
 use interstice_log::{LogStore, ModuleRecord};
 
@@ -57,14 +57,7 @@ pub fn encode(db: &Database, header: SnapshotHeader, pending: &[Scheduled]) -> B
         }
     }
     for s in pending {
-        w.pending(&PendingCall {
-            cause: s.cause,
-            module: s.module.clone(),
-            reducer: s.reducer.clone(),
-            args: s.args.clone(),
-            depth: s.depth,
-            path: s.path.clone(),
-        });
+        w.pending(&s.into());
     }
     w.finish()
 }
@@ -158,14 +151,7 @@ impl Loader {
             }
             Record::Pending(p) => {
                 self.flush()?;
-                self.pending.push(Scheduled {
-                    cause: p.cause,
-                    module: p.module,
-                    reducer: p.reducer,
-                    args: p.args,
-                    depth: p.depth,
-                    path: p.path,
-                });
+                self.pending.push(p.into());
             }
         }
         Ok(())

@@ -25,6 +25,33 @@ pub struct Scheduled {
     pub path: Vec<String>,
 }
 
+/// A scheduled call as a snapshot keeps it (the same fields).
+impl From<&Scheduled> for interstice_log::snapshot::PendingCall {
+    fn from(s: &Scheduled) -> Self {
+        Self {
+            cause: s.cause,
+            module: s.module.clone(),
+            reducer: s.reducer.clone(),
+            args: s.args.clone(),
+            depth: s.depth,
+            path: s.path.clone(),
+        }
+    }
+}
+
+impl From<interstice_log::snapshot::PendingCall> for Scheduled {
+    fn from(p: interstice_log::snapshot::PendingCall) -> Self {
+        Self {
+            cause: p.cause,
+            module: p.module,
+            reducer: p.reducer,
+            args: p.args,
+            depth: p.depth,
+            path: p.path,
+        }
+    }
+}
+
 /// The reducer calls that `mutations` (committed at `cause`) trigger: in
 /// mutation order, then subscribing module id, then declaration order.
 pub fn triggered(
