@@ -18,7 +18,7 @@ use std::path::Path;
 use bytes::Bytes;
 use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
 use interstice_log::scan::{
-    SegmentFrames, SegmentScan, scan_from, scan_segment, skip_to_frame, skip_to_segment,
+    FrameMark, SegmentFrames, SegmentScan, scan_from, scan_segment, skip_to_frame, skip_to_segment,
 };
 use interstice_log::{BadFrame, Damage, Error, LogOptions, RecoveryMode, RecoveryReport};
 
@@ -41,6 +41,9 @@ pub(crate) struct SegmentMeta {
     pub len: u64,
     /// The segment's header, when recovery read a sound one.
     pub header: Option<SegmentHeader>,
+    /// Frames about every megabyte (of those recovery scanned or this
+    /// store appended): where a read from a later commit starts.
+    pub marks: Vec<FrameMark>,
 }
 
 impl SegmentMeta {
@@ -53,12 +56,27 @@ impl SegmentMeta {
             start_offset: first_offset,
             len: SEGMENT_HEADER_LEN as u64,
             header: Some(header),
+            marks: Vec::new(),
         }
     }
 
     /// Whether a writer with `max_frame_size` may append to this segment.
     pub fn accepts(&self, max_frame_size: u64) -> bool {
         self.header.is_some_and(|h| h.accepts(max_frame_size))
+    }
+
+    /// The mark a read of commit `from` starts at, when one is past the
+    /// first served frame.
+    pub fn mark_before(&self, from: u64) -> Option<FrameMark> {
+        interstice_log::scan::mark_before(&self.marks, from)
+            .filter(|m| m.position > self.start_pos && m.offset > self.start_offset)
+    }
+
+    /// The largest frame this segment may hold: what its header records,
+    /// else `configured`.
+    pub fn frame_limit(&self, configured: u64) -> u64 {
+        self.header
+            .map_or(configured, |h| h.frame_limit(configured))
     }
 
     /// Decodes the served frames of this segment from its valid bytes:
@@ -219,6 +237,7 @@ fn stat_segments(
                 start_offset: *first_offset,
                 len,
                 header: None,
+                marks: Vec::new(),
             })
         })
         .collect()
@@ -284,6 +303,7 @@ fn scan_segments(
             _ => scan_segment(&m.name, &buf, m.first_offset, max),
         };
         m.header = scan.header.clone().ok();
+        m.marks = scan.marks.clone();
         scanned.push(Scanned { index, scan, buf });
     }
     Ok(scanned)

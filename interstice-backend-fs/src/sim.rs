@@ -362,6 +362,18 @@ impl Vfs for SimFs {
         Ok(now[..end].to_vec())
     }
 
+    fn read_at(&self, path: &Path, at: u64, len: u64) -> io::Result<Vec<u8>> {
+        let st = self.state();
+        if st.died_at.is_some() {
+            return Err(power_off());
+        }
+        let i = Self::file_inode(&st, path)?;
+        let now = &st.inodes[&i].now;
+        let start = (at as usize).min(now.len());
+        let end = (at.saturating_add(len) as usize).min(now.len());
+        Ok(now[start..end].to_vec())
+    }
+
     fn create(&self, path: &Path, exclusive: bool) -> io::Result<Arc<dyn VfsFile>> {
         let mut st = self.state();
         self.op(&mut st, "create")?;

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
-use interstice_log::scan::{SegmentFrames, scan_segment};
+use interstice_log::scan::{SegmentFrames, add_mark, scan_segment};
 use interstice_log::{
     BadFrame, CommitBatch, CommitStream, Damage, Durability, Error, LogOptions, LogStore,
     PrefixReport, RecoveryReport, TruncateReport, VerifyReport,
@@ -256,7 +256,9 @@ impl Inner {
         if let Err((op, e)) = result {
             return Err(self.fail_append(&mut st, &*file, at, batch, op, e));
         }
-        st.segments.last_mut().expect("a segment exists").len += bytes.len() as u64;
+        let last = st.segments.last_mut().expect("a segment exists");
+        last.len += bytes.len() as u64;
+        add_mark(&mut last.marks, last.start_pos, first_offset, at);
         st.next_offset += count;
         if self.opts.durability == Durability::Sync {
             st.durable_before = st.next_offset;
@@ -547,12 +549,22 @@ impl Reader {
             if let Some(e) = expected.filter(|&e| e != seg.start_offset) {
                 return Err(missing(&seg.name, e, seg.start_offset));
             }
+            // The first segment read starts at the last mark before
+            // `from`, if any, reading only the bytes from there.
+            let mark = expected
+                .is_none()
+                .then(|| seg.mark_before(self.from))
+                .flatten();
+            let at = mark.map_or(0, |m| m.position);
+            let want = seg.len - at;
             let path = self.dir.join(&seg.name);
-            let len = seg.len;
             let vfs = self.vfs.clone();
-            let read = tokio::task::spawn_blocking(move || vfs.read(&path, Some(len)))
-                .await
-                .map_err(join_error)?;
+            let read = tokio::task::spawn_blocking(move || match mark {
+                Some(_) => vfs.read_at(&path, at, want),
+                None => vfs.read(&path, Some(want)),
+            })
+            .await
+            .map_err(join_error)?;
             let buf = match read {
                 Ok(buf) => buf,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -569,21 +581,30 @@ impl Reader {
                     ));
                 }
             };
-            if (buf.len() as u64) < len {
+            if (buf.len() as u64) < want {
                 return Err(Error::Corrupt(Box::new(BadFrame {
                     segment: seg.name.clone(),
-                    position: buf.len() as u64,
+                    position: at + buf.len() as u64,
                     offset: None,
-                    len: len - buf.len() as u64,
+                    len: want - buf.len() as u64,
                     damage: Damage::Frame(interstice_log::codec::FrameError::Truncated {
-                        needed: len,
-                        available: buf.len() as u64,
+                        needed: seg.len,
+                        available: at + buf.len() as u64,
                     }),
                 })));
             }
             let buf = Bytes::from(buf);
-            self.current = Some(seg.frames(buf, self.max_frame)?);
-            self.expected = Some(seg.start_offset);
+            self.current = Some(match mark {
+                Some(m) => SegmentFrames::from_mark(
+                    &seg.name,
+                    buf,
+                    at as usize,
+                    m.offset,
+                    seg.frame_limit(self.max_frame),
+                ),
+                None => seg.frames(buf, self.max_frame)?,
+            });
+            self.expected = Some(mark.map_or(seg.start_offset, |m| m.offset));
         }
     }
 }
@@ -755,7 +776,9 @@ fn truncate_locked(inner: &Inner, from: u64) -> Result<TruncateReport, Error> {
             st.zeroed_to = file.size().unwrap_or(cut);
             st.active = Some(file);
         }
-        st.segments.last_mut().expect("exists").len = cut;
+        let last = st.segments.last_mut().expect("exists");
+        last.len = cut;
+        last.marks.retain(|m| m.position < cut);
     }
     st.active_accepts = st
         .segments

@@ -11,7 +11,7 @@
 use std::any::Any;
 use std::fmt::Debug;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +35,8 @@ pub trait Vfs: Debug + Send + Sync + 'static {
     fn len(&self, path: &Path) -> io::Result<u64>;
     /// The first `len` bytes of a file (all of it when `None`).
     fn read(&self, path: &Path, len: Option<u64>) -> io::Result<Vec<u8>>;
+    /// Up to `len` bytes of a file from position `at` (fewer at its end).
+    fn read_at(&self, path: &Path, at: u64, len: u64) -> io::Result<Vec<u8>>;
     /// Creates a file, empty; with `exclusive`, fails if it exists.
     fn create(&self, path: &Path, exclusive: bool) -> io::Result<Arc<dyn VfsFile>>;
     /// Opens an existing file for reading and writing.
@@ -101,15 +103,19 @@ impl Vfs for RealFs {
     }
 
     fn read(&self, path: &Path, len: Option<u64>) -> io::Result<Vec<u8>> {
-        let file = File::open(path)?;
-        let mut buf = Vec::new();
         match len {
-            Some(len) => {
-                buf.reserve_exact(len as usize);
-                file.take(len).read_to_end(&mut buf)?
-            }
-            None => (&file).read_to_end(&mut buf)?,
-        };
+            Some(len) => self.read_at(path, 0, len),
+            // Sized from the file's length: no growing and copying.
+            None => fs::read(path),
+        }
+    }
+
+    fn read_at(&self, path: &Path, at: u64, len: u64) -> io::Result<Vec<u8>> {
+        let mut file = File::open(path)?;
+        let size = file.metadata()?.len();
+        file.seek(io::SeekFrom::Start(at))?;
+        let mut buf = Vec::with_capacity(len.min(size.saturating_sub(at)) as usize);
+        file.take(len).read_to_end(&mut buf)?;
         Ok(buf)
     }
 

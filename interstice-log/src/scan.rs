@@ -36,6 +36,40 @@ pub struct SegmentScan {
     /// made every commit before it durable by the time it wrote them, so
     /// damage to a commit before it is not a torn write.
     pub durable_after_damage: Option<u64>,
+    /// Frames of the valid prefix about every [`MARK_SPACING`] bytes, in
+    /// order: where a read of a later commit can start instead of at the
+    /// segment's first frame.
+    pub marks: Vec<FrameMark>,
+}
+
+/// How far apart, in bytes, the frames a [`FrameMark`] records are.
+pub const MARK_SPACING: u64 = 1 << 20;
+
+/// Where a frame starts in its segment, and the commit it carries: a
+/// place a read can start decoding from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameMark {
+    /// The commit's offset.
+    pub offset: u64,
+    /// The frame's byte position in its segment.
+    pub position: u64,
+}
+
+/// Adds a mark for the frame at `position` carrying `offset` to `marks`
+/// when it is at least [`MARK_SPACING`] bytes after the last one (or
+/// after `start`, the position of the segment's first frame).
+pub fn add_mark(marks: &mut Vec<FrameMark>, start: u64, offset: u64, position: u64) {
+    let last = marks.last().map_or(start, |m| m.position);
+    if position >= last + MARK_SPACING {
+        marks.push(FrameMark { offset, position });
+    }
+}
+
+/// The mark to start a read of commit `from` at: the last one at or
+/// before it.
+pub fn mark_before(marks: &[FrameMark], from: u64) -> Option<FrameMark> {
+    let i = marks.partition_point(|m| m.offset <= from);
+    i.checked_sub(1).map(|i| marks[i])
 }
 
 impl SegmentScan {
@@ -52,6 +86,7 @@ impl SegmentScan {
             bad: Vec::new(),
             valid_after_damage: false,
             durable_after_damage: None,
+            marks: Vec::new(),
         }
     }
 
@@ -205,12 +240,14 @@ fn scan_frames(
     let bad = |position: usize, offset: Option<u64>, len: usize, damage: Damage| {
         bad_frame(name, position, offset, len, damage)
     };
+    let start = pos as u64;
     while pos < buf.len() {
         match decode_frame(buf, pos, max_frame) {
             Ok((commit, len)) if expected.is_none_or(|e| commit.offset == e) => {
                 scan.commits += 1;
                 scan.last_offset = Some(commit.offset);
                 if in_prefix {
+                    add_mark(&mut scan.marks, start, commit.offset, pos as u64);
                     scan.prefix_last = Some(commit.offset);
                     scan.valid_end = (pos + len) as u64;
                 } else {
@@ -299,6 +336,8 @@ fn resync(buf: &Bytes, from: usize, min_offset: u64, max_frame: u64) -> Option<u
 pub struct SegmentFrames {
     name: String,
     buf: Bytes,
+    /// The segment position of `buf[0]`.
+    base: usize,
     pos: usize,
     expected: u64,
     max_frame: u64,
@@ -332,6 +371,7 @@ impl SegmentFrames {
         Ok(Self {
             name: name.to_owned(),
             buf,
+            base: 0,
             pos: SEGMENT_HEADER_LEN,
             expected: name_offset,
             max_frame,
@@ -347,7 +387,24 @@ impl SegmentFrames {
         Self {
             name: name.to_owned(),
             buf,
+            base: 0,
             pos,
+            expected: offset,
+            max_frame,
+            failed: false,
+        }
+    }
+
+    /// Decodes frames from `tail`, the bytes of segment `name` from
+    /// position `base` on, where a frame carrying `offset` starts (a
+    /// [`FrameMark`]); `max_frame` is the segment's frame limit. Errors
+    /// name positions in the whole segment.
+    pub fn from_mark(name: &str, tail: Bytes, base: usize, offset: u64, max_frame: u64) -> Self {
+        Self {
+            name: name.to_owned(),
+            buf: tail,
+            base,
+            pos: 0,
             expected: offset,
             max_frame,
             failed: false,
@@ -356,7 +413,7 @@ impl SegmentFrames {
 
     /// Byte position of the next frame in the segment.
     pub fn position(&self) -> usize {
-        self.pos
+        self.base + self.pos
     }
 
     /// The offset the next frame must carry.
@@ -391,7 +448,7 @@ impl Iterator for SegmentFrames {
         self.failed = true;
         Some(Err(Error::Corrupt(Box::new(BadFrame {
             segment: self.name.clone(),
-            position: self.pos as u64,
+            position: (self.base + self.pos) as u64,
             offset: Some(self.expected),
             len: (self.buf.len() - self.pos) as u64,
             damage,

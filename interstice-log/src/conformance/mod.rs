@@ -173,7 +173,8 @@ pub fn sample_commit(offset: u64, tag: &str) -> Commit {
     }
 }
 
-fn batch_of(commits: &[Commit]) -> CommitBatch {
+/// One batch of `commits` (consecutive offsets, at least one).
+pub fn batch_of(commits: &[Commit]) -> CommitBatch {
     let mut batch = CommitBatch::new(commits[0].offset);
     for c in commits {
         batch.push(c).expect("sample commits encode");
