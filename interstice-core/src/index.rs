@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
+use std::sync::{Arc, Mutex};
 
 use interstice_abi::IndexSchema;
 
@@ -33,6 +34,77 @@ impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
+}
+
+/// Index entries gathered for [`Index::load`], sorted as they come: each
+/// full run of [`EntrySorter::RUN`] entries is sorted on a thread of its
+/// own while the caller goes on producing entries (a snapshot load stages
+/// rows meanwhile), and [`EntrySorter::finish`] merges the runs.
+#[derive(Debug, Default)]
+pub(crate) struct EntrySorter {
+    current: Vec<Key>,
+    runs: Vec<Run>,
+}
+
+/// A full run of entries.
+#[derive(Debug)]
+enum Run {
+    /// Being sorted in the background.
+    Sorting(std::thread::JoinHandle<Vec<Key>>),
+    /// Sorted here, when no thread could be started.
+    Sorted(Vec<Key>),
+}
+
+impl EntrySorter {
+    /// Entries in a run: enough that a thread is worth starting.
+    const RUN: usize = 1 << 16;
+
+    pub(crate) fn push(&mut self, entry: Key) {
+        if self.current.capacity() == 0 {
+            self.current.reserve_exact(Self::RUN);
+        }
+        self.current.push(entry);
+        if self.current.len() == Self::RUN {
+            let run = Arc::new(Mutex::new(std::mem::take(&mut self.current)));
+            let theirs = run.clone();
+            let sorting = std::thread::Builder::new()
+                .name("index-sort".into())
+                .spawn(move || sorted(take(&theirs)));
+            // When no thread can be started the run is still in the slot.
+            self.runs.push(match sorting {
+                Ok(handle) => Run::Sorting(handle),
+                Err(_) => Run::Sorted(sorted(take(&run))),
+            });
+        }
+    }
+
+    /// Every entry, in order.
+    fn finish(self) -> Vec<Key> {
+        let Self { current, runs } = self;
+        if runs.is_empty() {
+            return sorted(current);
+        }
+        let mut all = Vec::with_capacity(runs.len() * Self::RUN + current.len());
+        for run in runs {
+            all.extend(match run {
+                Run::Sorting(h) => h.join().expect("sorting keys does not panic"),
+                Run::Sorted(run) => run,
+            });
+        }
+        all.extend(sorted(current));
+        // A stable sort finds the sorted runs and merges them.
+        all.sort_by(|a, b| cmp_keys(a, b));
+        all
+    }
+}
+
+fn take(slot: &Mutex<Vec<Key>>) -> Vec<Key> {
+    std::mem::take(&mut *slot.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+fn sorted(mut entries: Vec<Key>) -> Vec<Key> {
+    entries.sort_unstable_by(|a, b| cmp_keys(a, b));
+    entries
 }
 
 /// The entry of index key `key` for the row with primary key `pk`.
@@ -103,9 +175,9 @@ impl Index {
     /// Fills an empty index with `entries` (made by [`entry`]) in one
     /// pass; for a unique index, the first two rows that share a key, as
     /// their primary keys, if any do.
-    pub(crate) fn load(&mut self, mut entries: Vec<Key>) -> Result<(), (Key, Key)> {
+    pub(crate) fn load(&mut self, entries: EntrySorter) -> Result<(), (Key, Key)> {
         debug_assert!(self.entries.is_empty());
-        entries.sort_unstable_by(|a, b| cmp_keys(a, b));
+        let entries = entries.finish();
         let twins = entries
             .windows(2)
             .find(|w| self.schema.unique && entry_key(&w[0]) == entry_key(&w[1]));

@@ -13,6 +13,7 @@ mod host;
 mod index;
 pub mod inspect;
 pub mod json;
+mod parallel;
 pub mod query;
 mod replay;
 pub mod replay_check;

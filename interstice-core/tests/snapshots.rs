@@ -137,3 +137,62 @@ fn contradictions_are_refused_with_a_reason() {
         Err(SnapshotLoadError::Inconsistent(r)) if r.contains("module 9")
     ));
 }
+
+/// Enough rows that a load sorts its index entries in several runs on
+/// other threads and merges them.
+#[test]
+fn a_large_table_loads_with_every_index_entry_in_order() {
+    let rows = 140_000u64;
+    let mut db = town_db();
+    let mut txn = db.begin();
+    for i in 0..rows {
+        // Emails in an order unrelated to the ids.
+        let email = format!("{}@x", (i * 7919) % rows);
+        let city = ["Oslo", "Rome", "Lima"][(i % 3) as usize];
+        txn.insert(1, 1, person(0, &email, (i % 90) as u8, city))
+            .unwrap();
+    }
+    txn.commit();
+    let loaded = load(encode(&db, HEADER, &[])).unwrap();
+    assert_eq!(dump(&loaded.db), dump(&db));
+    let t = loaded.db.table(1, 1).unwrap();
+    let by_email = t.index_id("by_email").unwrap();
+    let emails: Vec<Value> = t
+        .index_range(
+            by_email,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+        )
+        .map(|r| r.values()[1].clone())
+        .collect();
+    let mut want: Vec<Value> = (0..rows).map(|i| Value::from(format!("{i}@x"))).collect();
+    want.sort();
+    assert_eq!(emails, want);
+    let rome = [Value::from("Rome")];
+    let by_city = t.index_id("by_city_age").unwrap();
+    let in_rome = t
+        .index_range(
+            by_city,
+            std::ops::Bound::Included(&rome[..]),
+            std::ops::Bound::Included(&rome[..]),
+        )
+        .count();
+    assert_eq!(in_rome, (0..rows).filter(|i| i % 3 == 1).count());
+}
+
+#[test]
+fn twins_in_a_unique_index_of_a_large_table_are_refused() {
+    let mut rows: Vec<Vec<Value>> = (1..=140_000u64)
+        .map(|i| person(i, &format!("{i}@x"), 1, "Oslo"))
+        .collect();
+    rows[135_000] = person(135_001, "77@x", 1, "Oslo");
+    match with_rows(&rows) {
+        Err(SnapshotLoadError::Inconsistent(reason)) => {
+            assert!(
+                reason.contains("by_email") && reason.contains("77@x"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected an inconsistency, got {other:?}"),
+    }
+}

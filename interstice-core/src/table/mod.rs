@@ -21,7 +21,7 @@ use bytes::Bytes;
 use interstice_abi::{TableSchema, Type, Value, decode_value};
 
 use crate::error::TableError;
-use crate::index::{Index, entry_pk, entry_range};
+use crate::index::{EntrySorter, Index, entry_pk, entry_range};
 use key::{Key, Malformed, transcode, value_key, values_key};
 use smallvec::SmallVec;
 use stored::{Rows, Stored};
@@ -111,7 +111,7 @@ pub struct Scan {
 pub(crate) struct Staged {
     rows: Vec<Stored>,
     /// Per index, its entries.
-    entries: Vec<Vec<Key>>,
+    entries: Vec<EntrySorter>,
 }
 
 /// The keys of one row: its primary key, and its key in each index.
@@ -331,23 +331,21 @@ impl Table {
     /// The keys of an encoded row, checking the encoding without decoding
     /// it: every column is walked, and the key columns' keys are written.
     fn keys_of_encoded(&self, mut bytes: &[u8]) -> Result<RowKeys, TableError> {
-        let pk_col = self.schema.primary_key as usize;
-        let mut column_keys: SmallVec<[Option<Key>; 8]> = SmallVec::new();
+        // The key columns' keys, one after another, and where each column's
+        // is (empty for the other columns).
+        let mut keys = Key::new();
+        let mut at: SmallVec<[(usize, usize); 8]> = SmallVec::new();
         let bad = |e: Malformed| self.bad_row(e.0.to_owned());
         for (c, col) in self.schema.columns.iter().enumerate() {
-            if self.key_columns[c] {
-                let mut key = Key::new();
-                transcode(&col.ty, &mut bytes, Some(&mut key)).map_err(bad)?;
-                column_keys.push(Some(key));
-            } else {
-                transcode(&col.ty, &mut bytes, None).map_err(bad)?;
-                column_keys.push(None);
-            }
+            let start = keys.len();
+            let out = self.key_columns[c].then_some(&mut keys);
+            transcode(&col.ty, &mut bytes, out).map_err(bad)?;
+            at.push((start, keys.len()));
         }
         if !bytes.is_empty() {
             return Err(self.bad_row(format!("{} bytes after the last column", bytes.len())));
         }
-        let key = |c: usize| column_keys[c].as_deref().expect("a key column");
+        let key = |c: usize| &keys[at[c].0..at[c].1];
         let indexes = self
             .indexes
             .iter()
@@ -361,7 +359,7 @@ impl Table {
             })
             .collect();
         Ok(RowKeys {
-            pk: Key::from_slice(key(pk_col)),
+            pk: Key::from_slice(key(self.schema.primary_key as usize)),
             indexes,
         })
     }
@@ -520,7 +518,9 @@ impl Table {
         let rows = rows.min(1 << 24);
         Staged {
             rows: Vec::with_capacity(rows),
-            entries: vec![Vec::with_capacity(rows); self.indexes.len()],
+            entries: (0..self.indexes.len())
+                .map(|_| EntrySorter::default())
+                .collect(),
         }
     }
 
@@ -541,24 +541,33 @@ impl Table {
     }
 
     /// Fills this empty table with the staged rows, the B-trees built in
-    /// one pass instead of a search per row. Fails, leaving the table
-    /// empty, when two rows share a unique index key.
+    /// one pass instead of a search per row, each index's on a thread of
+    /// its own. Fails, leaving the table empty, when two rows share a
+    /// unique index key.
     pub(crate) fn load(&mut self, staged: Staged) -> Result<(), TableError> {
         assert!(self.is_empty(), "loading into a table that has rows");
         let Staged { rows, entries } = staged;
-        for (i, e) in entries.into_iter().enumerate() {
-            if let Err((_, pk)) = self.indexes[i].load(e) {
-                let at = rows
-                    .binary_search_by(|s| key::cmp_keys(s.pk(), &pk))
-                    .expect("an index entry has its row");
-                let err = self.unique_violation_at(i, rows[at].row());
-                for ix in &mut self.indexes {
-                    *ix = Index::new(ix.schema().clone());
+        let indexes = &mut self.indexes;
+        let (twins, rows) = crate::parallel::join(
+            move || {
+                for (i, (ix, e)) in indexes.iter_mut().zip(entries).enumerate() {
+                    if let Err(twins) = ix.load(e) {
+                        return Some((i, twins));
+                    }
                 }
-                return Err(err);
+                None
+            },
+            || Rows::from_sorted(rows),
+        );
+        if let Some((i, (_, pk))) = twins {
+            let row = rows.get(&pk).expect("an index entry has its row").row();
+            let err = self.unique_violation_at(i, row);
+            for ix in &mut self.indexes {
+                *ix = Index::new(ix.schema().clone());
             }
+            return Err(err);
         }
-        self.rows = Rows::from_sorted(rows);
+        self.rows = rows;
         Ok(())
     }
 
