@@ -238,6 +238,11 @@ impl Replayer {
     }
 }
 
+/// How many times an open lists the snapshots again when a retention pass
+/// running at the same time removed the one it chose (or the log before
+/// it): each time, a newer snapshot is there.
+const OVERTAKEN_RETRIES: usize = 8;
+
 /// The newest usable snapshot at or before `opts.to` (and the log's end),
 /// loaded, with the log positioned after it; `None` when there is none.
 async fn start_from_snapshot(
@@ -246,47 +251,96 @@ async fn start_from_snapshot(
     opts: &ReplayOptions,
     skipped: &mut Vec<SkippedSnapshot>,
 ) -> Result<Option<(Replayer, CommitStream)>, ReplayError> {
-    let Some(last) = store.last_offset().await? else {
-        return Ok(None);
-    };
-    let limit = opts.to.map_or(last, |to| to.min(last));
-    let offsets = snapshots.list().await?;
-    for &offset in offsets.iter().filter(|&&o| o > last) {
-        let reason = format!("taken after the log's last commit, {last} (the log was cut)");
-        let skip = SkippedSnapshot { offset, reason };
-        tracing::warn!(snapshots = %snapshots.location(), "{skip}");
-        skipped.push(skip);
-    }
-    for offset in offsets.into_iter().rev().filter(|&o| o <= limit) {
-        match try_snapshot(store, snapshots, offset).await? {
-            Ok(started) => return Ok(Some(started)),
-            Err(reason) => {
-                let skip = SkippedSnapshot { offset, reason };
-                if opts.strict {
-                    return Err(ReplayError::BadSnapshot(skip));
+    for _ in 0..OVERTAKEN_RETRIES {
+        skipped.clear();
+        let Some(last) = store.last_offset().await? else {
+            return Ok(None);
+        };
+        let limit = opts.to.map_or(last, |to| to.min(last));
+        let offsets = snapshots.list().await?;
+        for &offset in offsets.iter().filter(|&&o| o > last) {
+            let reason = format!("taken after the log's last commit, {last} (the log was cut)");
+            let skip = SkippedSnapshot { offset, reason };
+            tracing::warn!(snapshots = %snapshots.location(), "{skip}");
+            skipped.push(skip);
+        }
+        let mut overtaken = false;
+        for offset in offsets.into_iter().rev().filter(|&o| o <= limit) {
+            match try_snapshot(store, snapshots, offset).await? {
+                Tried::Usable(replayer, commits) => return Ok(Some((*replayer, commits))),
+                Tried::Unusable(reason) => {
+                    let skip = SkippedSnapshot { offset, reason };
+                    if opts.strict {
+                        return Err(ReplayError::BadSnapshot(skip));
+                    }
+                    tracing::warn!(snapshots = %snapshots.location(), "{skip}; using an older one");
+                    skipped.push(skip);
                 }
-                tracing::warn!(snapshots = %snapshots.location(), "{skip}; using an older one");
-                skipped.push(skip);
+                Tried::Overtaken(reason) => {
+                    let skip = SkippedSnapshot { offset, reason };
+                    if newer_than(store, snapshots, offset, opts.to).await? {
+                        tracing::debug!("{skip}; a newer snapshot is there now");
+                        overtaken = true;
+                        break;
+                    }
+                    tracing::warn!(snapshots = %snapshots.location(), "{skip}; using an older one");
+                    skipped.push(skip);
+                }
             }
+        }
+        if !overtaken {
+            return Ok(None);
         }
     }
     Ok(None)
 }
 
+/// Whether a snapshot newer than `offset`, within the log (and at or
+/// before `to`), is there now.
+async fn newer_than(
+    store: &dyn LogStore,
+    snapshots: &dyn SnapshotStore,
+    offset: u64,
+    to: Option<u64>,
+) -> Result<bool, ReplayError> {
+    let last = store.last_offset().await?.unwrap_or(0);
+    let limit = to.map_or(last, |to| to.min(last));
+    let offsets = snapshots.list().await?;
+    Ok(offsets.iter().any(|&o| o > offset && o <= limit))
+}
+
+/// What trying one snapshot found.
+enum Tried {
+    /// Loaded, the log positioned after it.
+    Usable(Box<Replayer>, CommitStream),
+    /// Damaged, or not of this log: an older one may do.
+    Unusable(String),
+    /// Gone since it was listed, or the log before it is: retention
+    /// removes them after taking a newer snapshot (or a pass that removed
+    /// the log did not get to remove the snapshot).
+    Overtaken(String),
+}
+
 /// Loads the snapshot at `offset` and checks that the log still holds the
-/// commit it was taken after: `Ok(Err(reason))` when it is not usable.
+/// commit it was taken after.
 async fn try_snapshot(
     store: &dyn LogStore,
     snapshots: &dyn SnapshotStore,
     offset: u64,
-) -> Result<Result<(Replayer, CommitStream), String>, ReplayError> {
-    let bytes = snapshots.get(offset).await?;
+) -> Result<Tried, ReplayError> {
+    let bytes = match snapshots.get(offset).await {
+        Ok(bytes) => bytes,
+        Err(LogError::NoSnapshot { .. }) => {
+            return Ok(Tried::Overtaken("removed since it was listed".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let state = match snapshot::load(bytes) {
         Ok(state) => state,
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Tried::Unusable(e.to_string())),
     };
     if state.header.offset != offset {
-        return Ok(Err(format!(
+        return Ok(Tried::Unusable(format!(
             "it says it was taken at offset {}",
             state.header.offset
         )));
@@ -295,15 +349,16 @@ async fn try_snapshot(
         Ok(commits) => commits,
         Err(LogError::OffsetOutOfRange { first, .. }) => {
             let reason = format!("the log starts at offset {first}, after it");
-            return Ok(Err(reason));
+            return Ok(Tried::Overtaken(reason));
         }
         Err(e) => return Err(e.into()),
     };
     match commits.try_next().await? {
-        Some(c) if c.timestamp == state.header.timestamp => {
-            Ok(Ok((Replayer::from_snapshot(state), commits)))
-        }
-        _ => Ok(Err(format!(
+        Some(c) if c.timestamp == state.header.timestamp => Ok(Tried::Usable(
+            Box::new(Replayer::from_snapshot(state)),
+            commits,
+        )),
+        _ => Ok(Tried::Unusable(format!(
             "the log's commit {offset} is not the one it was taken after (the log was cut and written again)"
         ))),
     }

@@ -348,4 +348,94 @@ mod from_snapshots {
         same(&replayed, &full(&store, None).await);
         assert_eq!(store.last_offset().await.unwrap(), Some(4));
     }
+
+    /// A snapshot store where a retention pass runs (as another process
+    /// would) right when the open reads the snapshot at `at`: the snapshot
+    /// at `newer` is put, the log before it removed, and, with
+    /// `before_get`, the snapshot at `at` removed before it is read.
+    #[derive(Debug)]
+    struct Overtaking {
+        inner: MemorySnapshotStore,
+        store: MemoryLogStore,
+        at: u64,
+        newer: std::sync::Mutex<Option<(u64, Bytes)>>,
+        before_get: bool,
+    }
+
+    impl Overtaking {
+        async fn retain(&self) {
+            let Some((offset, bytes)) = self.newer.lock().unwrap().take() else {
+                return;
+            };
+            self.inner.put(offset, bytes).await.unwrap();
+            self.store.remove_before(offset).await.unwrap();
+            if self.before_get {
+                self.inner.remove(self.at).await.unwrap();
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl SnapshotStore for Overtaking {
+        async fn put(&self, offset: u64, bytes: Bytes) -> Result<(), interstice_log::Error> {
+            self.inner.put(offset, bytes).await
+        }
+        async fn list(&self) -> Result<Vec<u64>, interstice_log::Error> {
+            self.inner.list().await
+        }
+        async fn get(&self, offset: u64) -> Result<Bytes, interstice_log::Error> {
+            if offset == self.at {
+                if self.before_get {
+                    self.retain().await;
+                    return self.inner.get(offset).await;
+                }
+                let bytes = self.inner.get(offset).await;
+                self.retain().await;
+                return bytes;
+            }
+            self.inner.get(offset).await
+        }
+        async fn remove(&self, offset: u64) -> Result<(), interstice_log::Error> {
+            self.inner.remove(offset).await
+        }
+        fn location(&self) -> String {
+            "overtaking".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_open_that_retention_overtakes_uses_the_newer_snapshot() {
+        for before_get in [false, true] {
+            let (store, snapshots) = (MemoryLogStore::new(), MemorySnapshotStore::new());
+            append(&store, &history().0).await;
+            take(&store, Arc::new(snapshots.clone())).await.unwrap();
+            append(&store, &more(5, 5)).await;
+            // The newer snapshot, made aside, for the retention pass to put.
+            let aside = MemorySnapshotStore::new();
+            aside.put(4, snapshots.get(4).await.unwrap()).await.unwrap();
+            take(&store, Arc::new(aside.clone())).await.unwrap();
+            let newer = (6, aside.get(6).await.unwrap());
+            let expected = full(&store, None).await;
+
+            let overtaking = Overtaking {
+                inner: snapshots.clone(),
+                store: store.clone(),
+                at: 4,
+                newer: std::sync::Mutex::new(Some(newer)),
+                before_get,
+            };
+            let opts = ReplayOptions {
+                snapshots: Some(Arc::new(overtaking)),
+                ..ReplayOptions::default()
+            };
+            let replayed = ReplayEngine::replay_with(&store, &opts).await.unwrap();
+            assert_eq!(replayed.report.snapshot, Some(6), "before_get {before_get}");
+            assert!(
+                replayed.report.skipped.is_empty(),
+                "{:?}",
+                replayed.report.skipped
+            );
+            same(&replayed, &expected);
+        }
+    }
 }

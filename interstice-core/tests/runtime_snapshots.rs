@@ -112,3 +112,48 @@ async fn a_subscription_due_at_the_snapshot_runs_once_after_opening() {
     assert_eq!(log.len(), 3);
     assert_eq!(log[2].cause, Some(1));
 }
+
+/// Shutting down waits for a snapshot being taken and its retention pass,
+/// takes no more, and releases the log: a disk log opens again at once,
+/// and nothing writes to it or its snapshots afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_the_snapshotter_and_releases_the_log() {
+    use interstice_backend_fs::{FsLogStore, FsSnapshotStore};
+    use interstice_core::retention::Retention;
+    use interstice_log::conformance::test_options;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let store = FsLogStore::open(&dir, test_options()).unwrap();
+    let config = RuntimeConfig {
+        snapshots: Some(Arc::new(FsSnapshotStore::new(&dir))),
+        snapshot_policy: SnapshotPolicy {
+            every_commits: Some(1),
+            ..SnapshotPolicy::default()
+        },
+        retention: Retention {
+            keep_snapshots: Some(1),
+            history: None,
+        },
+        ..RuntimeConfig::default()
+    };
+    let (rt, _) = Runtime::open(Arc::new(store), config).await.unwrap();
+    rt.publish(&counter()).await.unwrap();
+    for i in 0..40 {
+        rt.call("counter", "add", &arg(i)).await.unwrap();
+    }
+    rt.shutdown().await;
+    // `rt` is still alive: the store must have been released all the same.
+    let reopened = FsLogStore::open(&dir, test_options()).unwrap();
+    let snapshots = FsSnapshotStore::new(&dir);
+    let listed = snapshots.list().await.unwrap();
+    let first = reopened.first_offset().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        snapshots.list().await.unwrap(),
+        listed,
+        "no snapshot after shutdown"
+    );
+    assert_eq!(reopened.first_offset().await.unwrap(), first);
+    drop(rt);
+}

@@ -534,7 +534,8 @@ impl Runtime {
 
     /// Stops the runtime cleanly: refuses new calls and publishes (they
     /// get [`CallErrorKind::Stopped`]), waits until every commit already made
-    /// is durable, and releases the log store (and so its lock, for a
+    /// is durable and a snapshot being taken is written (and its retention
+    /// pass done), and releases the log store (and so its lock, for a
     /// disk log). Subscriptions not yet run stay pending in the log and
     /// run at the next start. Other clones of this runtime stop too.
     pub async fn shutdown(&self) {
@@ -545,6 +546,9 @@ impl Runtime {
             self.inner.stopped.set("the runtime was shut down".into());
         }
         self.inner.pipeline.close().await;
+        if let Some(s) = &self.inner.snapshotter {
+            s.stop().await;
+        }
     }
 
     /// Takes a snapshot now if the snapshot policy says one is due (the

@@ -60,11 +60,18 @@ struct Mark {
 /// A runtime's snapshot taking: the stores, the policy, and the newest
 /// snapshot. One snapshot is taken at a time.
 pub(super) struct Snapshotter {
-    store: Arc<dyn LogStore>,
     snapshots: Arc<dyn SnapshotStore>,
     policy: SnapshotPolicy,
     retention: Retention,
-    mark: tokio::sync::Mutex<Mark>,
+    /// Held while a snapshot is taken: one at a time.
+    taking: tokio::sync::Mutex<Taking>,
+}
+
+/// What taking a snapshot needs, under its lock.
+struct Taking {
+    /// The log; `None` once stopped ([`Snapshotter::stop`]).
+    store: Option<Arc<dyn LogStore>>,
+    mark: Mark,
 }
 
 impl Snapshotter {
@@ -83,12 +90,22 @@ impl Snapshotter {
             at_micros: snapshot.map_or_else(now_micros, |(_, micros)| micros),
         };
         Self {
-            store,
             snapshots,
             policy,
             retention,
-            mark: tokio::sync::Mutex::new(mark),
+            taking: tokio::sync::Mutex::new(Taking {
+                store: Some(store),
+                mark,
+            }),
         }
+    }
+
+    /// Waits for a snapshot being taken (and its retention pass) to
+    /// finish, takes no more, and lets go of the log: what a runtime's
+    /// shutdown does, so that nothing of it touches the log's stores
+    /// afterwards and a disk log's lock is released.
+    pub(super) async fn stop(&self) {
+        self.taking.lock().await.store = None;
     }
 
     /// Takes a snapshot if the policy says one is due, given the log's
@@ -98,14 +115,18 @@ impl Snapshotter {
         &self,
         stats: &LogStats,
     ) -> Result<Option<Taken>, SnapshotTakeError> {
-        let mut mark = self.mark.lock().await;
+        let mut taking = self.taking.lock().await;
+        let Taking { store, mark } = &mut *taking;
+        let Some(store) = store else {
+            return Ok(None);
+        };
         let commits = stats.durable_upto.saturating_sub(mark.covered);
         let bytes = stats.bytes.saturating_sub(mark.bytes);
         let elapsed = Duration::from_micros(now_micros().saturating_sub(mark.at_micros));
         if !self.policy.due(commits, bytes, elapsed) {
             return Ok(None);
         }
-        let taken = take(&*self.store, self.snapshots.clone()).await?;
+        let taken = take(&**store, self.snapshots.clone()).await?;
         if let Some(t) = &taken {
             tracing::info!(
                 offset = t.offset,
@@ -118,13 +139,7 @@ impl Snapshotter {
                 bytes: stats.bytes,
                 at_micros: now_micros(),
             };
-            let pass = retain(
-                &*self.store,
-                &*self.snapshots,
-                &self.retention,
-                now_micros(),
-            )
-            .await;
+            let pass = retain(&**store, &*self.snapshots, &self.retention, now_micros()).await;
             match pass {
                 Ok(r) if r.segments_removed > 0 || !r.snapshots_removed.is_empty() => {
                     tracing::info!(
