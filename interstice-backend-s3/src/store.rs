@@ -147,21 +147,54 @@ impl S3LogStore {
         }
     }
 
-    /// Settles an append whose outcome was unknown by reading its key.
+    /// Settles an append whose outcome was unknown: its key read back, or
+    /// its bytes put again when the key holds nothing yet (the lost PUT
+    /// could still land), so that the commits are then certainly in the
+    /// log or certainly another writer's.
     async fn resolve(&self, state: &mut State) -> Result<(), Error> {
         let Some((seg, body, next)) = state.unresolved.clone() else {
             return Ok(());
         };
-        let stored = self.read_back(&seg, &body).await?;
+        let ours = self
+            .settle(&seg, &body)
+            .await
+            .map_err(|why| Error::OutcomeUnknown {
+                first: seg.first_offset,
+                last: next - 1,
+                detail: format!(
+                    "an earlier append to {} is still unsettled: {why}",
+                    self.location()
+                ),
+            })?;
         state.unresolved = None;
-        match stored {
-            Stored::Ours => {
-                state.segments.push(seg);
-                state.next_offset = next;
-                Ok(())
-            }
-            Stored::Absent => Ok(()),
-            Stored::Theirs => Err(self.fence(state, &seg)),
+        if !ours {
+            return Err(self.fence(state, &seg));
+        }
+        state.segments.push(seg);
+        state.next_offset = next;
+        Ok(())
+    }
+
+    /// After a PUT of `body` under `seg`'s key failed without an answer:
+    /// whether the key holds these bytes (`true`) or another writer's,
+    /// made certain by putting the same bytes again (create-only) when it
+    /// holds nothing yet, since the failed PUT may still land. `Err` says
+    /// why the outcome is still not known.
+    async fn settle(&self, seg: &Segment, body: &Bytes) -> Result<bool, String> {
+        match self.read_back(seg, body).await {
+            Ok(Stored::Absent) => {}
+            Ok(s) => return Ok(matches!(s, Stored::Ours)),
+            Err(e) => return Err(format!("reading the key back failed too ({e})")),
+        }
+        match self.inner.objects.create(&seg.name, body.clone()).await {
+            Ok(true) => Ok(true),
+            Ok(false) => match self.read_back(seg, body).await {
+                Ok(s) => Ok(matches!(s, Stored::Ours)),
+                Err(e) => Err(format!("reading the key back failed ({e})")),
+            },
+            Err(e) => Err(format!(
+                "the key held nothing yet and putting the commits again failed too ({e})"
+            )),
         }
     }
 
@@ -230,30 +263,24 @@ impl LogStore for S3LogStore {
                 Stored::Absent => Stored::Theirs,
                 s => s,
             },
-            // The request may or may not have been applied: ask.
-            Err(e) => {
-                let error = format!("cannot append to {}: {e}", self.location());
-                match self.read_back(&seg, &body).await {
-                    Ok(Stored::Absent) => {
-                        return Err(Error::Backend {
-                            message: error,
-                            source: Some(Box::new(e)),
-                        });
-                    }
-                    Ok(s) => s,
-                    Err(_) => {
-                        state.unresolved = Some((seg, body, batch.next_offset()));
-                        return Err(Error::Backend {
-                            message: format!(
-                                "{error}; whether commits {}..{} were stored is not known yet (it is checked before the next append)",
-                                batch.first_offset(),
-                                batch.next_offset()
-                            ),
-                            source: Some(Box::new(e)),
-                        });
-                    }
+            // The request may or may not have been applied, and may still
+            // be applied later: only storing the same bytes under the key
+            // now settles it.
+            Err(e) => match self.settle(&seg, &body).await {
+                Ok(true) => Stored::Ours,
+                Ok(false) => Stored::Theirs,
+                Err(why) => {
+                    state.unresolved = Some((seg, body, batch.next_offset()));
+                    return Err(Error::OutcomeUnknown {
+                        first: batch.first_offset(),
+                        last: batch.next_offset() - 1,
+                        detail: format!(
+                            "cannot append to {}: {e}; {why} (the store checks the key before its next append)",
+                            self.location()
+                        ),
+                    });
                 }
-            }
+            },
         };
         if let Stored::Theirs = stored {
             return Err(self.fence(&mut state, &seg));

@@ -1,6 +1,8 @@
-//! The server going away: appends fail clearly, nothing unstored is
-//! acknowledged, an append whose answer was lost is settled by reading its
-//! key back, and the store works again when the server returns.
+//! The server going away: an append whose answer never came is an unknown
+//! outcome (never "not stored": its PUT may still land), nothing unstored
+//! is acknowledged, the store settles the unknown append before its next
+//! one (reading the key back, or putting the same bytes again), and works
+//! again when the server returns.
 
 use interstice_testkit::s3;
 
@@ -25,15 +27,29 @@ async fn a_down_server_fails_appends_and_they_work_again_when_it_returns() {
     let mut expected = append_samples(&store, 2, 1).await;
 
     proxy.set(DOWN);
+    // A client cannot tell a request that never left from one whose answer
+    // was lost: the outcome is unknown, never "not stored".
     let err = store.append(&batch(2, "x")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OutcomeUnknown {
+                first: 2,
+                last: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(msg.contains("cannot append to s3://"), "{msg}");
-    assert!(msg.contains("not known yet"), "{msg}");
 
     proxy.set(PASS);
-    // The failed append was not stored: the same offset goes through now.
-    store.append(&batch(2, "x")).await.unwrap();
+    // Before its next append the store settles it: the key held nothing,
+    // so the same bytes were put again, and commit 2 is in the log.
+    store.append(&batch(3, "y")).await.unwrap();
     expected.push(sample_commit(2, "x"));
+    expected.push(sample_commit(3, "y"));
     assert_eq!(store.read_all(0).await.unwrap(), expected);
 }
 
@@ -50,7 +66,17 @@ async fn an_append_whose_answer_was_lost_is_settled_by_reading_it_back() {
     // arrives: the caller hears "not known", never "committed".
     proxy.set(LOSE_ANSWERS);
     let err = store.append(&batch(2, "lost")).await.unwrap_err();
-    assert!(err.to_string().contains("not known yet"), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::OutcomeUnknown {
+                first: 2,
+                last: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     proxy.set(PASS);
     // Before anything else the store reads the key back: the commit is
@@ -74,4 +100,64 @@ async fn an_append_whose_answer_was_lost_is_settled_by_reading_it_back() {
         .await
         .unwrap();
     assert_eq!(reopened.read_all(0).await.unwrap(), expected);
+}
+
+/// A PUT can land after the client gave up on it, even when a read-back
+/// made after the timeout found nothing: the append must say its outcome
+/// is unknown, never that it failed (the commit does turn up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_that_lands_after_the_append_gave_up_is_an_unknown_outcome() {
+    let proxy = Proxy::start(MOTO).await;
+    let config = proxy
+        .config(MOTO, "late-put")
+        .request_timeout(std::time::Duration::from_secs(1));
+    let store = S3LogStore::open(config.clone(), LogOptions::default().create(true))
+        .await
+        .unwrap();
+    let mut expected = append_samples(&store, 2, 1).await;
+
+    proxy.hold_puts(std::time::Duration::from_secs(3));
+    let err = store.append(&batch(2, "late")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OutcomeUnknown {
+                first: 2,
+                last: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    proxy.set(PASS);
+
+    // The held PUT reaches the server after all.
+    expected.push(sample_commit(2, "late"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reopened = S3LogStore::open(config.clone(), LogOptions::default().read_only(true))
+            .await
+            .unwrap();
+        if reopened.next_offset().await.unwrap() == 3 {
+            assert_eq!(reopened.read_all(0).await.unwrap(), expected);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held PUT never landed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The store that gave up learns it too, before its next append.
+    let err = store.append(&batch(2, "again")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OffsetConflict {
+                expected: 3,
+                found: 2
+            }
+        ),
+        "{err}"
+    );
 }

@@ -43,9 +43,13 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     ///   open never reads it: a store whose write or sync failed takes back
     ///   what it may have written before answering. When it cannot (the
     ///   undo fails too), it answers [`Error::OutcomeUnknown`] instead: the
-    ///   batch may or may not be in the log. After a failed write or sync
-    ///   the store returns [`Error::Poisoned`] to every later append;
-    ///   reopening recovers.
+    ///   batch may or may not be in the log. A store that cannot know
+    ///   whether a write it gave up on may still land (an object store
+    ///   whose request timed out) answers [`Error::OutcomeUnknown`] too.
+    ///   After a failed write or sync the store returns [`Error::Poisoned`]
+    ///   to every later append, or settles the unknown batch first (so it
+    ///   is then certainly in the log or certainly not); reopening
+    ///   recovers.
     /// - Cancellation: dropping the future does not cancel an append that
     ///   has started; it completes or fails as a whole, and
     ///   [`LogStore::last_offset`] tells which.

@@ -129,12 +129,15 @@ impl Harness for S3 {
 }
 
 /// A TCP proxy in front of a test server that can pretend the server is
-/// down, or lose every answer after the server has acted on the request.
+/// down, lose every answer after the server has acted on the request, or
+/// hold PUT requests back until after the client has given up on them.
 pub struct Proxy {
     pub endpoint: String,
     mode: Arc<std::sync::atomic::AtomicU8>,
     /// How long the proxy holds each piece of an answer (0: not at all).
     delay_micros: Arc<std::sync::atomic::AtomicU64>,
+    /// How long [`HOLD_PUTS`] holds a PUT request.
+    hold_micros: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Traffic flows both ways.
@@ -144,6 +147,10 @@ pub const DOWN: u8 = 1;
 /// Requests reach the server, answers are thrown away and the connection
 /// closed: the client cannot know what happened.
 pub const LOSE_ANSWERS: u8 = 2;
+/// PUT requests reach the server only after [`Proxy::hold_puts`]' time
+/// (a slow network path): a client that gives up first has a write that
+/// still lands. Other requests pass.
+pub const HOLD_PUTS: u8 = 3;
 
 impl Proxy {
     /// A proxy that delays every answer by `delay`, like a server in
@@ -152,6 +159,14 @@ impl Proxy {
         let proxy = Self::start(server).await;
         proxy.delay(delay);
         proxy
+    }
+
+    /// Holds every PUT request from now on for `hold` before it reaches
+    /// the server (mode [`HOLD_PUTS`]).
+    pub fn hold_puts(&self, hold: std::time::Duration) {
+        self.hold_micros
+            .store(hold.as_micros() as u64, std::sync::atomic::Ordering::SeqCst);
+        self.set(HOLD_PUTS);
     }
 
     /// Delays every answer from now on by `delay`.
@@ -173,6 +188,8 @@ impl Proxy {
         let m = mode.clone();
         let delay_micros = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let d = delay_micros.clone();
+        let hold_micros = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let h = hold_micros.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -187,12 +204,22 @@ impl Proxy {
                 let (mut cr, mut cw) = client.into_split();
                 let (mut ur, mut uw) = upstream.into_split();
                 let m1 = m.clone();
+                let h1 = h.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 64 << 10];
                     loop {
                         match cr.read(&mut buf).await {
                             Ok(0) | Err(_) => return,
                             Ok(n) if m1.load(Ordering::SeqCst) != DOWN => {
+                                // A request starts a read (clients write
+                                // it whole); the bytes after it wait behind.
+                                if m1.load(Ordering::SeqCst) == HOLD_PUTS
+                                    && buf[..n].starts_with(b"PUT ")
+                                {
+                                    let hold = h1.load(Ordering::SeqCst);
+                                    tokio::time::sleep(std::time::Duration::from_micros(hold))
+                                        .await;
+                                }
                                 if uw.write_all(&buf[..n]).await.is_err() {
                                     return;
                                 }
@@ -208,7 +235,7 @@ impl Proxy {
                     loop {
                         match ur.read(&mut buf).await {
                             Ok(0) | Err(_) => return,
-                            Ok(n) if m2.load(Ordering::SeqCst) == PASS => {
+                            Ok(n) if matches!(m2.load(Ordering::SeqCst), PASS | HOLD_PUTS) => {
                                 let delay = d2.load(Ordering::SeqCst);
                                 if delay > 0 {
                                     tokio::time::sleep(std::time::Duration::from_micros(delay))
@@ -229,6 +256,7 @@ impl Proxy {
             endpoint,
             mode,
             delay_micros,
+            hold_micros,
         }
     }
 
