@@ -418,9 +418,35 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", error_line(&e));
+            if outcome_unknown(&e) {
+                eprintln!(
+                    "note: the commit may or may not be in the log; the next open of the log settles it (docs/operations.md)"
+                );
+                return ExitCode::from(OUTCOME_UNKNOWN);
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The exit status of a command whose commit may or may not have been
+/// stored (the log could not say).
+const OUTCOME_UNKNOWN: u8 = 3;
+
+/// Whether `e` says a commit's outcome is unknown: from the log here, or
+/// from the node's `outcome_unknown` answer.
+fn outcome_unknown(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        if let Some(call) = cause.downcast_ref::<interstice_core::CallError>() {
+            return call.outcome_unknown();
+        }
+        if let Some(log) = cause.downcast_ref::<interstice_log::Error>() {
+            return matches!(log, interstice_log::Error::OutcomeUnknown { .. });
+        }
+        cause
+            .downcast_ref::<commands::remote::NodeRefused>()
+            .is_some_and(|r| r.code == "outcome_unknown")
+    })
 }
 
 /// Colour in diagnostics only on a terminal, and never with `NO_COLOR`

@@ -217,9 +217,14 @@ async fn run(
         let linger = last_append >= LINGER_WHEN_APPENDS_TAKE;
         let pending = gather(first, &mut rx, max_batch, linger, &mut closing).await;
         if let Some(err) = &failed {
-            // Nothing after a failed append may become durable out of order.
+            // Nothing after a failed append may become durable out of
+            // order. These commits were never written: they are certainly
+            // not in the log, whatever became of the failed one.
+            let stopped = Arc::new(LogError::Poisoned {
+                reason: err.to_string(),
+            });
             for p in pending {
-                (p.done)(Err(err.clone()));
+                (p.done)(Err(stopped.clone()));
             }
             continue;
         }

@@ -298,6 +298,15 @@ impl CallError {
             kind,
         }
     }
+
+    /// Whether the call's commit may be in the log although the call
+    /// failed: the log could not say whether its write was stored
+    /// ([`LogError::OutcomeUnknown`]). Every other failed call committed
+    /// nothing. A client that needs to know looks at the log once it is
+    /// open again.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(&self.kind, CallErrorKind::Log(e) if matches!(**e, LogError::OutcomeUnknown { .. }))
+    }
 }
 
 impl std::fmt::Display for CallError {

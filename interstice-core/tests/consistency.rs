@@ -238,3 +238,44 @@ async fn pending_bytes_bound_the_calls_waiting_to_be_durable() {
     assert!(rt.stopped().is_none());
     assert_eq!(store.commits().len(), 5);
 }
+
+/// Only the calls of the batch whose write had no answer hear that their
+/// outcome is unknown; the calls queued behind it were never written and
+/// hear the runtime stopped. Every failed call that is not "unknown"
+/// committed nothing; the "unknown" ones here were kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_batch_whose_write_was_lost_is_an_unknown_outcome() {
+    let store = MemoryLogStore::new();
+    let rt = counter_on(&store).await;
+    rt.publish(&counter_alone()).await.unwrap();
+    store.set_delay(Duration::from_millis(50));
+    store.unknown_after(0);
+    let calls: Vec<_> = (0..16u64)
+        .map(|i| {
+            let rt = rt.clone();
+            tokio::spawn(async move { (i, rt.call("counter", "add", &arg(100 + i)).await) })
+        })
+        .collect();
+    let (mut unknown, mut refused) = (Vec::new(), Vec::new());
+    for c in calls {
+        let (i, result) = c.await.unwrap();
+        let err = result.expect_err("the runtime stops at the first append");
+        if err.outcome_unknown() {
+            unknown.push(100 + i);
+        } else {
+            refused.push(100 + i);
+        }
+    }
+    assert!(!unknown.is_empty());
+    let mut kept: Vec<Vec<u8>> = store
+        .commits()
+        .iter()
+        .filter(|c| c.invocation.reducer == "add")
+        .map(|c| c.invocation.args.to_vec())
+        .collect();
+    kept.sort();
+    let mut expected: Vec<Vec<u8>> = unknown.iter().map(|&n| arg(n)).collect();
+    expected.sort();
+    assert_eq!(kept, expected, "exactly the unknown ones are in the log");
+    assert!(refused.iter().all(|&n| !kept.contains(&arg(n))));
+}

@@ -21,6 +21,9 @@ struct State {
     commits: Vec<Commit>,
     appends: u64,
     fail_after: Option<u64>,
+    /// Set by [`MemoryLogStore::unknown_after`]: the failure keeps the
+    /// batch and answers that its outcome is unknown, once.
+    unknown: bool,
     delay: Duration,
     max_frame_size: u64,
 }
@@ -32,6 +35,7 @@ impl Default for State {
             commits: Vec::new(),
             appends: 0,
             fail_after: None,
+            unknown: false,
             delay: Duration::ZERO,
             max_frame_size: crate::LogOptions::DEFAULT_MAX_FRAME_SIZE,
         }
@@ -64,6 +68,15 @@ impl MemoryLogStore {
     /// I/O error (like a full disk).
     pub fn fail_after(&self, n: u64) {
         self.state().fail_after = Some(n);
+    }
+
+    /// Lets `n` more appends succeed; the next one keeps its batch but
+    /// answers [`Error::OutcomeUnknown`] (a write whose answer was lost);
+    /// later ones succeed again.
+    pub fn unknown_after(&self, n: u64) {
+        let mut st = self.state();
+        st.fail_after = Some(n);
+        st.unknown = true;
     }
 
     /// Refuses frames larger than `max` bytes, as a store opened with
@@ -103,15 +116,20 @@ impl LogStore for MemoryLogStore {
         }
         let mut st = self.state();
         batch.check(st.next(), st.max_frame_size)?;
-        if let Some(left) = st.fail_after.as_mut() {
-            if *left == 0 {
+        let mut unknown = false;
+        match st.fail_after {
+            Some(0) if st.unknown => {
+                (st.fail_after, st.unknown, unknown) = (None, false, true);
+            }
+            Some(0) => {
                 return Err(Error::io(
                     "append",
                     "memory log",
                     std::io::Error::other("injected failure"),
                 ));
             }
-            *left -= 1;
+            Some(left) => st.fail_after = Some(left - 1),
+            None => {}
         }
         let bytes = Bytes::copy_from_slice(batch.bytes());
         let frames = SegmentFrames::at("memory", bytes, 0, batch.first_offset(), u64::MAX);
@@ -119,6 +137,13 @@ impl LogStore for MemoryLogStore {
             st.commits.push(commit.expect("a batch holds valid frames"));
         }
         st.appends += 1;
+        if unknown {
+            return Err(Error::OutcomeUnknown {
+                first: batch.first_offset(),
+                last: batch.next_offset() - 1,
+                detail: "injected: the answer was lost".into(),
+            });
+        }
         Ok(())
     }
 

@@ -462,6 +462,37 @@ async fn a_failing_store_gets_503_and_nothing_undurable_is_shown() {
     node.stop().await;
 }
 
+/// A commit the log could not say it stored is `outcome_unknown`, not
+/// `store_unavailable`: it may be in the log (here it is). The calls the
+/// stopped node refuses afterwards committed nothing and say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_is_its_own_503() {
+    let store = Arc::new(MemoryLogStore::new());
+    let node = Served::start(store.clone(), NodeConfig::default()).await;
+    node.publish("test_persistence").await;
+    store.unknown_after(0);
+    let (status, body) = node
+        .call("test_persistence.open", json!([1, "ada", 100]))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("may or may not be in the log"),
+        "{body}"
+    );
+    assert_eq!(store.commits().len(), 2, "the commit was kept after all");
+    let (status, body) = node
+        .call("test_persistence.open", json!([2, "bob", 100]))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    assert_eq!(store.commits().len(), 2);
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_calls_in_flight_and_loses_none() {
     let dir = tempfile::tempdir().unwrap();

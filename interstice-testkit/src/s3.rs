@@ -151,6 +151,10 @@ pub const LOSE_ANSWERS: u8 = 2;
 /// (a slow network path): a client that gives up first has a write that
 /// still lands. Other requests pass.
 pub const HOLD_PUTS: u8 = 3;
+/// PUT requests of log segments (keys with `/log/`) never reach the
+/// server: their connection is closed at once, so the client cannot tell
+/// whether they were stored. Everything else passes.
+pub const CUT_LOG_PUTS: u8 = 4;
 
 impl Proxy {
     /// A proxy that delays every answer by `delay`, like a server in
@@ -213,9 +217,15 @@ impl Proxy {
                             Ok(n) if m1.load(Ordering::SeqCst) != DOWN => {
                                 // A request starts a read (clients write
                                 // it whole); the bytes after it wait behind.
-                                if m1.load(Ordering::SeqCst) == HOLD_PUTS
-                                    && buf[..n].starts_with(b"PUT ")
+                                let put = buf[..n].starts_with(b"PUT ");
+                                let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or(&[]);
+                                if m1.load(Ordering::SeqCst) == CUT_LOG_PUTS
+                                    && put
+                                    && line.windows(5).any(|w| w == b"/log/")
                                 {
+                                    return;
+                                }
+                                if m1.load(Ordering::SeqCst) == HOLD_PUTS && put {
                                     let hold = h1.load(Ordering::SeqCst);
                                     tokio::time::sleep(std::time::Duration::from_micros(hold))
                                         .await;
@@ -235,7 +245,12 @@ impl Proxy {
                     loop {
                         match ur.read(&mut buf).await {
                             Ok(0) | Err(_) => return,
-                            Ok(n) if matches!(m2.load(Ordering::SeqCst), PASS | HOLD_PUTS) => {
+                            Ok(n)
+                                if matches!(
+                                    m2.load(Ordering::SeqCst),
+                                    PASS | HOLD_PUTS | CUT_LOG_PUTS
+                                ) =>
+                            {
                                 let delay = d2.load(Ordering::SeqCst);
                                 if delay > 0 {
                                     tokio::time::sleep(std::time::Duration::from_micros(delay))

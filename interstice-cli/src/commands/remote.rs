@@ -1,10 +1,27 @@
 //! `--node URL`: `call` and `query` against a running `interstice serve`
 //! instead of replaying the log here.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use interstice_abi::{ModuleSchema, Value};
 use interstice_core::json::from_json;
 use serde_json::Value as Json;
+
+/// A node's error answer: its status, its error code (`docs/http-api.md`)
+/// and message.
+#[derive(Debug)]
+pub struct NodeRefused {
+    pub status: reqwest::StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for NodeRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the node answered {}: {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for NodeRefused {}
 
 /// A node's address and the token to send.
 pub struct Node<'a> {
@@ -48,8 +65,15 @@ impl Node<'_> {
             .await
             .with_context(|| format!("the node at {} did not answer JSON", self.url))?;
         if !status.is_success() {
-            let message = body["error"]["message"].as_str().unwrap_or("(no message)");
-            bail!("the node answered {status}: {message}");
+            let text = |key: &str| body["error"][key].as_str().unwrap_or("").to_owned();
+            return Err(NodeRefused {
+                status,
+                code: text("code"),
+                message: Some(text("message"))
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| "(no message)".into()),
+            }
+            .into());
         }
         Ok(body)
     }

@@ -33,17 +33,21 @@ pub struct Serving {
 
 impl Serving {
     pub fn start(log: &str, extra: &[&str], token: Option<&str>) -> Self {
+        let env: Vec<_> = token.map(|t| ("INTERSTICE_TOKEN", t)).into_iter().collect();
+        Self::start_with_env(log, extra, &env)
+    }
+
+    /// [`Serving::start`] with these environment variables set.
+    pub fn start_with_env(log: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut c = Command::new(env!("CARGO_BIN_EXE_interstice"));
         c.args(["serve", log]).args(extra);
         if !extra.contains(&"--listen") {
             c.args(["--listen", "127.0.0.1:0"]);
         }
         c.env_remove("INTERSTICE_TOKEN")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if let Some(t) = token {
-            c.env("INTERSTICE_TOKEN", t);
-        }
         let mut child = c.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap())

@@ -1,0 +1,108 @@
+//! A commit whose write got no answer: `interstice call` exits with its
+//! own status (3), whether it opened the log itself or called a node, and
+//! says the commit may or may not be in the log (issue 17, item 1).
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Serving, text, wasm};
+use interstice_testkit::s3::{CUT_LOG_PUTS, KEY_ID, MOTO, PASS, Proxy, SECRET};
+
+/// `interstice ARGS` against moto through `proxy`, off the async workers
+/// (the proxy runs on them).
+async fn on_moto(proxy: &Proxy, args: &[&str]) -> Output {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend([
+        "--s3-endpoint".into(),
+        proxy.endpoint.clone(),
+        "--s3-region".into(),
+        MOTO.region.into(),
+    ]);
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_interstice"))
+            .args(&all)
+            .env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env_remove("INTERSTICE_TOKEN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn log_name(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("s3://{}/{test}-{nanos}", interstice_testkit::s3::BUCKET)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_write_got_no_answer_exits_with_status_3() {
+    let proxy = Proxy::start(MOTO).await;
+    let log = log_name("outcome-cli");
+    let out = on_moto(&proxy, &["publish", &log, &wasm("test_persistence")]).await;
+    assert!(out.status.success(), "{}", text(&out));
+
+    proxy.set(CUT_LOG_PUTS);
+    let out = on_moto(
+        &proxy,
+        &["call", &log, "test_persistence.open", "[1, \"ada\", 100]"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("may or may not be in the log"),
+        "{}",
+        text(&out)
+    );
+
+    // A failure whose outcome is known keeps status 1.
+    proxy.set(PASS);
+    let out = on_moto(&proxy, &["call", &log, "test_persistence.nope", "[]"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_write_got_no_answer_answers_outcome_unknown() {
+    let proxy = Proxy::start(MOTO).await;
+    let log = log_name("outcome-node");
+    let out = on_moto(&proxy, &["publish", &log, &wasm("test_persistence")]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let endpoint = proxy.endpoint.clone();
+    let node = tokio::task::spawn_blocking(move || {
+        Serving::start_with_env(
+            &log,
+            &["--s3-endpoint", &endpoint, "--s3-region", MOTO.region],
+            &[
+                ("AWS_ACCESS_KEY_ID", KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+
+    proxy.set(CUT_LOG_PUTS);
+    let out = on_moto(
+        &proxy,
+        &[
+            "call",
+            "--node",
+            &node.url,
+            "test_persistence.open",
+            "[1, \"ada\", 100]",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("503"), "{}", text(&out));
+    proxy.set(PASS);
+    let (_, stderr) = tokio::task::spawn_blocking(move || node.terminate())
+        .await
+        .unwrap();
+    assert!(stderr.contains("may or may not be in the log"), "{stderr}");
+}
