@@ -9,7 +9,8 @@
 //! <prefix>/log/<first:020>-<last:020>.seg  a compacted segment: commits
 //!                                      first..=last, copied from the batch
 //!                                      objects, which become stubs
-//! <prefix>/quarantine/<segment>.<byte>.<ms>.cut   bytes cut by recovery or truncation
+//! <prefix>/quarantine/<segment>.<byte>.<nanos>.cut   bytes cut by recovery or
+//!                                      truncation (`-1`, `-2`... if taken)
 //! <prefix>/probe/<nanos>-<pid>         the create-only probe (deleted after)
 //! ```
 
@@ -294,28 +295,55 @@ impl Objects {
     }
 
     /// Keeps `bytes` (from segment `name`, starting at byte `position`) in
-    /// the quarantine area.
+    /// the quarantine area, as `quarantine/<name>.<position>.<nanos>.cut`
+    /// (with `-1`, `-2`... when that is taken), as on disk. The put is
+    /// create-only, so an earlier copy is never replaced (on a server that
+    /// ignores create-only puts, the nanosecond name is what keeps them
+    /// apart).
     pub async fn quarantine(
         &self,
         name: &str,
         position: u64,
         bytes: Bytes,
     ) -> Result<Quarantined, Error> {
-        let ms = SystemTime::now()
+        let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let key = self.key(&format!("quarantine/{name}.{position}.{ms}.cut"));
+            .map_or(0, |d| d.as_nanos());
         let len = bytes.len() as u64;
-        self.client
-            .put(&key, PutPayload::from(bytes))
-            .await
-            .map_err(|e| backend(format!("cannot write quarantine object {key}"), e))?;
-        Ok(Quarantined {
-            segment: name.to_owned(),
-            position,
-            len,
-            location: format!("s3://{key}"),
-        })
+        let mut n = 0u32;
+        loop {
+            let file = match n {
+                0 => format!("{name}.{position}.{nanos}.cut"),
+                n => format!("{name}.{position}.{nanos}-{n}.cut"),
+            };
+            let key = self.key(&format!("quarantine/{file}"));
+            let location = format!("{}/quarantine/{file}", self.location);
+            let put = self
+                .client
+                .put_opts(
+                    &key,
+                    PutPayload::from(bytes.clone()),
+                    PutMode::Create.into(),
+                )
+                .await;
+            match put {
+                Ok(_) => {
+                    return Ok(Quarantined {
+                        segment: name.to_owned(),
+                        position,
+                        len,
+                        location,
+                    });
+                }
+                Err(object_store::Error::AlreadyExists { .. }) => n += 1,
+                Err(e) => {
+                    return Err(backend(
+                        format!("cannot write quarantine object {location}"),
+                        e,
+                    ));
+                }
+            }
+        }
     }
 
     /// Whether the server refuses a second create-only put of one key. The
@@ -365,6 +393,40 @@ mod tests {
         ] {
             assert_eq!(parse_segment_name(junk), None, "{junk}");
         }
+    }
+
+    /// Two cuts of one segment at one position in quick succession keep
+    /// both copies, each named where an operator can find it: under the
+    /// log's own `s3://bucket/prefix`.
+    #[tokio::test]
+    async fn quarantine_never_overwrites_and_names_the_bucket() {
+        let client = Arc::new(object_store::memory::InMemory::new());
+        let objects = Objects::new(client.clone(), "app", "s3://ilog/app".into());
+        let seg = segment_name(7);
+        let a = objects
+            .quarantine(&seg, 20, Bytes::from_static(b"first"))
+            .await
+            .unwrap();
+        let b = objects
+            .quarantine(&seg, 20, Bytes::from_static(b"second"))
+            .await
+            .unwrap();
+        assert_ne!(a.location, b.location);
+        for q in [&a, &b] {
+            assert!(
+                q.location
+                    .starts_with("s3://ilog/app/quarantine/00000000000000000007.seg.20."),
+                "{}",
+                q.location
+            );
+            assert!(q.location.ends_with(".cut"), "{}", q.location);
+        }
+        let kept: Vec<_> = client
+            .list(Some(&Path::from("app/quarantine")))
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 2, "{kept:?}");
     }
 
     #[test]
