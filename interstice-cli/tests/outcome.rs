@@ -1,6 +1,8 @@
 //! A commit whose write got no answer: `interstice call` exits with its
 //! own status (3), whether it opened the log itself or called a node, and
-//! says the commit may or may not be in the log (issue 17, item 1).
+//! says the commit may or may not be in the log (issue 17, item 1); the
+//! node, stopped by it, says so when it exits instead of claiming every
+//! commit is durable (item 8).
 
 mod common;
 
@@ -101,8 +103,15 @@ async fn a_node_whose_write_got_no_answer_answers_outcome_unknown() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("503"), "{}", text(&out));
     proxy.set(PASS);
-    let (_, stderr) = tokio::task::spawn_blocking(move || node.terminate())
+    let (clean, stderr) = tokio::task::spawn_blocking(move || node.terminate())
         .await
         .unwrap();
+    // It says why it stopped, not that every commit is durable.
+    assert!(!clean, "{stderr}");
+    assert!(stderr.contains("stopped after a failure"), "{stderr}");
     assert!(stderr.contains("may or may not be in the log"), "{stderr}");
+    assert!(
+        !stderr.contains("every acknowledged commit is durable"),
+        "{stderr}"
+    );
 }

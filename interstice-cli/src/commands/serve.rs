@@ -172,10 +172,14 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
     };
     // Scripts wait for this line (with the port when --listen asked for 0).
     println!("serving {log} on http://{addr}");
-    Node::new(runtime, config)
+    Node::new(runtime.clone(), config)
         .serve(listener, signal)
         .await
         .context("the server failed")?;
+    if let Some(why) = runtime.failure() {
+        // Not "every commit is durable": the failure is why it stopped.
+        bail!("the node stopped after a failure and released the log: {why}");
+    }
     eprintln!("stopped: every acknowledged commit is durable and the log is released");
     Ok(())
 }

@@ -532,6 +532,18 @@ impl Runtime {
         self.check_running().err().map(|e| e.to_string())
     }
 
+    /// Why the runtime stopped, when it stopped on a failure (a log that
+    /// failed or was taken over, an internal error) rather than by
+    /// [`Runtime::shutdown`]: what a node reports when it exits.
+    pub fn failure(&self) -> Option<String> {
+        let stopped = &self.inner.stopped;
+        if stopped.failed.load(std::sync::atomic::Ordering::Acquire) {
+            stopped.reason()
+        } else {
+            None
+        }
+    }
+
     /// Stops the runtime cleanly: refuses new calls and publishes (they
     /// get [`CallErrorKind::Stopped`]), waits until every commit already made
     /// is durable and a snapshot being taken is written (and its retention
@@ -917,6 +929,8 @@ impl Runtime {
 struct StopFlag {
     flag: std::sync::atomic::AtomicBool,
     reason: StdMutex<Option<String>>,
+    /// Whether it stopped on a failure rather than a shutdown.
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl StopFlag {
@@ -948,6 +962,9 @@ impl StopFlag {
 fn stop(stopped: &StopFlag, reason: String) {
     let said = reason.clone();
     if stopped.set(reason) {
+        stopped
+            .failed
+            .store(true, std::sync::atomic::Ordering::Release);
         tracing::error!("runtime stopped: {said}");
     }
 }
