@@ -116,6 +116,22 @@ impl S3Config {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
 
+    /// The server asked, for messages: the endpoint (given, or
+    /// `AWS_ENDPOINT_URL`), else AWS S3 in the region.
+    pub fn endpoint_name(&self) -> String {
+        self.endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .unwrap_or_else(|| {
+                let region = self
+                    .region
+                    .clone()
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .unwrap_or_else(|| "us-east-1".into());
+                format!("AWS S3 ({region})")
+            })
+    }
+
     /// Why no credentials can be found without the instance-metadata
     /// service (which only [`S3Config::instance_metadata`] allows), with
     /// where they were looked for and how to give them; `None` when some

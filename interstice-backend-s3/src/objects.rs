@@ -111,21 +111,65 @@ pub(crate) struct Objects {
     prefix: String,
     /// `s3://bucket/prefix`, for messages.
     pub location: String,
+    /// The server, for messages.
+    endpoint: String,
 }
 
+/// A request that failed, for people: what was being done, and the
+/// server's answer with an S3 XML error body shortened to its code and
+/// message.
 pub(crate) fn backend(what: String, e: object_store::Error) -> Error {
-    Error::Backend {
-        message: format!("{what}: {e}"),
-        source: Some(Box::new(e)),
+    let text = e.to_string();
+    match without_xml(&text) {
+        Some(short) => {
+            tracing::debug!("{what}: {text}");
+            Error::Backend {
+                message: format!("{what}: {short}"),
+                source: None,
+            }
+        }
+        None => Error::Backend {
+            message: format!("{what}: {e}"),
+            source: Some(Box::new(e)),
+        },
     }
 }
 
+/// `text` with an S3 XML error body (`<Error><Code>C</Code><Message>M`...)
+/// replaced by `C: M`; `None` when it has none.
+fn without_xml(text: &str) -> Option<String> {
+    let at = text.find("<?xml").or_else(|| text.find("<Error>"))?;
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find("</")? + start;
+        Some(text[start..end].to_owned())
+    };
+    let code = tag("Code").unwrap_or_else(|| "error".into());
+    let head = text[..at].trim_end().trim_end_matches(':');
+    Some(match tag("Message") {
+        Some(m) => format!("{head}: {code}: {m}"),
+        None => format!("{head}: {code}"),
+    })
+}
+
+/// Whether a failed request's answer says the bucket does not exist.
+fn no_such_bucket(e: &object_store::Error) -> bool {
+    e.to_string().contains("NoSuchBucket")
+}
+
 impl Objects {
-    pub fn new(client: Arc<dyn ObjectStore>, prefix: &str, location: String) -> Self {
+    pub fn new(
+        client: Arc<dyn ObjectStore>,
+        prefix: &str,
+        location: String,
+        endpoint: String,
+    ) -> Self {
         Self {
             client,
             prefix: prefix.trim_matches('/').to_owned(),
             location,
+            endpoint,
         }
     }
 
@@ -211,12 +255,28 @@ impl Objects {
         Ok(segs)
     }
 
-    /// Whether the log's marker exists.
+    /// Whether the log's marker exists; [`Error::NoBucket`] when its
+    /// bucket does not (a `HEAD` cannot tell the two apart: a listing
+    /// can).
     pub async fn has_marker(&self) -> Result<bool, Error> {
         match self.client.head(&self.marker_key()).await {
             Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(object_store::Error::NotFound { .. }) => {
+                match self.client.list_with_delimiter(Some(&self.key(""))).await {
+                    Err(e) if no_such_bucket(&e) => Err(self.no_bucket()),
+                    _ => Ok(false),
+                }
+            }
+            Err(e) if no_such_bucket(&e) => Err(self.no_bucket()),
             Err(e) => Err(backend(format!("cannot reach {}", self.location), e)),
+        }
+    }
+
+    fn no_bucket(&self) -> Error {
+        let rest = self.location.trim_start_matches("s3://");
+        Error::NoBucket {
+            bucket: rest.split('/').next().unwrap_or(rest).to_owned(),
+            endpoint: self.endpoint.clone(),
         }
     }
 
@@ -229,6 +289,7 @@ impl Objects {
             .await
         {
             Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(e) if no_such_bucket(&e) => Err(self.no_bucket()),
             Err(e) => Err(backend(
                 format!("cannot create the log at {}", self.location),
                 e,
@@ -401,7 +462,12 @@ mod tests {
     #[tokio::test]
     async fn quarantine_never_overwrites_and_names_the_bucket() {
         let client = Arc::new(object_store::memory::InMemory::new());
-        let objects = Objects::new(client.clone(), "app", "s3://ilog/app".into());
+        let objects = Objects::new(
+            client.clone(),
+            "app",
+            "s3://ilog/app".into(),
+            "memory".into(),
+        );
         let seg = segment_name(7);
         let a = objects
             .quarantine(&seg, 20, Bytes::from_static(b"first"))
@@ -427,6 +493,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept.len(), 2, "{kept:?}");
+    }
+
+    #[test]
+    fn an_xml_error_body_is_cut_to_its_code_and_message() {
+        let text = "Error performing PUT http://h/b/k in 3ms - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>x</RequestId></Error>";
+        assert_eq!(
+            without_xml(text).unwrap(),
+            "Error performing PUT http://h/b/k in 3ms - Server returned non-2xx status code: 403 Forbidden: AccessDenied: Access Denied"
+        );
+        assert_eq!(without_xml("connection refused"), None);
     }
 
     #[test]

@@ -59,7 +59,12 @@ impl S3LogStore {
     pub async fn open(config: S3Config, opts: LogOptions) -> Result<Self, Error> {
         opts.validate()?;
         let client = config.client()?;
-        let objects = Objects::new(client, &config.prefix, config.location());
+        let objects = Objects::new(
+            client,
+            &config.prefix,
+            config.location(),
+            config.endpoint_name(),
+        );
         if !objects.has_marker().await? {
             if !opts.create || opts.read_only {
                 return Err(Error::NotFound {

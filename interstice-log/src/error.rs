@@ -18,6 +18,17 @@ pub enum Error {
         /// Where the log was looked for.
         location: String,
     },
+    /// The object-store bucket the location names does not exist (or this
+    /// endpoint does not serve it).
+    #[error(
+        "no bucket `{bucket}` at {endpoint} (create the bucket, or check its name and the endpoint)"
+    )]
+    NoBucket {
+        /// The bucket's name.
+        bucket: String,
+        /// The server asked.
+        endpoint: String,
+    },
     /// A snapshot store has no snapshot at the offset asked for.
     #[error("no snapshot at offset {offset} in {location}")]
     NoSnapshot {
