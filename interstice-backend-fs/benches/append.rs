@@ -26,6 +26,7 @@ fn commit(offset: u64) -> Commit {
             module: "bench".into(),
             reducer: "insert".into(),
             args: Bytes::new(),
+            request_id: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,

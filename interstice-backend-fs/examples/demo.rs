@@ -40,6 +40,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 module: "interstice".into(),
                 reducer: "publish".into(),
                 args: Bytes::new(),
+                request_id: None,
             },
             mutations: vec![Mutation::module(1, 0x4a11, &record)],
         })?;
@@ -54,6 +55,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 module: "hello".into(),
                 reducer: "hello".into(),
                 args: Bytes::from(name.as_bytes().to_vec()),
+                request_id: None,
             },
             mutations: vec![Mutation {
                 kind: MutationKind::Insert,

@@ -32,6 +32,7 @@ fn commit(offset: u64) -> Commit {
             module: "crash".into(),
             reducer: "write".into(),
             args: Bytes::new(),
+            request_id: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,

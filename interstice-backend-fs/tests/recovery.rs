@@ -176,19 +176,26 @@ async fn a_segment_of_a_newer_format_is_refused_not_cut() {
     let all: Vec<Commit> = (0..3).map(|o| sample_commit(o, "d")).collect();
     append_each(&store, &all).await;
     drop(store);
-    // A newer writer's segment after them: version 3, checksum valid.
+    // A newer writer's segment after them: a version past this build's,
+    // checksum valid.
+    let newer_version = interstice_log::codec::FORMAT_VERSION + 1;
     let mut header = SegmentHeader::new(3, 1 << 20).encode();
-    header[4] = 3;
+    header[4] = newer_version;
     let crc = crc32fast::hash(&header[..16]);
     header[16..].copy_from_slice(&crc.to_le_bytes());
     let newer = dir.join(format!("{:020}.log", 3));
     let mut bytes = header.to_vec();
-    bytes.extend_from_slice(b"ITXF\x03 a frame this build cannot read");
+    bytes.extend_from_slice(b"ITXF");
+    bytes.push(newer_version);
+    bytes.extend_from_slice(b" a frame this build cannot read");
     std::fs::write(&newer, &bytes).unwrap();
 
     match FsLogStore::open(&dir, synced()) {
         Err(e @ Error::UnsupportedVersion(_)) => {
-            assert!(e.to_string().contains("version 3"), "{e}");
+            assert!(
+                e.to_string().contains(&format!("version {newer_version}")),
+                "{e}"
+            );
         }
         Err(other) => panic!("open gave {other}"),
         Ok(_) => panic!("opened (and cut) a newer writer's segment"),

@@ -92,6 +92,7 @@ async fn updates(store: &dyn LogStore, (module_id, hash): (u32, u64), commits: u
                     module: "inventory".into(),
                     reducer: "restock".into(),
                     args: Bytes::from(args),
+                    request_id: None,
                 },
                 mutations: vec![Mutation {
                     kind: MutationKind::Update,

@@ -18,6 +18,7 @@ fn commit(offset: u64, cause: Option<u64>, reducer: &str, mutations: Vec<Mutatio
             module: "town".into(),
             reducer: reducer.into(),
             args: Bytes::new(),
+            request_id: None,
         },
         mutations,
     }

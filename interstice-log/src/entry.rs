@@ -34,6 +34,11 @@ pub struct Invocation {
     pub reducer: String,
     /// The reducer's arguments, in the `interstice-abi` encoding.
     pub args: Bytes,
+    /// The id the caller gave the request (at most 65535 bytes of UTF-8,
+    /// not empty), kept so that a retry of the same request is answered
+    /// with this commit instead of running again. `None` when it had none
+    /// (and in every frame before format version 3).
+    pub request_id: Option<String>,
 }
 
 /// What a [`Mutation`] does. The byte value is part of the log format.

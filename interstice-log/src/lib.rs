@@ -20,7 +20,12 @@
 //!     offset: 0,
 //!     timestamp: 1_700_000_000_000_000,
 //!     cause: None,
-//!     invocation: Invocation { module: "hello".into(), reducer: "hello".into(), args: Bytes::new() },
+//!     invocation: Invocation {
+//!         module: "hello".into(),
+//!         reducer: "hello".into(),
+//!         args: Bytes::new(),
+//!         request_id: None,
+//!     },
 //!     mutations: vec![Mutation {
 //!         kind: MutationKind::Insert,
 //!         module_id: 1,

@@ -475,6 +475,7 @@ mod tests {
                         module: "m".into(),
                         reducer: "r".into(),
                         args: Bytes::new(),
+                        request_id: None,
                     },
                     mutations: vec![],
                 })

@@ -40,10 +40,11 @@ fn commit() -> impl Strategy<Value = Commit> {
         ".{0,12}",
         ".{0,12}",
         bytes(48),
+        prop::option::of(".{1,24}"),
         prop::collection::vec(mutation(), 0..6),
     )
         .prop_map(
-            |(offset, timestamp, cause, module, reducer, args, mutations)| Commit {
+            |(offset, timestamp, cause, module, reducer, args, request_id, mutations)| Commit {
                 offset,
                 timestamp,
                 cause,
@@ -51,6 +52,7 @@ fn commit() -> impl Strategy<Value = Commit> {
                     module,
                     reducer,
                     args,
+                    request_id,
                 },
                 mutations,
             },

@@ -1,9 +1,12 @@
 //! Pins the bytes of the log format (`docs/log-format.md`): what this code
-//! writes (version 2), and that it still reads version 1 as written before.
-//! A change here is a format change: a new version, and the doc with it.
+//! writes (version 3), and that it still reads versions 1 and 2 as written
+//! before. A change here is a format change: a new version, and the doc
+//! with it.
 
 use bytes::Bytes;
-use interstice_log::codec::{SegmentHeader, decode_frame, durable_before, encode_frame};
+use interstice_log::codec::{
+    SegmentHeader, decode_frame, durable_before, encode_frame, epoch, set_epoch,
+};
 use interstice_log::scan::scan_segment;
 use interstice_log::{Commit, Invocation, Mutation, MutationKind};
 
@@ -16,6 +19,7 @@ fn commit() -> Commit {
             module: "m".into(),
             reducer: "r".into(),
             args: Bytes::from_static(b"A"),
+            request_id: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,
@@ -31,18 +35,26 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The frame of [`commit`] without its checksum, in version 1 or 2.
-fn body(version: u8) -> Vec<u8> {
+/// The frame of [`commit`] (with request id `request`, version 3 only)
+/// without its checksum, in `version`.
+fn body(version: u8, request: &str) -> Vec<u8> {
     let mut v = b"ITXF".to_vec();
     v.push(version);
     v.push(1); // flags: cause
     v.extend_from_slice(&7u64.to_le_bytes());
     v.extend_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
     v.extend_from_slice(&3u64.to_le_bytes());
-    if version == 2 {
+    if version >= 2 {
         v.extend_from_slice(&5u64.to_le_bytes()); // durable_before
     }
+    if version >= 3 {
+        v.extend_from_slice(&0u64.to_le_bytes()); // epoch
+    }
     v.extend_from_slice(b"\x01\x00m\x01\x00r\x01\x00\x00\x00A");
+    if version >= 3 {
+        v.extend_from_slice(&(request.len() as u16).to_le_bytes());
+        v.extend_from_slice(request.as_bytes());
+    }
     v.extend_from_slice(&1u32.to_le_bytes()); // mutation count
     v.extend_from_slice(&22u32.to_le_bytes()); // payload length
     v.extend_from_slice(b"\x01\x01\x00\x00\x00\x02\x00\x00\x00");
@@ -58,19 +70,58 @@ fn with_crc(mut v: Vec<u8>) -> Vec<u8> {
 }
 
 #[test]
-fn version_2_frame_bytes() {
+fn version_3_frame_bytes() {
     let mut out = Vec::new();
     let n = encode_frame(&commit(), 5, &mut out).unwrap();
-    assert_eq!(n, 58 + 1 + 1 + 1 + 22);
-    assert_eq!(hex(&out), hex(&with_crc(body(2))));
+    assert_eq!(n, 68 + 1 + 1 + 1 + 22);
+    assert_eq!(hex(&out), hex(&with_crc(body(3, ""))));
     let (decoded, len) = decode_frame(&Bytes::from(out.clone()), 0, 1 << 20).unwrap();
     assert_eq!((decoded, len), (commit(), n));
-    assert_eq!(durable_before(&out), Some(5));
+    assert_eq!((durable_before(&out), epoch(&out)), (Some(5), Some(0)));
+
+    // With a request id, and an epoch set by the store.
+    let mut with_id = commit();
+    with_id.invocation.request_id = Some("req-1".into());
+    let mut out = Vec::new();
+    encode_frame(&with_id, 5, &mut out).unwrap();
+    assert_eq!(hex(&out), hex(&with_crc(body(3, "req-1"))));
+    set_epoch(&mut out, 9);
+    let mut want = body(3, "req-1");
+    want[38..46].copy_from_slice(&9u64.to_le_bytes());
+    assert_eq!(hex(&out), hex(&with_crc(want)));
+    let (decoded, _) = decode_frame(&Bytes::from(out.clone()), 0, 1 << 20).unwrap();
+    assert_eq!(decoded, with_id);
+    assert_eq!(epoch(&out), Some(9));
+}
+
+#[test]
+fn version_2_frames_still_read() {
+    let v2 = Bytes::from(with_crc(body(2, "")));
+    assert_eq!(v2.len(), 58 + 1 + 1 + 1 + 22);
+    let (decoded, len) = decode_frame(&v2, 0, 1 << 20).unwrap();
+    assert_eq!((decoded, len), (commit(), v2.len()));
+    assert_eq!((durable_before(&v2), epoch(&v2)), (Some(5), None));
+
+    // A version 2 segment header: the same bytes but the version.
+    let mut seg = b"ISEG\x02".to_vec();
+    seg.extend_from_slice(&(32u32 << 10).to_le_bytes()[..3]);
+    seg.extend_from_slice(&7u64.to_le_bytes());
+    let seg = with_crc(seg);
+    let header = SegmentHeader::decode(&Bytes::from(seg.clone())).unwrap();
+    assert_eq!((header.version, header.max_frame_size), (2, Some(32 << 20)));
+    assert!(
+        !header.accepts(1 << 20),
+        "a writer starts a version 3 segment"
+    );
+    let mut seg = seg;
+    seg.extend_from_slice(&v2);
+    let scan = scan_segment("s", &Bytes::from(seg), 7, 1 << 20);
+    assert!(scan.bad.is_empty(), "{:?}", scan.bad);
 }
 
 #[test]
 fn version_1_frames_still_read() {
-    let v1 = Bytes::from(with_crc(body(1)));
+    let v1 = Bytes::from(with_crc(body(1, "")));
     assert_eq!(v1.len(), 50 + 1 + 1 + 1 + 22);
     let (decoded, len) = decode_frame(&v1, 0, 1 << 20).unwrap();
     assert_eq!((decoded, len), (commit(), v1.len()));
@@ -89,9 +140,9 @@ fn version_1_frames_still_read() {
 }
 
 #[test]
-fn version_2_segment_header_bytes() {
+fn version_3_segment_header_bytes() {
     let h = SegmentHeader::new(7, (32 << 20) + 1);
-    let mut want = b"ISEG\x02".to_vec();
+    let mut want = b"ISEG\x03".to_vec();
     want.extend_from_slice(&((32 << 10) + 1u32).to_le_bytes()[..3]); // KiB, rounded up
     want.extend_from_slice(&7u64.to_le_bytes());
     assert_eq!(hex(&h.encode()), hex(&with_crc(want)));

@@ -115,6 +115,7 @@ pub fn town_history(n: u64) -> Vec<interstice_log::Commit> {
             module: "town".into(),
             reducer: reducer.into(),
             args: Bytes::new(),
+            request_id: None,
         },
         mutations,
     };

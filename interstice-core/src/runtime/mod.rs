@@ -853,6 +853,7 @@ impl Runtime {
                 module.len(),
                 reducer.len(),
                 args.len(),
+                0,
                 out.ws.payload_len(),
             );
             self.check_commit_size(size, || (module.to_owned(), reducer.to_owned()))
@@ -877,6 +878,7 @@ impl Runtime {
             module: module.to_owned(),
             reducer: reducer.to_owned(),
             args: Bytes::copy_from_slice(args),
+            request_id: None,
         };
         let commit = exec.seal(timestamp, cause.map(|c| c.cause), invocation, mutations);
         self.schedule(&exec.db, commit.offset, &commit.mutations, cause);

@@ -125,6 +125,7 @@ impl Runtime {
             module: schema.name.clone(),
             reducer: PUBLISH_INVOCATION.into(),
             args: Bytes::new(),
+            request_id: None,
         };
         let commit = exec.seal(exec.next_timestamp(), None, invocation, ws.commit());
         let published = Published {
@@ -148,6 +149,7 @@ impl Runtime {
         let size = frame_size(
             schema.name.len(),
             PUBLISH_INVOCATION.len(),
+            0,
             0,
             (MUTATION_OVERHEAD + record) as u64,
         );

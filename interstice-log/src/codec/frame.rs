@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! magic "ITXF" | version u8 | flags u8 | offset u64 | timestamp u64 | cause u64
-//! | durable_before u64 (version 2 only)
+//! | durable_before u64 (version 2 and later) | epoch u64 (version 3)
 //! | module_len u16 | module | reducer_len u16 | reducer | args_len u32 | args
+//! | request_len u16 | request (version 3)
 //! | mutation_count u32 | payload_len u32 | payload | crc32 u32
 //! ```
 //! `crc32` covers every byte before it. The payload is `mutation_count`
@@ -14,6 +15,11 @@
 //! was written: every commit before that offset was. Recovery uses it to
 //! tell a torn write (damage at or after it) from damage to data that was
 //! already durable (before it). Version 1 frames do not carry it.
+//!
+//! `epoch` is the writer's epoch on a store that has them (S3: each writer
+//! takes a new one when it opens), else 0; `request` is the caller's
+//! request id (`request_len` 0: none). Frames before version 3 carry
+//! neither.
 
 use bytes::Bytes;
 
@@ -31,32 +37,42 @@ const FLAG_CAUSE: u8 = 0b0000_0001;
 /// fields (module and reducer names, arguments, payload).
 pub const FRAME_OVERHEAD: usize = overhead(FORMAT_VERSION);
 
-/// Where `durable_before` sits in a version 2 frame.
+/// Where `durable_before` sits in a frame of version 2 or later.
 const DURABLE_BEFORE_AT: usize = 4 + 1 + 1 + 8 + 8 + 8;
+
+/// Where `epoch` sits in a frame of version 3 or later.
+const EPOCH_AT: usize = DURABLE_BEFORE_AT + 8;
 
 /// Bytes of the fixed fields before `module_len` in a frame of `version`.
 const fn fixed_len(version: u8) -> usize {
-    if version == 1 {
-        DURABLE_BEFORE_AT
-    } else {
-        DURABLE_BEFORE_AT + 8
+    match version {
+        1 => DURABLE_BEFORE_AT,
+        2 => DURABLE_BEFORE_AT + 8,
+        _ => EPOCH_AT + 8,
     }
 }
 
 /// Bytes in a frame of `version` besides its variable-length fields.
 const fn overhead(version: u8) -> usize {
-    fixed_len(version) + 2 + 2 + 4 + 4 + 4 + 4
+    let request_len = if version >= 3 { 2 } else { 0 };
+    fixed_len(version) + 2 + 2 + 4 + request_len + 4 + 4 + 4
 }
 
 /// Bytes in a mutation besides its row.
 pub const MUTATION_OVERHEAD: usize = 1 + 4 + 4 + 8 + 4;
 
 /// The length of the frame (of the version written) of a commit with these
-/// field lengths, `payload_len` being the sum of its mutations'
-/// [`MUTATION_OVERHEAD`] and row bytes: what a limit on commit size checks
-/// before encoding anything.
-pub fn frame_size(module_len: usize, reducer_len: usize, args_len: usize, payload_len: u64) -> u64 {
-    (FRAME_OVERHEAD + module_len + reducer_len + args_len) as u64 + payload_len
+/// field lengths (`request_len`: its request id's, 0 for none),
+/// `payload_len` being the sum of its mutations' [`MUTATION_OVERHEAD`] and
+/// row bytes: what a limit on commit size checks before encoding anything.
+pub fn frame_size(
+    module_len: usize,
+    reducer_len: usize,
+    args_len: usize,
+    request_len: usize,
+    payload_len: u64,
+) -> u64 {
+    (FRAME_OVERHEAD + module_len + reducer_len + args_len + request_len) as u64 + payload_len
 }
 
 /// Appends the frame for `commit` to `out` and returns its length.
@@ -95,6 +111,12 @@ pub fn encode_frame(
             inv.args.len()
         ))
     })?;
+    let request = inv.request_id.as_deref().unwrap_or("");
+    if inv.request_id.as_deref() == Some("") {
+        return Err(invalid("the request id is empty".into()));
+    }
+    let request_len = u16::try_from(request.len())
+        .map_err(|_| invalid(format!("request id is {} bytes (max 65535)", request.len())))?;
     let count = u32::try_from(commit.mutations.len())
         .map_err(|_| invalid("more than 2^32 mutations".into()))?;
     let mut payload_len = 0usize;
@@ -107,8 +129,12 @@ pub fn encode_frame(
         .map_err(|_| invalid(format!("payload is {payload_len} bytes (max 4 GiB)")))?;
 
     let start = out.len();
-    let total =
-        FRAME_OVERHEAD + inv.module.len() + inv.reducer.len() + inv.args.len() + payload_len;
+    let total = FRAME_OVERHEAD
+        + inv.module.len()
+        + inv.reducer.len()
+        + inv.args.len()
+        + request.len()
+        + payload_len;
     out.reserve(total);
     out.extend_from_slice(&FRAME_MAGIC);
     out.push(FORMAT_VERSION);
@@ -121,12 +147,16 @@ pub fn encode_frame(
     out.extend_from_slice(&commit.timestamp.to_le_bytes());
     out.extend_from_slice(&commit.cause.unwrap_or(0).to_le_bytes());
     out.extend_from_slice(&durable_before.to_le_bytes());
+    // The epoch: set by a store that has them (`set_epoch`).
+    out.extend_from_slice(&0u64.to_le_bytes());
     out.extend_from_slice(&module_len.to_le_bytes());
     out.extend_from_slice(inv.module.as_bytes());
     out.extend_from_slice(&reducer_len.to_le_bytes());
     out.extend_from_slice(inv.reducer.as_bytes());
     out.extend_from_slice(&args_len.to_le_bytes());
     out.extend_from_slice(&inv.args);
+    out.extend_from_slice(&request_len.to_le_bytes());
+    out.extend_from_slice(request.as_bytes());
     out.extend_from_slice(&count.to_le_bytes());
     out.extend_from_slice(&payload_len32.to_le_bytes());
     for m in &commit.mutations {
@@ -180,6 +210,10 @@ pub fn frame_len(buf: &Bytes, pos: usize, max: u64) -> Result<usize, FrameError>
     field(&mut c, reducer_len)?;
     let args_len = c.u32()? as u64;
     field(&mut c, args_len)?;
+    if version >= 3 {
+        let request_len = c.u16()? as u64;
+        field(&mut c, request_len)?;
+    }
     c.skip(4)?; // mutation count
     let payload_len = c.u32()? as u64;
     field(&mut c, payload_len)?;
@@ -204,13 +238,17 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
     let offset = c.u64()?;
     let timestamp = c.u64()?;
     let cause_raw = c.u64()?;
-    if buf[pos + 4] != 1 {
+    let version = buf[pos + 4];
+    if version != 1 {
         let durable_before = c.u64()?;
         if durable_before > offset {
             return Err(malformed(format!(
                 "durable_before {durable_before} is after the frame's own offset {offset}"
             )));
         }
+    }
+    if version >= 3 {
+        c.u64()?; // the epoch: see `epoch`
     }
     let cause = if flags & FLAG_CAUSE != 0 {
         Some(cause_raw)
@@ -227,6 +265,12 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
     let reducer = c.utf8(reducer_len, "reducer name")?;
     let args_len = c.u32()? as usize;
     let args = c.bytes(args_len)?;
+    let request_id = if version >= 3 {
+        let request_len = c.u16()? as usize;
+        Some(c.utf8(request_len, "request id")?).filter(|r| !r.is_empty())
+    } else {
+        None
+    };
     let count = c.u32()? as usize;
     let payload_len = c.u32()? as usize;
     // Bound the allocation by what the payload can hold.
@@ -272,6 +316,7 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
             module,
             reducer,
             args,
+            request_id,
         },
         mutations,
     };
@@ -285,6 +330,23 @@ pub fn durable_before(frame: &[u8]) -> Option<u64> {
         let at = DURABLE_BEFORE_AT;
         u64::from_le_bytes(frame[at..at + 8].try_into().expect("8 bytes"))
     })
+}
+
+/// The writer's epoch recorded in the valid frame `frame` (as checked by
+/// [`decode_frame`]), or `None` for a frame before version 3.
+pub fn epoch(frame: &[u8]) -> Option<u64> {
+    (frame.get(4).is_some_and(|&v| v >= 3))
+        .then(|| u64::from_le_bytes(frame[EPOCH_AT..EPOCH_AT + 8].try_into().expect("8 bytes")))
+}
+
+/// Sets the writer's `epoch` in `frame`, a whole frame of the version
+/// written, and updates its checksum.
+pub fn set_epoch(frame: &mut [u8], epoch: u64) {
+    debug_assert_eq!(frame[4], FORMAT_VERSION);
+    frame[EPOCH_AT..EPOCH_AT + 8].copy_from_slice(&epoch.to_le_bytes());
+    let crc_at = frame.len() - 4;
+    let crc = crc32fast::hash(&frame[..crc_at]);
+    frame[crc_at..].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Sets `durable_before` in `frame`, a whole frame of the version written,
@@ -311,6 +373,7 @@ mod tests {
                 module: "hello".into(),
                 reducer: "greet".into(),
                 args: Bytes::from_static(b"\x05world"),
+                request_id: None,
             },
             mutations: vec![Mutation {
                 kind: MutationKind::Insert,

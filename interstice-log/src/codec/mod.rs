@@ -13,13 +13,13 @@ mod start;
 pub(crate) use cursor::Cursor;
 pub use frame::{
     FRAME_MAGIC, FRAME_OVERHEAD, MUTATION_OVERHEAD, decode_frame, durable_before, encode_frame,
-    frame_len, frame_size, set_durable_before,
+    epoch, frame_len, frame_size, set_durable_before, set_epoch,
 };
 pub use segment::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SegmentHeader};
 pub use start::{START_LEN, START_MAGIC, decode_start, encode_start};
 
 /// The format version this code writes, in segment headers and frames.
-pub const FORMAT_VERSION: u8 = 2;
+pub const FORMAT_VERSION: u8 = 3;
 
 /// The oldest format version this code reads: it reads every version from
 /// this one to [`FORMAT_VERSION`].

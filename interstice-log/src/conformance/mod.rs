@@ -156,6 +156,7 @@ pub fn sample_commit(offset: u64, tag: &str) -> Commit {
             module: "conformance".into(),
             reducer: format!("r{}", offset % 5),
             args: Bytes::from(tag.as_bytes().to_vec()),
+            request_id: None,
         },
         mutations: (0..(offset % 4))
             .map(|i| Mutation {
