@@ -83,6 +83,12 @@ enum Command {
         /// opening the log here.
         #[arg(long, value_name = "URL")]
         node: Option<String>,
+        /// An id for this request (at most 255 bytes): it is logged with
+        /// the commit, and a retry with the same id runs nothing and
+        /// answers with the first commit (for 24 hours). What makes a
+        /// retry after an unknown outcome (exit status 3) safe.
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
     },
     /// Print a table's rows (replaying the log).
     #[command(
@@ -283,15 +289,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let token = cli.token.as_deref();
     match &cli.command {
         Command::Publish { log, wasm } => publish::run(args, log, wasm).await?,
-        Command::Call { operands, node } => {
+        Command::Call {
+            operands,
+            node,
+            request_id,
+        } => {
             let (log, target, json) =
                 self::operands(node.as_deref(), operands, "MODULE.REDUCER", true)?;
+            let id = request_id.as_deref();
             match node {
                 Some(url) => {
                     let node = remote::Node { url, token };
-                    call::remote(&node, target, json).await?
+                    call::remote(&node, target, json, id).await?
                 }
-                None => call::run(args, log, target, json).await?,
+                None => call::run(args, log, target, json, id).await?,
             }
         }
         Command::Query {

@@ -115,3 +115,108 @@ async fn a_node_whose_write_got_no_answer_answers_outcome_unknown() {
         "{stderr}"
     );
 }
+
+/// The reason for request ids: the answer to a transfer is lost after its
+/// PUT was stored, the node stops (outcome unknown), and a client that
+/// retries the same request on the restarted node gets the first commit:
+/// the transfer applied once (issue 17, item 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_with_the_same_request_id_after_a_lost_answer_applies_once() {
+    use interstice_testkit::s3::LOSE_ANSWERS;
+
+    let proxy = Proxy::start(MOTO).await;
+    let log = log_name("retry-node");
+    let ok = |out: &Output| assert!(out.status.success(), "{}", text(out));
+    ok(&on_moto(&proxy, &["publish", &log, &wasm("test_persistence")]).await);
+    ok(&on_moto(
+        &proxy,
+        &["call", &log, "test_persistence.open", "[1, \"ada\", 100]"],
+    )
+    .await);
+    ok(&on_moto(
+        &proxy,
+        &["call", &log, "test_persistence.open", "[2, \"bob\", 100]"],
+    )
+    .await);
+    let serve = |log: String, endpoint: String| {
+        tokio::task::spawn_blocking(move || {
+            Serving::start_with_env(
+                &log,
+                &["--s3-endpoint", &endpoint, "--s3-region", MOTO.region],
+                &[
+                    ("AWS_ACCESS_KEY_ID", KEY_ID),
+                    ("AWS_SECRET_ACCESS_KEY", SECRET),
+                ],
+            )
+        })
+    };
+    let node = serve(log.clone(), proxy.endpoint.clone()).await.unwrap();
+    let transfer = |url: String| {
+        let args = [
+            "call".to_owned(),
+            "--node".into(),
+            url,
+            "--request-id".into(),
+            "transfer-7".into(),
+            "test_persistence.transfer".into(),
+            "[1, 2, 30]".into(),
+        ];
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_interstice"))
+                .args(&args)
+                .env_remove("INTERSTICE_TOKEN")
+                .output()
+                .unwrap()
+        })
+    };
+
+    proxy.set(LOSE_ANSWERS);
+    let out = transfer(node.url.clone()).await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    proxy.set(PASS);
+    tokio::task::spawn_blocking(move || node.terminate())
+        .await
+        .unwrap();
+
+    let node = serve(log.clone(), proxy.endpoint.clone()).await.unwrap();
+    let out = transfer(node.url.clone()).await.unwrap();
+    ok(&out);
+    assert!(
+        text(&out).contains("already committed at offset"),
+        "{}",
+        text(&out)
+    );
+    // And again: still the one transfer.
+    ok(&transfer(node.url.clone()).await.unwrap());
+    let url = node.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_interstice"))
+            .args([
+                "query",
+                "--node",
+                &url,
+                "test_persistence.accounts",
+                "--format",
+                "json",
+            ])
+            .env_remove("INTERSTICE_TOKEN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    ok(&out);
+    // One JSON object a line.
+    let balances: Vec<i64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["balance"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(balances, [70, 130], "{}", text(&out));
+    tokio::task::spawn_blocking(move || node.terminate())
+        .await
+        .unwrap();
+}

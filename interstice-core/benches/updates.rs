@@ -149,8 +149,11 @@ fn main() {
         timestamp: state.last_timestamp,
         clock: state.clock,
     };
-    rt.block_on(snapshots.put(at, encode(&state.db, header, &state.pending)))
-        .unwrap();
+    rt.block_on(snapshots.put(
+        at,
+        encode(&state.db, header, &state.pending, &state.requests),
+    ))
+    .unwrap();
     drop(state);
     let opts = ReplayOptions {
         snapshots: Some(snapshots.clone()),

@@ -203,6 +203,14 @@ pub enum CallErrorKind {
         /// The failure.
         reason: String,
     },
+    /// The request id was given before to a different call (another
+    /// reducer or other arguments): it names the commit that has it.
+    RequestIdReused {
+        /// The request id.
+        id: String,
+        /// The commit that carries it.
+        offset: u64,
+    },
 }
 
 /// The runtime has stopped (after a log failure, an internal error, or a
@@ -333,6 +341,10 @@ impl std::fmt::Display for CallError {
             CallErrorKind::Stopped { reason } => write!(
                 f,
                 "the runtime stopped ({reason}); restart it to recover from the log"
+            ),
+            CallErrorKind::RequestIdReused { id, offset } => write!(
+                f,
+                "request id `{id}` was used by a different call, committed at offset {offset} (a retry must repeat the call exactly)"
             ),
         }
     }

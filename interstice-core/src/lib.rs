@@ -17,6 +17,7 @@ mod parallel;
 pub mod query;
 mod replay;
 pub mod replay_check;
+pub mod requests;
 pub mod retention;
 mod runtime;
 pub mod snapshot;

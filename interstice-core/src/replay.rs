@@ -14,6 +14,7 @@ use interstice_log::{
 
 use crate::db::{Database, TxnError};
 use crate::error::ReplayError;
+use crate::requests::{RequestIds, Seen, fingerprint};
 use crate::snapshot::{self, SnapshotState};
 use crate::subscriptions::{Scheduled, triggered};
 
@@ -83,6 +84,9 @@ pub struct Replayed {
     pub last_timestamp: u64,
     /// The header of the snapshot the replay started from, if any.
     pub snapshot: Option<SnapshotHeader>,
+    /// The request ids the replayed commits (and the snapshot) carry, for
+    /// exactly-once calls.
+    pub requests: RequestIds,
 }
 
 /// Where a replay starts, where it stops, and what it may start from.
@@ -174,6 +178,7 @@ struct Replayer {
     clock: u64,
     last_timestamp: u64,
     snapshot: Option<SnapshotHeader>,
+    requests: RequestIds,
 }
 
 impl Replayer {
@@ -190,6 +195,7 @@ impl Replayer {
             clock: state.header.clock,
             last_timestamp: state.header.timestamp,
             snapshot: Some(state.header),
+            requests: state.requests,
         }
     }
 
@@ -223,6 +229,18 @@ impl Replayer {
         report.last_offset = Some(commit.offset);
         self.clock = self.clock.max(commit.timestamp);
         self.last_timestamp = commit.timestamp;
+        let inv = &commit.invocation;
+        if let Some(id) = &inv.request_id {
+            let seen = Seen {
+                offset: commit.offset,
+                timestamp: commit.timestamp,
+                fingerprint: fingerprint(&inv.module, &inv.reducer, &inv.args),
+            };
+            self.requests.record(id, seen);
+        }
+        let kept_for = crate::requests::KEPT_FOR.as_micros() as u64;
+        self.requests
+            .expire(commit.timestamp.saturating_sub(kept_for));
         Ok(())
     }
 
@@ -234,6 +252,7 @@ impl Replayer {
             clock: self.clock,
             last_timestamp: self.last_timestamp,
             snapshot: self.snapshot,
+            requests: self.requests,
         }
     }
 }

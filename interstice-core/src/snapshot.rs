@@ -19,6 +19,7 @@ use interstice_log::{LogStore, ModuleRecord};
 use crate::db::Database;
 use crate::error::{SnapshotLoadError, SnapshotTakeError};
 use crate::replay::{ReplayEngine, ReplayOptions};
+use crate::requests::{RequestIds, Seen};
 use crate::subscriptions::Scheduled;
 use crate::table::Staged;
 
@@ -31,11 +32,18 @@ pub struct SnapshotState {
     pub header: SnapshotHeader,
     /// Subscription calls due and not yet in the log, in order.
     pub pending: Vec<Scheduled>,
+    /// The request ids remembered for exactly-once calls.
+    pub requests: RequestIds,
 }
 
 /// Encodes `db`, the state as of `header.offset`, with the subscription
 /// calls still due then.
-pub fn encode(db: &Database, header: SnapshotHeader, pending: &[Scheduled]) -> Bytes {
+pub fn encode(
+    db: &Database,
+    header: SnapshotHeader,
+    pending: &[Scheduled],
+    requests: &RequestIds,
+) -> Bytes {
     let mut w = SnapshotWriter::new(header);
     for m in db.modules() {
         let record = ModuleRecord {
@@ -59,6 +67,9 @@ pub fn encode(db: &Database, header: SnapshotHeader, pending: &[Scheduled]) -> B
     for s in pending {
         w.pending(&s.into());
     }
+    for (id, seen) in requests.iter() {
+        w.request(id, seen.offset, seen.timestamp, seen.fingerprint);
+    }
     w.finish()
 }
 
@@ -69,6 +80,7 @@ pub fn load(bytes: Bytes) -> Result<SnapshotState, SnapshotLoadError> {
     let mut loader = Loader {
         db: Database::new(),
         pending: Vec::new(),
+        requests: RequestIds::default(),
         table: None,
         seen: Default::default(),
     };
@@ -80,6 +92,7 @@ pub fn load(bytes: Bytes) -> Result<SnapshotState, SnapshotLoadError> {
         db: loader.db,
         header: reader.header(),
         pending: loader.pending,
+        requests: loader.requests,
     })
 }
 
@@ -91,6 +104,7 @@ fn inconsistent(reason: String) -> SnapshotLoadError {
 struct Loader {
     db: Database,
     pending: Vec<Scheduled>,
+    requests: RequestIds,
     /// The table whose rows are being staged: module, table, auto-inc,
     /// and the rows so far.
     table: Option<(u32, u32, u128, Staged)>,
@@ -152,6 +166,20 @@ impl Loader {
             Record::Pending(p) => {
                 self.flush()?;
                 self.pending.push(p.into());
+            }
+            Record::Request {
+                id,
+                offset,
+                timestamp,
+                fingerprint,
+            } => {
+                self.flush()?;
+                let seen = Seen {
+                    offset,
+                    timestamp,
+                    fingerprint,
+                };
+                self.requests.record(&id, seen);
             }
         }
         Ok(())
@@ -245,10 +273,11 @@ pub async fn take(
         .map(|t| t.len() as u64)
         .sum();
     // Encoding is plain CPU work: off the async workers.
-    let bytes =
-        tokio::task::spawn_blocking(move || encode(&replayed.db, header, &replayed.pending))
-            .await
-            .map_err(|e| SnapshotTakeError::Task(e.to_string()))?;
+    let bytes = tokio::task::spawn_blocking(move || {
+        encode(&replayed.db, header, &replayed.pending, &replayed.requests)
+    })
+    .await
+    .map_err(|e| SnapshotTakeError::Task(e.to_string()))?;
     let size = bytes.len() as u64;
     snapshots.put(offset, bytes).await?;
     Ok(Some(Taken {

@@ -97,8 +97,8 @@ async fn compare(
         timestamp: replayed.last_timestamp,
         clock: replayed.clock,
     };
-    let ours = snapshot::encode(&replayed.db, header, &replayed.pending);
-    let theirs = snapshot::encode(&state.db, state.header, &state.pending);
+    let ours = snapshot::encode(&replayed.db, header, &replayed.pending, &replayed.requests);
+    let theirs = snapshot::encode(&state.db, state.header, &state.pending, &state.requests);
     if ours == theirs {
         Ok(Ok(Compared::Replay(from)))
     } else {

@@ -323,6 +323,7 @@ mod checking {
                 clock: all[59].timestamp,
             },
             &at_29.pending,
+            &at_29.requests,
         );
         snapshots.put(59, wrong).await.unwrap();
         // And damage in the newest.

@@ -1,5 +1,6 @@
-//! Pins the bytes of the snapshot format (`docs/snapshot-format.md`). A
-//! change here is a format change: a new version, and the doc with it.
+//! Pins the bytes of the snapshot format (`docs/snapshot-format.md`),
+//! version 2, and reads a version 1 snapshot as written before. A change
+//! here is a format change: a new version, and the doc with it.
 
 use bytes::Bytes;
 use interstice_log::ModuleRecord;
@@ -17,8 +18,9 @@ fn u32le(n: u32) -> [u8; 4] {
     n.to_le_bytes()
 }
 
-#[test]
-fn snapshot_bytes_are_pinned() {
+/// The snapshot of the pinned test, in `version` (1: without the request
+/// record), and its expected bytes.
+fn pinned(version: u8) -> (Option<Bytes>, Vec<u8>) {
     let mut w = SnapshotWriter::new(SnapshotHeader {
         offset: 7,
         timestamp: 0x0102_0304_0506_0708,
@@ -40,9 +42,12 @@ fn snapshot_bytes_are_pinned() {
         depth: 1,
         path: vec!["p".into()],
     });
-    let bytes = w.finish();
+    if version >= 2 {
+        w.request("q", 6, 9, 0xEF);
+    }
+    let bytes = (version == 2).then(|| w.finish());
 
-    let mut header = b"ISNP\x01\x00\x00\x00".to_vec();
+    let mut header = vec![b'I', b'S', b'N', b'P', version, 0, 0, 0];
     header.extend_from_slice(&7u64.to_le_bytes());
     header.extend_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
     header.extend_from_slice(&0x0102_0304_0506_0709u64.to_le_bytes());
@@ -72,6 +77,17 @@ fn snapshot_bytes_are_pinned() {
     payload.extend_from_slice(&u32le(1));
     payload.extend_from_slice(&u32le(1));
     payload.push(b'p');
+    let records = if version >= 2 {
+        payload.push(5); // request id
+        payload.extend_from_slice(&u32le(1));
+        payload.push(b'q');
+        payload.extend_from_slice(&6u64.to_le_bytes());
+        payload.extend_from_slice(&9u64.to_le_bytes());
+        payload.extend_from_slice(&0xEFu64.to_le_bytes());
+        5u64
+    } else {
+        4
+    };
 
     // Block 0: length, then CRC-32 of (index, length, payload).
     let mut crc = crc32fast::Hasher::new();
@@ -84,13 +100,37 @@ fn snapshot_bytes_are_pinned() {
 
     let mut trailer = b"ISNT".to_vec();
     trailer.extend_from_slice(&u32le(1)); // blocks
-    trailer.extend_from_slice(&4u64.to_le_bytes()); // records
+    trailer.extend_from_slice(&records.to_le_bytes()); // records
     trailer.extend_from_slice(&7u64.to_le_bytes()); // offset
     expected.extend_from_slice(&with_crc(trailer));
+    (bytes, expected)
+}
 
+#[test]
+fn snapshot_bytes_are_pinned() {
+    let (bytes, expected) = pinned(2);
+    let bytes = bytes.unwrap();
     assert_eq!(&bytes[..], &expected[..]);
     let reader = SnapshotReader::new(bytes).unwrap();
     let records: Vec<Record> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(records.len(), 4);
+    assert_eq!(records.len(), 5);
     assert_eq!(records[2], Record::Row(Bytes::from_static(b"R")));
+    assert_eq!(
+        records[4],
+        Record::Request {
+            id: "q".into(),
+            offset: 6,
+            timestamp: 9,
+            fingerprint: 0xEF,
+        }
+    );
+}
+
+#[test]
+fn version_1_snapshots_still_read() {
+    let (_, v1) = pinned(1);
+    let reader = SnapshotReader::new(Bytes::from(v1)).unwrap();
+    let records: Vec<Record> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 4);
+    assert!(matches!(records[3], Record::Pending(_)));
 }

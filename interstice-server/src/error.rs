@@ -63,6 +63,7 @@ impl From<CallError> for ApiError {
             K::Limit { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             K::Capability { .. } => (S::FORBIDDEN, "capability_violation"),
             K::Trap { .. } => (S::INTERNAL_SERVER_ERROR, "reducer_trapped"),
+            K::RequestIdReused { .. } => (S::UNPROCESSABLE_ENTITY, "request_id_reused"),
             K::Log(_) if e.outcome_unknown() => (S::SERVICE_UNAVAILABLE, "outcome_unknown"),
             K::Log(_) | K::Stopped { .. } => (S::SERVICE_UNAVAILABLE, "store_unavailable"),
             _ => (S::INTERNAL_SERVER_ERROR, "internal"),

@@ -279,7 +279,23 @@ fn receipt_json(r: &Receipt) -> Json {
         .iter()
         .map(|(level, message)| json!({"level": level.as_str(), "message": message}))
         .collect();
-    json!({"offset": r.offset, "logs": logs})
+    json!({"offset": r.offset, "logs": logs, "replayed": r.replayed})
+}
+
+/// The `Idempotency-Key` header's value: the call's request id.
+fn request_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let id = value.to_str().map_err(|_| {
+        ApiError::bad_request(
+            "bad_request_id",
+            "the Idempotency-Key header is not visible ASCII",
+        )
+    })?;
+    interstice_core::requests::check_id(id)
+        .map_err(|reason| ApiError::bad_request("bad_request_id", reason))?;
+    Ok(Some(id.to_owned()))
 }
 
 async fn call(
@@ -290,8 +306,9 @@ async fn call(
     args: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = match content_type(&headers, &["application/json"]) {
-        Ok(()) => call_reducer(&s, role, path, args).await,
+    let checked = content_type(&headers, &["application/json"]).and_then(|()| request_id(&headers));
+    let result = match checked {
+        Ok(id) => call_reducer(&s, role, path, args, id.as_deref()).await,
         Err(e) => Err(e),
     };
     let outcome = match &result {
@@ -301,7 +318,16 @@ async fn call(
     };
     s.metrics.call(outcome, started.elapsed());
     match result {
-        Ok(receipt) => json_response(StatusCode::OK, &receipt_json(&receipt)),
+        Ok(receipt) => {
+            let mut response = json_response(StatusCode::OK, &receipt_json(&receipt));
+            if receipt.replayed {
+                response.headers_mut().insert(
+                    "idempotent-replayed",
+                    axum::http::HeaderValue::from_static("true"),
+                );
+            }
+            response
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -313,6 +339,7 @@ async fn call_reducer(
     role: Role,
     path: Result<Path<(String, String)>, PathRejection>,
     args: Result<Bytes, BytesRejection>,
+    request_id: Option<&str>,
 ) -> Result<Receipt, ApiError> {
     let (module_name, reducer) = segments(path)?;
     let args = body(args)?;
@@ -343,7 +370,7 @@ async fn call_reducer(
     // On the runtime's executor thread: a long reducer does not hold up
     // the async worker this request came in on.
     Ok(s.runtime
-        .call_queued(&module_name, &reducer, &encoded)
+        .call_queued(&module_name, &reducer, &encoded, request_id)
         .await?)
 }
 

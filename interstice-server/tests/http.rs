@@ -462,6 +462,55 @@ async fn a_failing_store_gets_503_and_nothing_undurable_is_shown() {
     node.stop().await;
 }
 
+/// `Idempotency-Key`: a retry of a call answers with the first commit
+/// (`replayed`, and the `Idempotent-Replayed` header) and runs nothing;
+/// the key on another call is refused; a bad key is a bad request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_makes_a_retry_answer_with_the_first_commit() {
+    let store = Arc::new(MemoryLogStore::new());
+    let node = Served::start(store.clone(), NodeConfig::default()).await;
+    node.publish("test_persistence").await;
+    let call = |key: &str, args: Value| {
+        node.client
+            .post(format!(
+                "{}/v1/modules/test_persistence/reducers/open",
+                node.url
+            ))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key.to_owned())
+            .body(args.to_string())
+            .send()
+    };
+    let first = call("open-1", json!([1, "ada", 100])).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["replayed"], false);
+    let logged = store.commits().len();
+
+    let again = call("open-1", json!([1, "ada", 100])).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(
+        (&again["offset"], &again["replayed"]),
+        (&first["offset"], &json!(true))
+    );
+    assert_eq!(store.commits().len(), logged, "nothing ran again");
+
+    let other = call("open-1", json!([2, "bob", 100])).await.unwrap();
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let other: Value = other.json().await.unwrap();
+    assert_eq!(other["error"]["code"], "request_id_reused", "{other}");
+
+    let bad = call(&"k".repeat(300), json!([3, "cy", 1])).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["error"]["code"], "bad_request_id", "{bad}");
+    assert_eq!(store.commits().len(), logged);
+    node.stop().await;
+}
+
 /// A commit the log could not say it stored is `outcome_unknown`, not
 /// `store_unavailable`: it may be in the log (here it is). The calls the
 /// stopped node refuses afterwards committed nothing and say so.

@@ -19,25 +19,46 @@ fn parse_args(json: Option<&str>) -> Result<serde_json::Value> {
 
 /// `call --node URL MODULE.REDUCER [ARGS]`: the node checks and encodes the
 /// arguments and answers once the commit is durable.
-pub async fn remote(node: &Node<'_>, target: &str, json: Option<&str>) -> Result<()> {
+pub async fn remote(
+    node: &Node<'_>,
+    target: &str,
+    json: Option<&str>,
+    request_id: Option<&str>,
+) -> Result<()> {
     let (module_name, reducer) = split_target(target, "REDUCER")?;
     let json = parse_args(json)?;
     let answer = node
-        .call(module_name, reducer, &json)
+        .call(module_name, reducer, &json, request_id)
         .await
         .with_context(|| format!("{target} did not commit"))?;
     for log in answer["logs"].as_array().into_iter().flatten() {
         let level = log["level"].as_str().unwrap_or("info");
         println!("[{level}] {}", log["message"].as_str().unwrap_or(""));
     }
-    match answer["offset"].as_u64() {
-        Some(o) => println!("committed at offset {o} (durable)"),
-        None => println!("ran; it changed nothing, so nothing was logged"),
-    }
+    let replayed = answer["replayed"].as_bool().unwrap_or(false);
+    print_outcome(answer["offset"].as_u64(), replayed, request_id);
     Ok(())
 }
 
-pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) -> Result<()> {
+/// The last line of a call: where it committed, or that it was a retry.
+fn print_outcome(offset: Option<u64>, replayed: bool, request_id: Option<&str>) {
+    match (offset, replayed) {
+        (Some(o), true) => println!(
+            "already committed at offset {o} (durable): a retry of request {}, so nothing ran",
+            request_id.unwrap_or("?")
+        ),
+        (Some(o), false) => println!("committed at offset {o} (durable)"),
+        (None, _) => println!("ran; it changed nothing, so nothing was logged"),
+    }
+}
+
+pub async fn run(
+    args: &LogArgs,
+    log: &str,
+    target: &str,
+    json: Option<&str>,
+    request_id: Option<&str>,
+) -> Result<()> {
     let (module_name, reducer) = split_target(target, "REDUCER")?;
     let json = parse_args(json)?;
     let store = args.open(log, Access::Write).await?;
@@ -54,7 +75,10 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
             return Err(e);
         }
     };
-    let result = rt.call(module_name, reducer, &encoded).await;
+    let result = match request_id {
+        Some(id) => rt.call_once(module_name, reducer, &encoded, id).await,
+        None => rt.call(module_name, reducer, &encoded).await,
+    };
     rt.settle().await;
     crate::snapshots::before_exit(&rt).await;
     rt.shutdown().await;
@@ -62,9 +86,6 @@ pub async fn run(args: &LogArgs, log: &str, target: &str, json: Option<&str>) ->
     for (level, line) in &receipt.logs {
         println!("[{level}] {line}");
     }
-    match receipt.offset {
-        Some(o) => println!("committed at offset {o} (durable)"),
-        None => println!("ran; it changed nothing, so nothing was logged"),
-    }
+    print_outcome(receipt.offset, receipt.replayed, request_id);
     Ok(())
 }

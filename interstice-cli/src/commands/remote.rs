@@ -78,11 +78,22 @@ impl Node<'_> {
         Ok(body)
     }
 
-    /// Calls `module.reducer`; the node answers once the commit is durable.
-    pub async fn call(&self, module: &str, reducer: &str, args: &Json) -> Result<Json> {
+    /// Calls `module.reducer` (once per `request_id`, when given: the
+    /// `Idempotency-Key` header); the node answers once the commit is
+    /// durable.
+    pub async fn call(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: &Json,
+        request_id: Option<&str>,
+    ) -> Result<Json> {
         let path = ["v1", "modules", module, "reducers", reducer];
-        self.send(self.request(reqwest::Method::POST, &path)?.json(args))
-            .await
+        let mut request = self.request(reqwest::Method::POST, &path)?.json(args);
+        if let Some(id) = request_id {
+            request = request.header("Idempotency-Key", id);
+        }
+        self.send(request).await
     }
 
     /// The module's schema.

@@ -33,6 +33,7 @@ use crate::error::{
 use crate::host::state::CallContext;
 use crate::host::{CompiledModule, Invocation, Limits, ReducerEntry, WasmHost, run};
 use crate::replay::{ReplayEngine, ReplayOptions, ReplayReport};
+use crate::requests::{RequestIds, Seen, check_id, fingerprint};
 use crate::retention::Retention;
 use crate::snapshot::Taken;
 use crate::subscriptions::{Scheduled, triggered};
@@ -85,6 +86,11 @@ pub struct RuntimeConfig {
     /// either. A call larger than the whole budget fails at once
     /// (`limit_exceeded`, `pending bytes`).
     pub max_pending_bytes: usize,
+    /// How long a request id is remembered after its commit: a retry with
+    /// the same id within it is answered with that commit instead of
+    /// running again (see [`crate::requests`]). At most (and by default)
+    /// [`crate::requests::KEPT_FOR`], 24 hours: what a restart can know.
+    pub request_ids_for: std::time::Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -100,6 +106,7 @@ impl Default for RuntimeConfig {
             retention: Retention::default(),
             max_pending: 65_536,
             max_pending_bytes: 256 << 20,
+            request_ids_for: std::time::Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -112,6 +119,9 @@ pub struct Receipt {
     pub offset: Option<u64>,
     /// What the reducer logged, as `(level, message)`.
     pub logs: Vec<(interstice_abi::wasm::LogLevel, String)>,
+    /// Whether this answers a retry: the call's request id was committed
+    /// before, at `offset`, and nothing ran (`logs` is then empty).
+    pub replayed: bool,
 }
 
 /// A module installed in the runtime, in brief (see [`Runtime::modules`]).
@@ -177,6 +187,8 @@ struct Exec {
     modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
     next_offset: u64,
     clock: u64,
+    /// The request ids of recent commits, for exactly-once calls.
+    requests: RequestIds,
 }
 
 impl Exec {
@@ -199,6 +211,14 @@ impl Exec {
         invocation: LogInvocation,
         mutations: Vec<interstice_log::Mutation>,
     ) -> Commit {
+        if let Some(id) = &invocation.request_id {
+            let seen = Seen {
+                offset: self.next_offset,
+                timestamp,
+                fingerprint: fingerprint(&invocation.module, &invocation.reducer, &invocation.args),
+            };
+            self.requests.record(id, seen);
+        }
         let commit = Commit {
             offset: self.next_offset,
             timestamp,
@@ -254,6 +274,8 @@ struct Call<'a> {
     module: &'a str,
     reducer: &'a str,
     args: &'a [u8],
+    /// The caller's request id, for exactly-once calls.
+    request_id: Option<&'a str>,
     cause: Option<&'a Scheduled>,
 }
 
@@ -262,6 +284,7 @@ struct QueuedCall {
     module: String,
     reducer: String,
     args: Vec<u8>,
+    request_id: Option<String>,
     cause: Option<Scheduled>,
     reply: oneshot::Sender<Result<Receipt, CallError>>,
     slot: Slot,
@@ -392,16 +415,19 @@ impl Runtime {
         };
         let modules = Arc::new(modules);
         let (tx, rx) = mpsc::unbounded_channel();
-        let (requests, request_rx) = mpsc::unbounded_channel();
+        let mut requests = replayed.requests;
+        requests.expire(now_micros().saturating_sub(request_window(&config)));
+        let (queue, request_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             host,
-            requests,
+            requests: queue,
             exec: StdMutex::new(Exec {
                 db: replayed.db,
                 store_cache: Default::default(),
                 modules: modules.clone(),
                 next_offset: next,
                 clock,
+                requests,
             }),
             pipeline: Pipeline::start(store.clone(), next, config.max_batch),
             slots: Arc::new(tokio::sync::Semaphore::new(config.max_pending.max(1))),
@@ -612,7 +638,26 @@ impl Runtime {
         reducer: &str,
         args: &[u8],
     ) -> Result<Receipt, CallError> {
-        self.dispatch(module, reducer, args, None, true).await
+        self.dispatch(module, reducer, args, None, None, true).await
+    }
+
+    /// Calls like [`Runtime::call`], once per `request_id`: the id goes
+    /// into the log with the commit, and a retry with the same id (within
+    /// [`RuntimeConfig::request_ids_for`], on this runtime or any that
+    /// opens the log later) runs nothing and answers with the first
+    /// commit's offset, once it is durable ([`Receipt::replayed`]). The
+    /// same id with another reducer or other arguments is refused
+    /// ([`CallErrorKind::RequestIdReused`]). A call that failed committed
+    /// nothing, so its retry runs.
+    pub async fn call_once(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+        request_id: &str,
+    ) -> Result<Receipt, CallError> {
+        self.dispatch(module, reducer, args, Some(request_id), None, true)
+            .await
     }
 
     /// Calls like [`Runtime::call`], but the reducer always runs in the
@@ -626,8 +671,10 @@ impl Runtime {
         module: &str,
         reducer: &str,
         args: &[u8],
+        request_id: Option<&str>,
     ) -> Result<Receipt, CallError> {
-        self.dispatch(module, reducer, args, None, false).await
+        self.dispatch(module, reducer, args, request_id, None, false)
+            .await
     }
 
     /// Waits for room among the calls not yet durable, then runs the call:
@@ -638,6 +685,29 @@ impl Runtime {
         module: &str,
         reducer: &str,
         args: &[u8],
+        request_id: Option<&str>,
+        cause: Option<&Scheduled>,
+        inline: bool,
+    ) -> Result<Receipt, CallError> {
+        let receipt = self
+            .dispatch_once(module, reducer, args, request_id, cause, inline)
+            .await?;
+        // A retry's commit may be in the pipeline still.
+        if let (true, Some(offset)) = (receipt.replayed, receipt.offset) {
+            self.wait_durable(offset + 1)
+                .await
+                .map_err(|stopped| stopped.during(module, reducer))?;
+        }
+        Ok(receipt)
+    }
+
+    /// [`Runtime::dispatch`] without the wait for a retry's commit.
+    async fn dispatch_once(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+        request_id: Option<&str>,
         cause: Option<&Scheduled>,
         inline: bool,
     ) -> Result<Receipt, CallError> {
@@ -676,6 +746,7 @@ impl Runtime {
                     module,
                     reducer,
                     args,
+                    request_id,
                     cause,
                 };
                 match self.execute_guarded(&mut exec, call)? {
@@ -688,6 +759,7 @@ impl Runtime {
                     module: module.to_owned(),
                     reducer: reducer.to_owned(),
                     args: args.to_vec(),
+                    request_id: request_id.map(str::to_owned),
                     cause: cause.cloned(),
                     reply,
                     slot: Some(slot),
@@ -718,6 +790,7 @@ impl Runtime {
             module,
             reducer,
             args,
+            request_id,
             cause,
             reply,
             slot,
@@ -727,6 +800,7 @@ impl Runtime {
             module: &module,
             reducer: &reducer,
             args: &args,
+            request_id: request_id.as_deref(),
             cause: cause.as_ref(),
         };
         match self.execute_guarded(exec, call) {
@@ -810,12 +884,18 @@ impl Runtime {
             module,
             reducer,
             args,
+            request_id,
             cause,
         } = call;
         // Checked again under the executor lock: `shutdown` may have run
         // since the caller's first check.
         self.check_running()
             .map_err(|stopped| stopped.during(module, reducer))?;
+        if let Some(id) = request_id
+            && let Some(receipt) = self.retried(exec, module, reducer, args, id)?
+        {
+            return Ok((receipt, None));
+        }
         let (compiled, entry) = resolve(exec, module, reducer, args)?;
         let timestamp = exec.next_timestamp();
         let ctx = CallContext {
@@ -853,7 +933,7 @@ impl Runtime {
                 module.len(),
                 reducer.len(),
                 args.len(),
-                0,
+                request_id.map_or(0, str::len),
                 out.ws.payload_len(),
             );
             self.check_commit_size(size, || (module.to_owned(), reducer.to_owned()))
@@ -871,19 +951,62 @@ impl Runtime {
             }
         };
         let logs = out.logs;
-        if mutations.is_empty() && cause.is_none() {
-            return Ok((Receipt { offset: None, logs }, None));
+        // A call with a request id is logged even when it changed nothing,
+        // so that its retry is answered, not run.
+        if mutations.is_empty() && cause.is_none() && request_id.is_none() {
+            let receipt = Receipt {
+                offset: None,
+                logs,
+                replayed: false,
+            };
+            return Ok((receipt, None));
         }
         let invocation = LogInvocation {
             module: module.to_owned(),
             reducer: reducer.to_owned(),
             args: Bytes::copy_from_slice(args),
-            request_id: None,
+            request_id: request_id.map(str::to_owned),
         };
         let commit = exec.seal(timestamp, cause.map(|c| c.cause), invocation, mutations);
         self.schedule(&exec.db, commit.offset, &commit.mutations, cause);
-        let offset = Some(commit.offset);
-        Ok((Receipt { offset, logs }, Some(commit)))
+        let receipt = Receipt {
+            offset: Some(commit.offset),
+            logs,
+            replayed: false,
+        };
+        Ok((receipt, Some(commit)))
+    }
+
+    /// For a call with request id `id`: the answer when the id was
+    /// committed before (the same call), the refusal when a different
+    /// call has it, `None` when it is new. Old ids are forgotten here.
+    fn retried(
+        &self,
+        exec: &mut Exec,
+        module: &str,
+        reducer: &str,
+        args: &[u8],
+        id: &str,
+    ) -> Result<Option<Receipt>, CallError> {
+        let err = |kind| CallError::new(module, reducer, kind);
+        check_id(id).map_err(|reason| err(CallErrorKind::BadArguments { reason }))?;
+        let window = request_window(&self.inner.config);
+        exec.requests.expire(now_micros().saturating_sub(window));
+        let Some(seen) = exec.requests.get(id) else {
+            return Ok(None);
+        };
+        if seen.fingerprint != fingerprint(module, reducer, args) {
+            let id = id.to_owned();
+            return Err(err(CallErrorKind::RequestIdReused {
+                id,
+                offset: seen.offset,
+            }));
+        }
+        Ok(Some(Receipt {
+            offset: Some(seen.offset),
+            logs: Vec::new(),
+            replayed: true,
+        }))
     }
 
     /// `Ok` when a commit of `size` encoded bytes is within
@@ -923,6 +1046,15 @@ impl Runtime {
             let _ = self.inner.subscriptions.send(Job::Run(s));
         }
     }
+}
+
+/// How long, in µs, request ids are answered: the configured window, at
+/// most what replays and snapshots keep ([`crate::requests::KEPT_FOR`]).
+fn request_window(config: &RuntimeConfig) -> u64 {
+    config
+        .request_ids_for
+        .min(crate::requests::KEPT_FOR)
+        .as_micros() as u64
 }
 
 /// Whether (and why) the runtime stopped after a log failure. The flag is

@@ -34,7 +34,7 @@ pub(super) async fn subscription_worker(
         }
         let rt = Runtime { inner };
         if let Err(e) = rt
-            .dispatch(&s.module, &s.reducer, &s.args, Some(&s), true)
+            .dispatch(&s.module, &s.reducer, &s.args, None, Some(&s), true)
             .await
         {
             tracing::error!(module = %s.module, reducer = %s.reducer, cause = s.cause, "subscription could not run: {e}");

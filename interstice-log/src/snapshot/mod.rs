@@ -30,8 +30,9 @@ use crate::ModuleRecord;
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"ISNP";
 /// The four bytes its trailer starts with.
 pub const TRAILER_MAGIC: [u8; 4] = *b"ISNT";
-/// The snapshot format version this code writes and reads.
-pub const SNAPSHOT_VERSION: u8 = 1;
+/// The snapshot format version this code writes. It reads every version
+/// from 1 to this one (version 1 has no [`Record::Request`]).
+pub const SNAPSHOT_VERSION: u8 = 2;
 /// Length of the header.
 pub const HEADER_LEN: usize = 4 + 1 + 3 + 8 + 8 + 8 + 4;
 /// Length of the trailer.
@@ -76,7 +77,7 @@ pub struct PendingCall {
 
 /// One item of a snapshot's state, in the order they are written: every
 /// module, then every table of each module followed by its rows, then the
-/// pending calls.
+/// pending calls, then the request ids.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     /// A module as last published.
@@ -106,6 +107,18 @@ pub enum Record {
     Row(Bytes),
     /// A subscription follow-up still to run.
     Pending(PendingCall),
+    /// A request id a commit at or before the snapshot's offset carries,
+    /// remembered for exactly-once calls (version 2).
+    Request {
+        /// The id.
+        id: String,
+        /// The commit that carries it.
+        offset: u64,
+        /// That commit's timestamp.
+        timestamp: u64,
+        /// The fingerprint of its call (module, reducer, arguments).
+        fingerprint: u64,
+    },
 }
 
 /// Record kinds, as stored.
@@ -114,6 +127,7 @@ mod kind {
     pub const TABLE: u8 = 2;
     pub const ROW: u8 = 3;
     pub const PENDING: u8 = 4;
+    pub const REQUEST: u8 = 5;
 }
 
 /// Why bytes are not a sound snapshot, and where.
@@ -142,7 +156,7 @@ pub enum SnapshotProblem {
     BadHeader(String),
     /// Written by a format version this code does not read.
     #[error(
-        "snapshot format version {0}, which this build does not read (it reads {SNAPSHOT_VERSION})"
+        "snapshot format version {0}, which this build does not read (it reads 1 to {SNAPSHOT_VERSION})"
     )]
     UnsupportedVersion(u8),
     /// A block's checksum does not match its bytes.

@@ -46,7 +46,7 @@ impl SnapshotReader {
             };
             return err(0, BadHeader(problem.to_string()));
         }
-        if head[4] != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&head[4]) {
             return err(4, UnsupportedVersion(head[4]));
         }
         if head[5..8] != [0, 0, 0] {
@@ -285,6 +285,12 @@ fn decode_record(c: &mut Cursor<'_>) -> Result<Record, FrameError> {
                 path,
             })
         }
+        kind::REQUEST => Record::Request {
+            id: string(c, "request id")?,
+            offset: c.u64()?,
+            timestamp: c.u64()?,
+            fingerprint: c.u64()?,
+        },
         k => {
             return Err(FrameError::Malformed {
                 reason: format!("unknown record kind {k}"),

@@ -75,6 +75,12 @@ impl SnapshotWriter {
             } => self.table(*module_id, *table_id, *schema_hash, *next_auto_inc, *rows),
             Record::Row(row) => self.row(row),
             Record::Pending(call) => self.pending(call),
+            Record::Request {
+                id,
+                offset,
+                timestamp,
+                fingerprint,
+            } => self.request(id, *offset, *timestamp, *fingerprint),
         }
     }
 
@@ -127,6 +133,16 @@ impl SnapshotWriter {
         for step in &call.path {
             self.bytes(step.as_bytes());
         }
+        self.end();
+    }
+
+    /// A request id a commit carries (see [`Record::Request`]).
+    pub fn request(&mut self, id: &str, offset: u64, timestamp: u64, fingerprint: u64) {
+        self.start(kind::REQUEST);
+        self.bytes(id.as_bytes());
+        self.put(&offset.to_le_bytes());
+        self.put(&timestamp.to_le_bytes());
+        self.put(&fingerprint.to_le_bytes());
         self.end();
     }
 
