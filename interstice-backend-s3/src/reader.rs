@@ -182,6 +182,8 @@ impl Reader {
         Ok(Step::Read)
     }
 
+    /// The hole after `seg` (the segment that did not continue), named
+    /// by `seg` for [`Reader::replan`]; [`hole`] names it for people.
     fn missing(&self, seg: Option<&Segment>) -> BadFrame {
         let to = self
             .inflight
@@ -199,11 +201,13 @@ impl Reader {
         self.abort();
         self.replans += 1;
         if self.replans > MAX_REPLANS {
-            return Err(Error::Corrupt(Box::new(why)));
+            let listed = self.objects.list_segments().await?;
+            let next = listed.partition_point(|s| s.first_offset <= self.expected);
+            return Err(hole(&listed, next, self.expected, self.end));
         }
         let listed = self.objects.list_segments().await?;
         let Some(start) = listed.iter().rposition(|s| s.first_offset <= self.expected) else {
-            return Err(Error::Corrupt(Box::new(why)));
+            return Err(hole(&listed, 0, self.expected, self.end));
         };
         let reaches = listed[start]
             .last_offset
@@ -211,7 +215,7 @@ impl Reader {
         // Still the segment that failed to continue: the hole is real.
         let same_hole = self.replans > 1 && why.segment == listed[start].name;
         if !reaches || same_hole {
-            return Err(Error::Corrupt(Box::new(why)));
+            return Err(hole(&listed, start + 1, self.expected, self.end));
         }
         self.plan = listed.into_iter().skip(start).collect();
         Ok(())
@@ -222,4 +226,18 @@ impl Reader {
             h.abort();
         }
     }
+}
+
+/// The hole at `expected`, as people read it: named by the first segment
+/// after it that holds a commit (`listed[next..]`; stubs are skipped), as
+/// the disk backend and `verify` name it.
+fn hole(listed: &[Segment], next: usize, expected: u64, end: u64) -> Error {
+    let after = listed[next.min(listed.len())..]
+        .iter()
+        .find(|s| s.size as usize > SEGMENT_HEADER_LEN || s.last_offset.is_some());
+    let bad = match after {
+        Some(s) => BadFrame::missing(&s.name, expected, s.start_offset),
+        None => BadFrame::missing("(end of log)", expected, end.max(expected + 1)),
+    };
+    Error::Corrupt(Box::new(bad))
 }

@@ -379,23 +379,38 @@ impl LogStore for S3LogStore {
             })
             .buffered(self.inner.fetch_concurrency);
         let mut expected: Option<u64> = None;
+        // Where a hole began: stubs with no commits (a lost merged segment)
+        // extend it, and it is reported once, before the next segment that
+        // has commits.
+        let mut hole: Option<u64> = None;
         while let Some((seg, bytes)) = fetched.next().await {
             let bytes = bytes?;
             report.bytes += bytes.len() as u64;
             if let Some(e) = expected
                 && seg.first_offset != e
             {
-                report
-                    .bad
-                    .push(BadFrame::missing(&seg.name, e, seg.first_offset));
+                hole.get_or_insert(e);
             }
             let scan = scan_segment(&seg.name, &bytes, seg.first_offset, max);
+            if scan.commits > 0
+                && let Some(from) = hole.take()
+            {
+                report
+                    .bad
+                    .push(BadFrame::missing(&seg.name, from, seg.first_offset));
+            }
             report.commits += scan.commits;
             if scan.last_offset.is_some() {
                 report.last_offset = scan.last_offset;
             }
             expected = Some(scan.last_offset.map_or(seg.first_offset, |o| o + 1));
             report.bad.extend(scan.bad);
+        }
+        if let Some(from) = hole {
+            let end = expected.unwrap_or(from);
+            report
+                .bad
+                .push(BadFrame::missing("(end of log)", from, end.max(from + 1)));
         }
         Ok(report)
     }

@@ -112,3 +112,49 @@ async fn truncating_into_a_merged_segment_keeps_the_prefix() {
     assert_eq!(store.read_all(0).await.unwrap(), expected);
     assert!(store.verify().await.unwrap().is_clean());
 }
+
+/// A merged segment that is lost leaves its stubs: the hole is one line,
+/// `first..=last`, named by the segment after it, the same in `verify`
+/// (what `check-log` prints) and in a read (issue 17, item 8).
+#[tokio::test]
+async fn a_lost_merged_segment_is_one_hole_named_alike_everywhere() {
+    use futures::TryStreamExt;
+    use interstice_log::Damage;
+    use object_store::ObjectStoreExt;
+
+    let (config, store) = writer(MOTO, "lost-merged").await;
+    append_samples(&store, 40, 1).await;
+    let report = store.compact(1 << 20).await.unwrap();
+    assert!(report.merged_objects >= 30, "{report:?}");
+    drop(store);
+    let client = config.client().unwrap();
+    let dir = object_store::path::Path::from(format!("{}/log", config.prefix));
+    let merged: Vec<_> = client
+        .list(Some(&dir))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.location.filename().is_some_and(|n| n.contains('-')))
+        .collect();
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    client.delete(&merged[0].location).await.unwrap();
+
+    let ro = S3LogStore::open(config, LogOptions::default().read_only(true))
+        .await
+        .unwrap();
+    let verified = ro.verify().await.unwrap();
+    let holes: Vec<_> = verified
+        .bad
+        .iter()
+        .filter(|b| matches!(b.damage, Damage::Missing { .. }))
+        .collect();
+    assert_eq!(holes.len(), 1, "{:?}", verified.bad);
+    let line = holes[0].to_string();
+    assert!(line.contains("commits 0..="), "{line}");
+    assert!(!line.contains("byte 0"), "{line}");
+    let Err(Error::Corrupt(read)) = ro.read_all(0).await else {
+        panic!("a read from 0 meets the hole");
+    };
+    assert_eq!(read.to_string(), line);
+}

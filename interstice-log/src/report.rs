@@ -76,6 +76,10 @@ impl BadFrame {
 
 impl fmt::Display for BadFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A hole has no bytes: it is named by the segment after it.
+        if let Damage::Missing { .. } = self.damage {
+            return write!(f, "{} (before segment {})", self.damage, self.segment);
+        }
         write!(f, "segment {} byte {}", self.segment, self.position)?;
         if let Some(offset) = self.offset {
             write!(f, " (commit {offset})")?;
@@ -98,7 +102,12 @@ impl fmt::Display for Damage {
                     "segment name disagrees with its header (first offset {header})"
                 )
             }
-            Self::Missing { from, to } => write!(f, "commits {from}..{to} are missing"),
+            Self::Missing { from, to } if to.saturating_sub(*from) == 1 => {
+                write!(f, "commit {from} is missing")
+            }
+            Self::Missing { from, to } => {
+                write!(f, "commits {from}..={} are missing", to.saturating_sub(1))
+            }
         }
     }
 }

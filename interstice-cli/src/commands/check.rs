@@ -39,6 +39,11 @@ pub async fn run(args: &LogArgs, log: &str, repair: Repair) -> Result<bool> {
     }
     for bad in &report.bad {
         let offset = bad.offset.map_or("?".into(), |o| o.to_string());
+        if let Damage::Missing { .. } = bad.damage {
+            // A hole has no bytes: one line, named by the segment after it.
+            println!("hole: {bad}");
+            continue;
+        }
         match bad.checksums() {
             Some((stored, computed)) => println!(
                 "bad frame: segment {} byte {} offset {offset}: checksum stored {stored:#010x}, computed {computed:#010x} ({} bytes)",
