@@ -34,6 +34,22 @@ async fn on_moto(proxy: &Proxy, args: &[&str]) -> Output {
     .unwrap()
 }
 
+/// `interstice serve LOG` on moto through the proxy at `endpoint`.
+async fn serve(log: String, endpoint: String) -> Serving {
+    tokio::task::spawn_blocking(move || {
+        Serving::start_with_env(
+            &log,
+            &["--s3-endpoint", &endpoint, "--s3-region", MOTO.region],
+            &[
+                ("AWS_ACCESS_KEY_ID", KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
+        )
+    })
+    .await
+    .unwrap()
+}
+
 fn log_name(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -74,19 +90,7 @@ async fn a_node_whose_write_got_no_answer_answers_outcome_unknown() {
     let log = log_name("outcome-node");
     let out = on_moto(&proxy, &["publish", &log, &wasm("test_persistence")]).await;
     assert!(out.status.success(), "{}", text(&out));
-    let endpoint = proxy.endpoint.clone();
-    let node = tokio::task::spawn_blocking(move || {
-        Serving::start_with_env(
-            &log,
-            &["--s3-endpoint", &endpoint, "--s3-region", MOTO.region],
-            &[
-                ("AWS_ACCESS_KEY_ID", KEY_ID),
-                ("AWS_SECRET_ACCESS_KEY", SECRET),
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let node = serve(log, proxy.endpoint.clone()).await;
 
     proxy.set(CUT_LOG_PUTS);
     let out = on_moto(
@@ -138,19 +142,7 @@ async fn a_retry_with_the_same_request_id_after_a_lost_answer_applies_once() {
         &["call", &log, "test_persistence.open", "[2, \"bob\", 100]"],
     )
     .await);
-    let serve = |log: String, endpoint: String| {
-        tokio::task::spawn_blocking(move || {
-            Serving::start_with_env(
-                &log,
-                &["--s3-endpoint", &endpoint, "--s3-region", MOTO.region],
-                &[
-                    ("AWS_ACCESS_KEY_ID", KEY_ID),
-                    ("AWS_SECRET_ACCESS_KEY", SECRET),
-                ],
-            )
-        })
-    };
-    let node = serve(log.clone(), proxy.endpoint.clone()).await.unwrap();
+    let node = serve(log.clone(), proxy.endpoint.clone()).await;
     let transfer = |url: String| {
         let args = [
             "call".to_owned(),
@@ -178,7 +170,7 @@ async fn a_retry_with_the_same_request_id_after_a_lost_answer_applies_once() {
         .await
         .unwrap();
 
-    let node = serve(log.clone(), proxy.endpoint.clone()).await.unwrap();
+    let node = serve(log.clone(), proxy.endpoint.clone()).await;
     let out = transfer(node.url.clone()).await.unwrap();
     ok(&out);
     assert!(

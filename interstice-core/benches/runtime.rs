@@ -258,12 +258,14 @@ fn main() {
         return;
     }
     rows.push(sqlite(tmp.path(), secs));
+    report(&rows, secs, tmp.path());
+}
+
+/// Prints the table of `rows` (the last is SQLite's) and the targets.
+fn report(rows: &[Measured], secs: Duration, dir: &std::path::Path) {
     let sqlite_rate = rows.last().unwrap().per_sec();
 
-    println!(
-        "runtime bench: {secs:?} per row, dir {}",
-        tmp.path().display()
-    );
+    println!("runtime bench: {secs:?} per row, dir {}", dir.display());
     println!();
     println!(
         "| {:<38} | {:>7} | {:>12} | {:>10} | {:>10} |",
@@ -273,7 +275,7 @@ fn main() {
         "|{:-<40}|{:->9}|{:->14}|{:->12}|{:->12}|",
         "", "", "", "", ""
     );
-    for r in &rows {
+    for r in rows {
         println!(
             "| {:<38} | {:>7} | {:>12.0} | {:>10.2} | {:>9.1}x |",
             r.what,
