@@ -292,9 +292,9 @@ fn log_inspect_and_log_dump_decode_rows_with_the_logged_schema() {
     assert_eq!(insert["row"]["greeting"], "Hello, world!");
     assert_eq!(records.iter().filter(|r| r["type"] == "commit").count(), 3);
     let out = ok(&["log-dump", log, "--format", "csv"]);
-    assert!(
-        out.starts_with("type,offset,timestamp_us,cause,module,reducer,table,kind,index,data\n")
-    );
+    assert!(out.starts_with(
+        "type,offset,timestamp_us,cause,module,reducer,request_id,table,kind,index,data\n"
+    ));
 }
 
 #[test]
@@ -427,4 +427,64 @@ fn publishing_runs_init_once_and_truncate_tail_recovery_cuts_a_torn_tail() {
     assert!(err.contains("warning: invalid tail of the log"), "{err}");
     let out = ok(&["query", log, "chat.users", "--format", "csv"]);
     assert!(out.contains(",bob,") && !out.contains(",ada,"), "{out}");
+}
+
+/// A call made with `--request-id` is logged with it (`log-dump`,
+/// `log-inspect` show it), and its retry runs nothing and says so.
+#[test]
+fn a_request_id_is_logged_and_a_retry_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let log = log.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    let first = ok(&[
+        "call",
+        log,
+        "hello.hello",
+        "[\"ada\"]",
+        "--request-id",
+        "greet-1",
+    ]);
+    assert!(first.contains("committed at offset"), "{first}");
+    let again = ok(&[
+        "call",
+        log,
+        "hello.hello",
+        "[\"ada\"]",
+        "--request-id",
+        "greet-1",
+    ]);
+    assert!(again.contains("already committed at offset"), "{again}");
+    let offset = |out: &str| {
+        out.split("offset ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(offset(&first), offset(&again));
+    let err = fails(&[
+        "call",
+        log,
+        "hello.hello",
+        "[\"bob\"]",
+        "--request-id",
+        "greet-1",
+    ]);
+    assert!(
+        err.contains("request id `greet-1` was used by a different call"),
+        "{err}"
+    );
+
+    let dump = ok(&["log-dump", log, "--format", "json"]);
+    let with_id: Vec<serde_json::Value> = dump
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["request_id"] == "greet-1")
+        .collect();
+    assert_eq!(with_id.len(), 1, "{dump}");
+    let inspect = ok(&["log-inspect", log]);
+    assert_eq!(inspect.matches("[request greet-1]").count(), 1, "{inspect}");
 }

@@ -37,6 +37,7 @@ pub fn records(d: &DecodedCommit) -> Vec<Json> {
         "cause": c.cause,
         "module": c.invocation.module,
         "reducer": c.invocation.reducer,
+        "request_id": c.invocation.request_id,
         "args": d.args.as_ref().map(decoded_json),
         "mutations": c.mutations.len(),
     })];
@@ -76,13 +77,14 @@ pub async fn run(args: &LogArgs, log: &str, format: Format) -> Result<()> {
 
 /// The CSV header: the fields of both kinds of record, the row or the
 /// arguments last, as JSON.
-const CSV_COLUMNS: [&str; 10] = [
+const CSV_COLUMNS: [&str; 11] = [
     "type",
     "offset",
     "timestamp_us",
     "cause",
     "module",
     "reducer",
+    "request_id",
     "table",
     "kind",
     "index",

@@ -88,8 +88,13 @@ pub async fn run(args: &LogArgs, log: &str, f: &Filter) -> Result<()> {
         let cause = c
             .cause
             .map_or(String::new(), |o| format!("  (caused by #{o})"));
+        let request = c
+            .invocation
+            .request_id
+            .as_ref()
+            .map_or(String::new(), |id| format!("  [request {id}]"));
         println!(
-            "#{}  {time}  {}.{}({args}){cause}",
+            "#{}  {time}  {}.{}({args}){cause}{request}",
             c.offset, c.invocation.module, c.invocation.reducer
         );
         for m in rows {
