@@ -11,6 +11,15 @@ use interstice_log::conformance::{append_samples, sample_commit};
 use interstice_log::{CommitBatch, Error, LogOptions, LogStore, LogStoreExt};
 use s3::{DOWN, LOSE_ANSWERS, MOTO, PASS, Proxy};
 
+/// Asserts `err` says the outcome of the one-commit batch at `offset` is
+/// unknown.
+fn assert_unknown(err: &Error, offset: u64) {
+    assert!(
+        matches!(err, Error::OutcomeUnknown { first, last, .. } if (*first, *last) == (offset, offset)),
+        "{err}"
+    );
+}
+
 fn batch(offset: u64, tag: &str) -> CommitBatch {
     let mut b = CommitBatch::new(offset);
     b.push(&sample_commit(offset, tag)).unwrap();
@@ -30,17 +39,7 @@ async fn a_down_server_fails_appends_and_they_work_again_when_it_returns() {
     // A client cannot tell a request that never left from one whose answer
     // was lost: the outcome is unknown, never "not stored".
     let err = store.append(&batch(2, "x")).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::OutcomeUnknown {
-                first: 2,
-                last: 2,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_unknown(&err, 2);
     let msg = err.to_string();
     assert!(msg.contains("cannot append to s3://"), "{msg}");
 
@@ -66,17 +65,7 @@ async fn an_append_whose_answer_was_lost_is_settled_by_reading_it_back() {
     // arrives: the caller hears "not known", never "committed".
     proxy.set(LOSE_ANSWERS);
     let err = store.append(&batch(2, "lost")).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::OutcomeUnknown {
-                first: 2,
-                last: 2,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_unknown(&err, 2);
 
     proxy.set(PASS);
     // Before anything else the store reads the key back: the commit is
@@ -118,17 +107,7 @@ async fn a_put_that_lands_after_the_append_gave_up_is_an_unknown_outcome() {
 
     proxy.hold_puts(std::time::Duration::from_secs(3));
     let err = store.append(&batch(2, "late")).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::OutcomeUnknown {
-                first: 2,
-                last: 2,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_unknown(&err, 2);
     proxy.set(PASS);
 
     // The held PUT reaches the server after all.

@@ -19,6 +19,13 @@ async fn open(store: &MemoryLogStore, config: RuntimeConfig) -> Runtime {
     rt
 }
 
+/// A runtime on `store` with the counter module published.
+async fn with_counter(store: &MemoryLogStore, config: RuntimeConfig) -> Runtime {
+    let rt = open(store, config).await;
+    rt.publish(&counter_alone()).await.unwrap();
+    rt
+}
+
 async fn counters(rt: &Runtime) -> Vec<Vec<Value>> {
     rt.read(|db| {
         let m = db.module_by_name("counter").unwrap();
@@ -32,8 +39,7 @@ async fn counters(rt: &Runtime) -> Vec<Vec<Value>> {
 #[tokio::test]
 async fn a_retry_runs_nothing_and_answers_with_the_first_commit() {
     let store = MemoryLogStore::new();
-    let rt = open(&store, RuntimeConfig::default()).await;
-    rt.publish(&counter_alone()).await.unwrap();
+    let rt = with_counter(&store, RuntimeConfig::default()).await;
     let first = rt
         .call_once("counter", "add", &arg(7), "order-1")
         .await
@@ -80,8 +86,7 @@ async fn a_retry_runs_nothing_and_answers_with_the_first_commit() {
 #[tokio::test]
 async fn a_runtime_that_opens_the_log_later_knows_the_ids() {
     let store = MemoryLogStore::new();
-    let rt = open(&store, RuntimeConfig::default()).await;
-    rt.publish(&counter_alone()).await.unwrap();
+    let rt = with_counter(&store, RuntimeConfig::default()).await;
     let first = rt
         .call_once("counter", "add", &arg(7), "order-1")
         .await
@@ -114,8 +119,7 @@ async fn a_runtime_that_opens_the_log_later_knows_the_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_retries_commit_once() {
     let store = MemoryLogStore::new();
-    let rt = open(&store, RuntimeConfig::default()).await;
-    rt.publish(&counter_alone()).await.unwrap();
+    let rt = with_counter(&store, RuntimeConfig::default()).await;
     // Slow appends: the retries arrive while the first is not durable.
     store.set_delay(Duration::from_millis(20));
     let tries: Vec<_> = (0..16)

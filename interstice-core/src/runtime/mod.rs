@@ -665,7 +665,8 @@ impl Runtime {
     /// the executor runs reducers with the worker's other tasks handed to
     /// another thread (`block_in_place`), so a long reducer cannot hold up
     /// the tasks of the worker a request came in on (accepting
-    /// connections, answering status).
+    /// connections, answering status). With a `request_id`, once per id,
+    /// as [`Runtime::call_once`].
     pub async fn call_queued(
         &self,
         module: &str,
