@@ -27,6 +27,7 @@ fn commit(offset: u64) -> Commit {
             reducer: "insert".into(),
             args: Bytes::new(),
             request_id: None,
+            timing: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,

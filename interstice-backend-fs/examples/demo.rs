@@ -41,6 +41,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 reducer: "publish".into(),
                 args: Bytes::new(),
                 request_id: None,
+                timing: None,
             },
             mutations: vec![Mutation::module(1, 0x4a11, &record)],
         })?;
@@ -56,6 +57,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 reducer: "hello".into(),
                 args: Bytes::from(name.as_bytes().to_vec()),
                 request_id: None,
+                timing: None,
             },
             mutations: vec![Mutation {
                 kind: MutationKind::Insert,

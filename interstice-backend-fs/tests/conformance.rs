@@ -49,6 +49,10 @@ impl Harness for Fs {
         std::fs::write(self.log().join(name), bytes).unwrap()
     }
 
+    async fn remove_segment(&self, name: &str) {
+        std::fs::remove_file(self.log().join(name)).unwrap()
+    }
+
     // A file write can tear.
     fn writes_can_tear(&self) -> bool {
         true

@@ -33,6 +33,7 @@ fn commit(offset: u64) -> Commit {
             reducer: "write".into(),
             args: Bytes::new(),
             request_id: None,
+            timing: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,

@@ -7,6 +7,10 @@ use interstice_log::Error;
 use object_store::aws::AmazonS3Builder;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
+/// Appends a writer keeps in flight unless [`S3Config::inflight`] says
+/// otherwise (`docs/s3.md`, "Pipelined appends").
+pub const DEFAULT_INFLIGHT: usize = 16;
+
 /// The location of a log (`s3://bucket/prefix`) and the connection
 /// settings. Anything left `None` comes from the usual `AWS_*` variables
 /// (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
@@ -38,12 +42,42 @@ pub struct S3Config {
     pub max_retries: Option<usize>,
     /// Objects fetched at once when reading (default 8).
     pub fetch_concurrency: Option<usize>,
+    /// Appends (objects) a writer keeps in flight at once (default
+    /// [`DEFAULT_INFLIGHT`]); each is still acknowledged only once it and
+    /// every one before it is stored. 1 writes one object at a time.
+    pub inflight: Option<usize>,
     /// Take credentials from the cloud machine's instance-metadata service
     /// (an AWS instance role) when none are configured. Off by default:
     /// without credentials, opening fails at once, saying where it looked,
     /// instead of asking a metadata address that outside a cloud machine
     /// only times out.
     pub instance_metadata: bool,
+    /// How a writable open treats the writer lease (`docs/s3.md`,
+    /// "Leases"): by default it refuses while another writer holds one.
+    pub writer_lease: WriterLease,
+    /// Take the log from a writer whose lease is fresh: this store takes
+    /// the lease and appends a take-over commit at once, so the other
+    /// writer's next append fails as fenced and it stops.
+    pub take_over: bool,
+}
+
+/// What a writable open does about the writer lease: the object a serving
+/// node keeps renewing (its heartbeat) while it writes the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WriterLease {
+    /// Refuse ([`Error::InUse`], naming the node) while another writer's
+    /// lease is fresh and being renewed.
+    #[default]
+    Respect,
+    /// Respect, then hold the lease while open, renewing it (a serving
+    /// node; `node` is the address callers should use instead).
+    Hold {
+        /// Where this writer answers calls.
+        node: Option<String>,
+    },
+    /// Neither check nor hold it: for a store that will not append
+    /// commits (compaction, which is safe beside a writer).
+    Ignore,
 }
 
 /// Where credentials may come from without the instance-metadata service,
@@ -93,6 +127,12 @@ impl S3Config {
         self
     }
 
+    /// See [`S3Config::inflight`].
+    pub fn inflight(mut self, n: usize) -> Self {
+        self.inflight = Some(n);
+        self
+    }
+
     /// See [`S3Config::single_writer`].
     pub fn single_writer(mut self, yes: bool) -> Self {
         self.single_writer = yes;
@@ -108,6 +148,18 @@ impl S3Config {
     /// See [`S3Config::max_retries`].
     pub fn max_retries(mut self, retries: usize) -> Self {
         self.max_retries = Some(retries);
+        self
+    }
+
+    /// See [`S3Config::writer_lease`].
+    pub fn writer_lease(mut self, lease: WriterLease) -> Self {
+        self.writer_lease = lease;
+        self
+    }
+
+    /// See [`S3Config::take_over`].
+    pub fn take_over(mut self, yes: bool) -> Self {
+        self.take_over = yes;
         self
     }
 

@@ -10,15 +10,25 @@
 //! operator must know, is in `docs/s3.md`; the runtime sees only the
 //! `LogStore` trait.
 
+mod append;
 mod compact;
 mod config;
+mod epochs;
+mod holes;
+mod lease;
 mod objects;
+mod plan;
 mod reader;
 mod recovery;
 mod snapshots;
 mod store;
+mod survey;
+mod tail;
+mod verify;
+mod writer_lease;
 
 pub use compact::CompactReport;
-pub use config::S3Config;
+pub use config::{DEFAULT_INFLIGHT, S3Config, WriterLease};
+pub use lease::LeaseInfo;
 pub use snapshots::S3SnapshotStore;
 pub use store::S3LogStore;

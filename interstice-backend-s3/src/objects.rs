@@ -12,6 +12,7 @@
 //! <prefix>/quarantine/<segment>.<byte>.<nanos>.cut   bytes cut by recovery or
 //!                                      truncation (`-1`, `-2`... if taken)
 //! <prefix>/probe/<nanos>-<pid>         the create-only probe (deleted after)
+//! <prefix>/epochs/...                  writer epochs (`crate::epochs`)
 //! ```
 
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use interstice_log::{Error, Quarantined};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 
 /// One stored segment object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +39,9 @@ pub(crate) struct Segment {
     pub last_offset: Option<u64>,
     /// Stored size in bytes (0 when not listed).
     pub size: u64,
+    /// When it was last written, in ms since the Unix epoch (0 when not
+    /// listed).
+    pub modified_ms: u64,
 }
 
 impl Segment {
@@ -49,6 +53,7 @@ impl Segment {
             start_offset: first_offset,
             last_offset: None,
             size: 0,
+            modified_ms: 0,
         }
     }
 
@@ -67,13 +72,13 @@ pub(crate) fn segment_name(first_offset: u64) -> String {
     format!("{first_offset:020}.seg")
 }
 
-fn parse_offset(digits: &str) -> Option<u64> {
+pub(crate) fn parse_offset(digits: &str) -> Option<u64> {
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
 }
 
-fn parse_segment_name(name: &str) -> Option<Segment> {
+pub(crate) fn parse_segment_name(name: &str) -> Option<Segment> {
     let stem = name.strip_suffix(".seg")?;
     match stem.split_once('-') {
         None => parse_offset(stem).map(Segment::new),
@@ -84,24 +89,21 @@ fn parse_segment_name(name: &str) -> Option<Segment> {
     }
 }
 
-/// The segments to read, in order: a compacted segment hides the batch
-/// objects (now stubs) it covers.
-pub(crate) fn plan(mut all: Vec<Segment>) -> Vec<Segment> {
-    // By first offset; at one offset the widest compacted segment first.
-    all.sort_by(|a, b| {
-        (a.first_offset, std::cmp::Reverse(a.last_offset))
-            .cmp(&(b.first_offset, std::cmp::Reverse(b.last_offset)))
-    });
-    let mut out: Vec<Segment> = Vec::with_capacity(all.len());
-    let mut covered: Option<u64> = None;
-    for s in all {
-        if covered.is_some_and(|c| s.first_offset <= c) {
-            continue;
-        }
-        covered = s.last_offset;
-        out.push(s);
-    }
-    out
+/// The segment objects among `metas` (listed under `log/`), with their
+/// sizes and times, sorted by first offset (the listing's order is not
+/// trusted).
+pub(crate) fn segments_of(metas: &[ObjectMeta]) -> Vec<Segment> {
+    let mut segs: Vec<Segment> = metas
+        .iter()
+        .filter_map(|m| {
+            let mut s = parse_segment_name(m.location.filename()?)?;
+            s.size = m.size;
+            s.modified_ms = m.last_modified.timestamp_millis().max(0) as u64;
+            Some(s)
+        })
+        .collect();
+    segs.sort_by_key(|s| s.first_offset);
+    segs
 }
 
 /// The objects of one log: a client and a prefix.
@@ -113,6 +115,44 @@ pub(crate) struct Objects {
     pub location: String,
     /// The server, for messages.
     endpoint: String,
+    /// Objects a follower's look fetched, kept for the read that follows
+    /// it ([`Objects::remember`]).
+    fetched: Arc<std::sync::Mutex<Fetched>>,
+}
+
+/// Segment objects fetched once and wanted again soon: a follower fetches
+/// each new object to learn where it ends, then reads it. Each is handed
+/// out once; the oldest go first past [`Fetched::MAX_BYTES`] or
+/// [`Fetched::MAX_OBJECTS`].
+#[derive(Debug, Default)]
+struct Fetched {
+    objects: std::collections::VecDeque<(String, Bytes)>,
+    bytes: usize,
+}
+
+impl Fetched {
+    /// Most bytes kept.
+    const MAX_BYTES: usize = 64 << 20;
+    /// Most objects kept.
+    const MAX_OBJECTS: usize = 1024;
+
+    fn put(&mut self, name: &str, bytes: Bytes) {
+        self.bytes += bytes.len();
+        self.objects.push_back((name.to_owned(), bytes));
+        while self.bytes > Self::MAX_BYTES || self.objects.len() > Self::MAX_OBJECTS {
+            let Some((_, old)) = self.objects.pop_front() else {
+                break;
+            };
+            self.bytes -= old.len();
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Option<Bytes> {
+        let i = self.objects.iter().position(|(n, _)| n == name)?;
+        let (_, bytes) = self.objects.remove(i)?;
+        self.bytes -= bytes.len();
+        Some(bytes)
+    }
 }
 
 /// A request that failed, for people: what was being done, and the
@@ -154,7 +194,7 @@ fn without_xml(text: &str) -> Option<String> {
 }
 
 /// Whether a failed request's answer says the bucket does not exist.
-fn no_such_bucket(e: &object_store::Error) -> bool {
+pub(crate) fn no_such_bucket(e: &object_store::Error) -> bool {
     e.to_string().contains("NoSuchBucket")
 }
 
@@ -170,10 +210,20 @@ impl Objects {
             prefix: prefix.trim_matches('/').to_owned(),
             location,
             endpoint,
+            fetched: Arc::default(),
         }
     }
 
-    fn key(&self, rest: &str) -> Path {
+    /// Keeps the bytes of segment `name`, just fetched, for the next
+    /// [`Objects::get`] of it (once). Only for a read-only store: objects
+    /// it does not write cannot change under it but by compaction, which
+    /// gives the merged object another name.
+    pub(crate) fn remember(&self, name: &str, bytes: Bytes) {
+        let mut fetched = self.fetched.lock().unwrap_or_else(|p| p.into_inner());
+        fetched.put(name, bytes);
+    }
+
+    pub(crate) fn key(&self, rest: &str) -> Path {
         if self.prefix.is_empty() {
             Path::from(rest)
         } else {
@@ -193,12 +243,12 @@ impl Objects {
         self.key("start")
     }
 
-    /// The segments to read ([`plan`] of [`Objects::list_all`]), from the
+    /// The segments to read ([`crate::plan::plan`] of [`Objects::list_all`]), from the
     /// log's first offset on: objects before the start marker are
     /// leftovers of retention.
     pub async fn list_segments(&self) -> Result<Vec<Segment>, Error> {
         let start = self.read_start().await?;
-        let mut segs = plan(self.list_all().await?);
+        let mut segs = crate::plan::plan(self.list_all().await?);
         segs.retain(|s| s.first_offset >= start);
         Ok(segs)
     }
@@ -236,43 +286,29 @@ impl Objects {
     /// Every segment object, stubs included, sorted by first offset (the
     /// listing's order is not trusted); other objects are ignored.
     pub async fn list_all(&self) -> Result<Vec<Segment>, Error> {
-        let dir = self.key("log");
-        let metas: Vec<_> = self
-            .client
-            .list(Some(&dir))
+        Ok(segments_of(&self.list_dir("log").await?))
+    }
+
+    /// The objects under `<prefix>/<dir>/`.
+    pub(crate) async fn list_dir(&self, dir: &str) -> Result<Vec<ObjectMeta>, Error> {
+        self.client
+            .list(Some(&self.key(dir)))
             .try_collect()
             .await
-            .map_err(|e| backend(format!("cannot list {}/log", self.location), e))?;
-        let mut segs: Vec<Segment> = metas
+            .map_err(|e| backend(format!("cannot list {}/{dir}", self.location), e))
+    }
+
+    /// The names of the objects directly under `<prefix>/<dir>/`.
+    pub async fn list_names(&self, dir: &str) -> Result<Vec<String>, Error> {
+        Ok(self
+            .list_dir(dir)
+            .await?
             .iter()
-            .filter_map(|m| {
-                let mut s = parse_segment_name(m.location.filename()?)?;
-                s.size = m.size;
-                Some(s)
-            })
-            .collect();
-        segs.sort_by_key(|s| s.first_offset);
-        Ok(segs)
+            .filter_map(|m| m.location.filename().map(str::to_owned))
+            .collect())
     }
 
-    /// Whether the log's marker exists; [`Error::NoBucket`] when its
-    /// bucket does not (a `HEAD` cannot tell the two apart: a listing
-    /// can).
-    pub async fn has_marker(&self) -> Result<bool, Error> {
-        match self.client.head(&self.marker_key()).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => {
-                match self.client.list_with_delimiter(Some(&self.key(""))).await {
-                    Err(e) if no_such_bucket(&e) => Err(self.no_bucket()),
-                    _ => Ok(false),
-                }
-            }
-            Err(e) if no_such_bucket(&e) => Err(self.no_bucket()),
-            Err(e) => Err(backend(format!("cannot reach {}", self.location), e)),
-        }
-    }
-
-    fn no_bucket(&self) -> Error {
+    pub(crate) fn no_bucket(&self) -> Error {
         let rest = self.location.trim_start_matches("s3://");
         Error::NoBucket {
             bucket: rest.split('/').next().unwrap_or(rest).to_owned(),
@@ -299,6 +335,14 @@ impl Objects {
 
     /// The bytes of segment `name`; `None` if it is gone.
     pub async fn get(&self, name: &str) -> Result<Option<Bytes>, Error> {
+        let kept = self
+            .fetched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(name);
+        if let Some(bytes) = kept {
+            return Ok(Some(bytes));
+        }
         let key = self.segment_key(name);
         let what = || format!("cannot read {}/log/{name}", self.location);
         match self.client.get(&key).await {
@@ -503,25 +547,5 @@ mod tests {
             "Error performing PUT http://h/b/k in 3ms - Server returned non-2xx status code: 403 Forbidden: AccessDenied: Access Denied"
         );
         assert_eq!(without_xml("connection refused"), None);
-    }
-
-    #[test]
-    fn a_merged_segment_hides_what_it_covers() {
-        let all = vec![
-            Segment::new(0),
-            Segment::new(2),
-            Segment::compacted(2, 7),
-            Segment::new(5),
-            Segment::new(8),
-        ];
-        let names: Vec<_> = plan(all).into_iter().map(|s| s.name).collect();
-        assert_eq!(
-            names,
-            [
-                segment_name(0),
-                Segment::compacted(2, 7).name,
-                segment_name(8)
-            ]
-        );
     }
 }

@@ -8,15 +8,18 @@
 //! does it report corruption (`Damage::Missing`).
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use bytes::Bytes;
 use futures::stream;
 use interstice_log::codec::SEGMENT_HEADER_LEN;
+use interstice_log::epochs::EpochCheck;
 use interstice_log::scan::SegmentFrames;
 use interstice_log::{BadFrame, Commit, CommitStream, Error};
 use tokio::task::JoinHandle;
 
 use crate::objects::{Objects, Segment};
+use crate::plan::{Served, start_at};
 
 /// An object being fetched: its bytes, or `None` when it is gone.
 type Fetch = JoinHandle<Result<Option<Bytes>, Error>>;
@@ -37,7 +40,13 @@ pub(crate) struct Reader {
     ready: VecDeque<Commit>,
     /// An error to report once the commits before it are out.
     failed: Option<Error>,
+    /// Every commit's writer epoch is checked (`docs/s3.md`).
+    epochs: EpochCheck,
+    /// Frames served that an object still to be read may overlap.
+    served: Served,
+    /// Listings made for the hole at `replanned_at`.
     replans: u32,
+    replanned_at: Option<u64>,
     done: bool,
 }
 
@@ -49,18 +58,18 @@ enum Step {
 }
 
 impl Reader {
+    /// The commits `range` of the log whose segments are `segments`, each
+    /// checked by `epochs`.
     pub fn stream(
         objects: Objects,
         segments: Vec<Segment>,
-        from: u64,
-        end: u64,
+        range: Range<u64>,
+        epochs: EpochCheck,
         max_frame: u64,
         concurrency: usize,
     ) -> CommitStream {
-        let start = segments
-            .iter()
-            .rposition(|s| s.start_offset <= from)
-            .unwrap_or(0);
+        let Range { start: from, end } = range;
+        let start = start_at(&segments, from).unwrap_or(0);
         let reader = Reader {
             objects,
             max_frame,
@@ -71,7 +80,10 @@ impl Reader {
             inflight: VecDeque::new(),
             ready: VecDeque::new(),
             failed: None,
+            epochs,
+            served: Served::default(),
             replans: 0,
+            replanned_at: None,
             done: false,
         };
         Box::pin(stream::unfold(reader, |mut r| async move {
@@ -135,48 +147,69 @@ impl Reader {
             return Ok(Step::Replan(self.missing(Some(&seg))));
         }
         let mut frames = if seg.start_pos == SEGMENT_HEADER_LEN {
-            SegmentFrames::new(&seg.name, bytes, seg.first_offset, self.max_frame)?
+            SegmentFrames::new(&seg.name, bytes.clone(), seg.first_offset, self.max_frame)?
         } else {
             SegmentFrames::at(
                 &seg.name,
-                bytes,
+                bytes.clone(),
                 seg.start_pos,
                 seg.start_offset,
                 self.max_frame,
             )
         };
         let before = self.expected;
-        for item in &mut frames {
-            let c = match item {
-                Ok(c) => c,
-                Err(e) => {
+        loop {
+            let at = frames.position();
+            let c = match frames.next() {
+                None => break,
+                Some(Ok(c)) => c,
+                Some(Err(e)) => {
                     self.failed = Some(e);
                     return Ok(Step::Read);
                 }
             };
+            let frame = bytes.slice(at..frames.position());
             if c.offset < self.expected {
+                // Served already (or before this read): an overlapping
+                // object must hold a copy.
+                if let Err(bad) = self.served.check(&seg.name, at, c.offset, &frame) {
+                    self.failed = Some(Error::Corrupt(bad));
+                    return Ok(Step::Read);
+                }
                 continue;
             }
             if c.offset >= self.end {
                 break;
             }
+            if let Err(damage) = self.epochs.check(c.offset, frames.epoch()) {
+                self.failed = Some(Error::Corrupt(Box::new(BadFrame {
+                    segment: seg.name.clone(),
+                    position: at as u64,
+                    offset: Some(c.offset),
+                    len: (frames.position() - at) as u64,
+                    damage,
+                })));
+                return Ok(Step::Read);
+            }
+            self.served.push(c.offset, frame, &seg.name);
             self.expected = c.offset + 1;
             self.ready.push_back(c);
         }
-        // A batch object that became a stub under us, or one that ended
-        // before the next object begins: the listing changed.
         let next_start = self
             .inflight
             .front()
             .map(|(s, _)| s.start_offset)
             .or_else(|| self.plan.front().map(|s| s.start_offset));
-        if self.expected == before && frames.next_offset() <= before && self.expected < self.end {
+        self.served
+            .forget_before(next_start.unwrap_or(self.expected).min(self.expected));
+        // An object that was to serve the next commit and held none (a
+        // batch object that became a stub under us), or one that ended
+        // before the next object begins: the listing changed.
+        let more = self.expected < self.end;
+        if more && self.expected == before && seg.start_offset >= before {
             return Ok(Step::Replan(self.missing(Some(&seg))));
         }
-        if let Some(n) = next_start
-            && n != self.expected
-            && self.expected < self.end
-        {
+        if more && next_start.is_some_and(|n| n > self.expected) {
             return Ok(Step::Replan(self.missing(Some(&seg))));
         }
         Ok(Step::Read)
@@ -199,6 +232,12 @@ impl Reader {
     /// `expected`; a hole that is still there is corruption.
     async fn replan(&mut self, why: BadFrame) -> Result<(), Error> {
         self.abort();
+        // The budget is per hole: a long read beside a compaction may meet
+        // many stubs, each once.
+        if self.replanned_at != Some(self.expected) {
+            self.replanned_at = Some(self.expected);
+            self.replans = 0;
+        }
         self.replans += 1;
         if self.replans > MAX_REPLANS {
             let listed = self.objects.list_segments().await?;
@@ -206,7 +245,7 @@ impl Reader {
             return Err(hole(&listed, next, self.expected, self.end));
         }
         let listed = self.objects.list_segments().await?;
-        let Some(start) = listed.iter().rposition(|s| s.first_offset <= self.expected) else {
+        let Some(start) = start_at(&listed, self.expected) else {
             return Err(hole(&listed, 0, self.expected, self.end));
         };
         let reaches = listed[start]

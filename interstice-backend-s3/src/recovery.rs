@@ -7,10 +7,16 @@
 //! in the log is found by the first read and by `verify`.
 
 use bytes::Bytes;
-use interstice_log::scan::{SegmentScan, scan_from, scan_segment, skip_to_frame, skip_to_segment};
-use interstice_log::{BadFrame, Error, LogOptions, RecoveryMode, RecoveryReport};
+use interstice_log::codec::SEGMENT_HEADER_LEN;
+use interstice_log::epochs::{EpochCheck, EpochStarts, check_segment};
+use interstice_log::scan::{
+    SegmentScan, frame_limit, scan_from, scan_segment, skip_to_frame, skip_to_segment,
+};
+use interstice_log::{BadFrame, Damage, Error, LogOptions, RecoveryMode, RecoveryReport};
 
+use crate::holes::set_aside;
 use crate::objects::{Objects, Segment};
+use crate::plan::plan;
 
 /// A recovered log, ready to serve.
 pub(crate) struct Recovered {
@@ -20,32 +26,78 @@ pub(crate) struct Recovered {
     pub first_offset: u64,
     /// Next offset to append.
     pub next_offset: u64,
+    /// The writer epoch of the last commit (0 when none carries one).
+    pub last_epoch: u64,
+    /// Objects set aside, not deleted: never acknowledged, left by a
+    /// writer that may still be running (`holes.rs`). The writer deletes
+    /// them once its own first object is stored.
+    pub leftovers: Vec<Segment>,
     pub report: RecoveryReport,
 }
 
 /// Opens the S3 log: finds where it starts (`skip-to` or offset 0) and
 /// recovers its tail.
-pub(crate) async fn recover(obj: &Objects, opts: &LogOptions) -> Result<Recovered, Error> {
-    let base = obj.read_start().await?;
+/// `segments` are every segment object listed (stubs included),
+/// `has_start` says whether the listing found a start marker, and
+/// `window` is how many appends the last writer kept in flight (objects
+/// behind a hole among that many at the end are its crash's leftovers),
+/// and `create_only` says whether the server enforces create-only puts
+/// (then an object of a replaced writer at the end is a leftover, not a
+/// commit it overwrote).
+pub(crate) async fn recover(
+    obj: &Objects,
+    opts: &LogOptions,
+    starts: &EpochStarts,
+    window: u64,
+    create_only: bool,
+    segments: Vec<Segment>,
+    has_start: bool,
+) -> Result<Recovered, Error> {
+    let base = if has_start {
+        obj.read_start().await?
+    } else {
+        0
+    };
+    let (leftovers, listed): (Vec<Segment>, Vec<Segment>) =
+        segments.into_iter().partition(|s| s.first_offset < base);
     if !opts.read_only {
-        remove_leftovers(obj, base).await?;
+        for s in &leftovers {
+            obj.delete(&s.name).await?;
+        }
     }
-    let mut segs = obj.list_segments().await?;
+    let mut segs = plan(listed);
     let (first_index, skip) = start(obj, opts, base, &mut segs).await?;
     let first_offset = skip.unwrap_or(base);
+    let mut report = RecoveryReport::new(opts.recovery);
+    let leftovers = set_aside(
+        obj,
+        &mut segs,
+        first_index,
+        window,
+        opts,
+        &mut report.quarantined,
+    )
+    .await?;
     let mut tail = Tail {
         obj,
         opts,
-        report: RecoveryReport::new(opts.recovery),
+        report,
         cut_once: false,
+        starts,
+        create_only,
+        leftovers,
+        last_epoch: 0,
     };
     let next_offset = tail.recover(&mut segs, first_index, skip, base).await?;
+    let (last_epoch, leftovers) = (tail.last_epoch, tail.leftovers);
     let mut report = tail.report;
     report.serving(first_offset, next_offset);
     Ok(Recovered {
         segments: segs.split_off(first_index.min(segs.len())),
         first_offset,
         next_offset,
+        last_epoch,
+        leftovers,
         report,
     })
 }
@@ -104,6 +156,14 @@ struct Tail<'a> {
     /// Whether a damaged tail was cut already: damage in the segment
     /// before it is then corruption, not a tail.
     cut_once: bool,
+    /// Where each writer epoch began.
+    starts: &'a EpochStarts,
+    /// Whether the server enforces create-only puts.
+    create_only: bool,
+    /// Objects set aside as a replaced writer's leftovers.
+    leftovers: Vec<Segment>,
+    /// The epoch of the last valid commit scanned.
+    last_epoch: u64,
 }
 
 impl Tail<'_> {
@@ -132,6 +192,10 @@ impl Tail<'_> {
             {
                 return Err(Error::UnsupportedVersion(Box::new(bad.clone())));
             }
+            if self.check_epochs(&last, &buf, &scan, skipping).await? {
+                segs.pop();
+                continue;
+            }
             let next = match scan.first_damage().cloned() {
                 Some(first) => self.damaged(&last, buf, &scan, first).await?,
                 // A header and nothing else (what a cut left): holds no
@@ -148,6 +212,67 @@ impl Tail<'_> {
             }
         }
         Ok(skip.unwrap_or(base))
+    }
+
+    /// Checks the writer epochs of the valid commits of segment `last`: a
+    /// late write from a replaced writer is corruption, never a torn tail
+    /// to cut (it may have replaced an acknowledged commit). Except where
+    /// it cannot have: on a server that enforces create-only puts, a whole
+    /// object of an older epoch at the end, after a newer epoch's start,
+    /// was never acknowledged (its writer's `PUT` of that start failed,
+    /// and acknowledgements go in offset order): it is moved to quarantine
+    /// and `Ok(true)` returned (a read-only open, which cannot tell,
+    /// leaves it out: it serves less, never more).
+    async fn check_epochs(
+        &mut self,
+        last: &Segment,
+        buf: &Bytes,
+        scan: &SegmentScan,
+        skipping: bool,
+    ) -> Result<bool, Error> {
+        let (pos, offset) = if skipping {
+            (last.start_pos, last.start_offset)
+        } else {
+            (SEGMENT_HEADER_LEN, last.first_offset)
+        };
+        let end = (scan.valid_end as usize).max(pos);
+        let mut check = EpochCheck::new(self.starts.clone());
+        let max = frame_limit(buf, self.opts.max_frame_size);
+        let stale = check_segment(&mut check, &last.name, buf, pos, offset, end, max);
+        self.last_epoch = check.last_epoch().unwrap_or(0);
+        let Some(bad) = stale else {
+            return Ok(false);
+        };
+        let opts = self.opts;
+        // At the newer epoch's very start it is an overwrite: that writer
+        // stored its own first object there.
+        let past_start =
+            matches!(bad.damage, Damage::StaleEpoch { since, .. } if last.first_offset > since);
+        let whole = bad.position == pos as u64 && !skipping && past_start;
+        if whole && (self.create_only || opts.read_only) && opts.recovery != RecoveryMode::Strict {
+            tracing::warn!(
+                log = %self.obj.location,
+                "object {} holds a replaced writer's unacknowledged commits ({}); {}",
+                last.name,
+                bad.damage,
+                if opts.read_only { "left out (read-only)" } else { "moved to quarantine" }
+            );
+            // Its writer is fenced already (the newer one stored its own
+            // start): deleting it takes nothing from a live writer, and
+            // frees the key this writer appends to next.
+            if !opts.read_only {
+                let q = self.obj.quarantine(&last.name, 0, buf.clone()).await?;
+                self.report.quarantined.push(q);
+                self.obj.delete(&last.name).await?;
+            }
+            return Ok(true);
+        }
+        if !(opts.read_only || opts.repair) || opts.recovery == RecoveryMode::Strict {
+            return Err(Error::Corrupt(Box::new(bad)));
+        }
+        tracing::warn!(log = %self.obj.location, "corrupt log (opened to inspect or repair): {bad}");
+        self.report.corruption.get_or_insert(bad);
+        Ok(false)
     }
 
     /// The last segment is damaged at `first`: refuse it, serve it as

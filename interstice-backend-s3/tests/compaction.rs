@@ -158,3 +158,136 @@ async fn a_lost_merged_segment_is_one_hole_named_alike_everywhere() {
     };
     assert_eq!(read.to_string(), line);
 }
+
+/// A hole in the log (a lost object) stops a run; the objects on either
+/// side are merged, and the report names the hole as `check-log` does,
+/// instead of skipping the whole run as "a frame did not check out".
+#[tokio::test]
+async fn compaction_merges_around_a_hole_and_names_it() {
+    use object_store::ObjectStoreExt;
+
+    let (config, store) = writer(MOTO, "compact-hole").await;
+    append_samples(&store, 20, 1).await;
+    let client = config.client().unwrap();
+    let lost =
+        object_store::path::Path::from(format!("{}/log/00000000000000000008.seg", config.prefix));
+    client.delete(&lost).await.unwrap();
+    let report = store.compact(1 << 20).await.unwrap();
+    assert_eq!(
+        report.written,
+        [
+            "00000000000000000000-00000000000000000007.seg",
+            "00000000000000000009-00000000000000000018.seg"
+        ],
+        "{report:?}"
+    );
+    assert_eq!(report.merged_objects, 18);
+    assert_eq!(
+        report.skipped,
+        ["a hole: commit 8 is missing (before segment 00000000000000000009.seg)"]
+    );
+}
+
+/// What a compaction interrupted between writing its merged segment and
+/// stubbing the objects it copied leaves is finished by the next one,
+/// once each object is found to be a copy.
+#[tokio::test]
+async fn the_next_compaction_finishes_an_interrupted_one() {
+    use interstice_log::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
+    use interstice_log::conformance::Harness;
+
+    let h = s3::S3::new(MOTO, "compact-finish");
+    let store = S3LogStore::open(h.config.clone(), opts()).await.unwrap();
+    let all = append_samples(&store, 8, 1).await;
+    let mut merged = SegmentHeader::new(0, 1 << 20).encode().to_vec();
+    for o in 0..=4 {
+        let name = format!("{o:020}.seg");
+        merged.extend_from_slice(&h.read_segment(&name).await[SEGMENT_HEADER_LEN..]);
+    }
+    let merged_name = "00000000000000000000-00000000000000000004.seg";
+    h.write_segment(merged_name, merged).await;
+
+    let report = store.compact(1 << 20).await.unwrap();
+    assert_eq!(report.finished, 5, "{report:?}");
+    assert!(report.skipped.is_empty(), "{report:?}");
+    for o in 0..=4 {
+        let name = format!("{o:020}.seg");
+        assert_eq!(h.read_segment(&name).await.len(), SEGMENT_HEADER_LEN);
+    }
+    // 5 and 6 were merged on their own (7 is the tail).
+    assert_eq!(
+        report.written,
+        ["00000000000000000005-00000000000000000006.seg"]
+    );
+    assert_eq!(store.read_all(0).await.unwrap(), all);
+    assert!(store.verify().await.unwrap().is_clean());
+}
+
+/// Compaction holds a lease: a second one while it is fresh is refused
+/// and says who holds it; an expired one is taken over.
+#[tokio::test]
+async fn a_second_compaction_waits_for_the_lease() {
+    use object_store::{ObjectStoreExt, PutPayload};
+
+    let (config, store) = writer(MOTO, "compact-lease").await;
+    let all = append_samples(&store, 6, 1).await;
+    let client = config.client().unwrap();
+    let lease = object_store::path::Path::from(format!("{}/leases/compaction", config.prefix));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let body = format!(
+        "holder=cron:42:1\nepoch=0\nexpires_ms={}\n",
+        now_ms + 60_000
+    );
+    client.put(&lease, PutPayload::from(body)).await.unwrap();
+    let err = store.compact(1 << 20).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::InUse { .. }), "{msg}");
+    assert!(
+        msg.contains("another compaction runs") && msg.contains("cron:42:1"),
+        "{msg}"
+    );
+
+    let body = format!("holder=cron:42:1\nepoch=0\nexpires_ms={}\n", now_ms - 1);
+    client.put(&lease, PutPayload::from(body)).await.unwrap();
+    let report = store.compact(1 << 20).await.unwrap();
+    assert_eq!(report.merged_objects, 5, "{report:?}");
+    assert_eq!(store.read_all(0).await.unwrap(), all);
+    // Released when done.
+    assert!(client.head(&lease).await.is_err());
+}
+
+/// Stubs pile up (one per batch object ever merged) and every open lists
+/// them; once older than the grace period they are deleted, and the log
+/// reads the same.
+#[tokio::test]
+async fn stubs_older_than_the_grace_period_are_collected() {
+    use futures::TryStreamExt;
+    use std::time::Duration;
+
+    let (config, store) = writer(MOTO, "collect-stubs").await;
+    let mut all = append_samples(&store, 30, 1).await;
+    let report = store.compact(1 << 20).await.unwrap();
+    assert_eq!(report.merged_objects, 29);
+    assert_eq!(report.stubs_collected, 0, "younger than the default grace");
+    let report = store.compact_with(1 << 20, Duration::ZERO).await.unwrap();
+    assert_eq!(report.stubs_collected, 28, "{report:?}");
+    let client = config.client().unwrap();
+    let dir = object_store::path::Path::from(format!("{}/log", config.prefix));
+    let left = client
+        .list(Some(&dir))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    // The merged segment, the stub at its first offset, and the tail.
+    assert_eq!(left.len(), 3, "{left:?}");
+    all.extend(append_samples(&store, 2, 1).await);
+    let ro = S3LogStore::open(config, LogOptions::default().read_only(true))
+        .await
+        .unwrap();
+    assert_eq!(ro.read_all(0).await.unwrap(), all);
+    assert_eq!(ro.read_all(12).await.unwrap(), all[12..]);
+    assert!(ro.verify().await.unwrap().is_clean());
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use interstice_backend_fs::{FsLogStore, FsSnapshotStore};
-use interstice_backend_s3::{S3Config, S3LogStore, S3SnapshotStore};
+use interstice_backend_s3::{S3Config, S3LogStore, S3SnapshotStore, WriterLease};
 use interstice_core::retention::{History, Retention};
 use interstice_core::{ReplayOptions, RuntimeConfig, SnapshotPolicy};
 use interstice_log::snapshot::SnapshotStore;
@@ -40,6 +40,16 @@ pub struct LogArgs {
     /// no other process writes the log (docs/s3.md).
     #[arg(long, global = true)]
     pub s3_single_writer: bool,
+    /// Objects a writer keeps in flight at once on an s3:// log (each
+    /// still acknowledged only once it and every one before it is stored;
+    /// 1 writes one at a time).
+    #[arg(long, global = true, value_name = "N", default_value_t = interstice_backend_s3::DEFAULT_INFLIGHT as u64, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub s3_inflight: u64,
+    /// On an s3:// log that another process writes (its writer lease is
+    /// fresh): take the log from it. It is fenced at its next write and
+    /// stops (docs/s3.md).
+    #[arg(long, global = true)]
+    pub take_over: bool,
     #[command(flatten)]
     pub snapshots: SnapshotArgs,
 }
@@ -182,43 +192,99 @@ impl LogArgs {
         self.open_with(log, opts).await
     }
 
-    /// Opens `log` for writing (creating it), taking frames of up to
-    /// `max_frame_size` bytes: for a runtime whose commit size limit is
-    /// that (`serve --max-commit-size`).
-    pub async fn open_writer(&self, log: &str, max_frame_size: u64) -> Result<Arc<dyn LogStore>> {
+    /// Opens `log` for a node answering at `node` (creating it), taking
+    /// frames of up to `max_frame_size` bytes (`serve --max-commit-size`).
+    /// On S3 the node holds the writer lease while it runs.
+    pub async fn open_node(
+        &self,
+        log: &str,
+        max_frame_size: u64,
+        node: String,
+    ) -> Result<Arc<dyn LogStore>> {
         let opts = LogOptions::default()
             .recovery(self.recovery)
             .durability(self.durability)
             .segment_size(self.segment_size)
             .max_frame_size(max_frame_size)
             .create(true);
-        self.open_with(log, opts).await
+        let lease = WriterLease::Hold { node: Some(node) };
+        let hint = "stop it first, or pass --take-over to take the log from it (it is fenced at its next write and stops)";
+        self.open_leased(log, opts, lease, hint).await
     }
 
     /// The S3 location and connection settings `log` (`s3://...`) and the
     /// flags name.
     pub fn s3_config(&self, log: &str) -> Result<S3Config> {
-        let mut config = S3Config::from_url(log)?.single_writer(self.s3_single_writer);
+        let mut config = S3Config::from_url(log)?
+            .single_writer(self.s3_single_writer)
+            .inflight(self.s3_inflight as usize)
+            .take_over(self.take_over);
         config.endpoint = self.s3_endpoint.clone();
         config.region = self.s3_region.clone();
         config.instance_metadata = self.s3_instance_credentials;
         Ok(config)
     }
 
-    /// Opens `log` for writing even when it is damaged, to cut it.
-    pub async fn open_for_repair(&self, log: &str) -> Result<Arc<dyn LogStore>> {
+    /// Opens `log` (`s3://` only) read-only for a node that follows its
+    /// writer; also returns the store itself, which reads the writer lease.
+    pub async fn open_follower(&self, log: &str) -> Result<(Arc<dyn LogStore>, S3LogStore)> {
+        if !log.starts_with("s3://") {
+            anyhow::bail!(
+                "{log}: only logs on S3 are followed (a disk log has one process, the writer)"
+            );
+        }
+        let opts = LogOptions::default()
+            .recovery(self.recovery)
+            .read_only(true);
+        let store = S3LogStore::open(self.s3_config(log)?, opts)
+            .await
+            .with_context(|| format!("cannot open the log at {log}"))?;
+        report(store.recovery_report());
+        let handle = store.clone();
+        Ok((
+            crate::progress::wrap(Arc::new(store), "reading the log"),
+            handle,
+        ))
+    }
+
+    /// Opens `log` for writing even when it is damaged, to cut it; on S3,
+    /// while another process writes it only when `force`.
+    pub async fn open_for_repair(&self, log: &str, force: bool) -> Result<Arc<dyn LogStore>> {
         let opts = LogOptions::default()
             .durability(self.durability)
             .repair(true);
-        self.open_with(log, opts).await
+        let lease = if force {
+            WriterLease::Ignore
+        } else {
+            WriterLease::Respect
+        };
+        let hint = "pass --force to cut it while it is being written";
+        self.open_leased(log, opts, lease, hint).await
     }
 
     async fn open_with(&self, log: &str, opts: LogOptions) -> Result<Arc<dyn LogStore>> {
+        let hint = "send calls to that node (call --node URL), or pass --take-over to take the log from it (the node is fenced at its next write and stops)";
+        self.open_leased(log, opts, WriterLease::Respect, hint)
+            .await
+    }
+
+    /// Opens `log`; `hint` says what to do when another process holds the
+    /// writer lease of an S3 log.
+    async fn open_leased(
+        &self,
+        log: &str,
+        opts: LogOptions,
+        lease: WriterLease,
+        hint: &str,
+    ) -> Result<Arc<dyn LogStore>> {
         if log.starts_with("s3://") {
-            let config = self.s3_config(log)?;
-            let store = S3LogStore::open(config, opts)
-                .await
-                .with_context(|| format!("cannot open the log at {log}"))?;
+            let config = self.s3_config(log)?.writer_lease(lease);
+            let store = S3LogStore::open(config, opts).await.map_err(|e| match e {
+                interstice_log::Error::InUse { .. } => {
+                    anyhow::anyhow!("cannot open the log at {log}: {e}; {hint}")
+                }
+                e => anyhow::Error::new(e).context(format!("cannot open the log at {log}")),
+            })?;
             report(store.recovery_report());
             Ok(crate::progress::wrap(Arc::new(store), "reading the log"))
         } else {

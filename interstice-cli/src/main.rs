@@ -18,8 +18,8 @@ use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
-    backup, call, check, compact, diff, dump, inspect, publish, query, remote, replay,
-    replay_check, schema, serve, validate,
+    backup, call, check, compact, diff, dump, graph, inspect, publish, query, remote, replay,
+    replay_check, schema, serve, trace, validate,
 };
 use location::LogArgs;
 
@@ -175,6 +175,10 @@ enum Command {
         /// Largest merged segment.
         #[arg(long, default_value_t = 8 << 20)]
         target_bytes: u64,
+        /// Delete the stubs merged objects leave once they are this old
+        /// (docs/s3.md): 1h, 30m...
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+        stub_grace: std::time::Duration,
     },
     /// Print transactions for people: offset, time, reducer and
     /// arguments, cause, and each row change decoded by the logged schema.
@@ -186,6 +190,45 @@ enum Command {
         log: String,
         #[command(flatten)]
         filter: inspect::Filter,
+    },
+    /// The call chains of a range of the log (client calls, the
+    /// cross-module calls inside them, the subscriptions they triggered)
+    /// as a Chrome trace-event file for Perfetto, or as JSON.
+    #[command(
+        after_help = "Examples:\n  interstice trace ./my-log --from 100 --to 200 -o calls.json   # open in ui.perfetto.dev\n  interstice trace ./my-log --module chat --format json\n  interstice trace --node http://127.0.0.1:7700 --reducer transfer"
+    )]
+    Trace {
+        /// The log (or --node).
+        #[arg(required_unless_present = "node")]
+        log: Option<String>,
+        /// Ask a running node (`interstice serve`) instead of reading the
+        /// log here.
+        #[arg(long, value_name = "URL", conflicts_with = "log")]
+        node: Option<String>,
+        #[command(flatten)]
+        range: trace::Range,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: trace::Format,
+        /// Write to FILE instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<String>,
+    },
+    /// Draw the modules, their tables and reducers, and who writes,
+    /// calls and triggers what; from a log, with what happened, counted.
+    #[command(
+        after_help = "Examples:\n  interstice graph modules/target/wasm32-unknown-unknown/release/*.wasm -o modules.html\n  interstice graph ./my-log --format svg -o my-log.svg\n  interstice graph ./my-log --format dot | dot -Tpng > my-log.png"
+    )]
+    Graph {
+        /// A log, or .wasm files.
+        #[arg(required = true, value_name = "LOG | MODULE.wasm")]
+        sources: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: graph::Format,
+        /// Write to FILE instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<String>,
     },
     /// The whole log, machine-readable: one record per commit and per
     /// mutation (docs/cli.md).
@@ -251,6 +294,10 @@ enum Command {
         /// damage.
         #[arg(long, requires = "repair")]
         yes: bool,
+        /// With --repair on an s3:// log: also while a node writes it
+        /// (its writer lease is fresh).
+        #[arg(long, requires = "repair")]
+        force: bool,
         /// Also check every snapshot: its bytes, and its state against a
         /// replay to its offset from the snapshot before it.
         #[arg(long, conflicts_with = "repair")]
@@ -335,9 +382,36 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::Compact { log, target_bytes } => compact::run(args, log, *target_bytes).await?,
+        Command::Compact {
+            log,
+            target_bytes,
+            stub_grace,
+        } => compact::run(args, log, *target_bytes, *stub_grace).await?,
         Command::LogInspect { log, filter } => inspect::run(args, log, filter).await?,
         Command::LogDump { log, format } => dump::run(args, log, *format).await?,
+        Command::Graph {
+            sources,
+            format,
+            output,
+        } => graph::run(args, sources, *format, output.as_deref()).await?,
+        Command::Trace {
+            log,
+            node,
+            range,
+            format,
+            output,
+        } => {
+            let node = node.as_deref().map(|url| remote::Node { url, token });
+            trace::run(
+                args,
+                log.as_deref(),
+                node,
+                range,
+                *format,
+                output.as_deref(),
+            )
+            .await?
+        }
         Command::ReplayCheck { log } => {
             if !replay_check::run(args, log).await? {
                 return Ok(ExitCode::FAILURE);
@@ -350,11 +424,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             log,
             repair,
             yes,
+            force,
             snapshots,
         } => {
             let repair = check::Repair {
                 cut: *repair,
                 dropping_valid: *yes,
+                force: *force,
             };
             let frames_ok = check::run(args, log, repair).await?;
             let snapshots_ok = !*snapshots || check::snapshots(args, log).await?;
@@ -410,7 +486,10 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(colour_on_stderr())
-        .with_target(false);
+        .with_target(false)
+        // A call's span is reported when it ends, with what it did
+        // (docs/observability.md).
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
     match cli.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),

@@ -80,4 +80,12 @@ impl LogStore for Progress {
     async fn truncate(&self, from: u64) -> Result<TruncateReport, Error> {
         self.inner.truncate(from).await
     }
+
+    async fn refresh(&self) -> Result<u64, Error> {
+        self.inner.refresh().await
+    }
+
+    async fn release(&self) -> Result<(), Error> {
+        self.inner.release().await
+    }
 }

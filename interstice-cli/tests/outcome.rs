@@ -8,54 +8,21 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{Serving, text, wasm};
-use interstice_testkit::s3::{CUT_LOG_PUTS, KEY_ID, MOTO, PASS, Proxy, SECRET};
+use common::{OnS3, Serving, s3_log_name, text, wasm};
+use interstice_testkit::s3::{CUT_LOG_PUTS, MOTO, PASS, Proxy};
 
-/// `interstice ARGS` against moto through `proxy`, off the async workers
-/// (the proxy runs on them).
+/// `interstice ARGS` against moto through `proxy`.
 async fn on_moto(proxy: &Proxy, args: &[&str]) -> Output {
-    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    all.extend([
-        "--s3-endpoint".into(),
-        proxy.endpoint.clone(),
-        "--s3-region".into(),
-        MOTO.region.into(),
-    ]);
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_interstice"))
-            .args(&all)
-            .env("AWS_ACCESS_KEY_ID", KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env_remove("INTERSTICE_TOKEN")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    OnS3::via(&proxy.endpoint, MOTO).cli(args).await
 }
 
 /// `interstice serve LOG` on moto through the proxy at `endpoint`.
 async fn serve(log: String, endpoint: String) -> Serving {
-    tokio::task::spawn_blocking(move || {
-        Serving::start_with_env(
-            &log,
-            &["--s3-endpoint", &endpoint, "--s3-region", MOTO.region],
-            &[
-                ("AWS_ACCESS_KEY_ID", KEY_ID),
-                ("AWS_SECRET_ACCESS_KEY", SECRET),
-            ],
-        )
-    })
-    .await
-    .unwrap()
+    OnS3::via(&endpoint, MOTO).serve(&log, &[]).await
 }
 
 fn log_name(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("s3://{}/{test}-{nanos}", interstice_testkit::s3::BUCKET)
+    s3_log_name(test)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -93,6 +93,7 @@ async fn updates(store: &dyn LogStore, (module_id, hash): (u32, u64), commits: u
                     reducer: "restock".into(),
                     args: Bytes::from(args),
                     request_id: None,
+                    timing: None,
                 },
                 mutations: vec![Mutation {
                     kind: MutationKind::Update,

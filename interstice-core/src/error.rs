@@ -203,6 +203,9 @@ pub enum CallErrorKind {
         /// The failure.
         reason: String,
     },
+    /// This runtime follows a log that another process writes: it runs no
+    /// call (send it to the writer).
+    Follower,
     /// The request id was given before to a different call (another
     /// reducer or other arguments): it names the commit that has it.
     RequestIdReused {
@@ -315,6 +318,27 @@ impl CallError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(&self.kind, CallErrorKind::Log(e) if matches!(**e, LogError::OutcomeUnknown { .. }))
     }
+
+    /// The error's code where programs read it: the node's error answers
+    /// (`docs/http-api.md`), the metrics' error labels and the call spans'
+    /// `outcome`. One of a fixed set, so a label never grows with input.
+    pub fn code(&self) -> &'static str {
+        use CallErrorKind as K;
+        match &self.kind {
+            K::NoSuchModule => "no_such_module",
+            K::NoSuchReducer => "no_such_reducer",
+            K::BadArguments { .. } => "bad_arguments",
+            K::Failed { .. } => "reducer_failed",
+            K::Table(_) => "table_constraint",
+            K::Limit { .. } => "limit_exceeded",
+            K::Capability { .. } => "capability_violation",
+            K::Trap { .. } => "reducer_trapped",
+            K::RequestIdReused { .. } => "request_id_reused",
+            K::Follower => "follower",
+            K::Log(_) if self.outcome_unknown() => "outcome_unknown",
+            K::Log(_) | K::Stopped { .. } => "store_unavailable",
+        }
+    }
 }
 
 impl std::fmt::Display for CallError {
@@ -341,6 +365,10 @@ impl std::fmt::Display for CallError {
             CallErrorKind::Stopped { reason } => write!(
                 f,
                 "the runtime stopped ({reason}); restart it to recover from the log"
+            ),
+            CallErrorKind::Follower => write!(
+                f,
+                "{module}.{reducer}: this node follows the log read-only; send calls to the node that writes it"
             ),
             CallErrorKind::RequestIdReused { id, offset } => write!(
                 f,

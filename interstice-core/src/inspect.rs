@@ -8,8 +8,6 @@ use std::collections::HashMap;
 use interstice_abi::{ModuleSchema, Type, Value, decode_value};
 use interstice_log::{Commit, ModuleRecord, MutationKind};
 
-use crate::PUBLISH_INVOCATION;
-
 /// Decodes commits in log order, following module records.
 #[derive(Debug, Default)]
 pub struct Decoder {
@@ -59,6 +57,11 @@ impl Decoder {
     /// The schema of module `id` as of the commits decoded so far.
     pub fn module(&self, id: u32) -> Option<&ModuleSchema> {
         self.modules.get(&id)
+    }
+
+    /// Every module it knows, by id.
+    pub fn modules(&self) -> impl Iterator<Item = (u32, &ModuleSchema)> {
+        self.modules.iter().map(|(id, m)| (*id, m))
     }
 
     /// Decodes the next commit (commits must come in log order, from the
@@ -123,7 +126,9 @@ impl Decoder {
 
     fn args(&self, commit: &Commit) -> Option<Result<(Value, Type), String>> {
         let inv = &commit.invocation;
-        if inv.reducer == PUBLISH_INVOCATION {
+        // `@publish`, `@take-over`: the runtime's and the log's own
+        // records, not reducer calls.
+        if inv.reducer.starts_with('@') {
             return None;
         }
         let schema = self.modules.values().find(|s| s.name == inv.module);

@@ -9,10 +9,12 @@
 pub mod db;
 mod durability;
 mod error;
+pub mod graph;
 mod host;
 mod index;
 pub mod inspect;
 pub mod json;
+pub mod observe;
 mod parallel;
 pub mod query;
 mod replay;
@@ -22,8 +24,10 @@ pub mod retention;
 mod runtime;
 pub mod snapshot;
 pub mod snapshot_check;
+mod spans;
 pub mod subscriptions;
 pub mod table;
+pub mod trace;
 
 pub use durability::{BATCH_SIZE_BOUNDS, DurableCommits, LogStats};
 pub use error::{
@@ -31,6 +35,7 @@ pub use error::{
     TableError,
 };
 pub use host::{Inspected, Limits, WasmHost};
+pub use observe::{ReducerSample, TableSample};
 pub use replay::{ReplayEngine, ReplayOptions, ReplayReport, Replayed, SkippedSnapshot};
 pub use runtime::{
     Follow, INIT_REDUCER, ModuleSummary, OpenError, PUBLISH_INVOCATION, Published, Receipt,

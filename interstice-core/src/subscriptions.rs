@@ -25,6 +25,16 @@ pub struct Scheduled {
     pub path: Vec<String>,
 }
 
+impl Scheduled {
+    /// The table event that triggered it, as `module.table.event`.
+    pub fn trigger(&self) -> &str {
+        self.path
+            .last()
+            .and_then(|step| step.split(" -> ").next())
+            .unwrap_or("")
+    }
+}
+
 /// A scheduled call as a snapshot keeps it (the same fields).
 impl From<&Scheduled> for interstice_log::snapshot::PendingCall {
     fn from(s: &Scheduled) -> Self {

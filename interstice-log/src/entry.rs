@@ -25,6 +25,13 @@ pub struct Commit {
     pub mutations: Vec<Mutation>,
 }
 
+/// The `reducer` of a commit that a writer taking an S3 log over appends
+/// first, so that the writer it replaces is fenced at its next append: no
+/// mutations, no module, the new writer's id as `args`. Names that begin
+/// with `@` are the log's and the runtime's own records (a reducer written
+/// in Rust cannot have one).
+pub const TAKE_OVER_INVOCATION: &str = "@take-over";
+
 /// The reducer call that produced a commit.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Invocation {
@@ -39,6 +46,46 @@ pub struct Invocation {
     /// with this commit instead of running again. `None` when it had none
     /// (and in every frame before format version 3).
     pub request_id: Option<String>,
+    /// How the call ran: when it started, how long it took, and the
+    /// cross-module calls inside it. Metadata for traces: replay and
+    /// `replay-check` ignore it. `None` in frames before format version 4
+    /// and for commits that did not run a reducer (a publish).
+    pub timing: Option<CallTiming>,
+}
+
+/// How a commit's reducer call ran, for traces (`interstice trace`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallTiming {
+    /// When the reducer started running: wall-clock microseconds since the
+    /// Unix epoch (the commit's `timestamp` is its logical time, which is
+    /// close but never earlier than the previous commit's).
+    pub started: u64,
+    /// How long it ran, in microseconds, its cross-module calls included.
+    pub micros: u32,
+    /// The cross-module calls made inside it, in the order they started.
+    /// A frame keeps as many as fit in its timing section (64 KiB, about
+    /// 2,000 calls); `omitted` counts the rest.
+    pub calls: Vec<NestedCall>,
+    /// Cross-module calls made but not kept in `calls`.
+    pub omitted: u32,
+}
+
+/// A cross-module call inside a commit's reducer call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NestedCall {
+    /// The call that made it: an index into [`CallTiming::calls`] (always
+    /// an earlier one), or `None` for the commit's own reducer.
+    pub parent: Option<u16>,
+    /// The module called (at most 65535 bytes of UTF-8).
+    pub module: String,
+    /// The reducer called (at most 65535 bytes of UTF-8).
+    pub reducer: String,
+    /// When it started, in microseconds after [`CallTiming::started`].
+    pub start: u32,
+    /// How long it ran, in microseconds.
+    pub micros: u32,
+    /// Whether it failed (its writes were undone; its caller went on).
+    pub failed: bool,
 }
 
 /// What a [`Mutation`] does. The byte value is part of the log format.

@@ -45,6 +45,15 @@ pub enum Error {
         /// The lock holder's process id, when it recorded one.
         pid: Option<u32>,
     },
+    /// Someone else holds a lease on the log (S3: a running writer's
+    /// heartbeat, or a compaction): what was asked would interfere.
+    #[error("{location} is in use: {detail}")]
+    InUse {
+        /// The log's location.
+        location: String,
+        /// Who holds it, until when, and what to do instead.
+        detail: String,
+    },
     /// Another writer owns the log (S3 fencing), so this store stopped
     /// writing.
     #[error("log at {location} is owned by another writer: {detail}")]

@@ -25,6 +25,7 @@
 //!         reducer: "hello".into(),
 //!         args: Bytes::new(),
 //!         request_id: None,
+//!         timing: None,
 //!     },
 //!     mutations: vec![Mutation {
 //!         kind: MutationKind::Insert,
@@ -46,6 +47,7 @@ pub mod backup;
 mod batch;
 pub mod codec;
 mod entry;
+pub mod epochs;
 mod error;
 mod options;
 mod report;
@@ -61,10 +63,13 @@ pub mod memory;
 pub mod mock;
 
 pub use batch::CommitBatch;
-pub use entry::{Commit, Invocation, ModuleRecord, Mutation, MutationKind};
+pub use entry::{
+    CallTiming, Commit, Invocation, ModuleRecord, Mutation, MutationKind, NestedCall,
+    TAKE_OVER_INVOCATION,
+};
 pub use error::Error;
 pub use options::{Durability, LogOptions, ParseOptionError, RecoveryMode};
 pub use report::{
     BadFrame, Damage, PrefixReport, Quarantined, RecoveryReport, TruncateReport, VerifyReport,
 };
-pub use store::{CommitStream, LogStore, LogStoreExt};
+pub use store::{CommitStream, LogStore, LogStoreExt, PendingAppend};

@@ -47,6 +47,23 @@ pub enum Damage {
         /// The offset the next segment starts with.
         to: u64,
     },
+    /// A valid frame written by a writer epoch older than one that had
+    /// already begun before its offset: a late write from a writer that
+    /// had been replaced (see [`crate::epochs`]).
+    StaleEpoch {
+        /// The epoch the frame carries.
+        epoch: u64,
+        /// The newer epoch that rules its offset.
+        required: u64,
+        /// Where that epoch began (or the commit before, written by it).
+        since: u64,
+    },
+    /// A valid frame of a segment that overlaps another (a copy made by
+    /// compaction) differs from the frame the other holds for that commit.
+    Overlap {
+        /// The segment whose frame was read first.
+        other: String,
+    },
 }
 
 impl BadFrame {
@@ -108,6 +125,18 @@ impl fmt::Display for Damage {
             Self::Missing { from, to } => {
                 write!(f, "commits {from}..={} are missing", to.saturating_sub(1))
             }
+            Self::StaleEpoch {
+                epoch,
+                required,
+                since,
+            } => write!(
+                f,
+                "written by writer epoch {epoch} after epoch {required} had begun (at commit {since}): a late write from a replaced writer, over or after commits the log's writer acknowledged"
+            ),
+            Self::Overlap { other } => write!(
+                f,
+                "differs from the same commit in segment {other} (a segment that overlaps another must be a copy of it)"
+            ),
         }
     }
 }

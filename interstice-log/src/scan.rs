@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::codec::{
-    FRAME_MAGIC, FrameError, SEGMENT_HEADER_LEN, SegmentHeader, decode_frame, durable_before,
+    FRAME_MAGIC, FrameError, SEGMENT_HEADER_LEN, SegmentHeader, decode_frame, durable_before, epoch,
 };
 use crate::report::{BadFrame, Damage};
 use crate::{Commit, Error};
@@ -342,6 +342,8 @@ pub struct SegmentFrames {
     expected: u64,
     max_frame: u64,
     failed: bool,
+    /// The writer epoch of the frame last returned.
+    epoch: u64,
 }
 
 impl SegmentFrames {
@@ -376,6 +378,7 @@ impl SegmentFrames {
             expected: name_offset,
             max_frame,
             failed: false,
+            epoch: 0,
         })
     }
 
@@ -392,6 +395,7 @@ impl SegmentFrames {
             expected: offset,
             max_frame,
             failed: false,
+            epoch: 0,
         }
     }
 
@@ -408,6 +412,7 @@ impl SegmentFrames {
             expected: offset,
             max_frame,
             failed: false,
+            epoch: 0,
         }
     }
 
@@ -420,6 +425,17 @@ impl SegmentFrames {
     pub fn next_offset(&self) -> u64 {
         self.expected
     }
+
+    /// The writer epoch of the commit last returned (0 when its frame has
+    /// none; see [`crate::epochs`]).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The segment's name, for reports.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl Iterator for SegmentFrames {
@@ -431,6 +447,7 @@ impl Iterator for SegmentFrames {
         }
         let damage = match decode_frame(&self.buf, self.pos, self.max_frame) {
             Ok((commit, len)) if commit.offset == self.expected => {
+                self.epoch = epoch(&self.buf[self.pos..self.pos + len]).unwrap_or(0);
                 self.pos += len;
                 self.expected += 1;
                 return Some(Ok(commit));
@@ -476,6 +493,7 @@ mod tests {
                         reducer: "r".into(),
                         args: Bytes::new(),
                         request_id: None,
+                        timing: None,
                     },
                     mutations: vec![],
                 })

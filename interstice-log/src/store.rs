@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use crate::report::{PrefixReport, TruncateReport, VerifyReport};
@@ -10,6 +11,10 @@ use crate::{Commit, CommitBatch, Error};
 
 /// A stream of verified commits in offset order.
 pub type CommitStream = BoxStream<'static, Result<Commit, Error>>;
+
+/// An append under way ([`LogStore::start_append`]): resolves with the
+/// append's outcome, as [`LogStore::append`] would return it.
+pub type PendingAppend = BoxFuture<'static, Result<(), Error>>;
 
 /// Durable, append-only storage for a log of commits.
 ///
@@ -54,6 +59,46 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     ///   has started; it completes or fails as a whole, and
     ///   [`LogStore::last_offset`] tells which.
     async fn append(&self, batch: &CommitBatch) -> Result<(), Error>;
+
+    /// How many appends this store may have under way at once through
+    /// [`LogStore::start_append`]: 1 (the default) for a store that
+    /// appends one batch at a time.
+    fn max_in_flight(&self) -> usize {
+        1
+    }
+
+    /// Starts appending `batch` and returns once its place in the log is
+    /// taken; the returned future resolves when it is durable or failed.
+    /// This is how a writer keeps up to [`LogStore::max_in_flight`]
+    /// appends under way (S3: several objects written at once).
+    ///
+    /// # Contract
+    /// - `batch` starts where the previous started append ends, whether
+    ///   that one is acknowledged yet or not; otherwise
+    ///   [`Error::OffsetConflict`], and nothing is written.
+    /// - Appends are acknowledged strictly in offset order: a pending
+    ///   append resolves `Ok` only after every earlier one did, and `Ok`
+    ///   means what it means for [`LogStore::append`] (durable, visible
+    ///   to later reads).
+    /// - When one fails, every later one started before the failure was
+    ///   known fails too, never better than it: after an
+    ///   [`Error::OutcomeUnknown`] the later ones are unknown as well (if
+    ///   the earlier batch lands, they may be in the log behind it); after
+    ///   [`Error::Fenced`] they are fenced. Appends started after that fail
+    ///   without writing (or settle the unknown ones first, as `append`
+    ///   does).
+    /// - After a crash, the log is the contiguous prefix of what was
+    ///   written: a batch stored behind one that never was is not in the
+    ///   log, and the next open sets it aside (quarantine). Only the last
+    ///   `max_in_flight` appends can leave such a hole; one anywhere else
+    ///   is corruption.
+    /// - Dropping the returned future does not cancel the append.
+    ///
+    /// The default appends the whole batch before returning.
+    async fn start_append(&self, batch: &CommitBatch) -> Result<PendingAppend, Error> {
+        let result = self.append(batch).await;
+        Ok(Box::pin(std::future::ready(result)))
+    }
 
     /// Streams the commits with offset `from` and later, each verified
     /// (checksum and offset), up to the last commit durable when the call
@@ -113,6 +158,27 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     ///   commits back.
     /// - Meant for repair: streams open at the time may end with an error.
     async fn truncate(&self, from: u64) -> Result<TruncateReport, Error>;
+
+    /// Learns of the commits other processes appended since this store
+    /// opened or last refreshed, and returns the next offset: what a
+    /// read-only store following another process's writes calls before
+    /// reading on (`read_from` serves up to where the store last looked).
+    /// The default, for a store that only sees its own appends (or one
+    /// open for writing), learns nothing.
+    async fn refresh(&self) -> Result<u64, Error> {
+        match self.last_offset().await? {
+            Some(last) => Ok(last + 1),
+            None => self.first_offset().await,
+        }
+    }
+
+    /// Gives up what the store holds for writing, once the writer is done
+    /// with it (S3: the writer lease, so that the next writer need not
+    /// wait for it to expire). Reads keep working. The default holds
+    /// nothing.
+    async fn release(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Conveniences on top of [`LogStore`], for every store.

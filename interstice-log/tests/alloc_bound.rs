@@ -55,6 +55,7 @@ fn huge_length_fields_allocate_nothing_like_what_they_claim() {
             reducer: "r".into(),
             args: Bytes::from_static(b"args"),
             request_id: None,
+            timing: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,
@@ -69,9 +70,9 @@ fn huge_length_fields_allocate_nothing_like_what_they_claim() {
     // Field positions (docs/log-format.md): 4 magic, 1 version, 1 flags,
     // 8 offset, 8 timestamp, 8 cause, 8 durable_before, 8 epoch, then 2+1
     // module, 2+1 reducer; after the 4 bytes of arguments, 2 of request
-    // id length.
+    // id length and 2 of timing length.
     let args_len = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 2 + 1 + 2 + 1;
-    let mutation_count = args_len + 4 + 4 + 2;
+    let mutation_count = args_len + 4 + 4 + 2 + 2;
     let payload_len = mutation_count + 4;
     let row_len = payload_len + 4 + 1 + 4 + 4 + 8;
     assert_eq!(&frame[args_len..args_len + 4], &4u32.to_le_bytes());

@@ -4,7 +4,9 @@
 use bytes::Bytes;
 use interstice_log::codec::{SegmentHeader, decode_frame, encode_frame};
 use interstice_log::scan::scan_segment;
-use interstice_log::{Commit, Invocation, ModuleRecord, Mutation, MutationKind};
+use interstice_log::{
+    CallTiming, Commit, Invocation, ModuleRecord, Mutation, MutationKind, NestedCall,
+};
 use proptest::prelude::*;
 
 fn kind() -> impl Strategy<Value = MutationKind> {
@@ -32,6 +34,43 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     )
 }
 
+/// A call's timing, each nested call's parent an earlier one (or none).
+fn timing() -> impl Strategy<Value = CallTiming> {
+    let call = (
+        any::<u16>(),
+        ".{0,8}",
+        ".{0,8}",
+        any::<u32>(),
+        any::<u32>(),
+        any::<bool>(),
+    );
+    (
+        any::<u64>(),
+        any::<u32>(),
+        prop::collection::vec(call, 0..5),
+        any::<u32>(),
+    )
+        .prop_map(|(started, micros, calls, omitted)| CallTiming {
+            started,
+            micros,
+            calls: calls
+                .into_iter()
+                .enumerate()
+                .map(
+                    |(i, (p, module, reducer, start, micros, failed))| NestedCall {
+                        parent: (i > 0 && p % 3 != 0).then(|| p % i as u16),
+                        module,
+                        reducer,
+                        start,
+                        micros,
+                        failed,
+                    },
+                )
+                .collect(),
+            omitted,
+        })
+}
+
 fn commit() -> impl Strategy<Value = Commit> {
     (
         any::<u64>(),
@@ -41,20 +80,24 @@ fn commit() -> impl Strategy<Value = Commit> {
         ".{0,12}",
         bytes(48),
         prop::option::of(".{1,24}"),
+        prop::option::of(timing()),
         prop::collection::vec(mutation(), 0..6),
     )
         .prop_map(
-            |(offset, timestamp, cause, module, reducer, args, request_id, mutations)| Commit {
-                offset,
-                timestamp,
-                cause,
-                invocation: Invocation {
-                    module,
-                    reducer,
-                    args,
-                    request_id,
-                },
-                mutations,
+            |(offset, timestamp, cause, module, reducer, args, request_id, timing, mutations)| {
+                Commit {
+                    offset,
+                    timestamp,
+                    cause,
+                    invocation: Invocation {
+                        module,
+                        reducer,
+                        args,
+                        request_id,
+                        timing,
+                    },
+                    mutations,
+                }
             },
         )
 }

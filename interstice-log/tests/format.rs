@@ -1,5 +1,5 @@
 //! Pins the bytes of the log format (`docs/log-format.md`): what this code
-//! writes (version 3), and that it still reads versions 1 and 2 as written
+//! writes (version 4), and that it still reads versions 1 to 3 as written
 //! before. A change here is a format change: a new version, and the doc
 //! with it.
 
@@ -8,7 +8,7 @@ use interstice_log::codec::{
     SegmentHeader, decode_frame, durable_before, encode_frame, epoch, set_epoch,
 };
 use interstice_log::scan::scan_segment;
-use interstice_log::{Commit, Invocation, Mutation, MutationKind};
+use interstice_log::{CallTiming, Commit, Invocation, Mutation, MutationKind, NestedCall};
 
 fn commit() -> Commit {
     Commit {
@@ -20,6 +20,7 @@ fn commit() -> Commit {
             reducer: "r".into(),
             args: Bytes::from_static(b"A"),
             request_id: None,
+            timing: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,
@@ -35,9 +36,10 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The frame of [`commit`] (with request id `request`, version 3 only)
-/// without its checksum, in `version`.
-fn body(version: u8, request: &str) -> Vec<u8> {
+/// The frame of [`commit`] (with request id `request`, version 3 and
+/// later; with the timing section `timing`, version 4) without its
+/// checksum, in `version`.
+fn body(version: u8, request: &str, timing: &[u8]) -> Vec<u8> {
     let mut v = b"ITXF".to_vec();
     v.push(version);
     v.push(1); // flags: cause
@@ -55,6 +57,10 @@ fn body(version: u8, request: &str) -> Vec<u8> {
         v.extend_from_slice(&(request.len() as u16).to_le_bytes());
         v.extend_from_slice(request.as_bytes());
     }
+    if version >= 4 {
+        v.extend_from_slice(&(timing.len() as u16).to_le_bytes());
+        v.extend_from_slice(timing);
+    }
     v.extend_from_slice(&1u32.to_le_bytes()); // mutation count
     v.extend_from_slice(&22u32.to_le_bytes()); // payload length
     v.extend_from_slice(b"\x01\x01\x00\x00\x00\x02\x00\x00\x00");
@@ -70,11 +76,11 @@ fn with_crc(mut v: Vec<u8>) -> Vec<u8> {
 }
 
 #[test]
-fn version_3_frame_bytes() {
+fn version_4_frame_bytes() {
     let mut out = Vec::new();
     let n = encode_frame(&commit(), 5, &mut out).unwrap();
-    assert_eq!(n, 68 + 1 + 1 + 1 + 22);
-    assert_eq!(hex(&out), hex(&with_crc(body(3, ""))));
+    assert_eq!(n, 70 + 1 + 1 + 1 + 22);
+    assert_eq!(hex(&out), hex(&with_crc(body(4, "", b""))));
     let (decoded, len) = decode_frame(&Bytes::from(out.clone()), 0, 1 << 20).unwrap();
     assert_eq!((decoded, len), (commit(), n));
     assert_eq!((durable_before(&out), epoch(&out)), (Some(5), Some(0)));
@@ -84,19 +90,69 @@ fn version_3_frame_bytes() {
     with_id.invocation.request_id = Some("req-1".into());
     let mut out = Vec::new();
     encode_frame(&with_id, 5, &mut out).unwrap();
-    assert_eq!(hex(&out), hex(&with_crc(body(3, "req-1"))));
+    assert_eq!(hex(&out), hex(&with_crc(body(4, "req-1", b""))));
     set_epoch(&mut out, 9);
-    let mut want = body(3, "req-1");
+    let mut want = body(4, "req-1", b"");
     want[38..46].copy_from_slice(&9u64.to_le_bytes());
     assert_eq!(hex(&out), hex(&with_crc(want)));
     let (decoded, _) = decode_frame(&Bytes::from(out.clone()), 0, 1 << 20).unwrap();
     assert_eq!(decoded, with_id);
     assert_eq!(epoch(&out), Some(9));
+
+    // With the call's timing: one cross-module call, and one it made that
+    // failed.
+    let mut timed = commit();
+    timed.invocation.timing = Some(CallTiming {
+        started: 0x1122_3344_5566_7788,
+        micros: 900,
+        calls: vec![
+            NestedCall {
+                parent: None,
+                module: "b".into(),
+                reducer: "x".into(),
+                start: 10,
+                micros: 500,
+                failed: false,
+            },
+            NestedCall {
+                parent: Some(0),
+                module: "c".into(),
+                reducer: "y".into(),
+                start: 20,
+                micros: 30,
+                failed: true,
+            },
+        ],
+        omitted: 2,
+    });
+    let mut timing = 0x1122_3344_5566_7788u64.to_le_bytes().to_vec();
+    timing.extend_from_slice(&900u32.to_le_bytes());
+    timing.extend_from_slice(&2u32.to_le_bytes()); // omitted
+    timing.extend_from_slice(&2u16.to_le_bytes()); // calls
+    timing.extend_from_slice(b"\xff\xff\x0a\x00\x00\x00\xf4\x01\x00\x00\x00\x01\x00b\x01\x00x");
+    timing.extend_from_slice(b"\x00\x00\x14\x00\x00\x00\x1e\x00\x00\x00\x01\x01\x00c\x01\x00y");
+    let mut out = Vec::new();
+    let n = encode_frame(&timed, 5, &mut out).unwrap();
+    assert_eq!(n, 70 + 1 + 1 + 1 + 22 + timing.len());
+    assert_eq!(hex(&out), hex(&with_crc(body(4, "", &timing))));
+    let (decoded, _) = decode_frame(&Bytes::from(out), 0, 1 << 20).unwrap();
+    assert_eq!(decoded, timed);
+}
+
+#[test]
+fn version_3_frames_still_read() {
+    let mut with_id = commit();
+    with_id.invocation.request_id = Some("req-1".into());
+    let v3 = Bytes::from(with_crc(body(3, "req-1", b"")));
+    assert_eq!(v3.len(), 68 + 1 + 1 + 1 + 5 + 22);
+    let (decoded, len) = decode_frame(&v3, 0, 1 << 20).unwrap();
+    assert_eq!((decoded, len), (with_id, v3.len()));
+    assert_eq!((durable_before(&v3), epoch(&v3)), (Some(5), Some(0)));
 }
 
 #[test]
 fn version_2_frames_still_read() {
-    let v2 = Bytes::from(with_crc(body(2, "")));
+    let v2 = Bytes::from(with_crc(body(2, "", b"")));
     assert_eq!(v2.len(), 58 + 1 + 1 + 1 + 22);
     let (decoded, len) = decode_frame(&v2, 0, 1 << 20).unwrap();
     assert_eq!((decoded, len), (commit(), v2.len()));
@@ -111,7 +167,7 @@ fn version_2_frames_still_read() {
     assert_eq!((header.version, header.max_frame_size), (2, Some(32 << 20)));
     assert!(
         !header.accepts(1 << 20),
-        "a writer starts a version 3 segment"
+        "a writer starts a segment of its own version"
     );
     let mut seg = seg;
     seg.extend_from_slice(&v2);
@@ -121,7 +177,7 @@ fn version_2_frames_still_read() {
 
 #[test]
 fn version_1_frames_still_read() {
-    let v1 = Bytes::from(with_crc(body(1, "")));
+    let v1 = Bytes::from(with_crc(body(1, "", b"")));
     assert_eq!(v1.len(), 50 + 1 + 1 + 1 + 22);
     let (decoded, len) = decode_frame(&v1, 0, 1 << 20).unwrap();
     assert_eq!((decoded, len), (commit(), v1.len()));
@@ -140,9 +196,9 @@ fn version_1_frames_still_read() {
 }
 
 #[test]
-fn version_3_segment_header_bytes() {
+fn version_4_segment_header_bytes() {
     let h = SegmentHeader::new(7, (32 << 20) + 1);
-    let mut want = b"ISEG\x03".to_vec();
+    let mut want = b"ISEG\x04".to_vec();
     want.extend_from_slice(&((32 << 10) + 1u32).to_le_bytes()[..3]); // KiB, rounded up
     want.extend_from_slice(&7u64.to_le_bytes());
     assert_eq!(hex(&h.encode()), hex(&with_crc(want)));

@@ -24,6 +24,7 @@ fn commit(offset: u64, seed: u8, mutations: u8, row_len: usize) -> Commit {
             reducer: "r".repeat(1 + seed as usize % 7),
             args: Bytes::from(vec![seed; seed as usize % 11]),
             request_id: None,
+            timing: None,
         },
         mutations: (0..mutations)
             .map(|i| Mutation {

@@ -31,6 +31,10 @@ impl Harness for Memory {
         unreachable!("the memory store keeps commits, not bytes: no damage cases run on it")
     }
 
+    async fn remove_segment(&self, _: &str) {
+        unreachable!("the memory store keeps commits, not segments: no damage cases run on it")
+    }
+
     fn writes_can_tear(&self) -> bool {
         false
     }

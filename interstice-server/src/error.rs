@@ -54,20 +54,19 @@ impl From<CallError> for ApiError {
     fn from(e: CallError) -> Self {
         use CallErrorKind as K;
         use StatusCode as S;
-        let (status, code) = match &e.kind {
-            K::NoSuchModule => (S::NOT_FOUND, "no_such_module"),
-            K::NoSuchReducer => (S::NOT_FOUND, "no_such_reducer"),
-            K::BadArguments { .. } => (S::BAD_REQUEST, "bad_arguments"),
-            K::Failed { .. } => (S::UNPROCESSABLE_ENTITY, "reducer_failed"),
-            K::Table(_) => (S::CONFLICT, "table_constraint"),
-            K::Limit { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
-            K::Capability { .. } => (S::FORBIDDEN, "capability_violation"),
-            K::Trap { .. } => (S::INTERNAL_SERVER_ERROR, "reducer_trapped"),
-            K::RequestIdReused { .. } => (S::UNPROCESSABLE_ENTITY, "request_id_reused"),
-            K::Log(_) if e.outcome_unknown() => (S::SERVICE_UNAVAILABLE, "outcome_unknown"),
-            K::Log(_) | K::Stopped { .. } => (S::SERVICE_UNAVAILABLE, "store_unavailable"),
-            _ => (S::INTERNAL_SERVER_ERROR, "internal"),
+        let status = match &e.kind {
+            K::NoSuchModule | K::NoSuchReducer => S::NOT_FOUND,
+            K::BadArguments { .. } => S::BAD_REQUEST,
+            K::Failed { .. } | K::Limit { .. } | K::RequestIdReused { .. } => {
+                S::UNPROCESSABLE_ENTITY
+            }
+            K::Table(_) => S::CONFLICT,
+            K::Capability { .. } => S::FORBIDDEN,
+            K::Follower => S::MISDIRECTED_REQUEST,
+            K::Log(_) | K::Stopped { .. } => S::SERVICE_UNAVAILABLE,
+            _ => S::INTERNAL_SERVER_ERROR,
         };
+        let code = e.code();
         Self::new(status, code, e.to_string())
     }
 }

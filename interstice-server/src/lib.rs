@@ -15,6 +15,7 @@ mod guard;
 mod listener;
 mod metrics;
 mod routes;
+mod trace;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -54,6 +55,10 @@ pub struct NodeConfig {
     pub max_subscribers_per_table: usize,
     /// The log, as status reports it (`disk:./log`, `s3://bucket/prefix`).
     pub backend: String,
+    /// For a follower: where the log's writer answers calls, when known
+    /// (a refused call names it). Whoever knows better (a task watching
+    /// the writer lease) updates it while the node runs.
+    pub writer: WriterAddress,
     /// What the replay at start did.
     pub replay: ReplaySummary,
 }
@@ -71,6 +76,7 @@ impl Default for NodeConfig {
             max_subscribers: 1000,
             max_subscribers_per_table: 100,
             backend: String::new(),
+            writer: WriterAddress::default(),
             replay: ReplaySummary::default(),
         }
     }
@@ -89,6 +95,41 @@ struct NodeState {
     listen: std::sync::OnceLock<std::net::SocketAddr>,
     /// Open subscriptions, by `(module id, table id)`.
     subscribers: std::sync::Mutex<std::collections::HashMap<(u32, u32), usize>>,
+}
+
+/// Where a follower's writer answers calls, shared between the node and
+/// whatever keeps it current.
+#[derive(Clone, Debug, Default)]
+pub struct WriterAddress(Arc<std::sync::RwLock<Option<String>>>);
+
+impl WriterAddress {
+    /// An address known (or not) from the start.
+    pub fn new(address: Option<String>) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(address)))
+    }
+
+    /// The address now.
+    pub fn get(&self) -> Option<String> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A new address (a fail-over), or none.
+    pub fn set(&self, address: Option<String>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = address;
+    }
+}
+
+impl NodeState {
+    /// A refused call or publish on a follower, naming the writer when it
+    /// is known.
+    fn to_writer(&self, mut e: ApiError) -> ApiError {
+        if e.code == "follower"
+            && let Some(writer) = self.config.writer.get()
+        {
+            e.message = format!("{} (the writer: {writer})", e.message);
+        }
+        e
+    }
 }
 
 /// A runtime served over HTTP.

@@ -26,7 +26,7 @@ use crate::auth::Role;
 use crate::error::ApiError;
 use crate::guard::content_type;
 
-type Shared = State<Arc<NodeState>>;
+pub(crate) type Shared = State<Arc<NodeState>>;
 
 pub(crate) fn router(state: Arc<NodeState>) -> Router {
     let module_limit = DefaultBodyLimit::max(state.config.max_module_bytes);
@@ -46,6 +46,7 @@ pub(crate) fn router(state: Arc<NodeState>) -> Router {
             "/v1/modules/{module}/tables/{table}/events",
             get(crate::events::subscribe),
         )
+        .route("/v1/trace", get(crate::trace::trace))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -168,7 +169,7 @@ pub(crate) fn row_json(schema: &TableSchema, row: &[interstice_abi::Value]) -> J
     Json::Object(obj)
 }
 
-fn json_response(status: StatusCode, body: &Json) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Json) -> Response {
     (
         status,
         [(CONTENT_TYPE, "application/json")],
@@ -200,6 +201,9 @@ async fn status(State(s): Shared) -> Response {
         },
         "modules": modules,
         "version": env!("CARGO_PKG_VERSION"),
+        "role": if s.runtime.follow_lag().is_some() { "follower" } else { "writer" },
+        "writer": s.config.writer.get(),
+        "follow_lag_seconds": s.runtime.follow_lag().map(|l| l.as_secs_f64()),
     });
     json_response(StatusCode::OK, &body)
 }
@@ -238,7 +242,11 @@ async fn publish(
     role.may_publish(&s)?;
     content_type(&headers, &["application/wasm", "application/octet-stream"])?;
     let wasm = body(wasm)?;
-    let (published, init) = s.runtime.publish_and_init(&wasm).await?;
+    let (published, init) = s
+        .runtime
+        .publish_and_init(&wasm)
+        .await
+        .map_err(|e| s.to_writer(e.into()))?;
     let name = s.runtime.read_executed(|db| {
         db.module(published.module_id)
             .map(|m| m.schema.name.clone())
@@ -311,6 +319,7 @@ async fn call(
         Ok(id) => call_reducer(&s, role, path, args, id.as_deref()).await,
         Err(e) => Err(e),
     };
+    let result = result.map_err(|e| s.to_writer(e));
     let outcome = match &result {
         Ok(r) if r.offset.is_some() => "committed",
         Ok(_) => "unchanged",

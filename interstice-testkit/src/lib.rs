@@ -3,7 +3,8 @@
 //! ([`built`]), test modules written in WAT ([`wasm_modules`]), schemas
 //! and whole-database helpers ([`schemas`]), calls under load and what the
 //! log must hold after them ([`calls`]), the benchmarks' measurements
-//! ([`measure`]), and, with the `s3` feature, the S3 test servers
+//! ([`measure`]), a reader of Chrome trace-event files
+//! ([`trace_events`]), and, with the `s3` feature, the S3 test servers
 //! ([`s3`]). Not published: it exists for this workspace's tests.
 
 pub mod built;
@@ -12,4 +13,5 @@ pub mod measure;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod schemas;
+pub mod trace_events;
 pub mod wasm_modules;

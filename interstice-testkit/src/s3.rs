@@ -122,6 +122,10 @@ impl Harness for S3 {
             .unwrap();
     }
 
+    async fn remove_segment(&self, name: &str) {
+        self.client.delete(&self.key(name)).await.unwrap();
+    }
+
     // An object put is atomic.
     fn writes_can_tear(&self) -> bool {
         false
@@ -138,6 +142,8 @@ pub struct Proxy {
     delay_micros: Arc<std::sync::atomic::AtomicU64>,
     /// How long [`HOLD_PUTS`] holds a PUT request.
     hold_micros: Arc<std::sync::atomic::AtomicU64>,
+    /// The key fragment [`CUT_PUTS_TO`] cuts.
+    cut: Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 /// Traffic flows both ways.
@@ -155,6 +161,10 @@ pub const HOLD_PUTS: u8 = 3;
 /// server: their connection is closed at once, so the client cannot tell
 /// whether they were stored. Everything else passes.
 pub const CUT_LOG_PUTS: u8 = 4;
+/// PUT requests whose request line names the key fragment given to
+/// [`Proxy::cut_puts_to`] are cut as [`CUT_LOG_PUTS`] cuts them; the rest
+/// passes.
+pub const CUT_PUTS_TO: u8 = 5;
 
 impl Proxy {
     /// A proxy that delays every answer by `delay`, like a server in
@@ -171,6 +181,13 @@ impl Proxy {
         self.hold_micros
             .store(hold.as_micros() as u64, std::sync::atomic::Ordering::SeqCst);
         self.set(HOLD_PUTS);
+    }
+
+    /// Cuts every PUT of a key containing `fragment` from now on (mode
+    /// [`CUT_PUTS_TO`]): the client cannot tell whether it was stored.
+    pub fn cut_puts_to(&self, fragment: &str) {
+        *self.cut.lock().unwrap() = fragment.as_bytes().to_vec();
+        self.set(CUT_PUTS_TO);
     }
 
     /// Delays every answer from now on by `delay`.
@@ -194,6 +211,8 @@ impl Proxy {
         let d = delay_micros.clone();
         let hold_micros = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let h = hold_micros.clone();
+        let cut = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let c = cut.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -209,20 +228,37 @@ impl Proxy {
                 let (mut ur, mut uw) = upstream.into_split();
                 let m1 = m.clone();
                 let h1 = h.clone();
+                let c1 = c.clone();
+                // Dropped when the server's side of the exchange ends.
+                let (answered_tx, answered) = tokio::sync::oneshot::channel::<()>();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 64 << 10];
                     loop {
                         match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
+                            // The client hung up: keep the server's side
+                            // open until it answers, as a network would
+                            // (closing it would make a server such as
+                            // Garage drop a request it has not finished,
+                            // so a held PUT would never land).
+                            Ok(0) | Err(_) => {
+                                let wait = std::time::Duration::from_secs(30);
+                                let _ = tokio::time::timeout(wait, answered).await;
+                                return;
+                            }
                             Ok(n) if m1.load(Ordering::SeqCst) != DOWN => {
                                 // A request starts a read (clients write
                                 // it whole); the bytes after it wait behind.
                                 let put = buf[..n].starts_with(b"PUT ");
                                 let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or(&[]);
-                                if m1.load(Ordering::SeqCst) == CUT_LOG_PUTS
-                                    && put
-                                    && line.windows(5).any(|w| w == b"/log/")
-                                {
+                                let names = |fragment: &[u8]| {
+                                    line.windows(fragment.len().max(1)).any(|w| w == fragment)
+                                };
+                                let cut = match m1.load(Ordering::SeqCst) {
+                                    CUT_LOG_PUTS => names(b"/log/"),
+                                    CUT_PUTS_TO => names(&c1.lock().unwrap()),
+                                    _ => false,
+                                };
+                                if put && cut {
                                     return;
                                 }
                                 if m1.load(Ordering::SeqCst) == HOLD_PUTS && put {
@@ -241,6 +277,7 @@ impl Proxy {
                 let m2 = m.clone();
                 let d2 = d.clone();
                 tokio::spawn(async move {
+                    let _answered = answered_tx;
                     let mut buf = vec![0u8; 64 << 10];
                     loop {
                         match ur.read(&mut buf).await {
@@ -248,7 +285,7 @@ impl Proxy {
                             Ok(n)
                                 if matches!(
                                     m2.load(Ordering::SeqCst),
-                                    PASS | HOLD_PUTS | CUT_LOG_PUTS
+                                    PASS | HOLD_PUTS | CUT_LOG_PUTS | CUT_PUTS_TO
                                 ) =>
                             {
                                 let delay = d2.load(Ordering::SeqCst);
@@ -272,6 +309,7 @@ impl Proxy {
             mode,
             delay_micros,
             hold_micros,
+            cut,
         }
     }
 

@@ -116,6 +116,7 @@ pub fn town_history(n: u64) -> Vec<interstice_log::Commit> {
             reducer: reducer.into(),
             args: Bytes::new(),
             request_id: None,
+            timing: None,
         },
         mutations,
     };

@@ -13,6 +13,8 @@ pub struct Repair {
     pub cut: bool,
     /// Also when that drops valid commits after the damage (`--yes`).
     pub dropping_valid: bool,
+    /// Also while another process writes the log (`--force`; S3).
+    pub force: bool,
 }
 
 /// Verifies every frame; prints each bad one, and repairs as `repair`
@@ -77,7 +79,7 @@ pub async fn run(args: &LogArgs, log: &str, repair: Repair) -> Result<bool> {
         );
     }
     drop(store);
-    let store = args.open_for_repair(log).await?;
+    let store = args.open_for_repair(log, repair.force).await?;
     let t = store.truncate(cut).await?;
     println!(
         "cut the log at offset {cut}: {} commits removed, their bytes kept:",

@@ -6,6 +6,7 @@ pub mod check;
 pub mod compact;
 pub mod diff;
 pub mod dump;
+pub mod graph;
 pub mod inspect;
 pub mod publish;
 pub mod query;
@@ -14,6 +15,7 @@ pub mod replay;
 pub mod replay_check;
 pub mod schema;
 pub mod serve;
+pub mod trace;
 pub mod validate;
 
 use anyhow::{Result, bail};

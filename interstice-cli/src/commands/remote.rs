@@ -96,6 +96,27 @@ impl Node<'_> {
         self.send(request).await
     }
 
+    /// The node's trace of `range` (`GET /v1/trace`).
+    pub async fn trace(
+        &self,
+        range: &super::trace::Range,
+        format: super::trace::Format,
+    ) -> Result<Json> {
+        let mut query: Vec<(&str, String)> = vec![("format", format.as_str().into())];
+        for (key, value) in [("from", range.from), ("to", range.to)] {
+            if let Some(v) = value {
+                query.push((key, v.to_string()));
+            }
+        }
+        for (key, value) in [("module", &range.module), ("reducer", &range.reducer)] {
+            if let Some(v) = value {
+                query.push((key, v.clone()));
+            }
+        }
+        let request = self.request(reqwest::Method::GET, &["v1", "trace"])?;
+        self.send(request.query(&query)).await
+    }
+
     /// The module's schema.
     pub async fn schema(&self, module: &str) -> Result<ModuleSchema> {
         let path = ["v1", "modules", module];

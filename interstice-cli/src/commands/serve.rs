@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use interstice_core::{Limits, Runtime, RuntimeConfig};
-use interstice_server::{Node, NodeConfig, ReplaySummary};
+use interstice_server::{Node, NodeConfig, ReplaySummary, WriterAddress};
 
 use crate::location::LogArgs;
 
@@ -61,6 +61,14 @@ pub struct ServeArgs {
     /// Largest commit, encoded; the log takes frames of this size too.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_commit_size)]
     pub max_commit_size: u64,
+    /// Serve an s3:// log read-only, following the node that writes it:
+    /// queries, reads and subscriptions; calls and publishes are refused
+    /// with the writer's address (docs/s3.md).
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: how often to look for new commits.
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = humantime::parse_duration, requires = "follow")]
+    pub follow_every: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -121,8 +129,25 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
             }
         );
     }
-    let store = args.open_writer(log, serve.max_commit_size).await?;
-    let config = serve.runtime_config(args.runtime_config(log)?);
+    // Listening first: the address is what the writer lease tells other
+    // processes to call instead of writing the log themselves.
+    let listener = tokio::net::TcpListener::bind(serve.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", serve.listen))?;
+    let addr = listener.local_addr()?;
+    let writer = WriterAddress::default();
+    let store = if serve.follow {
+        let (store, s3) = args.open_follower(log).await?;
+        watch_writer(s3, writer.clone()).await;
+        store
+    } else {
+        let node = format!("http://{addr}");
+        args.open_node(log, serve.max_commit_size, node).await?
+    };
+    let mut config = serve.runtime_config(args.runtime_config(log)?);
+    if serve.follow {
+        config.follow = Some(serve.follow_every);
+    }
     let (runtime, report) = Runtime::open(store, config)
         .await
         .with_context(|| format!("cannot start on {log}"))?;
@@ -136,14 +161,6 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
         report.elapsed.as_secs_f64() * 1e3,
         report.last_offset.map_or(0, |o| o + 1)
     );
-    let listener = match tokio::net::TcpListener::bind(serve.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            runtime.shutdown().await;
-            return Err(e).with_context(|| format!("cannot listen on {}", serve.listen));
-        }
-    };
-    let addr = listener.local_addr()?;
     let backend = if log.starts_with("s3://") {
         log.to_owned()
     } else {
@@ -156,6 +173,7 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
         max_subscribers: serve.max_subscribers,
         max_subscribers_per_table: serve.max_subscribers_per_table,
         backend,
+        writer,
         replay: ReplaySummary {
             commits: report.commits,
             duration: report.elapsed,
@@ -171,17 +189,50 @@ pub async fn run(args: &LogArgs, log: &str, serve: &ServeArgs, token: Option<&st
         }
     };
     // Scripts wait for this line (with the port when --listen asked for 0).
-    println!("serving {log} on http://{addr}");
+    let following = if serve.follow {
+        " (following, read-only)"
+    } else {
+        ""
+    };
+    println!("serving {log}{following} on http://{addr}");
     Node::new(runtime.clone(), config)
         .serve(listener, signal)
         .await
         .context("the server failed")?;
     if let Some(why) = runtime.failure() {
         // Not "every commit is durable": the failure is why it stopped.
-        bail!("the node stopped after a failure and released the log: {why}");
+        // Not "released" either: a fenced node holds nothing to release.
+        bail!("the node stopped after a failure: {why}");
+    }
+    if serve.follow {
+        eprintln!("stopped following");
+        return Ok(());
     }
     eprintln!("stopped: every acknowledged commit is durable and the log is released");
     Ok(())
+}
+
+/// Keeps `writer` at the address the log's writer lease names: read now,
+/// then every few seconds, so that a follower's refusals name the writer
+/// after a fail-over too.
+async fn watch_writer(store: interstice_backend_s3::S3LogStore, writer: WriterAddress) {
+    let read = |store: interstice_backend_s3::S3LogStore| async move {
+        store
+            .writer()
+            .await
+            .ok()
+            .flatten()
+            .and_then(|lease| lease.node)
+    };
+    writer.set(read(store.clone()).await);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            if let Some(node) = read(store.clone()).await {
+                writer.set(Some(node));
+            }
+        }
+    });
 }
 
 /// Watches SIGTERM and SIGINT (Ctrl-C) from now on; the future completes

@@ -82,3 +82,97 @@ impl Serving {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
+
+/// An S3 test server as the CLI reaches it: its endpoint (or a fault
+/// proxy's in front of it), its region, and whether writers need
+/// `--s3-single-writer` (Garage).
+#[derive(Clone, Debug)]
+pub struct OnS3 {
+    pub endpoint: String,
+    pub region: &'static str,
+    pub single_writer: bool,
+}
+
+impl OnS3 {
+    /// `server` itself.
+    pub fn server(server: interstice_testkit::s3::Server) -> Self {
+        Self::via(server.endpoint, server)
+    }
+
+    /// `server` through the proxy at `endpoint`.
+    pub fn via(endpoint: &str, server: interstice_testkit::s3::Server) -> Self {
+        server.require();
+        Self {
+            endpoint: endpoint.to_owned(),
+            region: server.region,
+            single_writer: !server.enforces_create_only,
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        let mut flags = vec![
+            "--s3-endpoint".to_owned(),
+            self.endpoint.clone(),
+            "--s3-region".into(),
+            self.region.into(),
+        ];
+        if self.single_writer {
+            flags.push("--s3-single-writer".into());
+        }
+        flags
+    }
+
+    /// `interstice ARGS` with the test credentials (blocking).
+    pub fn run(&self, args: &[String]) -> Output {
+        use interstice_testkit::s3::{KEY_ID, SECRET};
+        Command::new(env!("CARGO_BIN_EXE_interstice"))
+            .args(args)
+            .args(self.flags())
+            .env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env_remove("INTERSTICE_TOKEN")
+            .output()
+            .unwrap()
+    }
+
+    /// [`OnS3::run`] off the async workers (a proxy runs on them).
+    pub async fn cli(&self, args: &[&str]) -> Output {
+        let (on, args) = (
+            self.clone(),
+            args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        );
+        tokio::task::spawn_blocking(move || on.run(&args))
+            .await
+            .unwrap()
+    }
+
+    /// `interstice serve LOG EXTRA` on it.
+    pub async fn serve(&self, log: &str, extra: &[&str]) -> Serving {
+        use interstice_testkit::s3::{KEY_ID, SECRET};
+        let mut flags: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        flags.extend(self.flags());
+        let log = log.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            Serving::start_with_env(
+                &log,
+                &flags,
+                &[
+                    ("AWS_ACCESS_KEY_ID", KEY_ID),
+                    ("AWS_SECRET_ACCESS_KEY", SECRET),
+                ],
+            )
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// `s3://<test bucket>/<test>-<nanos>`: a log no other test uses.
+pub fn s3_log_name(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("s3://{}/{test}-{nanos}", interstice_testkit::s3::BUCKET)
+}

@@ -19,6 +19,7 @@ use wasmtime::{
 
 use crate::db::{Database, WriteSet};
 use crate::error::{CallError, CallErrorKind, LimitKind, PublishError};
+use crate::observe::{CallMetrics, ReducerStats};
 use state::{CallContext, HostState, Limiter};
 
 /// Limits on every reducer call.
@@ -83,6 +84,8 @@ pub(crate) struct ReducerEntry {
     pub args_type: interstice_abi::Type,
     /// Its export, resolved once.
     export_index: wasmtime::ModuleExport,
+    /// Its counters, for metrics (kept across the module's versions).
+    pub stats: Arc<ReducerStats>,
 }
 
 impl std::fmt::Debug for ReducerEntry {
@@ -118,6 +121,10 @@ pub struct WasmHost {
     host_imports: Arc<HashMap<String, wasmtime::FuncType>>,
     limits: Limits,
     instantiations: Arc<AtomicU64>,
+    /// Every reducer's counters ([`crate::observe`]).
+    metrics: Arc<CallMetrics>,
+    /// Whether calls are counted and traced ([`WasmHost::observing`]).
+    observe: bool,
 }
 
 impl WasmHost {
@@ -153,7 +160,27 @@ impl WasmHost {
             host_imports,
             limits,
             instantiations: Arc::default(),
+            metrics: Arc::default(),
+            observe: true,
         }
+    }
+
+    /// Whether calls are counted in the reducers' metrics and traced in
+    /// spans (`docs/observability.md`): on by default; off only to measure what
+    /// that costs.
+    pub fn observing(mut self, on: bool) -> Self {
+        self.observe = on;
+        self
+    }
+
+    /// Whether calls are counted and traced.
+    pub(crate) fn observes(&self) -> bool {
+        self.observe
+    }
+
+    /// Every reducer's counters, for the runtime's metrics.
+    pub(crate) fn metrics(&self) -> &CallMetrics {
+        &self.metrics
     }
 
     /// How many module instances this host has created (every reducer call
@@ -169,6 +196,7 @@ impl WasmHost {
             limits: self.limits,
             modules,
             instantiations: self.instantiations.clone(),
+            observe: self.observe,
         }
     }
 
@@ -209,6 +237,7 @@ impl WasmHost {
                     name: Arc::from(r.name.as_str()),
                     args_type: r.args_type(),
                     export_index,
+                    stats: self.metrics.reducer(&schema.name, &r.name),
                 };
                 (r.name.clone(), Arc::new(entry))
             })
@@ -314,6 +343,7 @@ fn host_import_types(
         limits,
         modules: Arc::default(),
         instantiations: Arc::default(),
+        observe: false,
     };
     let mut store = Store::new(engine, idle_state(env, "(imports)"));
     let defined: Vec<(String, wasmtime::Extern)> = linker
@@ -338,6 +368,8 @@ pub(crate) struct Env {
     pub limits: Limits,
     pub modules: Arc<HashMap<u32, Arc<CompiledModule>>>,
     pub instantiations: Arc<AtomicU64>,
+    /// Whether nested calls are counted and traced.
+    pub observe: bool,
 }
 
 /// Who a store runs for: the module and reducer, its deterministic
@@ -394,6 +426,8 @@ fn new_state(env: Env, db: Database, ws: WriteSet, frame: Frame) -> HostState {
         alloc: None,
         depth: frame.depth,
         logs: Vec::new(),
+        rows_read: 0,
+        calls: Vec::new(),
     }
 }
 
@@ -435,13 +469,18 @@ pub(crate) struct Invocation<'a> {
 }
 
 /// What a call gives back besides its result: the database and write set
-/// it owned, and the fuel it used.
+/// it owned, the fuel it used, the rows it read, when it started and how
+/// long it ran, and the cross-module calls it made.
 pub(crate) struct Outcome {
     pub db: Database,
     pub ws: WriteSet,
     pub fuel_used: u64,
+    pub rows_read: u64,
+    pub started: std::time::Instant,
+    pub micros: u64,
+    pub calls: Vec<state::Timed>,
     pub result: Result<(), CallError>,
-    pub logs: Vec<(LogLevel, String)>,
+    pub logs: Vec<state::Logged>,
     pub rng: u64,
 }
 
@@ -465,15 +504,19 @@ pub(crate) fn run(
         None => (new_store(state), 0),
     };
     store.set_fuel(call.fuel).expect("fuel is enabled");
+    let started = std::time::Instant::now();
     let result = invoke(&mut store, &call);
+    let micros = started.elapsed().as_micros() as u64;
     let fuel_used = call.fuel - store.get_fuel().unwrap_or(0);
     let data = store.data_mut();
-    let (db, ws, doom, logs, rng) = (
+    let (db, ws, doom, logs, rng, rows_read, calls) = (
         std::mem::take(&mut data.db),
         std::mem::take(&mut data.ws),
         data.doom.take(),
         std::mem::take(&mut data.logs),
         data.ctx.rng,
+        data.rows_read,
+        std::mem::take(&mut data.calls),
     );
     let memory_denied = data.limiter.take_memory_denied();
     if let Some(cache) = cache
@@ -499,6 +542,10 @@ pub(crate) fn run(
         db,
         ws,
         fuel_used,
+        rows_read,
+        started,
+        micros,
+        calls,
         result,
         logs,
         rng,
@@ -558,7 +605,7 @@ fn classify(
     fuel: u64,
     limits: Limits,
     memory_denied: bool,
-    logs: &[(LogLevel, String)],
+    logs: &[state::Logged],
 ) -> CallErrorKind {
     if let Some(Trap::OutOfFuel) = e.downcast_ref::<Trap>() {
         return CallErrorKind::limit(LimitKind::Fuel, format!("used all {fuel} units"));
@@ -573,9 +620,9 @@ fn classify(
     let panic = logs
         .iter()
         .rev()
-        .find(|(level, msg)| *level == LogLevel::Error && msg.starts_with("panicked at "));
+        .find(|l| l.level == LogLevel::Error && l.message.starts_with("panicked at "));
     let message = match panic {
-        Some((_, panic)) => format!("{panic} ({e:#})"),
+        Some(panic) => format!("{} ({e:#})", panic.message),
         None => format!("{e:#}"),
     };
     CallErrorKind::Trap { message }

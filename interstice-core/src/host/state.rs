@@ -31,6 +31,29 @@ pub(crate) struct CallContext {
     pub rng: u64,
 }
 
+/// A message a reducer logged, and which reducer: the runtime traces it
+/// once the call has ended, with the call's offset.
+#[derive(Clone, Debug)]
+pub(crate) struct Logged {
+    pub level: interstice_abi::wasm::LogLevel,
+    pub message: String,
+    pub module: Arc<str>,
+    pub reducer: Arc<str>,
+}
+
+/// A cross-module call that ran inside a call, for its commit's timing.
+#[derive(Clone, Debug)]
+pub(crate) struct Timed {
+    /// The call that made it: an earlier entry of the same list, or `None`
+    /// for the reducer whose list it is.
+    pub parent: Option<usize>,
+    pub module: Arc<str>,
+    pub reducer: Arc<str>,
+    pub start: std::time::Instant,
+    pub micros: u64,
+    pub failed: bool,
+}
+
 /// The data of a reducer call's wasmtime store.
 pub(crate) struct HostState {
     pub db: Database,
@@ -56,8 +79,14 @@ pub(crate) struct HostState {
     pub alloc: Option<TypedFunc<i32, i32>>,
     /// Nesting of cross-module calls (0 for the outermost).
     pub depth: u32,
-    /// Messages the reducer logged.
-    pub logs: Vec<(interstice_abi::wasm::LogLevel, String)>,
+    /// Messages the reducer (and the reducers it called) logged.
+    pub logs: Vec<Logged>,
+    /// Rows handed to the guest (`get` hits, rows a scan returned),
+    /// nested calls included.
+    pub rows_read: u64,
+    /// The cross-module calls it made (and theirs), in the order they
+    /// started.
+    pub calls: Vec<Timed>,
 }
 
 impl HostState {

@@ -32,12 +32,15 @@ use crate::error::{
 };
 use crate::host::state::CallContext;
 use crate::host::{CompiledModule, Invocation, Limits, ReducerEntry, WasmHost, run};
+use crate::observe::{Figures, ReducerSample, TableSample};
 use crate::replay::{ReplayEngine, ReplayOptions, ReplayReport};
 use crate::requests::{RequestIds, Seen, check_id, fingerprint};
 use crate::retention::Retention;
 use crate::snapshot::Taken;
+use crate::spans::{self, CalledBy, Observed};
 use crate::subscriptions::{Scheduled, triggered};
 
+mod follower;
 mod publish;
 pub use publish::INIT_REDUCER;
 mod snapshotter;
@@ -91,6 +94,16 @@ pub struct RuntimeConfig {
     /// running again (see [`crate::requests`]). At most (and by default)
     /// [`crate::requests::KEPT_FOR`], 24 hours: what a restart can know.
     pub request_ids_for: std::time::Duration,
+    /// Follow a log that another process writes, from a read-only store:
+    /// look for new commits this often ([`LogStore::refresh`]), apply them
+    /// as a replay does (running no WebAssembly), and serve reads; calls
+    /// and publishes are refused ([`CallErrorKind::Follower`]). `None`:
+    /// this runtime writes the log.
+    pub follow: Option<std::time::Duration>,
+    /// Count every call in its reducer's metrics and trace it in a span
+    /// (`docs/observability.md`, [`Runtime::call_metrics`]). On by default; off
+    /// only to measure what that costs.
+    pub observe_calls: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -107,6 +120,8 @@ impl Default for RuntimeConfig {
             max_pending: 65_536,
             max_pending_bytes: 256 << 20,
             request_ids_for: std::time::Duration::from_secs(24 * 3600),
+            follow: None,
+            observe_calls: true,
         }
     }
 }
@@ -235,6 +250,10 @@ impl Exec {
 struct Inner {
     host: WasmHost,
     config: RuntimeConfig,
+    /// The log, for reads of its history ([`Runtime::trace`]); let go at
+    /// shutdown, so that nothing of the runtime holds the log afterwards
+    /// (a disk log's lock is released).
+    store: StdMutex<Option<Arc<dyn LogStore>>>,
     /// The state, owned by the executor task, which runs one request at a
     /// time; `read` borrows it between requests.
     exec: StdMutex<Exec>,
@@ -252,6 +271,9 @@ struct Inner {
     /// The modules installed, as the executor last set them: read without
     /// the executor lock ([`Runtime::modules`]).
     catalog: StdMutex<Arc<HashMap<u32, Arc<CompiledModule>>>>,
+    /// A follower's lag: how old the last commit it applied was when it
+    /// applied it, in microseconds.
+    follow_lag_micros: std::sync::atomic::AtomicU64,
     /// Set by [`Runtime::panic_in_next_call`].
     #[cfg(feature = "fault-injection")]
     panic_next_call: std::sync::atomic::AtomicBool,
@@ -386,7 +408,7 @@ impl Runtime {
             },
         )
         .await?;
-        let host = WasmHost::new(config.limits);
+        let host = WasmHost::new(config.limits).observing(config.observe_calls);
         let mut modules = HashMap::new();
         for m in replayed.db.modules() {
             let err = |source| OpenError::Module {
@@ -401,7 +423,7 @@ impl Runtime {
         let next = store.next_offset().await?;
         let clock = replayed.clock;
         let snapshotter = match &config.snapshots {
-            Some(snapshots) if !config.snapshot_policy.is_off() => {
+            Some(snapshots) if !config.snapshot_policy.is_off() && config.follow.is_none() => {
                 let newest = replayed.snapshot.map(|h| (h.offset, h.timestamp));
                 Some(Arc::new(Snapshotter::new(
                     store.clone(),
@@ -420,6 +442,7 @@ impl Runtime {
         let (queue, request_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             host,
+            store: StdMutex::new(Some(store.clone())),
             requests: queue,
             exec: StdMutex::new(Exec {
                 db: replayed.db,
@@ -429,12 +452,16 @@ impl Runtime {
                 clock,
                 requests,
             }),
-            pipeline: Pipeline::start(store.clone(), next, config.max_batch),
+            pipeline: match config.follow {
+                Some(_) => Pipeline::external(next),
+                None => Pipeline::start(store.clone(), next, config.max_batch),
+            },
             slots: Arc::new(tokio::sync::Semaphore::new(config.max_pending.max(1))),
             pending_bytes: Arc::new(tokio::sync::Semaphore::new(
                 config.max_pending_bytes.clamp(1, u32::MAX as usize),
             )),
             catalog: StdMutex::new(modules),
+            follow_lag_micros: Default::default(),
             snapshotter,
             config,
             stopped: Arc::default(),
@@ -442,17 +469,30 @@ impl Runtime {
             #[cfg(feature = "fault-injection")]
             panic_next_call: Default::default(),
         });
-        // Chains longer than the limit were cut before the crash too.
+        // Chains longer than the limit were cut before the crash too. A
+        // follower runs none: they are the writer's to run.
         for s in replayed.pending {
-            if s.depth <= inner.config.max_subscription_depth {
+            if s.depth <= inner.config.max_subscription_depth && inner.config.follow.is_none() {
                 let _ = inner.subscriptions.send(Job::Run(s));
             }
+        }
+        if let Some(every) = inner.config.follow {
+            follower::spawn(Arc::downgrade(&inner), store.clone(), every);
         }
         if let Some(s) = &inner.snapshotter {
             snapshotter::spawn(Arc::downgrade(&inner), s.clone());
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
         tokio::spawn(executor(Arc::downgrade(&inner), request_rx));
+        let r = &replayed.report;
+        tracing::info!(
+            commits = r.commits,
+            mutations = r.mutations,
+            last_offset = r.last_offset,
+            snapshot = r.snapshot,
+            duration_ms = r.elapsed.as_millis() as u64,
+            "log replayed"
+        );
         Ok((Self { inner }, replayed.report))
     }
 
@@ -543,12 +583,68 @@ impl Runtime {
         if reached { Ok(()) } else { Err(self.gone()) }
     }
 
+    /// For a follower ([`RuntimeConfig::follow`]): how old the last commit
+    /// it applied was when it applied it. `None` on the writer.
+    pub fn follow_lag(&self) -> Option<std::time::Duration> {
+        self.inner.config.follow.map(|_| {
+            let micros = self
+                .inner
+                .follow_lag_micros
+                .load(std::sync::atomic::Ordering::Relaxed);
+            std::time::Duration::from_micros(micros)
+        })
+    }
+
     /// The durability pipeline's counters (commits, appends, batch sizes,
     /// failures, how far the log is durable).
     pub fn log_stats(&self) -> LogStats {
         let free = self.inner.slots.available_permits();
         let pending = self.inner.config.max_pending.max(1).saturating_sub(free);
         self.inner.pipeline.stats(pending as u64)
+    }
+
+    /// Every reducer's counters since the runtime started: calls, errors
+    /// by code, durations, rows, fuel ([`crate::observe`]).
+    pub fn call_metrics(&self) -> Vec<ReducerSample> {
+        self.inner.host.metrics().samples()
+    }
+
+    /// The call chains of the commits `range` of the log that are durable
+    /// ([`crate::trace`]): read from the log store, so that they carry
+    /// each call's timing; `range` is clamped to what the log holds.
+    pub async fn trace(
+        &self,
+        range: std::ops::Range<u64>,
+        filter: &crate::trace::TraceFilter,
+    ) -> Result<Vec<crate::trace::TracedCall>, crate::trace::TraceError> {
+        let store = self
+            .inner
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| self.gone())?;
+        let durable = self.log_stats().durable_upto;
+        Ok(crate::trace::read_chains(&*store, range, Some(durable), filter).await?)
+    }
+
+    /// Every table's rows and approximate bytes, as executed so far (taken
+    /// between two calls, without waiting for durability); empty once the
+    /// runtime has stopped.
+    pub fn table_sizes(&self) -> Vec<TableSample> {
+        self.read_executed(|db| {
+            db.modules()
+                .flat_map(|m| {
+                    m.tables.iter().map(|t| TableSample {
+                        module: m.schema.name.clone(),
+                        table: t.schema().name.clone(),
+                        rows: t.len() as u64,
+                        bytes: t.bytes(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     /// Why the runtime stopped, if it did (a log failure or a shutdown).
@@ -587,6 +683,11 @@ impl Runtime {
         if let Some(s) = &self.inner.snapshotter {
             s.stop().await;
         }
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     /// Takes a snapshot now if the snapshot policy says one is due (the
@@ -715,6 +816,9 @@ impl Runtime {
         let gone = || self.gone().during(module, reducer);
         self.check_running()
             .map_err(|stopped| stopped.during(module, reducer))?;
+        if self.inner.config.follow.is_some() {
+            return Err(CallError::new(module, reducer, CallErrorKind::Follower));
+        }
         // Backpressure: wait while too many calls, or too many bytes of
         // them, are not yet durable.
         let max_bytes = self.inner.config.max_pending_bytes;
@@ -875,7 +979,8 @@ impl Runtime {
 
     /// Runs one call on the executor's state: its commit, if it changed
     /// anything (or settles a subscription's cause); on failure the state
-    /// is as before.
+    /// is as before. Traced in a span of its own ([`crate::spans`]) and
+    /// counted in the reducer's metrics.
     fn run_call(
         &self,
         exec: &mut Exec,
@@ -897,7 +1002,17 @@ impl Runtime {
         {
             return Ok((receipt, None));
         }
-        let (compiled, entry) = resolve(exec, module, reducer, args)?;
+        let by = match cause {
+            None => CalledBy::Client,
+            Some(s) => CalledBy::Subscription {
+                trigger: s.trigger(),
+                cause: s.cause,
+            },
+        };
+        let observed = Observed::start(self.inner.host.observes(), module, reducer, by);
+        let _in_span = observed.enter();
+        let (compiled, entry) =
+            resolve(exec, module, reducer, args).inspect_err(|e| observed.refused(e.code()))?;
         let timestamp = exec.next_timestamp();
         let ctx = CallContext {
             timestamp,
@@ -913,6 +1028,7 @@ impl Runtime {
         };
         let env = self.inner.host.env(exec.modules.clone());
         let db = std::mem::take(&mut exec.db);
+        let started = now_micros();
         let out = run(
             env,
             db,
@@ -929,20 +1045,34 @@ impl Runtime {
             panic!("injected panic (fault-injection) while running {module}.{reducer}");
         }
         exec.db = out.db;
+        let mut figures = Figures {
+            micros: out.micros,
+            fuel: out.fuel_used,
+            rows_read: out.rows_read,
+            ..Figures::default()
+        };
+        let timing = call_timing(started, out.started, out.micros, &out.calls);
         let result = out.result.and_then(|()| {
             let size = frame_size(
                 module.len(),
                 reducer.len(),
                 args.len(),
                 request_id.map_or(0, str::len),
+                Some(&timing),
                 out.ws.payload_len(),
             );
+            figures.bytes = size;
             self.check_commit_size(size, || (module.to_owned(), reducer.to_owned()))
         });
+        let mut failed = false;
         let mutations = match result {
             Ok(()) => out.ws.commit(),
             Err(e) => {
                 out.ws.rollback(&mut exec.db);
+                figures.bytes = 0;
+                failed = true;
+                observed.end(&entry.stats, &figures, None, Err(e.code()));
+                spans::trace_logs(&out.logs, None);
                 // A failed subscription still settles its cause in the log.
                 if cause.is_none() {
                     return Err(e);
@@ -955,24 +1085,34 @@ impl Runtime {
         // A call with a request id is logged even when it changed nothing,
         // so that its retry is answered, not run.
         if mutations.is_empty() && cause.is_none() && request_id.is_none() {
+            figures.bytes = 0;
+            observed.end(&entry.stats, &figures, None, Ok("unchanged"));
+            spans::trace_logs(&logs, None);
             let receipt = Receipt {
                 offset: None,
-                logs,
+                logs: logs.into_iter().map(|l| (l.level, l.message)).collect(),
                 replayed: false,
             };
             return Ok((receipt, None));
         }
+        figures.rows_written = mutations.len() as u64;
         let invocation = LogInvocation {
             module: module.to_owned(),
             reducer: reducer.to_owned(),
             args: Bytes::copy_from_slice(args),
             request_id: request_id.map(str::to_owned),
+            timing: Some(timing),
         };
         let commit = exec.seal(timestamp, cause.map(|c| c.cause), invocation, mutations);
+        // A failed subscription's settling commit was counted as failed.
+        if !failed {
+            observed.end(&entry.stats, &figures, Some(commit.offset), Ok("committed"));
+        }
+        spans::trace_logs(&logs, Some(commit.offset));
         self.schedule(&exec.db, commit.offset, &commit.mutations, cause);
         let receipt = Receipt {
             offset: Some(commit.offset),
-            logs,
+            logs: logs.into_iter().map(|l| (l.level, l.message)).collect(),
             replayed: false,
         };
         Ok((receipt, Some(commit)))
@@ -1036,6 +1176,15 @@ impl Runtime {
         parent: Option<&Scheduled>,
     ) {
         for s in triggered(db, offset, mutations, parent) {
+            tracing::debug!(
+                target: "interstice::subscription",
+                cause = offset,
+                trigger = s.trigger(),
+                module = %s.module,
+                reducer = %s.reducer,
+                depth = s.depth,
+                "subscription triggered"
+            );
             if s.depth > self.inner.config.max_subscription_depth {
                 tracing::error!(
                     "subscription cycle cut after {} steps: {}",
@@ -1046,6 +1195,34 @@ impl Runtime {
             }
             let _ = self.inner.subscriptions.send(Job::Run(s));
         }
+    }
+}
+
+/// How a call that started at `started` (wall clock, µs) ran, for its
+/// commit: its duration and its cross-module calls, timed from its start.
+fn call_timing(
+    started: u64,
+    began: std::time::Instant,
+    took: u64,
+    calls: &[crate::host::state::Timed],
+) -> interstice_log::CallTiming {
+    let micros = |m: u64| u32::try_from(m).unwrap_or(u32::MAX);
+    let calls = calls
+        .iter()
+        .map(|c| interstice_log::NestedCall {
+            parent: c.parent.and_then(|p| u16::try_from(p).ok()),
+            module: c.module.to_string(),
+            reducer: c.reducer.to_string(),
+            start: micros(c.start.saturating_duration_since(began).as_micros() as u64),
+            micros: micros(c.micros),
+            failed: c.failed,
+        })
+        .collect();
+    interstice_log::CallTiming {
+        started,
+        micros: micros(took),
+        calls,
+        omitted: 0,
     }
 }
 

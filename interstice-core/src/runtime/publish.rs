@@ -23,6 +23,10 @@ impl Runtime {
     /// record, and returns once it is durable.
     pub async fn publish(&self, wasm: &[u8]) -> Result<Published, PublishError> {
         self.check_running()?;
+        if self.inner.config.follow.is_some() {
+            let refused = CallError::new("", PUBLISH_INVOCATION, crate::CallErrorKind::Follower);
+            return Err(refused.into());
+        }
         // Compiling takes milliseconds to seconds of CPU: off the async
         // workers, so that a publish does not hold up calls and reads.
         let host = self.inner.host.clone();
@@ -126,8 +130,16 @@ impl Runtime {
             reducer: PUBLISH_INVOCATION.into(),
             args: Bytes::new(),
             request_id: None,
+            timing: None,
         };
         let commit = exec.seal(exec.next_timestamp(), None, invocation, ws.commit());
+        tracing::info!(
+            module = %schema.name,
+            version = %schema.version,
+            offset = commit.offset,
+            first_version,
+            "module published"
+        );
         let published = Published {
             module_id: id,
             offset: commit.offset,
@@ -151,6 +163,7 @@ impl Runtime {
             PUBLISH_INVOCATION.len(),
             0,
             0,
+            None,
             (MUTATION_OVERHEAD + record) as u64,
         );
         let max = self.inner.config.limits.max_commit_size;

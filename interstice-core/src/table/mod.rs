@@ -163,6 +163,12 @@ impl Table {
         self.rows.len()
     }
 
+    /// Approximate bytes of its rows: their keys and encodings, without
+    /// index entries or allocator overhead.
+    pub fn bytes(&self) -> u64 {
+        self.rows.bytes()
+    }
+
     /// True when the table has no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.len() == 0

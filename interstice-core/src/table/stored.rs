@@ -56,6 +56,11 @@ impl Stored {
     }
 
     /// The row's encoding.
+    /// Bytes it holds (key length, key and row).
+    pub(crate) fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
     pub(crate) fn row(&self) -> &[u8] {
         &self.0[2 + self.key_len()..]
     }
@@ -79,25 +84,34 @@ impl PartialOrd for Stored {
     }
 }
 
-/// The rows of a table, by primary key.
+/// The rows of a table, by primary key, and how many bytes they hold.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Rows(BTreeSet<Stored>);
+pub(crate) struct Rows {
+    set: BTreeSet<Stored>,
+    /// Sum of the stored rows' lengths (keys and encodings).
+    bytes: u64,
+}
 
 impl Rows {
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.set.len()
+    }
+
+    /// Bytes of the rows' keys and encodings.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     pub(crate) fn get(&self, pk: &[u8]) -> Option<&Stored> {
-        self.0.get(Pk::new(pk))
+        self.set.get(Pk::new(pk))
     }
 
     pub(crate) fn contains(&self, pk: &[u8]) -> bool {
-        self.0.contains(Pk::new(pk))
+        self.set.contains(Pk::new(pk))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Stored> {
-        self.0.iter()
+        self.set.iter()
     }
 
     /// Rows with keys in the range, in key order.
@@ -106,27 +120,45 @@ impl Rows {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
     ) -> std::collections::btree_set::Range<'_, Stored> {
-        self.0.range::<Pk, _>((lo.map(Pk::new), hi.map(Pk::new)))
+        self.set.range::<Pk, _>((lo.map(Pk::new), hi.map(Pk::new)))
     }
 
-    /// Adds a row; `false` (and nothing added) if its key is taken.
     /// Rows already in strictly ascending key order, built bottom-up.
     pub(crate) fn from_sorted(rows: Vec<Stored>) -> Self {
         debug_assert!(rows.windows(2).all(|w| w[0] < w[1]));
-        Self(rows.into_iter().collect())
+        let bytes = rows.iter().map(Stored::len).sum();
+        Self {
+            set: rows.into_iter().collect(),
+            bytes,
+        }
     }
 
+    /// Adds a row; `false` (and nothing added) if its key is taken.
     pub(crate) fn insert(&mut self, row: Stored) -> bool {
-        self.0.insert(row)
+        let len = row.len();
+        let added = self.set.insert(row);
+        if added {
+            self.bytes += len;
+        }
+        added
     }
 
     /// Replaces the row with the same key; the one replaced.
     pub(crate) fn replace(&mut self, row: Stored) -> Option<Stored> {
-        self.0.replace(row)
+        self.bytes += row.len();
+        let old = self.set.replace(row);
+        if let Some(old) = &old {
+            self.bytes -= old.len();
+        }
+        old
     }
 
     pub(crate) fn remove(&mut self, pk: &[u8]) -> Option<Stored> {
-        self.0.take(Pk::new(pk))
+        let old = self.set.take(Pk::new(pk));
+        if let Some(old) = &old {
+            self.bytes -= old.len();
+        }
+        old
     }
 }
 
@@ -141,6 +173,21 @@ mod tests {
                                   b in proptest::collection::vec(any::<u8>(), 0..20)) {
             prop_assert_eq!(Pk::new(&a).cmp(Pk::new(&b)), a.cmp(&b));
         }
+    }
+
+    #[test]
+    fn rows_count_their_bytes_through_every_change() {
+        let mut rows = Rows::default();
+        assert!(rows.insert(Stored::new(b"a", b"12345")));
+        assert!(!rows.insert(Stored::new(b"a", b"1")));
+        assert!(rows.insert(Stored::new(b"b", b"1")));
+        assert_eq!(rows.bytes(), 8 + 4);
+        rows.replace(Stored::new(b"a", b"123"));
+        assert_eq!(rows.bytes(), 6 + 4);
+        rows.remove(b"b");
+        assert_eq!(rows.bytes(), 6);
+        let sorted = Rows::from_sorted(vec![Stored::new(b"a", b"1"), Stored::new(b"b", b"22")]);
+        assert_eq!(sorted.bytes(), 4 + 5);
     }
 
     #[test]

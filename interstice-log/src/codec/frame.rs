@@ -5,6 +5,7 @@
 //! | durable_before u64 (version 2 and later) | epoch u64 (version 3)
 //! | module_len u16 | module | reducer_len u16 | reducer | args_len u32 | args
 //! | request_len u16 | request (version 3)
+//! | timing_len u16 | timing (version 4)
 //! | mutation_count u32 | payload_len u32 | payload | crc32 u32
 //! ```
 //! `crc32` covers every byte before it. The payload is `mutation_count`
@@ -19,13 +20,14 @@
 //! `epoch` is the writer's epoch on a store that has them (S3: each writer
 //! takes a new one when it opens), else 0; `request` is the caller's
 //! request id (`request_len` 0: none). Frames before version 3 carry
-//! neither.
+//! neither. `timing` (`timing_len` 0: none) says how the call ran
+//! ([`super::timing`]); frames before version 4 do not carry it.
 
 use bytes::Bytes;
 
-use super::{Cursor, FORMAT_VERSION, FrameError, is_known_version};
+use super::{Cursor, FORMAT_VERSION, FrameError, is_known_version, timing};
 use crate::Error;
-use crate::entry::{Commit, Invocation, Mutation, MutationKind};
+use crate::entry::{CallTiming, Commit, Invocation, Mutation, MutationKind};
 
 /// The four bytes every commit frame starts with.
 pub const FRAME_MAGIC: [u8; 4] = *b"ITXF";
@@ -55,24 +57,29 @@ const fn fixed_len(version: u8) -> usize {
 /// Bytes in a frame of `version` besides its variable-length fields.
 const fn overhead(version: u8) -> usize {
     let request_len = if version >= 3 { 2 } else { 0 };
-    fixed_len(version) + 2 + 2 + 4 + request_len + 4 + 4 + 4
+    let timing_len = if version >= 4 { 2 } else { 0 };
+    fixed_len(version) + 2 + 2 + 4 + request_len + timing_len + 4 + 4 + 4
 }
 
 /// Bytes in a mutation besides its row.
 pub const MUTATION_OVERHEAD: usize = 1 + 4 + 4 + 8 + 4;
 
 /// The length of the frame (of the version written) of a commit with these
-/// field lengths (`request_len`: its request id's, 0 for none),
-/// `payload_len` being the sum of its mutations' [`MUTATION_OVERHEAD`] and
-/// row bytes: what a limit on commit size checks before encoding anything.
+/// field lengths (`request_len`: its request id's, 0 for none; `timing`:
+/// its call's timing, if any), `payload_len` being the sum of its
+/// mutations' [`MUTATION_OVERHEAD`] and row bytes: what a limit on commit
+/// size checks before encoding anything.
 pub fn frame_size(
     module_len: usize,
     reducer_len: usize,
     args_len: usize,
     request_len: usize,
+    timing: Option<&CallTiming>,
     payload_len: u64,
 ) -> u64 {
-    (FRAME_OVERHEAD + module_len + reducer_len + args_len + request_len) as u64 + payload_len
+    let timing_len = timing.map_or(0, |t| timing::fitting(t).1);
+    (FRAME_OVERHEAD + module_len + reducer_len + args_len + request_len + timing_len) as u64
+        + payload_len
 }
 
 /// Appends the frame for `commit` to `out` and returns its length.
@@ -127,6 +134,7 @@ pub fn encode_frame(
     }
     let payload_len32 = u32::try_from(payload_len)
         .map_err(|_| invalid(format!("payload is {payload_len} bytes (max 4 GiB)")))?;
+    let (timed_calls, timing_len) = inv.timing.as_ref().map_or((0, 0), timing::fitting);
 
     let start = out.len();
     let total = FRAME_OVERHEAD
@@ -134,6 +142,7 @@ pub fn encode_frame(
         + inv.reducer.len()
         + inv.args.len()
         + request.len()
+        + timing_len
         + payload_len;
     out.reserve(total);
     out.extend_from_slice(&FRAME_MAGIC);
@@ -157,6 +166,10 @@ pub fn encode_frame(
     out.extend_from_slice(&inv.args);
     out.extend_from_slice(&request_len.to_le_bytes());
     out.extend_from_slice(request.as_bytes());
+    out.extend_from_slice(&(timing_len as u16).to_le_bytes());
+    if let Some(t) = &inv.timing {
+        timing::write(t, timed_calls, out);
+    }
     out.extend_from_slice(&count.to_le_bytes());
     out.extend_from_slice(&payload_len32.to_le_bytes());
     for m in &commit.mutations {
@@ -213,6 +226,10 @@ pub fn frame_len(buf: &Bytes, pos: usize, max: u64) -> Result<usize, FrameError>
     if version >= 3 {
         let request_len = c.u16()? as u64;
         field(&mut c, request_len)?;
+    }
+    if version >= 4 {
+        let timing_len = c.u16()? as u64;
+        field(&mut c, timing_len)?;
     }
     c.skip(4)?; // mutation count
     let payload_len = c.u32()? as u64;
@@ -271,6 +288,11 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
     } else {
         None
     };
+    let timing = if version >= 4 {
+        read_timing(&mut c)?
+    } else {
+        None
+    };
     let count = c.u32()? as usize;
     let payload_len = c.u32()? as usize;
     // Bound the allocation by what the payload can hold.
@@ -317,10 +339,29 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
             reducer,
             args,
             request_id,
+            timing,
         },
         mutations,
     };
     Ok((commit, len))
+}
+
+/// The timing section at `c` (version 4), if the frame has one. Its
+/// bytes are covered by the frame's checksum, so a section that does not
+/// read is malformed, never torn.
+fn read_timing(c: &mut Cursor<'_>) -> Result<Option<CallTiming>, FrameError> {
+    let len = c.u16()? as usize;
+    if len == 0 {
+        return Ok(None);
+    }
+    let section = c.bytes(len)?;
+    let mut sub = Cursor::new(&section, 0, len);
+    timing::read(&mut sub).map(Some).map_err(|e| match e {
+        FrameError::Truncated { .. } => FrameError::Malformed {
+            reason: format!("the timing section of {len} bytes ends early"),
+        },
+        e => e,
+    })
 }
 
 /// The `durable_before` of the valid frame `frame` (as checked by
@@ -363,6 +404,7 @@ pub fn set_durable_before(frame: &mut [u8], durable_before: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::NestedCall;
 
     fn sample() -> Commit {
         Commit {
@@ -374,6 +416,29 @@ mod tests {
                 reducer: "greet".into(),
                 args: Bytes::from_static(b"\x05world"),
                 request_id: None,
+                timing: Some(CallTiming {
+                    started: 1_700_000_000_000_100,
+                    micros: 420,
+                    calls: vec![
+                        NestedCall {
+                            parent: None,
+                            module: "bank".into(),
+                            reducer: "deposit".into(),
+                            start: 12,
+                            micros: 300,
+                            failed: false,
+                        },
+                        NestedCall {
+                            parent: Some(0),
+                            module: "audit".into(),
+                            reducer: "note".into(),
+                            start: 40,
+                            micros: 20,
+                            failed: true,
+                        },
+                    ],
+                    omitted: 0,
+                }),
             },
             mutations: vec![Mutation {
                 kind: MutationKind::Insert,
@@ -432,6 +497,71 @@ mod tests {
         buf[crc_at..].copy_from_slice(&crc.to_le_bytes());
         let err = decode_frame(&Bytes::from(buf), 0, u64::MAX).unwrap_err();
         assert!(matches!(err, FrameError::Malformed { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_size_computed_ahead_is_the_size_encoded() {
+        let c = sample();
+        let inv = &c.invocation;
+        let payload: usize = c
+            .mutations
+            .iter()
+            .map(|m| MUTATION_OVERHEAD + m.row.len())
+            .sum();
+        let size = frame_size(
+            inv.module.len(),
+            inv.reducer.len(),
+            inv.args.len(),
+            0,
+            inv.timing.as_ref(),
+            payload as u64,
+        );
+        let mut buf = Vec::new();
+        assert_eq!(encode_frame(&c, 5, &mut buf).unwrap() as u64, size);
+    }
+
+    #[test]
+    fn calls_beyond_the_timing_section_are_counted_as_omitted() {
+        let mut c = sample();
+        let timing = c.invocation.timing.as_mut().unwrap();
+        let call = NestedCall {
+            parent: Some(0),
+            module: "m".repeat(1000),
+            reducer: "r".into(),
+            ..NestedCall::default()
+        };
+        timing.calls.extend(std::iter::repeat_n(call, 100));
+        let mut buf = Vec::new();
+        encode_frame(&c, 5, &mut buf).unwrap();
+        let (back, _) = decode_frame(&Bytes::from(buf), 0, u64::MAX).unwrap();
+        let back = back.invocation.timing.unwrap();
+        // 65535 bytes hold the first calls and about 64 of 1 KiB.
+        assert!(
+            back.calls.len() < 102 && back.calls.len() > 60,
+            "{}",
+            back.calls.len()
+        );
+        assert_eq!(back.calls.len() as u32 + back.omitted, 102);
+        assert_eq!(back.calls[..2], c.invocation.timing.unwrap().calls[..2]);
+    }
+
+    #[test]
+    fn a_timed_call_whose_caller_comes_later_is_malformed() {
+        let c = sample();
+        let mut buf = Vec::new();
+        encode_frame(&c, 5, &mut buf).unwrap();
+        // The second call's parent field, set to point at itself: it sits
+        // before start, micros, flags, "audit" with its length, and the
+        // length of "note".
+        let note = buf.windows(4).position(|w| w == b"note").unwrap();
+        let at = note - (2 + 5 + 2 + 1 + 4 + 4 + 2);
+        assert_eq!(&buf[at..at + 2], &0u16.to_le_bytes());
+        buf[at..at + 2].copy_from_slice(&1u16.to_le_bytes());
+        let crc_at = buf.len() - 4;
+        let crc = crc32fast::hash(&buf[..crc_at]);
+        buf[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        let err = decode_frame(&Bytes::from(buf), 0, u64::MAX).unwrap_err();
+        assert!(err.to_string().contains("not an earlier one"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod cursor;
 mod frame;
 mod segment;
 mod start;
+mod timing;
 
 pub(crate) use cursor::Cursor;
 pub use frame::{
@@ -17,9 +18,10 @@ pub use frame::{
 };
 pub use segment::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SegmentHeader};
 pub use start::{START_LEN, START_MAGIC, decode_start, encode_start};
+pub use timing::MAX_TIMING_LEN;
 
 /// The format version this code writes, in segment headers and frames.
-pub const FORMAT_VERSION: u8 = 3;
+pub const FORMAT_VERSION: u8 = 4;
 
 /// The oldest format version this code reads: it reads every version from
 /// this one to [`FORMAT_VERSION`].

@@ -14,9 +14,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+mod pipelining;
 mod retention;
 pub mod snapshots;
 
+pub use pipelining::*;
 pub use retention::*;
 
 use crate::{
@@ -57,6 +59,9 @@ macro_rules! conformance_tests {
             an_empty_log_starts_where_it_is_told,
             leftovers_of_an_interrupted_retention_are_ignored,
             a_read_only_store_refuses_retention,
+            appends_under_way_are_acknowledged_in_order,
+            an_append_starts_where_the_last_started_one_ends,
+            a_hole_left_by_a_crash_is_the_end_of_the_log,
         );
     };
     (logic: $make:expr) => {
@@ -72,6 +77,8 @@ macro_rules! conformance_tests {
             retention_removes_whole_segments_before_the_offset,
             retention_bounds,
             an_empty_log_starts_where_it_is_told,
+            appends_under_way_are_acknowledged_in_order,
+            an_append_starts_where_the_last_started_one_ends,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {$(
@@ -103,6 +110,10 @@ pub trait Harness: Send + Sync {
 
     /// Replaces the stored bytes of a segment, to simulate damage.
     async fn write_segment(&self, name: &str, bytes: Vec<u8>);
+
+    /// Removes a stored segment, as a write that never landed would leave
+    /// it missing.
+    async fn remove_segment(&self, name: &str);
 
     /// Whether a crash can tear one of the store's writes (a file write
     /// can; an object put cannot): a torn write is a tail to cut, so damage
@@ -157,6 +168,7 @@ pub fn sample_commit(offset: u64, tag: &str) -> Commit {
             reducer: format!("r{}", offset % 5),
             args: Bytes::from(tag.as_bytes().to_vec()),
             request_id: None,
+            timing: None,
         },
         mutations: (0..(offset % 4))
             .map(|i| Mutation {

@@ -9,8 +9,10 @@ use wasmtime::Caller;
 
 use super::{Result, doomed, fail, read_bytes, read_str};
 use crate::error::{CallError, CallErrorKind, LimitKind};
-use crate::host::state::HostState;
+use crate::host::state::{HostState, Timed};
 use crate::host::{CompiledModule, Invocation, ReducerEntry, run};
+use crate::observe::Figures;
+use crate::spans::{CalledBy, Observed};
 
 /// `call(module, reducer, args)`: [`OK`], or `ERROR` when the callee is
 /// refused or fails.
@@ -132,7 +134,7 @@ fn allowed(
 
 /// Runs the callee in an instance of its own, on the caller's database and
 /// write set and out of the caller's fuel; takes back what it changed and
-/// logged.
+/// logged. Counted and traced as a call of its own, in the caller's span.
 fn run_nested(
     c: &mut Caller<'_, HostState>,
     target: &Arc<CompiledModule>,
@@ -141,7 +143,11 @@ fn run_nested(
 ) -> Result<std::result::Result<(), CallError>> {
     let fuel = c.get_fuel()?;
     let s = c.data_mut();
+    let by = CalledBy::Reducer(&s.module_name, &s.reducer);
+    let observed = Observed::start(s.env.observe, &target.name, &entry.name, by);
+    let _in_span = observed.enter();
     let (db, ws) = (std::mem::take(&mut s.db), std::mem::take(&mut s.ws));
+    let written_before = ws.mutations().len();
     let call = Invocation {
         module: target,
         reducer: entry,
@@ -151,10 +157,38 @@ fn run_nested(
         depth: s.depth + 1,
     };
     let out = run(s.env.clone(), db, ws, call, None);
+    let figures = Figures {
+        micros: out.micros,
+        fuel: out.fuel_used,
+        rows_read: out.rows_read,
+        // What a failed callee wrote is undone by the caller.
+        rows_written: match out.result {
+            Ok(()) => (out.ws.mutations().len() - written_before) as u64,
+            Err(_) => 0,
+        },
+        bytes: 0,
+    };
+    let result = out.result.as_ref().map(|()| "ok").map_err(CallError::code);
+    observed.end(&entry.stats, &figures, None, result);
     let s = c.data_mut();
     s.db = out.db;
     s.ws = out.ws;
     s.ctx.rng = out.rng;
+    s.rows_read += out.rows_read;
+    // This call, then the ones it made, under it.
+    let at = s.calls.len();
+    s.calls.push(Timed {
+        parent: None,
+        module: target.name.clone(),
+        reducer: entry.name.clone(),
+        start: out.started,
+        micros: out.micros,
+        failed: out.result.is_err(),
+    });
+    s.calls.extend(out.calls.into_iter().map(|c| Timed {
+        parent: Some(c.parent.map_or(at, |p| at + 1 + p)),
+        ..c
+    }));
     s.logs.extend(out.logs);
     c.set_fuel(fuel.saturating_sub(out.fuel_used))?;
     Ok(out.result)

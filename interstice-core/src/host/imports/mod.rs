@@ -17,7 +17,7 @@ mod scan;
 use interstice_abi::wasm::{self, ERROR, LogLevel, NOT_FOUND};
 use wasmtime::{Caller, Linker};
 
-use super::state::HostState;
+use super::state::{HostState, Logged};
 use crate::db::{ModuleState, TxnError};
 use crate::error::CallErrorKind;
 use crate::table::Table;
@@ -44,24 +44,18 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
     Ok(())
 }
 
-/// `log(level, ptr, len)`: records the message for the caller's receipt
-/// and traces it.
+/// `log(level, ptr, len)`: records the message for the caller's receipt;
+/// the runtime traces it when the call has ended.
 fn log(mut c: Caller<'_, HostState>, level: i32, ptr: i32, len: i32) -> Result<()> {
-    let msg = read_str(&mut c, ptr, len)?;
-    let s = c.data();
-    let level = LogLevel::from_i32(level);
-    let (module, reducer) = (&*s.module_name, &*s.reducer);
-    match level {
-        LogLevel::Error => {
-            tracing::error!(target: "interstice::module", module, reducer, "{msg}")
-        }
-        LogLevel::Warn => tracing::warn!(target: "interstice::module", module, reducer, "{msg}"),
-        LogLevel::Info => tracing::info!(target: "interstice::module", module, reducer, "{msg}"),
-        LogLevel::Debug => {
-            tracing::debug!(target: "interstice::module", module, reducer, "{msg}")
-        }
-    }
-    c.data_mut().logs.push((level, msg));
+    let message = read_str(&mut c, ptr, len)?;
+    let s = c.data_mut();
+    let logged = Logged {
+        level: LogLevel::from_i32(level),
+        message,
+        module: s.module_name.clone(),
+        reducer: s.reducer.clone(),
+    };
+    s.logs.push(logged);
     Ok(())
 }
 

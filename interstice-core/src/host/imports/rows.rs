@@ -78,7 +78,10 @@ pub(super) fn get(mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32) -> R
         }
     };
     match row {
-        Some(row) => write_result(&mut c, &row),
+        Some(row) => {
+            c.data_mut().rows_read += 1;
+            write_result(&mut c, &row)
+        }
         None => Ok(NOT_FOUND),
     }
 }

@@ -87,7 +87,10 @@ pub(super) fn next(mut c: Caller<'_, HostState>, cursor: i64) -> Result<i64> {
             .and_then(|t| t.scan_next(&mut cur.scan).map(|row| row.bytes().to_vec()));
     match row {
         None => Ok(NOT_FOUND),
-        Some(row) => write_result(&mut c, &row),
+        Some(row) => {
+            c.data_mut().rows_read += 1;
+            write_result(&mut c, &row)
+        }
     }
 }
 

@@ -1,15 +1,19 @@
 //! The node's metrics, in Prometheus' text format (`GET /metrics`).
 //!
-//! Calls are counted and timed here, as the HTTP layer sees them; the log's
-//! figures (commits, appends, batch sizes, store errors, durable offset)
-//! are read from the runtime at each scrape.
+//! Calls are counted and timed here, as the HTTP layer sees them; the
+//! runtime's own figures (per reducer and per table: [`runtime`]; the
+//! log's: [`log`]) are read from it at each scrape. Labels are module,
+//! reducer, table and error code only, so the series are bounded by the
+//! modules installed.
+
+mod log;
+mod runtime;
 
 use std::time::{Duration, Instant};
 
-use interstice_core::{BATCH_SIZE_BOUNDS, Runtime};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, NoLabelSet};
-use prometheus_client::metrics::MetricType;
+use interstice_core::Runtime;
+use interstice_core::observe::{DURATION_BOUNDS_MICROS, HistogramSample};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
@@ -69,11 +73,12 @@ impl Metrics {
             "Client subscriptions open now",
             subscribers.clone(),
         );
-        registry.register_collector(Box::new(LogCollector {
-            runtime,
+        registry.register_collector(Box::new(log::LogCollector {
+            runtime: runtime.clone(),
             replay,
             started: Instant::now(),
         }));
+        registry.register_collector(Box::new(runtime::RuntimeCollector { runtime }));
         Self {
             registry,
             calls,
@@ -95,14 +100,6 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
-}
-
-/// Reads the runtime's log counters at each scrape.
-#[derive(Debug)]
-struct LogCollector {
-    runtime: Runtime,
-    replay: ReplaySummary,
-    started: Instant,
 }
 
 fn counter(
@@ -128,62 +125,19 @@ where
     g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
 }
 
-impl Collector for LogCollector {
-    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = self.runtime.log_stats();
-        counter(&mut e, "commits", "Commits made durable", s.commits)?;
-        counter(
-            &mut e,
-            "appends",
-            "Appends to the log store (batches)",
-            s.appends,
-        )?;
-        counter(
-            &mut e,
-            "store_errors",
-            "Appends that failed (the first stops the node)",
-            s.append_errors,
-        )?;
-        let c = ConstCounter::new(s.append_micros as f64 / 1e6);
-        let help = "Time spent in successful appends";
-        c.encode(e.encode_descriptor("append_seconds", help, None, c.metric_type())?)?;
-        gauge(
-            &mut e,
-            "durable_offset",
-            "Every commit before this offset is durable",
-            s.durable_upto as i64,
-        )?;
-        gauge(
-            &mut e,
-            "replay_seconds",
-            "Time the replay at start took",
-            self.replay.duration.as_secs_f64(),
-        )?;
-        gauge(
-            &mut e,
-            "replayed_commits",
-            "Commits replayed at start",
-            self.replay.commits as i64,
-        )?;
-        gauge(
-            &mut e,
-            "uptime_seconds",
-            "Time since the node started serving",
-            self.started.elapsed().as_secs_f64(),
-        )?;
-        let buckets: Vec<(f64, u64)> = BATCH_SIZE_BOUNDS
-            .iter()
-            .map(|&b| b as f64)
-            .chain([f64::INFINITY])
-            .zip(s.batch_sizes.iter().copied())
-            .collect();
-        let mut m = e.encode_descriptor(
-            "batch_size",
-            "Commits per append",
-            None,
-            MetricType::Histogram,
-        )?;
-        // The sum is exact: every appended commit was in one batch.
-        m.encode_histogram::<NoLabelSet>(s.commits as f64, s.appends, &buckets, None)
-    }
+/// Encodes a duration histogram of the runtime's (buckets in
+/// microseconds) in seconds.
+fn duration_histogram(m: &mut MetricEncoder, h: &HistogramSample) -> Result<(), std::fmt::Error> {
+    let buckets: Vec<(f64, u64)> = DURATION_BOUNDS_MICROS
+        .iter()
+        .map(|&b| b as f64 / 1e6)
+        .chain([f64::INFINITY])
+        .zip(h.counts.iter().copied())
+        .collect();
+    m.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+        h.sum_micros as f64 / 1e6,
+        h.count(),
+        &buckets,
+        None,
+    )
 }
