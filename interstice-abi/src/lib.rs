@@ -7,7 +7,8 @@
 //! [`encoding`] (specified in `docs/abi.md`): guests encode their own Rust
 //! types, the host decodes them into [`Value`]s using the schema's
 //! [`Type`]s. [`wasm`] holds the calling convention (export names, status
-//! codes, buffer packing, log levels). [`compat`] decides whether a new version of a schema may
+//! codes, buffer packing, log levels). [`writes`] holds what reducers
+//! declare they may write, kept beside the schema. [`compat`] decides whether a new version of a schema may
 //! replace an old one. This crate compiles to `wasm32-unknown-unknown` and
 //! has no host-only dependencies.
 
@@ -17,6 +18,7 @@ mod schema;
 mod ty;
 mod value;
 pub mod wasm;
+pub mod writes;
 
 pub use encoding::{
     EncodingError, decode, decode_schema, decode_value, encode, encode_fields, encode_value,

@@ -188,6 +188,43 @@ fn validate_and_schema_diff_report_and_exit_1_on_problems() {
         "{out}"
     );
 
+    // Every example module together: no subscription cycle.
+    let all: Vec<String> = ["hello", "caller", "chat", "inventory", "test_persistence"]
+        .iter()
+        .map(|m| wasm(m))
+        .collect();
+    let mut args = vec!["validate"];
+    args.extend(all.iter().map(String::as_str));
+    ok(&args);
+
+    // A module whose subscription may write the table it watches: the
+    // cycle's path, from validate and from publish, which logs nothing.
+    let (_tmp, log) = log_dir();
+    let looper = log.with_file_name("looper.wasm");
+    let mut schema = interstice_testkit::wasm_modules::counter_schema();
+    schema.name = "looper".into();
+    schema.subscriptions[0].module = "looper".into();
+    let module = interstice_testkit::wasm_modules::module(
+        &schema,
+        interstice_testkit::wasm_modules::COUNTER_FUNCS,
+    );
+    std::fs::write(&looper, module).unwrap();
+    let looper = looper.to_str().unwrap();
+    let path = "looper.counters.insert → looper.on_counter → looper.counters.insert";
+    let out = fails(&["validate", looper]);
+    assert!(
+        out.contains(&format!(
+            "subscriptions can trigger each other in a cycle: {path}"
+        )),
+        "{out}"
+    );
+    let log = log.to_str().unwrap();
+    ok(&["publish", log, &wasm("hello")]);
+    let out = fails(&["publish", log, looper]);
+    assert!(out.contains(path), "{out}");
+    let out = ok(&["log-inspect", log]);
+    assert!(!out.contains("looper"), "nothing was logged: {out}");
+
     let out = ok(&["schema-diff", &wasm("hello"), &wasm("hello")]);
     assert_eq!(out, "no schema changes\n");
     let out = fails(&["schema-diff", &wasm("hello"), &wasm("chat")]);

@@ -58,13 +58,19 @@ fn the_graph_of_the_modules_has_every_node_and_subscription() {
                 "table:hello.greetings".to_owned(),
                 "reducer:hello.on_greeting".to_owned()
             ),
+            // Declared: `#[reducer(..., inserts(mentions))]`.
+            (
+                "reducer:chat.find_mentions".to_owned(),
+                "table:chat.mentions".to_owned()
+            ),
         ]
     );
+    assert!(!dot.contains("color=red"), "no subscription cycle");
 
     args[2] = "graphml";
     let graphml = ok(&args);
     assert!(graphml.starts_with("<?xml"));
-    assert_eq!(graphml.matches("<edge ").count(), 2);
+    assert_eq!(graphml.matches("<edge ").count(), 3);
     assert!(graphml.contains(r#"<node id="reducer:chat.send"><data key="kind">reducer</data><data key="module">chat</data>"#));
 
     // HTML and SVG to files.

@@ -442,6 +442,12 @@ pub enum PublishError {
     /// A subscription or dependency names something it may not use.
     #[error("capability violation: {0}")]
     Capability(String),
+    /// The module's subscriptions, with the published modules', can
+    /// trigger each other without end.
+    #[error(
+        "subscriptions can trigger each other in a cycle: {0}; declare what the reducers on it write (`#[reducer(writes(...))]`, docs/modules.md) or drop a subscription"
+    )]
+    SubscriptionCycle(crate::cycles::Cycle),
     /// The module record would be larger than the largest commit the
     /// runtime logs ([`crate::Limits::max_commit_size`]).
     #[error("the module record encodes to {size} bytes, over the commit size limit of {max}")]

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use interstice_abi::writes::ModuleWrites;
 use interstice_abi::{ModuleSchema, Type, Value, decode_value};
 use interstice_log::{Commit, ModuleRecord, MutationKind};
 
@@ -12,6 +13,9 @@ use interstice_log::{Commit, ModuleRecord, MutationKind};
 #[derive(Debug, Default)]
 pub struct Decoder {
     modules: HashMap<u32, ModuleSchema>,
+    /// What each module's reducers declare they write (none when its
+    /// declarations do not read).
+    writes: HashMap<u32, ModuleWrites>,
 }
 
 /// A commit, decoded.
@@ -51,7 +55,16 @@ impl Decoder {
     pub fn with_modules(db: &crate::db::Database) -> Self {
         Self {
             modules: db.modules().map(|m| (m.id, m.schema.clone())).collect(),
+            writes: db
+                .modules()
+                .map(|m| (m.id, writes_of(&m.wasm, &m.schema)))
+                .collect(),
         }
+    }
+
+    /// What module `id`'s reducers declare they write.
+    pub fn writes(&self, id: u32) -> ModuleWrites {
+        self.writes.get(&id).cloned().unwrap_or_default()
     }
 
     /// The schema of module `id` as of the commits decoded so far.
@@ -73,10 +86,13 @@ impl Decoder {
                 let decoded = ModuleRecord::decode(&m.row)
                     .map_err(|e| e.to_string())
                     .and_then(|r| {
-                        interstice_abi::decode::<ModuleSchema>(&r.schema).map_err(|e| e.to_string())
+                        interstice_abi::decode::<ModuleSchema>(&r.schema)
+                            .map(|schema| (writes_of(&r.wasm, &schema), schema))
+                            .map_err(|e| e.to_string())
                     });
                 let (module, row) = match decoded {
-                    Ok(schema) => {
+                    Ok((writes, schema)) => {
+                        self.writes.insert(m.module_id, writes);
                         let name = schema.name.clone();
                         let summary = format!(
                             "version {}, schema hash {:#018x}",
@@ -146,4 +162,10 @@ impl Decoder {
             }
         })
     }
+}
+
+/// What a logged module declares it writes; nothing when that does not
+/// read (publishing checked it, so only a damaged record gets here).
+fn writes_of(wasm: &[u8], schema: &ModuleSchema) -> ModuleWrites {
+    crate::declared_writes(wasm, schema).unwrap_or_default()
 }

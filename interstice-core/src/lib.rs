@@ -6,6 +6,7 @@
 //! state from the log alone with the [`ReplayEngine`]. It knows the
 //! `LogStore` trait only, never a backend.
 
+pub mod cycles;
 pub mod db;
 mod durability;
 mod error;
@@ -34,7 +35,7 @@ pub use error::{
     CallError, CallErrorKind, LimitKind, PublishError, ReplayError, SnapshotLoadError, Stopped,
     TableError,
 };
-pub use host::{Inspected, Limits, WasmHost};
+pub use host::{Inspected, Limits, WasmHost, declared_writes};
 pub use observe::{ReducerSample, TableSample};
 pub use replay::{ReplayEngine, ReplayOptions, ReplayReport, Replayed, SkippedSnapshot};
 pub use runtime::{

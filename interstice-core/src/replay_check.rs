@@ -81,9 +81,8 @@ pub async fn replay_check(
             offset: from,
             reason,
         };
-        let compiled = host.compile(&m.wasm).map_err(|e| bad(e.to_string()))?;
         let linked = host
-            .link(m.id, m.schema.clone(), &compiled)
+            .load(m.id, m.schema.clone(), &m.wasm)
             .map_err(|e| bad(e.to_string()))?;
         Arc::make_mut(&mut modules).insert(m.id, Arc::new(linked));
     }
@@ -121,9 +120,8 @@ pub async fn replay_check(
             let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
             let schema: ModuleSchema =
                 interstice_abi::decode(&record.schema).map_err(|e| bad(e.to_string()))?;
-            let compiled = host.compile(&record.wasm).map_err(|e| bad(e.to_string()))?;
             let linked = host
-                .link(m.module_id, schema, &compiled)
+                .load(m.module_id, schema, &record.wasm)
                 .map_err(|e| bad(e.to_string()))?;
             Arc::make_mut(&mut modules).insert(m.module_id, Arc::new(linked));
         }

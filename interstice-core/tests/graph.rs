@@ -7,16 +7,25 @@ use std::sync::Arc;
 
 use interstice_abi::{TableEvent, Value, encode_value};
 use interstice_backend_fs::FsLogStore;
+use interstice_core::cycles::Declared;
 use interstice_core::graph::{EdgeKind, Graph, Node, TableNames, dot, graphml, html, svg};
-use interstice_core::{Limits, Runtime, RuntimeConfig, WasmHost};
+use interstice_core::{Inspected, Limits, Runtime, RuntimeConfig, WasmHost};
 use interstice_log::{LogOptions, LogStoreExt};
 use interstice_testkit::built::wasm;
+use interstice_testkit::wasm_modules::{self as wat_modules, COUNTER_FUNCS, counter_schema};
 
-fn schemas(names: &[&str]) -> Vec<interstice_abi::ModuleSchema> {
+fn inspected(modules: &[Vec<u8>]) -> Vec<Inspected> {
     let host = WasmHost::new(Limits::default());
-    names
+    modules.iter().map(|w| host.inspect(w).unwrap()).collect()
+}
+
+fn declared(inspected: &[Inspected]) -> Vec<Declared<'_>> {
+    inspected
         .iter()
-        .map(|n| host.inspect(&wasm(n)).unwrap().schema)
+        .map(|i| Declared {
+            schema: &i.schema,
+            writes: &i.writes,
+        })
         .collect()
 }
 
@@ -30,7 +39,8 @@ fn table(m: &str, t: &str) -> Node {
 
 #[test]
 fn the_declared_graph_has_every_table_reducer_and_subscription() {
-    let g = Graph::from_schemas(&schemas(&["hello", "caller", "chat"]));
+    let modules = inspected(&[wasm("hello"), wasm("caller"), wasm("chat")]);
+    let g = Graph::from_modules(&declared(&modules));
     assert_eq!(
         g.modules.keys().collect::<Vec<_>>(),
         ["caller", "chat", "hello"]
@@ -58,7 +68,72 @@ fn the_declared_graph_has_every_table_reducer_and_subscription() {
                 EdgeKind::Triggers(TableEvent::Insert),
                 reducer("hello", "on_greeting")
             ),
+            // `find_mentions` declares it inserts into `mentions`.
+            (
+                reducer("chat", "find_mentions"),
+                EdgeKind::Writes,
+                table("chat", "mentions")
+            ),
         ]
+    );
+    assert!(g.cycles.is_empty(), "{:?}", g.cycles);
+    assert!(g.on_cycle.is_empty());
+}
+
+/// A module whose subscription may write the table it watches is drawn
+/// with the cycle red and its path listed.
+#[test]
+fn the_graph_marks_a_subscription_cycle() {
+    let mut schema = counter_schema();
+    schema.name = "looper".into();
+    schema.subscriptions[0].module = "looper".into();
+    let looper = wat_modules::module(&schema, COUNTER_FUNCS);
+    let modules = inspected(&[looper, wasm("hello")]);
+    let g = Graph::from_modules(&declared(&modules));
+    assert_eq!(
+        g.cycles,
+        ["looper.counters.insert → looper.on_counter → looper.counters.insert"]
+    );
+    let trigger = (
+        table("looper", "counters"),
+        EdgeKind::Triggers(TableEvent::Insert),
+        reducer("looper", "on_counter"),
+    );
+    let back = (
+        reducer("looper", "on_counter"),
+        EdgeKind::Writes,
+        table("looper", "counters"),
+    );
+    assert_eq!(
+        g.on_cycle.iter().collect::<Vec<_>>(),
+        [&trigger, &back],
+        "only the cycle's edges, and not hello's subscription"
+    );
+    assert!(
+        g.edges.contains_key(&back),
+        "the edge the cycle needs is drawn"
+    );
+    let dot = dot::render(&g);
+    assert!(
+        dot.contains("\"reducer:looper.on_counter\" -> \"table:looper.counters\" [label=\"writes\", style=solid, penwidth=1.0, color=red"),
+        "{dot}"
+    );
+    assert!(!dot.contains(
+        "hello.on_greeting\" [label=\"on insert\", style=dashed, penwidth=1.0, color=red"
+    ));
+    let graphml = graphml::render(&g);
+    assert_eq!(
+        graphml.matches("<data key=\"cycle\">true</data>").count(),
+        2
+    );
+    let page = html::render(&g, "cycle");
+    assert!(page.contains("<section id=\"cycles\">"));
+    assert!(page.contains("looper.counters.insert → looper.on_counter → looper.counters.insert"));
+    assert_eq!(
+        svg::render(&g)
+            .matches("class=\"edge writes cycle\"")
+            .count(),
+        1
     );
 }
 

@@ -9,6 +9,7 @@ use syn::{DeriveInput, ItemFn, ItemStruct, parse_macro_input};
 mod derive;
 mod reducer;
 mod table;
+mod writes;
 
 /// Implements `IntersticeType` for a struct or enum: its schema type and
 /// its encoding.
@@ -33,7 +34,9 @@ pub fn table(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Makes a function a reducer: `#[reducer]`, `#[reducer(public)]`,
-/// `#[reducer(read_only)]`, `#[reducer(on = "module.table.insert")]`.
+/// `#[reducer(read_only)]`, `#[reducer(on = "module.table.insert")]`,
+/// and what it may write: `#[reducer(writes(users), inserts(log))]`
+/// (`writes` is insert, update and delete; `writes()` is nothing).
 #[proc_macro_attribute]
 pub fn reducer(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as ItemFn);

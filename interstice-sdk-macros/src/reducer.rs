@@ -1,18 +1,22 @@
 //! `#[reducer]`: a function becomes a reducer. It keeps the function,
 //! adds the export the runtime calls (decoding the typed arguments and
 //! passing the context), a `name::NAME` constant, and registers the
-//! reducer (and its subscription, for `on = "..."`).
+//! reducer (and its subscription, for `on = "..."`, and what it declares
+//! it writes, for `writes(...)` and its kin).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitStr, Pat, Type};
 
+use crate::writes::Writes;
+
 #[derive(Default)]
 struct Args {
     read_only: bool,
     public: bool,
     on: Option<LitStr>,
+    writes: Writes,
 }
 
 fn parse_args(attr: TokenStream) -> syn::Result<Args> {
@@ -24,14 +28,15 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
             args.public = true;
         } else if meta.path.is_ident("on") {
             args.on = Some(meta.value()?.parse()?);
-        } else {
+        } else if !args.writes.parse(&meta)? {
             return Err(meta.error(
-                "unknown reducer option: expected `read_only`, `public` or `on = \"module.table.insert\"`",
+                "unknown reducer option: expected `read_only`, `public`, `on = \"module.table.insert\"`, or `writes(table, ...)` (or `inserts`, `updates`, `deletes`)",
             ));
         }
         Ok(())
     });
     syn::parse::Parser::parse2(parser, attr)?;
+    args.writes.check(args.read_only)?;
     Ok(args)
 }
 
@@ -82,11 +87,13 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
     let subscription = subscription(&item.sig, &args, &sig)?;
     let export = export(&item.sig, &args, &sig);
     let marker = marker(&item, &args, &sig);
+    let writes = args.writes.section(&item.sig.ident.to_string())?;
     Ok(quote! {
         #item
         #export
         #marker
         #subscription
+        #writes
     })
 }
 

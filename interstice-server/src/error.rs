@@ -100,6 +100,7 @@ impl From<PublishError> for ApiError {
             PublishError::Commit(call) => return call.into(),
             PublishError::Stopped(stopped) => return stopped.into(),
             PublishError::Incompatible { .. } => (S::CONFLICT, "incompatible_schema"),
+            PublishError::SubscriptionCycle(_) => (S::CONFLICT, "subscription_cycle"),
             PublishError::Capability(_) => (S::FORBIDDEN, "capability_violation"),
             PublishError::TooLarge { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             _ => (S::BAD_REQUEST, "invalid_module"),

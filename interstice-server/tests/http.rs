@@ -252,6 +252,24 @@ async fn bad_requests_get_4xx_naming_the_problem() {
         (status, code(&body)),
         (StatusCode::BAD_REQUEST, "invalid_module".into())
     );
+    // A module whose subscription may write the table it watches.
+    let mut looper = interstice_testkit::wasm_modules::counter_schema();
+    looper.name = "looper".into();
+    looper.subscriptions[0].module = "looper".into();
+    let looper = interstice_testkit::wasm_modules::module(
+        &looper,
+        interstice_testkit::wasm_modules::COUNTER_FUNCS,
+    );
+    let (status, body) = node.post("/v1/modules", looper).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "subscription_cycle".into())
+    );
+    assert!(
+        message(&body)
+            .contains("looper.counters.insert → looper.on_counter → looper.counters.insert"),
+        "{body}"
+    );
     let (status, body) = node
         .get("/v1/modules/test_persistence/tables/accounts?where=colour=red")
         .await;

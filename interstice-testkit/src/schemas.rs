@@ -147,3 +147,33 @@ pub fn town_history(n: u64) -> Vec<interstice_log::Commit> {
     }
     commits
 }
+
+/// The commit that publishes `schema` (with `wasm`) as module `id` at
+/// `offset`, built without the runtime's checks: how a log written before
+/// a check existed holds a module it would now refuse.
+pub fn unchecked_publish(
+    offset: u64,
+    id: u32,
+    schema: ModuleSchema,
+    wasm: Vec<u8>,
+) -> interstice_log::Commit {
+    let mut db = Database::new();
+    let mut txn = db.begin();
+    let name = schema.name.clone();
+    let bytes = Bytes::from(encode(&schema).unwrap());
+    txn.install_module(id, schema, bytes, Bytes::from(wasm))
+        .unwrap();
+    interstice_log::Commit {
+        offset,
+        timestamp: 1_700_000_000_000_000 + offset,
+        cause: None,
+        invocation: interstice_log::Invocation {
+            module: name,
+            reducer: "@publish".into(),
+            args: Bytes::new(),
+            request_id: None,
+            timing: None,
+        },
+        mutations: txn.commit(),
+    }
+}

@@ -2,6 +2,7 @@
 //! host imports, a bump allocator and `interstice_describe` returning the
 //! schema encoded by the test, plus each module's reducers.
 
+use interstice_abi::writes::{DeclaredWrites, TableWrite, WRITES_SECTION};
 use interstice_abi::{
     ABI_VERSION, ColumnSchema, Dependency, IndexSchema, ModuleSchema, ParamSchema, ReducerSchema,
     SubscriptionSchema, TableEvent, TableSchema, Type, Version, Visibility, encode,
@@ -30,6 +31,40 @@ fn bytes_literal(bytes: &[u8]) -> String {
 /// A module: `schema` is what `interstice_describe` returns; `funcs` are
 /// the reducer exports (WAT text).
 pub fn module(schema: &ModuleSchema, funcs: &str) -> Vec<u8> {
+    module_declaring(schema, &[], funcs)
+}
+
+/// `(reducer, [(table, event)])`: what a reducer declares it writes.
+pub type Writes<'a> = (&'a str, &'a [(&'a str, TableEvent)]);
+
+/// A module like [`module`] whose reducers declare what they write, in
+/// the `interstice.writes` custom section as the SDK puts it there.
+pub fn module_declaring(schema: &ModuleSchema, writes: &[Writes<'_>], funcs: &str) -> Vec<u8> {
+    let section: Vec<u8> = writes
+        .iter()
+        .flat_map(|(reducer, writes)| {
+            DeclaredWrites {
+                reducer: (*reducer).into(),
+                writes: writes
+                    .iter()
+                    .map(|(table, event)| TableWrite {
+                        table: (*table).into(),
+                        event: *event,
+                    })
+                    .collect(),
+            }
+            .to_section_record()
+            .unwrap()
+        })
+        .collect();
+    let custom = if writes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "  (@custom \"{WRITES_SECTION}\" \"{}\")\n",
+            bytes_literal(&section)
+        )
+    };
     let schema_bytes = encode(schema).unwrap();
     let names: String = NAMES
         .iter()
@@ -75,7 +110,7 @@ pub fn module(schema: &ModuleSchema, funcs: &str) -> Vec<u8> {
     (call $insert (call $table (local.get $mp) (local.get $ml) (i32.const 256) (i32.const 8))
       (local.get $row) (i32.add (local.get $l) (i32.const 1))))
 {funcs}
-)"#,
+{custom})"#,
         schema = bytes_literal(&schema_bytes),
         schema_len = schema_bytes.len(),
     );
@@ -172,8 +207,12 @@ pub fn counter_schema() -> ModuleSchema {
     }
 }
 
+/// What `counter`'s subscription declares it writes: rows into `seen`
+/// (so that it cannot trigger itself).
+pub const COUNTER_WRITES: &[Writes<'static>] = &[("on_counter", &[("seen", TableEvent::Insert)])];
+
 pub fn counter() -> Vec<u8> {
-    module(&counter_schema(), COUNTER_FUNCS)
+    module_declaring(&counter_schema(), COUNTER_WRITES, COUNTER_FUNCS)
 }
 
 /// `counter` without its subscription: one commit per call, what the load
@@ -181,7 +220,7 @@ pub fn counter() -> Vec<u8> {
 pub fn counter_alone() -> Vec<u8> {
     let mut schema = counter_schema();
     schema.subscriptions.clear();
-    module(&schema, COUNTER_FUNCS)
+    module_declaring(&schema, COUNTER_WRITES, COUNTER_FUNCS)
 }
 
 /// The reducer exports of `counter`.

@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result};
 use futures::TryStreamExt;
+use interstice_core::cycles::Declared;
 use interstice_core::graph::{Graph, TableNames, dot, graphml, html, svg};
 use interstice_core::{Limits, WasmHost};
 
@@ -56,26 +57,37 @@ pub async fn run(
 
 fn from_modules(paths: &[String]) -> Result<Graph> {
     let host = WasmHost::new(Limits::default());
-    let mut schemas = Vec::new();
+    let mut inspected = Vec::new();
     for path in paths {
         let wasm = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
-        let inspected = host
-            .inspect(&wasm)
-            .with_context(|| format!("{path} is not a module this host can load"))?;
-        schemas.push(inspected.schema);
+        inspected.push(
+            host.inspect(&wasm)
+                .with_context(|| format!("{path} is not a module this host can load"))?,
+        );
     }
-    Ok(Graph::from_schemas(&schemas))
+    let declared: Vec<Declared<'_>> = inspected
+        .iter()
+        .map(|i| Declared {
+            schema: &i.schema,
+            writes: &i.writes,
+        })
+        .collect();
+    Ok(Graph::from_modules(&declared))
 }
 
 async fn from_log(args: &LogArgs, log: &str) -> Result<Graph> {
     let store = args.open(log, Access::ReadOnly).await?;
     let (from, decoder) = super::log_start(args, log, &*store).await?;
-    let known: Vec<_> = decoder.modules().map(|(id, m)| (id, m.clone())).collect();
-    let mut graph = Graph::from_schemas(known.iter().map(|(_, m)| m));
-    let mut names = TableNames::with(known);
+    let mut names = TableNames::with(
+        decoder
+            .modules()
+            .map(|(id, m)| (id, m.clone(), decoder.writes(id))),
+    );
+    let mut graph = Graph::from_modules(&names.declared());
     let mut commits = store.read_from(from).await?;
     while let Some(commit) = commits.try_next().await? {
         graph.observe(&commit, &mut names);
     }
+    graph.mark_cycles(&names.declared());
     Ok(graph)
 }

@@ -2,14 +2,18 @@
 
 use anyhow::Result;
 use interstice_abi::ModuleSchema;
+use interstice_abi::writes::ModuleWrites;
+use interstice_core::cycles::{Declared, SubscriptionGraph};
 use interstice_core::{Limits, PublishError, WasmHost};
 
-/// Checks each module as publishing would, and that the dependencies of
-/// each are among the others. Prints every problem; `Ok(false)` if any.
+/// Checks each module as publishing would, that the dependencies of each
+/// are among the others, and that their subscriptions cannot trigger each
+/// other in a cycle. Prints every problem; `Ok(false)` if any.
 pub fn run(paths: &[String]) -> Result<bool> {
     let host = WasmHost::new(Limits::default());
     let mut problems = 0;
     let mut schemas: Vec<(String, ModuleSchema)> = Vec::new();
+    let mut writes: Vec<ModuleWrites> = Vec::new();
     for path in paths {
         let wasm = match std::fs::read(path) {
             Ok(w) => w,
@@ -20,7 +24,10 @@ pub fn run(paths: &[String]) -> Result<bool> {
             }
         };
         match host.inspect(&wasm) {
-            Ok(i) => schemas.push((path.clone(), i.schema)),
+            Ok(i) => {
+                schemas.push((path.clone(), i.schema));
+                writes.push(i.writes);
+            }
             Err(PublishError::InvalidSchema(errors)) => {
                 for e in errors {
                     println!("{path}: schema: {e}");
@@ -55,6 +62,15 @@ pub fn run(paths: &[String]) -> Result<bool> {
                 Some(_) => {}
             }
         }
+    }
+    let declared: Vec<Declared<'_>> = schemas
+        .iter()
+        .zip(&writes)
+        .map(|((_, schema), writes)| Declared { schema, writes })
+        .collect();
+    if let Some(cycle) = SubscriptionGraph::new(&declared).cycle() {
+        println!("{}", PublishError::SubscriptionCycle(cycle));
+        problems += 1;
     }
     if problems == 0 {
         for (path, s) in &schemas {

@@ -1,5 +1,6 @@
 //! The graph as Graphviz `dot`: a cluster per module, tables as boxes,
-//! reducers as ellipses, edges labelled with their kind and counts.
+//! reducers as ellipses, edges labelled with their kind and counts, and
+//! those on a subscription cycle red.
 
 use std::fmt::Write;
 
@@ -68,9 +69,15 @@ pub fn render(g: &Graph) -> String {
             _ => "solid",
         };
         let width = 1.0 + 4.0 * ((1 + e.calls.max(e.rows)) as f64).ln() / (1.0 + busiest).ln();
+        let edge = (from.clone(), *kind, to.clone());
+        let cycle = if g.on_cycle.contains(&edge) {
+            ", color=red, fontcolor=red"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  {} -> {} [label={}, style={style}, penwidth={width:.1}];",
+            "  {} -> {} [label={}, style={style}, penwidth={width:.1}{cycle}];",
             quoted(&from.id()),
             quoted(&to.id()),
             quoted(&edge_label(*kind, e.calls, e.rows)),

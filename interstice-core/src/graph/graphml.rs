@@ -1,5 +1,6 @@
 //! The graph as GraphML: a node per table and reducer (with its module,
-//! kind and name), an edge per relation (with its kind, event and counts).
+//! kind and name), an edge per relation (with its kind, event, counts and
+//! whether it lies on a subscription cycle).
 
 use std::fmt::Write;
 
@@ -25,6 +26,7 @@ pub fn render(g: &Graph) -> String {
   <key id="event" for="edge" attr.name="event" attr.type="string"/>
   <key id="calls" for="edge" attr.name="calls" attr.type="long"/>
   <key id="rows" for="edge" attr.name="rows" attr.type="long"/>
+  <key id="cycle" for="edge" attr.name="cycle" attr.type="boolean"/>
   <graph id="interstice" edgedefault="directed">
 "#,
     );
@@ -57,9 +59,10 @@ pub fn render(g: &Graph) -> String {
             EdgeKind::Triggers(ev) => format!("<data key=\"event\">{ev}</data>"),
             _ => String::new(),
         };
+        let cycle = g.on_cycle.contains(&(from.clone(), *kind, to.clone()));
         let _ = writeln!(
             out,
-            "    <edge id=\"e{i}\" source=\"{}\" target=\"{}\"><data key=\"relation\">{}</data>{event}<data key=\"calls\">{}</data><data key=\"rows\">{}</data></edge>",
+            "    <edge id=\"e{i}\" source=\"{}\" target=\"{}\"><data key=\"relation\">{}</data>{event}<data key=\"calls\">{}</data><data key=\"rows\">{}</data><data key=\"cycle\">{cycle}</data></edge>",
             xml(&from.id()),
             xml(&to.id()),
             kind.as_str(),

@@ -4,7 +4,7 @@
 //! the node under the pointer. Nothing is fetched when it is viewed.
 
 use super::graphml::xml;
-use super::svg::{self, colour};
+use super::svg::{self, CYCLE, colour};
 use super::{EdgeKind, Graph};
 
 const STYLE: &str = r#"
@@ -14,6 +14,8 @@ h1 { font-size: 18px; margin: 0; }
 #legend { display: flex; gap: 16px; font-size: 13px; flex-wrap: wrap; }
 #legend span.swatch { display: inline-block; width: 22px; height: 4px; vertical-align: middle; margin-right: 4px; }
 #legend span.shape { display: inline-block; width: 22px; height: 12px; border: 1px solid #4a5568; vertical-align: middle; margin-right: 4px; }
+#cycles { padding: 6px 16px; color: #9b2c2c; background: #fff5f5; border-bottom: 1px solid #feb2b2; font-size: 13px; }
+#cycles ul { margin: 4px 0; }
 #detail { position: fixed; right: 12px; bottom: 12px; max-width: 460px; background: #fffff0; border: 1px solid #d69e2e; padding: 8px 10px; font-size: 13px; display: none; }
 main { overflow: auto; }
 svg .edge { opacity: 0.75; }
@@ -65,7 +67,7 @@ pub fn render(g: &Graph, title: &str) -> String {
     let legend = [
         shape(2, "#ebf4ff", "table"),
         shape(8, "#f0fff4", "reducer"),
-        swatch(EdgeKind::Writes, "writes rows", false),
+        swatch(EdgeKind::Writes, "writes (declared or in the log)", false),
         swatch(EdgeKind::Calls, "calls (cross-module)", false),
         swatch(
             EdgeKind::Triggers(interstice_abi::TableEvent::Insert),
@@ -73,9 +75,24 @@ pub fn render(g: &Graph, title: &str) -> String {
             true,
         ),
         r#"<span><span class="swatch" style="background: repeating-linear-gradient(90deg, #a0aec0 0 2px, transparent 2px 5px)"></span>module depends on module</span>"#.to_owned(),
+        format!(
+            r#"<span><span class="swatch" style="background: {CYCLE}"></span>on a subscription cycle</span>"#
+        ),
         "<span>thicker: busier in the log</span>".to_owned(),
     ]
     .join("");
+    let cycles = if g.cycles.is_empty() {
+        String::new()
+    } else {
+        let lines: String = g
+            .cycles
+            .iter()
+            .map(|c| format!("<li>{}</li>", xml(c)))
+            .collect();
+        format!(
+            r#"<section id="cycles"><strong>Subscription cycles</strong> (publishing refuses them; docs/modules.md):<ul>{lines}</ul></section>"#
+        )
+    };
     let summary = if g.commits > 0 {
         format!("{} modules, {} commits", g.modules.len(), g.commits)
     } else {
@@ -91,7 +108,7 @@ pub fn render(g: &Graph, title: &str) -> String {
 </head>
 <body>
 <header><h1>{t}</h1><span>{summary}</span><div id="legend">{legend}</div></header>
-<main>
+{cycles}<main>
 {svg}</main>
 <div id="detail"></div>
 <script>{SCRIPT}</script>

@@ -2,7 +2,9 @@
 //! between them — which reducer writes which table, cross-module calls,
 //! subscriptions (a table event runs a reducer) and dependencies.
 //!
-//! [`Graph::from_schemas`] builds it from modules' declarations alone;
+//! [`Graph::from_modules`] builds it from modules' declarations alone
+//! (with what reducers declare they write, and the subscription cycles
+//! [`crate::cycles`] finds, marked);
 //! [`Graph::observe`] adds what a log shows happened (calls, rows written
 //! per table, cross-module calls from the commits' timing, subscription
 //! runs), with counts, so that the busiest paths stand out. It is written
@@ -15,12 +17,14 @@ pub mod html;
 mod layout;
 pub mod svg;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use interstice_abi::writes::ModuleWrites;
 use interstice_abi::{ModuleSchema, TableEvent, Visibility};
 use interstice_log::{Commit, MutationKind};
 
 use crate::PUBLISH_INVOCATION;
+use crate::cycles::{Declared, SubscriptionGraph};
 
 /// A node of the graph: a table or a reducer of a module.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,7 +62,8 @@ impl Node {
 /// What an edge says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EdgeKind {
-    /// A reducer wrote rows of a table (in the log).
+    /// A reducer declares it writes a table, or wrote rows of it (in the
+    /// log).
     Writes,
     /// A reducer called another module's reducer inside its transaction.
     Calls,
@@ -130,30 +135,77 @@ pub struct ModuleInfo {
     pub reducers: Vec<ReducerInfo>,
 }
 
+/// An edge: from, what, to.
+pub type Edge = (Node, EdgeKind, Node);
+
 /// Modules, and the edges between their tables and reducers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Graph {
     /// The modules, by name.
     pub modules: BTreeMap<String, ModuleInfo>,
     /// Every edge, with what the log shows of it.
-    pub edges: BTreeMap<(Node, EdgeKind, Node), EdgeCounts>,
+    pub edges: BTreeMap<Edge, EdgeCounts>,
     /// Commits observed ([`Graph::observe`]).
     pub commits: u64,
+    /// Subscription cycles ([`Graph::mark_cycles`]), one line each.
+    pub cycles: Vec<String>,
+    /// The edges on those cycles.
+    pub on_cycle: BTreeSet<Edge>,
 }
 
 impl Graph {
     /// The graph of `modules` as they declare themselves: their tables
-    /// and reducers, and an edge for each subscription.
-    pub fn from_schemas<'a>(modules: impl IntoIterator<Item = &'a ModuleSchema>) -> Self {
+    /// and reducers, an edge for each subscription and each declared
+    /// write, and the subscription cycles marked.
+    pub fn from_modules(modules: &[Declared<'_>]) -> Self {
         let mut g = Self::default();
         for m in modules {
-            g.add_module(m);
+            g.add_module(m.schema, m.writes);
         }
+        g.mark_cycles(modules);
         g
     }
 
-    /// Adds (or replaces, for a new version) `m` and its subscriptions.
-    pub fn add_module(&mut self, m: &ModuleSchema) {
+    /// Marks the subscription cycles of `modules` (those of the graph, as
+    /// they declare themselves): the edges on each, and a line for each
+    /// module's first.
+    pub fn mark_cycles(&mut self, modules: &[Declared<'_>]) {
+        let sg = SubscriptionGraph::new(modules);
+        for (t, on) in sg.triggers.iter().zip(sg.on_cycles()) {
+            if !on {
+                continue;
+            }
+            let subscriber = Node::Reducer(t.subscriber.0.clone(), t.subscriber.1.clone());
+            let from = Node::Table(t.from.module.clone(), t.from.table.clone());
+            self.on_cycle
+                .insert((from, EdgeKind::Triggers(t.from.event), subscriber.clone()));
+            let mut caller = subscriber;
+            for (m, r) in &t.via {
+                let callee = Node::Reducer(m.clone(), r.clone());
+                self.mark((caller, EdgeKind::Calls, callee.clone()));
+                caller = callee;
+            }
+            let table = Node::Table(t.to.module.clone(), t.to.table.clone());
+            self.mark((caller, EdgeKind::Writes, table));
+        }
+        let mut lines = BTreeSet::new();
+        for m in modules {
+            if let Some(c) = sg.cycle_through(&m.schema.name) {
+                lines.insert(c.to_string());
+            }
+        }
+        self.cycles = lines.into_iter().collect();
+    }
+
+    /// Marks `edge` as on a cycle, adding it if the graph lacks it.
+    fn mark(&mut self, edge: Edge) {
+        self.edges.entry(edge.clone()).or_default();
+        self.on_cycle.insert(edge);
+    }
+
+    /// Adds (or replaces, for a new version) `m`, its subscriptions and
+    /// what its reducers declare they write.
+    pub fn add_module(&mut self, m: &ModuleSchema, writes: &ModuleWrites) {
         let info = ModuleInfo {
             name: m.name.clone(),
             version: m.version.to_string(),
@@ -201,6 +253,15 @@ impl Graph {
                 .entry((from, EdgeKind::Triggers(s.event), to))
                 .or_default();
         }
+        for d in writes.declared() {
+            let reducer = Node::Reducer(m.name.clone(), d.reducer.clone());
+            for w in &d.writes {
+                let table = Node::Table(m.name.clone(), w.table.clone());
+                self.edges
+                    .entry((reducer.clone(), EdgeKind::Writes, table))
+                    .or_default();
+            }
+        }
     }
 
     fn calls_of(&self, module: &str, reducer: &str) -> u64 {
@@ -232,8 +293,9 @@ impl Graph {
                 && let Ok(record) = interstice_log::ModuleRecord::decode(&m.row)
                 && let Ok(schema) = interstice_abi::decode_schema(&record.schema)
             {
-                names.modules.insert(m.module_id, schema.clone());
-                self.add_module(&schema);
+                let writes = crate::declared_writes(&record.wasm, &schema).unwrap_or_default();
+                self.add_module(&schema, &writes);
+                names.modules.insert(m.module_id, (schema, writes));
             }
         }
         if inv.reducer == PUBLISH_INVOCATION || inv.reducer.starts_with('@') {
@@ -297,23 +359,32 @@ impl Graph {
     }
 }
 
-/// The names of the tables of the modules a log published so far, by id.
+/// The modules a log published so far, by id: their schemas (to name
+/// tables) and what they declare they write.
 #[derive(Clone, Debug, Default)]
 pub struct TableNames {
-    modules: BTreeMap<u32, ModuleSchema>,
+    modules: BTreeMap<u32, (ModuleSchema, ModuleWrites)>,
 }
 
 impl TableNames {
     /// Starts from the modules already loaded (a snapshot's, when the log's
     /// beginning is gone), by id.
-    pub fn with(modules: impl IntoIterator<Item = (u32, ModuleSchema)>) -> Self {
+    pub fn with(modules: impl IntoIterator<Item = (u32, ModuleSchema, ModuleWrites)>) -> Self {
         Self {
-            modules: modules.into_iter().collect(),
+            modules: modules.into_iter().map(|(id, s, w)| (id, (s, w))).collect(),
         }
     }
 
+    /// The modules as they stand, for [`Graph::mark_cycles`].
+    pub fn declared(&self) -> Vec<Declared<'_>> {
+        self.modules
+            .values()
+            .map(|(schema, writes)| Declared { schema, writes })
+            .collect()
+    }
+
     fn table(&self, module_id: u32, table_id: u32) -> Option<Node> {
-        let m = self.modules.get(&module_id)?;
+        let (m, _) = self.modules.get(&module_id)?;
         let t = m.tables.get(table_id.checked_sub(1)? as usize)?;
         Some(Node::Table(m.name.clone(), t.name.clone()))
     }

@@ -1,6 +1,7 @@
 //! The graph as an SVG picture: module boxes in columns
 //! (`layout`), reducers (rounded) and tables (square) in them,
-//! edges as curves whose width grows with what the log counted. Every
+//! edges as curves whose width grows with what the log counted, red on a
+//! subscription cycle. Every
 //! node and edge carries its details in a `<title>` (a tooltip) and in
 //! `data-` attributes that the HTML page reads.
 
@@ -19,6 +20,9 @@ pub(crate) fn colour(kind: EdgeKind) -> &'static str {
         EdgeKind::Triggers(_) => "#c05621",
     }
 }
+
+/// The colour of an edge on a subscription cycle.
+pub(crate) const CYCLE: &str = "#e53e3e";
 
 /// What a node is, for its tooltip.
 fn node_detail(g: &Graph, node: &Node) -> String {
@@ -95,10 +99,11 @@ pub fn render(g: &Graph) -> String {
         h = l.height.max(100.0)
     );
     out.push_str("<defs>");
-    for kind in ["writes", "calls", "triggers"] {
+    for kind in ["writes", "calls", "triggers", "cycle"] {
         let c = match kind {
             "writes" => colour(EdgeKind::Writes),
             "calls" => colour(EdgeKind::Calls),
+            "cycle" => CYCLE,
             _ => colour(EdgeKind::Triggers(interstice_abi::TableEvent::Insert)),
         };
         let _ = write!(
@@ -183,7 +188,13 @@ fn edges(g: &Graph, l: &Layout, out: &mut String) {
         let count = e.calls.max(e.rows);
         let width = 1.2 + 5.0 * ((1 + count) as f64).ln() / (1.0 + busiest).ln();
         let label = edge_label(*kind, e.calls, e.rows);
-        let detail = format!("{} {label} {}", from.id(), to.id());
+        let on_cycle = g.on_cycle.contains(&(from.clone(), *kind, to.clone()));
+        let (class, stroke, arrow, note) = if on_cycle {
+            (" cycle", CYCLE, "cycle", " (on a subscription cycle)")
+        } else {
+            ("", colour(*kind), kind.as_str(), "")
+        };
+        let detail = format!("{} {label} {}{note}", from.id(), to.id());
         let dash = if matches!(kind, EdgeKind::Triggers(_)) {
             r#" stroke-dasharray="6 4""#
         } else {
@@ -191,10 +202,9 @@ fn edges(g: &Graph, l: &Layout, out: &mut String) {
         };
         let _ = writeln!(
             out,
-            r#"<path class="edge {k}" d="{d}" stroke="{c}" stroke-width="{width:.1}"{dash} marker-end="url(#arrow-{k})" data-from="{f}" data-to="{t}" data-kind="{k}" data-count="{count}" data-detail="{detail}"><title>{detail}</title></path>"#,
+            r#"<path class="edge {k}{class}" d="{d}" stroke="{stroke}" stroke-width="{width:.1}"{dash} marker-end="url(#arrow-{arrow})" data-from="{f}" data-to="{t}" data-kind="{k}" data-count="{count}" data-detail="{detail}"><title>{detail}</title></path>"#,
             k = kind.as_str(),
             d = curve(a, b),
-            c = colour(*kind),
             f = xml(&from.id()),
             t = xml(&to.id()),
             detail = xml(&detail),

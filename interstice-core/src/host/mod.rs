@@ -4,6 +4,7 @@
 //! bounds-checked.
 
 mod checks;
+mod declared;
 mod imports;
 pub(crate) mod state;
 
@@ -20,6 +21,9 @@ use wasmtime::{
 use crate::db::{Database, WriteSet};
 use crate::error::{CallError, CallErrorKind, LimitKind, PublishError};
 use crate::observe::{CallMetrics, ReducerStats};
+pub(crate) use declared::WriteRule;
+pub use declared::declared_writes;
+use interstice_abi::writes::ModuleWrites;
 use state::{CallContext, HostState, Limiter};
 
 /// Limits on every reducer call.
@@ -68,6 +72,8 @@ pub struct CompiledModule {
     pub id: u32,
     /// Its schema.
     pub schema: ModuleSchema,
+    /// What its reducers declare they write.
+    pub writes: ModuleWrites,
     name: Arc<str>,
     pre: InstancePre<HostState>,
     reducers: HashMap<String, Arc<ReducerEntry>>,
@@ -86,6 +92,8 @@ pub(crate) struct ReducerEntry {
     export_index: wasmtime::ModuleExport,
     /// Its counters, for metrics (kept across the module's versions).
     pub stats: Arc<ReducerStats>,
+    /// The tables and events it may write.
+    pub writes: WriteRule,
 }
 
 impl std::fmt::Debug for ReducerEntry {
@@ -214,11 +222,25 @@ impl WasmHost {
         Ok(module)
     }
 
+    /// Compiles `wasm`, a module installed as `id` with `schema`, reads
+    /// what it declares it writes, and links it: a module from the log.
+    pub fn load(
+        &self,
+        id: u32,
+        schema: ModuleSchema,
+        wasm: &[u8],
+    ) -> Result<CompiledModule, PublishError> {
+        let module = self.compile(wasm)?;
+        let writes = declared_writes(wasm, &schema)?;
+        self.link(id, schema, writes, &module)
+    }
+
     /// Links a compiled module for fast instantiation.
     pub fn link(
         &self,
         id: u32,
         schema: ModuleSchema,
+        writes: ModuleWrites,
         module: &Module,
     ) -> Result<CompiledModule, PublishError> {
         let pre = self
@@ -238,6 +260,7 @@ impl WasmHost {
                     args_type: r.args_type(),
                     export_index,
                     stats: self.metrics.reducer(&schema.name, &r.name),
+                    writes: WriteRule::of(&writes, &schema, &r.name),
                 };
                 (r.name.clone(), Arc::new(entry))
             })
@@ -252,6 +275,7 @@ impl WasmHost {
         Ok(CompiledModule {
             id,
             schema,
+            writes,
             name,
             pre,
             reducers,
@@ -276,10 +300,12 @@ impl WasmHost {
         schema.validate().map_err(PublishError::InvalidSchema)?;
         checks::reducer_exports(&module, &schema)?;
         checks::undeclared_reducers(&module, &schema)?;
+        let writes = declared_writes(wasm, &schema)?;
         Ok(Inspected {
             module,
             schema,
             schema_bytes,
+            writes,
         })
     }
 
@@ -323,6 +349,7 @@ fn idle_state(env: Env, what: &str) -> HostState {
         module_name: Arc::from("(publishing)"),
         reducer: Arc::from(what),
         read_only: true,
+        writes: WriteRule::Any,
         ctx: CallContext {
             timestamp: 0,
             rng: 0,
@@ -379,6 +406,7 @@ struct Frame {
     module_name: Arc<str>,
     reducer: Arc<str>,
     read_only: bool,
+    writes: WriteRule,
     ctx: CallContext,
     depth: u32,
 }
@@ -390,6 +418,7 @@ impl Frame {
             module_name: call.module.name.clone(),
             reducer: call.reducer.name.clone(),
             read_only: call.reducer.schema.read_only,
+            writes: call.reducer.writes.clone(),
             ctx: call.ctx,
             depth: call.depth,
         }
@@ -405,6 +434,7 @@ fn new_state(env: Env, db: Database, ws: WriteSet, frame: Frame) -> HostState {
         module_name: frame.module_name,
         reducer: frame.reducer,
         read_only: frame.read_only,
+        writes: frame.writes,
         ctx: frame.ctx,
         env,
         limiter: Limiter::new(
@@ -439,6 +469,8 @@ pub struct Inspected {
     pub schema: ModuleSchema,
     /// The schema as the module encoded it.
     pub schema_bytes: Vec<u8>,
+    /// What its reducers declare they write, checked against the schema.
+    pub writes: ModuleWrites,
 }
 
 /// How many calls reuse one wasmtime store (each with a fresh instance)

@@ -62,6 +62,8 @@ pub(crate) struct HostState {
     pub module_name: Arc<str>,
     pub reducer: Arc<str>,
     pub read_only: bool,
+    /// What the running reducer declared it writes.
+    pub writes: crate::host::WriteRule,
     pub ctx: CallContext,
     /// The host's engine, limits and modules.
     pub env: Env,

@@ -84,13 +84,9 @@ fn apply(inner: &Inner, commits: &[Commit]) -> Result<usize, String> {
                 .module(m.module_id)
                 .map(|module| module.schema.clone())
                 .ok_or_else(|| format!("module {} was not installed", record.name))?;
-            let compiled = inner
-                .host
-                .compile(&record.wasm)
-                .map_err(|e| e.to_string())?;
             let linked = inner
                 .host
-                .link(m.module_id, schema, &compiled)
+                .load(m.module_id, schema, &record.wasm)
                 .map_err(|e| e.to_string())?;
             let mut modules = (*exec.modules).clone();
             modules.insert(m.module_id, Arc::new(linked));

@@ -415,8 +415,7 @@ impl Runtime {
                 module: m.schema.name.clone(),
                 source,
             };
-            let compiled = host.compile(&m.wasm).map_err(err)?;
-            let linked = host.link(m.id, m.schema.clone(), &compiled).map_err(err)?;
+            let linked = host.load(m.id, m.schema.clone(), &m.wasm).map_err(err)?;
             modules.insert(m.id, Arc::new(linked));
         }
         // The store knows where the log ends even when nothing was replayed.

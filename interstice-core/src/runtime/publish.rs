@@ -1,8 +1,10 @@
 //! Publishing a module: checks, compatibility, and logging its record.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use interstice_abi::writes::ModuleWrites;
 use interstice_abi::{ModuleSchema, Version, Visibility};
 use interstice_log::codec::{MUTATION_OVERHEAD, frame_size};
 use interstice_log::{Commit, Invocation as LogInvocation};
@@ -13,9 +15,10 @@ use crate::error::CallError;
 
 /// The reducer [`Runtime::publish_and_init`] runs after a first publish.
 pub const INIT_REDUCER: &str = "init";
+use crate::cycles::{Declared, SubscriptionGraph};
 use crate::db::{Database, WriteSet};
 use crate::error::PublishError;
-use crate::host::Inspected;
+use crate::host::{CompiledModule, Inspected};
 
 impl Runtime {
     /// Publishes (or updates) a module: checks its imports, exports and
@@ -104,6 +107,7 @@ impl Runtime {
             module,
             schema,
             schema_bytes,
+            writes,
         } = module;
         let existing = exec.db.module_by_name(&schema.name);
         let first_version = existing.is_none();
@@ -111,7 +115,8 @@ impl Runtime {
         let (schema, schema_bytes, diff) = against(existing, schema, schema_bytes)?;
         self.check_record_size(&schema, &schema_bytes, wasm)?;
         check_capabilities(&exec.db, &schema)?;
-        let linked = Arc::new(self.inner.host.link(id, schema.clone(), &module)?);
+        check_cycles(&exec.modules, &schema, &writes)?;
+        let linked = Arc::new(self.inner.host.link(id, schema.clone(), writes, &module)?);
         let mut ws = WriteSet::default();
         ws.install_module(
             &mut exec.db,
@@ -197,6 +202,34 @@ fn against(
         });
     }
     Ok((schema, schema_bytes, diff))
+}
+
+/// The module's subscriptions, with those of the published modules (its
+/// earlier version replaced), must not trigger each other in a cycle
+/// through it. A cycle elsewhere was published before declarations
+/// existed: it is left to the runtime's depth cut, and said.
+fn check_cycles(
+    published: &HashMap<u32, Arc<CompiledModule>>,
+    schema: &ModuleSchema,
+    writes: &ModuleWrites,
+) -> Result<(), PublishError> {
+    let mut modules: Vec<Declared<'_>> = published
+        .values()
+        .filter(|m| m.schema.name != schema.name)
+        .map(|m| Declared {
+            schema: &m.schema,
+            writes: &m.writes,
+        })
+        .collect();
+    modules.push(Declared { schema, writes });
+    let graph = SubscriptionGraph::new(&modules);
+    if let Some(cycle) = graph.cycle_through(&schema.name) {
+        return Err(PublishError::SubscriptionCycle(cycle));
+    }
+    if let Some(cycle) = graph.cycle() {
+        tracing::warn!(%cycle, "published modules' subscriptions can trigger each other in a cycle");
+    }
+    Ok(())
 }
 
 /// Subscriptions to other modules need a public table; dependencies must be

@@ -26,7 +26,7 @@ interstice_sdk::dependency! {
     }
 }
 
-#[reducer(public)]
+#[reducer(public, inserts(items))]
 pub fn add(ctx: &mut ReducerContext, code: String, owner: u32) -> Result<(), Error> {
     let item = ctx.db().items().insert(Item { id: 0, code, owner, kind: Kind::Plain, note: None })?;
     let _found = ctx.db().items().by_code().find(&item.code)?;
@@ -45,7 +45,7 @@ pub fn count(ctx: &ReadOnlyContext) -> Result<(), String> {
     Ok(())
 }
 
-#[reducer(on = "items.insert")]
+#[reducer(on = "items.insert", writes())]
 pub fn on_item(_ctx: &mut ReducerContext, row: Item) {
     let _ = row;
 }

@@ -162,8 +162,9 @@ pub fn set_presence(
     Ok(())
 }
 
-/// Runs after each new message: records who it mentions.
-#[reducer(on = "chat.messages.insert")]
+/// Runs after each new message: records who it mentions. It only inserts
+/// into `mentions`, so it cannot trigger itself.
+#[reducer(on = "chat.messages.insert", inserts(mentions))]
 pub fn find_mentions(ctx: &mut ReducerContext, message: Message) -> Result<(), Error> {
     for word in message.text.split_whitespace() {
         let Some(name) = word.strip_prefix('@') else {

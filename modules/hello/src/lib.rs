@@ -23,7 +23,10 @@ pub fn hello(ctx: &mut ReducerContext, name: String) -> Result<(), Error> {
 }
 
 /// Runs after each committed insert into `greetings` and logs the row.
-#[reducer(on = "hello.greetings.insert")]
+/// `writes()`: it changes no table, so it cannot trigger itself (a
+/// subscription that may write the table it watches is refused at
+/// publish as a cycle).
+#[reducer(on = "hello.greetings.insert", writes())]
 pub fn on_greeting(ctx: &mut ReducerContext, row: Greeting) {
     ctx.log(format!("new greeting #{}: {}", row.id, row.greeting));
 }

@@ -209,11 +209,13 @@ fn may_read(
     Ok(t)
 }
 
-/// The table `(module, table)`, if the caller may write it.
+/// The table `(module, table)`, if the caller may cause `event` on it: a
+/// table of its own module, within what the reducer declared it writes.
 fn may_write(
     state: &HostState,
     module: u32,
     table: u32,
+    event: interstice_abi::TableEvent,
 ) -> std::result::Result<&Table, CallErrorKind> {
     let t = may_read(state, module, table)?;
     if state.read_only {
@@ -228,6 +230,19 @@ fn may_write(
             "`{}` may not write table `{}.{}` (a module writes only its own tables)",
             state.module_name,
             m.schema.name,
+            t.schema().name
+        )));
+    }
+    if !state.writes.allows(table, event) {
+        let what = match event {
+            interstice_abi::TableEvent::Insert => "insert into",
+            interstice_abi::TableEvent::Update => "update",
+            interstice_abi::TableEvent::Delete => "delete from",
+        };
+        return Err(CallErrorKind::capability(format!(
+            "`{}.{}` may not {what} table `{}`: it is not in what the reducer declares it writes",
+            state.module_name,
+            state.reducer,
             t.schema().name
         )));
     }

@@ -1,7 +1,7 @@
 //! The row calls: `insert`, `update`, `delete` and `get` by primary key.
 
-use interstice_abi::Value;
 use interstice_abi::wasm::{ERROR, NOT_FOUND, OK};
+use interstice_abi::{TableEvent, Value};
 use wasmtime::Caller;
 
 use super::{Result, doomed, guest, may_read, may_write, slice, split, txn_doom, write_result};
@@ -15,7 +15,7 @@ use crate::table::{Row, Table};
 /// `insert(table, row)`: inserts an encoded row; on an auto-increment
 /// table, returns its key.
 pub(super) fn insert(mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32) -> Result<i64> {
-    let row = match write_row(&mut c, h, ptr, len, WriteSet::insert)? {
+    let row = match write_row(&mut c, h, ptr, len, TableEvent::Insert, WriteSet::insert)? {
         Ok(row) => row,
         Err(code) => return Ok(code),
     };
@@ -38,14 +38,17 @@ pub(super) fn insert(mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32) -
 
 /// `update(table, row)`: replaces the row with the same primary key.
 pub(super) fn update(mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32) -> Result<i64> {
-    Ok(write_row(&mut c, h, ptr, len, WriteSet::update)?.map_or_else(|code| code, |_| OK))
+    Ok(
+        write_row(&mut c, h, ptr, len, TableEvent::Update, WriteSet::update)?
+            .map_or_else(|code| code, |_| OK),
+    )
 }
 
 /// `delete(table, key)`: 1 if a row was deleted, 0 if there was none.
 pub(super) fn delete(mut c: Caller<'_, HostState>, h: i64, ptr: i32, len: i32) -> Result<i64> {
     let (module, table) = split(h);
     let (mem, s) = guest(&mut c)?;
-    let key = match may_write(s, module, table) {
+    let key = match may_write(s, module, table, TableEvent::Delete) {
         Ok(t) => t
             .decode_key(slice(mem, ptr, len)?)
             .map_err(CallErrorKind::Table),
@@ -99,11 +102,12 @@ fn write_row(
     handle: i64,
     ptr: i32,
     len: i32,
+    event: TableEvent,
     op: RowOp,
 ) -> Result<std::result::Result<Row, i64>> {
     let (module, table) = split(handle);
     let (mem, s) = guest(c)?;
-    let values = match may_write(s, module, table) {
+    let values = match may_write(s, module, table, event) {
         Ok(t) => decode_row(s.env.limits, t, slice(mem, ptr, len)?),
         Err(d) => Err(d),
     };
