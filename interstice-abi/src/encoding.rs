@@ -83,26 +83,29 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, EncodingE
     })
 }
 
-/// Decodes a [`crate::ModuleSchema`]; when the bytes do not decode, the
-/// error says where, in a module author's terms: the record and field being
-/// read (as `reducers[8].name`) and, when the bytes ran out, at which byte.
-/// A failure decodes twice (the second time to find the place).
+/// Decodes a [`crate::ModuleSchema`] in either layout
+/// (version 1 or 2, `docs/abi.md`); when the bytes do not decode, the error says
+/// where, in a module author's terms: the record and field being read (as
+/// `reducers[8].name`) and, when the bytes ran out, at which byte. A
+/// failure decodes twice (the second time to find the place).
 pub fn decode_schema(bytes: &[u8]) -> Result<crate::ModuleSchema, EncodingError> {
-    decode(bytes).map_err(|e| {
-        let EncodingError::Decode { what, .. } = e else {
+    crate::evolution::decode_either(bytes).map_err(|e| {
+        let EncodingError::Decode { what, reason } = e else {
             return e;
         };
-        let mut decoder = bincode::serde::BorrowedSerdeDecoder::from_slice(bytes, config(), ());
-        let located = match serde_path_to_error::deserialize::<_, crate::ModuleSchema>(
-            decoder.as_deserializer(),
-        ) {
-            Err(located) => located,
-            Ok(_) => {
-                return EncodingError::Decode {
-                    what,
-                    reason: "it decoded on a second try".into(),
-                };
-            }
+        let Some((v2, body)) = crate::evolution::body(bytes) else {
+            return EncodingError::Decode { what, reason };
+        };
+        let located = if v2 {
+            locate::<crate::evolution::ModuleV2>(body)
+        } else {
+            locate::<crate::evolution::ModuleV1>(body)
+        };
+        let Some(located) = located else {
+            return EncodingError::Decode {
+                what,
+                reason: "it decoded on a second try".into(),
+            };
         };
         // Structs are encoded as tuples: the path is field positions.
         let positions: Vec<usize> = located
@@ -129,6 +132,14 @@ pub fn decode_schema(bytes: &[u8]) -> Result<crate::ModuleSchema, EncodingError>
             ),
         }
     })
+}
+
+/// Where decoding `bytes` as a `T` fails, if it does.
+fn locate<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+) -> Option<serde_path_to_error::Error<bincode::error::DecodeError>> {
+    let mut decoder = bincode::serde::BorrowedSerdeDecoder::from_slice(bytes, config(), ());
+    serde_path_to_error::deserialize::<_, T>(decoder.as_deserializer()).err()
 }
 
 /// Turns a bincode result into ours, refusing bytes left after the value.

@@ -14,6 +14,7 @@
 
 pub mod compat;
 pub mod encoding;
+mod evolution;
 mod schema;
 mod ty;
 mod value;
@@ -23,10 +24,11 @@ pub mod writes;
 pub use encoding::{
     EncodingError, decode, decode_schema, decode_value, encode, encode_fields, encode_value,
 };
+pub use evolution::encode_schema;
 pub use schema::{
-    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, MAX_TYPE_DEPTH, ModuleSchema, NotFound,
-    ParamSchema, ReducerSchema, SchemaError, SubscriptionSchema, TableEvent, TableSchema, Version,
-    Visibility,
+    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, MAX_TYPE_DEPTH, MigrationSchema,
+    ModuleSchema, NotFound, ParamSchema, ReducerSchema, SchemaError, SubscriptionSchema,
+    TableEvent, TableSchema, Version, Visibility,
 };
 pub use ty::{EnumType, Field, StructType, Type, Variant};
 pub use value::{TypeMismatch, Value};

@@ -17,8 +17,10 @@ pub const ABI_VERSION: u32 = 1;
 /// Deepest nesting of types accepted in a schema (guards recursion).
 pub const MAX_TYPE_DEPTH: usize = 32;
 
-/// A module's whole schema.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A module's whole schema. It has no serde implementation of its own:
+/// it is encoded with [`crate::encode_schema`] and decoded with
+/// [`crate::decode_schema`], which choose its layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModuleSchema {
     /// Module name: letters, digits and `_`, starting with a letter.
     pub name: String,
@@ -34,6 +36,28 @@ pub struct ModuleSchema {
     pub subscriptions: Vec<SubscriptionSchema>,
     /// Modules whose public reducers this one may call.
     pub dependencies: Vec<Dependency>,
+    /// Reducers that rewrite a table's rows when its version moves on
+    /// (docs/migrations.md).
+    pub migrations: Vec<MigrationSchema>,
+    /// Tables an earlier version had that this one drops on purpose (their
+    /// rows go; the log keeps their history).
+    pub dropped_tables: Vec<String>,
+}
+
+/// "When table `table` moves from version `from`, run `reducer`": it reads
+/// the rows in their old shape (`old_columns`) and writes them in the new
+/// one, in the transaction that publishes the new version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationSchema {
+    /// The reducer (no parameters besides its context).
+    pub reducer: String,
+    /// The table, by its new name.
+    pub table: String,
+    /// The version it migrates from.
+    pub from: u32,
+    /// The old rows' columns, as the module declares them; they must match
+    /// the published version's.
+    pub old_columns: Vec<ColumnSchema>,
 }
 
 /// A semantic version `major.minor.patch`.
@@ -76,6 +100,36 @@ pub struct TableSchema {
     pub indexes: Vec<IndexSchema>,
     /// Who may read it.
     pub visibility: Visibility,
+    /// The table's version: 1 until its author raises it, which allows
+    /// dropping columns and, with a migration, any change.
+    #[serde(default = "first_version")]
+    pub version: u32,
+    /// The name it had in the module's previous version, if this version
+    /// renames it.
+    #[serde(default)]
+    pub renamed_from: Option<String>,
+}
+
+/// A table's version when it says none.
+fn first_version() -> u32 {
+    1
+}
+
+impl TableSchema {
+    /// Table `name` at version 1 with `columns`, keyed by column
+    /// `primary_key`, private, without indexes.
+    pub fn new(name: impl Into<String>, columns: Vec<ColumnSchema>, primary_key: u16) -> Self {
+        Self {
+            name: name.into(),
+            columns,
+            primary_key,
+            auto_inc: false,
+            indexes: Vec::new(),
+            visibility: Visibility::Private,
+            version: 1,
+            renamed_from: None,
+        }
+    }
 }
 
 /// A column.
@@ -85,6 +139,14 @@ pub struct ColumnSchema {
     pub name: String,
     /// Column type.
     pub ty: Type,
+    /// The value that rows written before the column existed take, encoded
+    /// in its type.
+    #[serde(default)]
+    pub default: Option<Vec<u8>>,
+    /// The name it had in the table's previous version, if this version
+    /// renames it.
+    #[serde(default)]
+    pub renamed_from: Option<String>,
 }
 
 impl ColumnSchema {
@@ -93,6 +155,8 @@ impl ColumnSchema {
         Self {
             name: name.into(),
             ty,
+            default: None,
+            renamed_from: None,
         }
     }
 }
@@ -251,7 +315,7 @@ pub struct SchemaError {
     pub problem: String,
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -356,10 +420,10 @@ impl ReducerSchema {
 
 /// The broken rules found so far, in the order found.
 #[derive(Default)]
-struct Problems(Vec<SchemaError>);
+pub(crate) struct Problems(Vec<SchemaError>);
 
 impl Problems {
-    fn add(&mut self, place: &str, problem: impl Into<String>) {
+    pub(crate) fn add(&mut self, place: &str, problem: impl Into<String>) {
         self.0.push(SchemaError {
             place: place.to_owned(),
             problem: problem.into(),
@@ -407,6 +471,7 @@ impl ModuleSchema {
         for s in &self.subscriptions {
             self.check_subscription(s, &mut out);
         }
+        self.check_evolution(&mut out);
         let mut deps = HashSet::new();
         for d in &self.dependencies {
             let place = format!("dependency `{}`", d.module);
@@ -472,16 +537,21 @@ impl ModuleSchema {
     }
 
     /// A hash of the whole schema: equal schemas hash equal, and any
-    /// change changes it (up to 64-bit collisions).
+    /// change changes it (up to 64-bit collisions). Taken of
+    /// [`crate::encode_schema`]'s bytes, so a schema that fits the version
+    /// 1 layout hashes as it always has.
     pub fn hash(&self) -> u64 {
-        hash_of(self)
+        let bytes = crate::encode_schema(self).expect("schemas always encode");
+        xxhash_rust::xxh3::xxh3_64(&bytes)
     }
 }
 
 impl TableSchema {
-    /// A hash of the table's schema, stored with every mutation of it.
+    /// A hash of the table's schema, stored with every mutation of it (of
+    /// the version 1 layout when the table fits it, as for
+    /// [`ModuleSchema::hash`]).
     pub fn hash(&self) -> u64 {
-        hash_of(self)
+        xxhash_rust::xxh3::xxh3_64(&self.hashed_bytes())
     }
 
     /// The primary-key column.
@@ -520,13 +590,6 @@ impl ReducerSchema {
                 .collect(),
         })
     }
-}
-
-/// xxh3 of the canonical encoding: stable across hosts and versions of
-/// this crate as long as the encoding is.
-fn hash_of<T: Serialize>(value: &T) -> u64 {
-    let bytes = crate::encoding::encode(value).expect("schemas always encode");
-    xxhash_rust::xxh3::xxh3_64(&bytes)
 }
 
 impl fmt::Display for Version {
@@ -576,6 +639,7 @@ enum Record {
     Param,
     Subscription,
     Dependency,
+    Migration,
 }
 
 /// What a field holds: a value, a record, or a list of records.
@@ -599,6 +663,8 @@ impl Record {
                 ("reducers", List(Record::Reducer)),
                 ("subscriptions", List(Record::Subscription)),
                 ("dependencies", List(Record::Dependency)),
+                ("migrations", List(Record::Migration)),
+                ("dropped_tables", Value),
             ],
             Record::Version => &[("major", Value), ("minor", Value), ("patch", Value)],
             Record::Table => &[
@@ -608,8 +674,22 @@ impl Record {
                 ("auto_inc", Value),
                 ("indexes", List(Record::Index)),
                 ("visibility", Value),
+                ("version", Value),
+                ("renamed_from", Value),
             ],
-            Record::Column | Record::Param => &[("name", Value), ("ty", Value)],
+            Record::Column => &[
+                ("name", Value),
+                ("ty", Value),
+                ("default", Value),
+                ("renamed_from", Value),
+            ],
+            Record::Param => &[("name", Value), ("ty", Value)],
+            Record::Migration => &[
+                ("reducer", Value),
+                ("table", Value),
+                ("from", Value),
+                ("old_columns", List(Record::Column)),
+            ],
             Record::Index => &[("name", Value), ("columns", Value), ("unique", Value)],
             Record::Reducer => &[
                 ("name", Value),

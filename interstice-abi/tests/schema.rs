@@ -2,8 +2,9 @@
 
 use interstice_abi::compat::{Compatibility, diff};
 use interstice_abi::{
-    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, ModuleSchema, ParamSchema, ReducerSchema,
-    SubscriptionSchema, TableEvent, TableSchema, Type, Version, Visibility, decode, encode,
+    ABI_VERSION, ColumnSchema, Dependency, IndexSchema, MigrationSchema, ModuleSchema, ParamSchema,
+    ReducerSchema, SubscriptionSchema, TableEvent, TableSchema, Type, Version, Visibility,
+    decode_schema, encode, encode_schema,
 };
 
 fn users() -> TableSchema {
@@ -21,6 +22,8 @@ fn users() -> TableSchema {
             IndexSchema::new("by_age", vec![2], false),
         ],
         visibility: Visibility::Public,
+        version: 1,
+        renamed_from: None,
     }
 }
 
@@ -66,6 +69,8 @@ fn module() -> ModuleSchema {
             module: "mail".into(),
             min_version: Version::default(),
         }],
+        migrations: vec![],
+        dropped_tables: vec![],
     }
 }
 
@@ -73,7 +78,7 @@ fn module() -> ModuleSchema {
 fn a_good_schema_validates_and_round_trips() {
     let m = module();
     m.validate().unwrap();
-    assert_eq!(decode::<ModuleSchema>(&encode(&m).unwrap()).unwrap(), m);
+    assert_eq!(decode_schema(&encode_schema(&m).unwrap()).unwrap(), m);
     assert_eq!(m.table("users").map(|(id, _)| id), Some(1));
 }
 
@@ -236,6 +241,93 @@ fn breaking_changes_are_named() {
                 .any(|c| c.description.contains(expected)
                     && c.compatibility == Compatibility::Breaking),
             "expected `{expected}` in:\n{d}"
+        );
+    }
+}
+
+/// A schema that says nothing of evolution keeps the version 1 layout
+/// (and so every hash logged before); one that does is version 2, and
+/// both decode.
+#[test]
+fn evolution_moves_a_schema_to_the_version_2_layout_only_when_used() {
+    let plain = module();
+    let bytes = encode_schema(&plain).unwrap();
+    assert_ne!(bytes[0], 0, "version 1 starts with the name's length");
+    assert_eq!(decode_schema(&bytes).unwrap(), plain);
+
+    let mut evolved = module();
+    evolved.tables[0].version = 2;
+    evolved.tables[0].columns[2].renamed_from = Some("years".into());
+    evolved.tables[0].columns.push(ColumnSchema {
+        default: Some(encode(&7u32).unwrap()),
+        ..ColumnSchema::new("logins", Type::U32)
+    });
+    evolved.migrations.push(MigrationSchema {
+        reducer: "add".into(),
+        table: "users".into(),
+        from: 1,
+        old_columns: users().columns,
+    });
+    evolved.dropped_tables.push("sessions".into());
+    let bytes = encode_schema(&evolved).unwrap();
+    assert_eq!(&bytes[..2], &[0, 2]);
+    assert_eq!(decode_schema(&bytes).unwrap(), evolved);
+    assert_ne!(evolved.hash(), plain.hash());
+    assert_ne!(evolved.tables[0].hash(), users().hash());
+    // A table back at version 1 with nothing new hashes as it always did.
+    let mut back = evolved.tables[0].clone();
+    back.version = 1;
+    back.columns = users().columns;
+    assert_eq!(back.hash(), 0x9918_3785_a133_4d01);
+
+    let err = decode_schema(&[0, 3, 1, 2]).unwrap_err().to_string();
+    assert!(err.contains("schema encoding version 3"), "{err}");
+    let mut cut = bytes.clone();
+    cut.truncate(bytes.len() - 3);
+    let err = decode_schema(&cut).unwrap_err().to_string();
+    assert!(err.contains("reading `dropped_tables"), "{err}");
+}
+
+#[test]
+fn what_a_schema_says_of_its_evolution_is_checked() {
+    let mut m = module();
+    m.tables[0].version = 0;
+    m.tables[0].columns[1].default = Some(vec![0xff]);
+    m.tables[0].columns[2].renamed_from = Some("age".into());
+    m.tables[0].renamed_from = Some("9lives".into());
+    for (reducer, table, from) in [
+        ("nope", "users", 1),
+        ("add", "ghosts", 1),
+        ("add", "users", 3),
+    ] {
+        m.migrations.push(MigrationSchema {
+            reducer: reducer.into(),
+            table: table.into(),
+            from,
+            old_columns: vec![],
+        });
+    }
+    m.dropped_tables.push("users".into());
+    let text: Vec<String> = m
+        .validate()
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    for e in [
+        "version 0: table versions start at 1",
+        "column `email`: its default is not a String",
+        "column `age` is renamed from its own name",
+        "renamed from an invalid name `9lives`",
+        "migration `nope`: no such reducer",
+        "migration `add`: a migration reducer writes and takes no parameters",
+        "migration `add`: no table `ghosts`",
+        "migrates `users` from version 3, but the table is at version 0",
+        "dropped table `users`: the module still declares it",
+    ] {
+        assert!(
+            text.iter().any(|t| t.contains(e)),
+            "missing `{e}` in {text:#?}"
         );
     }
 }

@@ -86,7 +86,7 @@ impl Decoder {
                 let decoded = ModuleRecord::decode(&m.row)
                     .map_err(|e| e.to_string())
                     .and_then(|r| {
-                        interstice_abi::decode::<ModuleSchema>(&r.schema)
+                        interstice_abi::decode_schema(&r.schema)
                             .map(|schema| (writes_of(&r.wasm, &schema), schema))
                             .map_err(|e| e.to_string())
                     });

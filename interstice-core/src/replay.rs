@@ -427,7 +427,7 @@ fn install(db: &mut Database, offset: u64, m: &Mutation) -> Result<(), ReplayErr
     let bad = |reason: String| ReplayError::BadModuleRecord { offset, reason };
     let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
     let schema: ModuleSchema =
-        interstice_abi::decode(&record.schema).map_err(|e| bad(e.to_string()))?;
+        interstice_abi::decode_schema(&record.schema).map_err(|e| bad(e.to_string()))?;
     if schema.hash() != m.schema_hash {
         return Err(bad(format!(
             "schema of `{}` hashes to {:#018x}, the record says {:#018x}",

@@ -119,7 +119,7 @@ pub async fn replay_check(
             };
             let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
             let schema: ModuleSchema =
-                interstice_abi::decode(&record.schema).map_err(|e| bad(e.to_string()))?;
+                interstice_abi::decode_schema(&record.schema).map_err(|e| bad(e.to_string()))?;
             let linked = host
                 .load(m.module_id, schema, &record.wasm)
                 .map_err(|e| bad(e.to_string()))?;

@@ -48,7 +48,7 @@ pub fn encode(
     for m in db.modules() {
         let record = ModuleRecord {
             name: m.schema.name.clone(),
-            schema: interstice_abi::encode(&m.schema)
+            schema: interstice_abi::encode_schema(&m.schema)
                 .expect("a schema always encodes")
                 .into(),
             wasm: m.wasm.clone(),
@@ -191,7 +191,7 @@ impl Loader {
         hash: u64,
         record: ModuleRecord,
     ) -> Result<(), SnapshotLoadError> {
-        let schema: ModuleSchema = interstice_abi::decode(&record.schema)
+        let schema: ModuleSchema = interstice_abi::decode_schema(&record.schema)
             .map_err(|e| inconsistent(format!("schema of module `{}`: {e}", record.name)))?;
         if schema.hash() != hash || schema.name != record.name {
             return Err(inconsistent(format!(

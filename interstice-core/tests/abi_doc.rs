@@ -50,6 +50,8 @@ fn expected_schema() -> ModuleSchema {
             auto_inc: false,
             indexes: vec![],
             visibility: Visibility::Public,
+            version: 1,
+            renamed_from: None,
         }],
         reducers: vec![
             ReducerSchema {
@@ -67,6 +69,8 @@ fn expected_schema() -> ModuleSchema {
         ],
         subscriptions: vec![],
         dependencies: vec![],
+        migrations: vec![],
+        dropped_tables: vec![],
     }
 }
 

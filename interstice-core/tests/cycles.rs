@@ -76,6 +76,8 @@ fn table(name: &str) -> TableSchema {
         auto_inc: false,
         indexes: vec![],
         visibility: Visibility::Public,
+        version: 1,
+        renamed_from: None,
     }
 }
 
@@ -136,6 +138,8 @@ fn schema(
                 },
             })
             .collect(),
+        migrations: vec![],
+        dropped_tables: vec![],
     }
 }
 

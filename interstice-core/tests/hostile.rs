@@ -321,7 +321,7 @@ fn signatures_in_errors_are_written_as_wat() {
 #[test]
 fn a_schema_that_does_not_decode_names_the_field_and_the_byte() {
     use interstice_core::WasmHost;
-    let full = interstice_abi::encode(&counter_schema()).unwrap();
+    let full = interstice_abi::encode_schema(&counter_schema()).unwrap();
     let cut = &full[..full.len() / 2];
     let data: String = cut.iter().map(|b| format!("\\{b:02x}")).collect();
     let module = wat::parse_str(format!(

@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 use futures::StreamExt;
-use interstice_abi::encode;
 use interstice_core::db::Database;
 use interstice_core::{ReplayEngine, ReplayError};
 use interstice_log::mock::MockLogStore;
@@ -35,7 +34,7 @@ fn history() -> (Vec<Commit>, Database) {
     txn.install_module(
         1,
         schema.clone(),
-        encode(&schema).unwrap().into(),
+        interstice_abi::encode_schema(&schema).unwrap().into(),
         Bytes::from_static(b"\0asm"),
     )
     .unwrap();

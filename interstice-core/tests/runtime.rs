@@ -339,6 +339,8 @@ async fn a_compatible_new_version_migrates_rows_and_survives_restart() {
     schema.tables[0].columns.push(interstice_abi::ColumnSchema {
         name: "note".into(),
         ty: interstice_abi::Type::Option(Box::new(interstice_abi::Type::String)),
+        default: None,
+        renamed_from: None,
     });
     // Listed first (the SDK sorts tables by name): the runtime still keeps
     // the published tables' ids and appends the new one.

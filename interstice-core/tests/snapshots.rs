@@ -105,7 +105,7 @@ fn with_rows(rows: &[Vec<Value>]) -> Result<(), SnapshotLoadError> {
     let mut w = SnapshotWriter::new(HEADER);
     let record = interstice_log::ModuleRecord {
         name: "town".into(),
-        schema: interstice_abi::encode(&town()).unwrap().into(),
+        schema: interstice_abi::encode_schema(&town()).unwrap().into(),
         wasm: m.wasm.clone(),
     };
     w.module(1, m.schema_hash, &record);

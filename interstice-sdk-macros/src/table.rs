@@ -319,7 +319,7 @@ impl Model<'_> {
         let pk_index = pk as u16;
         let column_schemas = columns.iter().map(|col| {
             let (name, ty) = (col.name.to_string(), &col.ty);
-            quote!(#sdk::abi::ColumnSchema { name: #name.into(), ty: <#ty as #sdk::IntersticeType>::ty() })
+            quote!(#sdk::abi::ColumnSchema { name: #name.into(), ty: <#ty as #sdk::IntersticeType>::ty(), default: None, renamed_from: None, })
         });
         let index_schemas = indexes.iter().map(|ix| {
             let (name, cols, unique) = (ix.name.to_string(), &ix.columns, ix.unique);
@@ -350,6 +350,8 @@ impl Model<'_> {
                         auto_inc: #auto_inc,
                         indexes: vec![#(#index_schemas),*],
                         visibility: #visibility,
+                        version: 1,
+                        renamed_from: None,
                     }
                 }
 

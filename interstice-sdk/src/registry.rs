@@ -118,6 +118,8 @@ pub fn module_schema() -> Result<ModuleSchema, String> {
         reducers,
         subscriptions,
         dependencies,
+        migrations: Vec::new(),
+        dropped_tables: Vec::new(),
     })
 }
 
@@ -141,6 +143,6 @@ pub extern "C" fn interstice_describe() -> i64 {
             panic!("{e}");
         }
     };
-    let bytes = interstice_abi::encode(&schema).expect("a schema always encodes");
+    let bytes = interstice_abi::encode_schema(&schema).expect("a schema always encodes");
     crate::sys::give(bytes)
 }

@@ -213,7 +213,7 @@ async fn list_modules(State(s): Shared) -> Result<Response, ApiError> {
         .runtime
         .read(|db| {
             db.modules()
-                .map(|m| serde_json::to_value(&m.schema).unwrap_or(Json::Null))
+                .map(|m| serde_json::to_value(m.schema.serializable()).unwrap_or(Json::Null))
                 .collect::<Vec<_>>()
         })
         .await?;
@@ -227,7 +227,7 @@ async fn module_schema(
     let name = segments(path)?;
     let schema = s
         .runtime
-        .read(|db| module(db, &name).map(|m| serde_json::to_value(&m.schema)))
+        .read(|db| module(db, &name).map(|m| serde_json::to_value(m.schema.serializable())))
         .await??
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     Ok(json_response(StatusCode::OK, &schema))

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use interstice_abi::{
     ABI_VERSION, ColumnSchema, IndexSchema, ModuleSchema, ParamSchema, ReducerSchema,
-    SubscriptionSchema, TableEvent, TableSchema, Type, Value, Version, Visibility, encode,
+    SubscriptionSchema, TableEvent, TableSchema, Type, Value, Version, Visibility, encode_schema,
 };
 use interstice_core::db::Database;
 
@@ -27,6 +27,8 @@ pub fn people() -> TableSchema {
             IndexSchema::new("by_city_age", vec![3, 2], false),
         ],
         visibility: Visibility::Public,
+        version: 1,
+        renamed_from: None,
     }
 }
 
@@ -68,6 +70,8 @@ pub fn town() -> ModuleSchema {
             event: TableEvent::Insert,
         }],
         dependencies: vec![],
+        migrations: vec![],
+        dropped_tables: vec![],
     }
 }
 
@@ -79,7 +83,7 @@ pub fn person(id: u64, email: &str, age: u8, city: &str) -> Vec<Value> {
 pub fn town_db() -> Database {
     let mut db = Database::new();
     let schema = town();
-    let bytes = Bytes::from(encode(&schema).unwrap());
+    let bytes = Bytes::from(encode_schema(&schema).unwrap());
     let mut txn = db.begin();
     txn.install_module(1, schema, bytes, Bytes::from_static(b"\0asm"))
         .unwrap();
@@ -121,7 +125,7 @@ pub fn town_history(n: u64) -> Vec<interstice_log::Commit> {
         mutations,
     };
     let mut txn = db.begin();
-    let bytes = Bytes::from(encode(&schema).unwrap());
+    let bytes = Bytes::from(encode_schema(&schema).unwrap());
     txn.install_module(1, schema, bytes, Bytes::from_static(b"\0asm"))
         .unwrap();
     let mut commits = vec![seal(0, "@publish", txn.commit())];
@@ -160,7 +164,7 @@ pub fn unchecked_publish(
     let mut db = Database::new();
     let mut txn = db.begin();
     let name = schema.name.clone();
-    let bytes = Bytes::from(encode(&schema).unwrap());
+    let bytes = Bytes::from(encode_schema(&schema).unwrap());
     txn.install_module(id, schema, bytes, Bytes::from(wasm))
         .unwrap();
     interstice_log::Commit {

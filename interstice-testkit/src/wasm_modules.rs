@@ -5,7 +5,7 @@
 use interstice_abi::writes::{DeclaredWrites, TableWrite, WRITES_SECTION};
 use interstice_abi::{
     ABI_VERSION, ColumnSchema, Dependency, IndexSchema, ModuleSchema, ParamSchema, ReducerSchema,
-    SubscriptionSchema, TableEvent, TableSchema, Type, Version, Visibility, encode,
+    SubscriptionSchema, TableEvent, TableSchema, Type, Version, Visibility, encode_schema,
 };
 
 /// Names at fixed addresses, for host calls.
@@ -65,7 +65,7 @@ pub fn module_declaring(schema: &ModuleSchema, writes: &[Writes<'_>], funcs: &st
             bytes_literal(&section)
         )
     };
-    let schema_bytes = encode(schema).unwrap();
+    let schema_bytes = encode_schema(schema).unwrap();
     let names: String = NAMES
         .iter()
         .map(|(at, s)| {
@@ -152,6 +152,8 @@ fn two_u64(name: &str, auto_inc: bool, index: bool) -> TableSchema {
             vec![]
         },
         visibility: Visibility::Public,
+        version: 1,
+        renamed_from: None,
     }
 }
 
@@ -204,6 +206,8 @@ pub fn counter_schema() -> ModuleSchema {
             event: TableEvent::Insert,
         }],
         dependencies: vec![],
+        migrations: vec![],
+        dropped_tables: vec![],
     }
 }
 
@@ -343,6 +347,8 @@ pub fn other(name: &str, declares_dependency: bool) -> Vec<u8> {
         } else {
             vec![]
         },
+        migrations: vec![],
+        dropped_tables: vec![],
     };
     module(
         &schema,

@@ -123,7 +123,7 @@ impl Node<'_> {
         let json = self
             .send(self.request(reqwest::Method::GET, &path)?)
             .await?;
-        serde_json::from_value(json).context("the node sent a schema this CLI cannot read")
+        ModuleSchema::deserialize_from(json).context("the node sent a schema this CLI cannot read")
     }
 
     /// Every row of `module.table` matching the `COLUMN=VALUE` filters, as

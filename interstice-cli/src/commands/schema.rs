@@ -39,11 +39,14 @@ pub async fn run(args: &LogArgs, source: &str, format: Format) -> Result<()> {
     };
     for s in &schemas {
         match format {
-            Format::Json => println!("{}", serde_json::to_string_pretty(s)?),
+            Format::Json => println!("{}", serde_json::to_string_pretty(&s.serializable())?),
             Format::Yaml => {
                 println!("---");
                 // The same structure as the JSON (types as `{"Option": ...}`).
-                print!("{}", yaml_serde::to_string(&serde_json::to_value(s)?)?);
+                print!(
+                    "{}",
+                    yaml_serde::to_string(&serde_json::to_value(s.serializable())?)?
+                );
             }
             Format::Text => print_text(s),
         }

@@ -191,7 +191,7 @@ fn against(
         return Ok((schema, schema_bytes, Default::default()));
     };
     if interstice_abi::compat::keep_table_order(&old.schema, &mut schema) {
-        schema_bytes = interstice_abi::encode(&schema)
+        schema_bytes = interstice_abi::encode_schema(&schema)
             .map_err(|e| PublishError::describe(format!("cannot re-encode the schema: {e}")))?;
     }
     let diff = interstice_abi::compat::diff(&old.schema, &schema);
