@@ -182,7 +182,7 @@ fn breaking_changes_are_named() {
             Box::new(|m| {
                 m.tables[0].columns.pop();
             }),
-            "column `age` removed",
+            "column `age` dropped (raise the table's version to drop it)",
         ),
         (
             Box::new(|m| m.tables[0].columns[2].ty = Type::U32),
@@ -190,7 +190,7 @@ fn breaking_changes_are_named() {
         ),
         (
             Box::new(|m| m.tables[0].columns.push(ColumnSchema::new("x", Type::U8))),
-            "added without Option",
+            "added without a default or Option",
         ),
         (
             Box::new(|m| m.tables[0].primary_key = 1),
@@ -219,16 +219,32 @@ fn breaking_changes_are_named() {
             "reducer `add` parameters changed from (email: String, age: u8) to (email: String)",
         ),
         (
+            Box::new(|m| m.tables[0].columns[2].ty = Type::U32),
+            "(needs a migration from version 1)",
+        ),
+        (
             Box::new(|m| {
-                m.tables.insert(
-                    0,
-                    TableSchema {
-                        name: "first".into(),
-                        ..users()
-                    },
-                )
+                m.tables[0].version = 2;
+                m.tables[0].columns[2].ty = Type::U32;
             }),
-            "added before existing tables",
+            "column `age` type changed from u8 to u32 (needs a migration from version 1)",
+        ),
+        (
+            Box::new(|m| m.tables[0].version = 0),
+            "version goes back from 1 to 0",
+        ),
+        (
+            Box::new(|m| {
+                m.tables[0].name = "people".into();
+            }),
+            "table `users` removed (to drop it, declare it dropped)",
+        ),
+        (
+            Box::new(|m| {
+                m.tables[0].renamed_from = Some("ghosts".into());
+                m.tables[0].name = "people".into();
+            }),
+            "table `people` is renamed from `ghosts`, which the published version does not have",
         ),
     ];
     for (change, expected) in cases {
@@ -329,5 +345,89 @@ fn what_a_schema_says_of_its_evolution_is_checked() {
             text.iter().any(|t| t.contains(e)),
             "missing `{e}` in {text:#?}"
         );
+    }
+}
+
+/// What a module says of its evolution makes changes compatible that
+/// would break without it: defaults, renames, dropped columns at a new
+/// table version, dropped tables, and anything with a migration.
+#[test]
+fn declared_evolution_is_compatible() {
+    let old = module();
+    type Case = (Box<dyn Fn(&mut ModuleSchema)>, &'static [&'static str]);
+    let cases: Vec<Case> = vec![
+        (
+            Box::new(|m| {
+                m.tables[0].columns.push(ColumnSchema {
+                    default: Some(encode(&0u32).unwrap()),
+                    ..ColumnSchema::new("logins", Type::U32)
+                })
+            }),
+            &["column `logins: u32` added, existing rows take its default"],
+        ),
+        (
+            Box::new(|m| {
+                let c = &mut m.tables[0].columns[1];
+                c.renamed_from = Some(c.name.clone());
+                c.name = "mail".into();
+            }),
+            &["column `email` renamed to `mail`"],
+        ),
+        (
+            Box::new(|m| {
+                m.tables[0].version = 2;
+                m.tables[0].columns.pop();
+                m.tables[0].indexes.retain(|ix| ix.name != "by_age");
+            }),
+            &[
+                "version 1 -> 2",
+                "column `age` dropped",
+                "index `by_age` removed",
+            ],
+        ),
+        (
+            Box::new(|m| {
+                m.tables[0].renamed_from = Some("users".into());
+                m.tables[0].name = "people".into();
+            }),
+            &["table `users` renamed to `people`"],
+        ),
+        (
+            Box::new(|m| {
+                m.tables.clear();
+                m.dropped_tables.push("users".into());
+            }),
+            &["table `users` dropped (its rows go; the log keeps their history)"],
+        ),
+        (
+            Box::new(|m| {
+                m.tables[0].version = 2;
+                m.tables[0].columns[2].ty = Type::U32;
+                m.tables[0].primary_key = 2;
+                m.migrations.push(MigrationSchema {
+                    reducer: "add".into(),
+                    table: "users".into(),
+                    from: 1,
+                    old_columns: users().columns,
+                });
+            }),
+            &[
+                "migration `add` rewrites its rows from version 1",
+                "column `age` type changed from u8 to u32",
+                "primary key changed",
+            ],
+        ),
+    ];
+    for (change, expected) in cases {
+        let mut new = module();
+        change(&mut new);
+        let d = diff(&old, &new);
+        assert!(!d.is_breaking(), "{expected:?}: {d}");
+        for e in expected {
+            assert!(
+                d.changes.iter().any(|c| c.description.contains(e)),
+                "expected `{e}` in:\n{d}"
+            );
+        }
     }
 }

@@ -314,9 +314,14 @@ impl WriteSet {
         let tables = match &previous {
             None => schema.tables.iter().cloned().map(Table::new).collect(),
             Some(prev) => {
+                // Each table carries over from the one it continues (by
+                // name or rename); a table no longer listed is dropped.
                 let mut tables = Vec::with_capacity(schema.tables.len());
-                for (i, ts) in schema.tables.iter().enumerate() {
-                    match prev.tables.get(i) {
+                for ts in &schema.tables {
+                    let old = interstice_abi::compat::table_origin(&prev.schema, ts)
+                        .and_then(|o| prev.table_by_name(&o.name))
+                        .map(|(_, t)| t);
+                    match old {
                         Some(old) if old.schema() == ts => tables.push(old.clone()),
                         Some(old) => {
                             let mut t = old.clone();

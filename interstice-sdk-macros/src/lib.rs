@@ -24,7 +24,9 @@ pub fn derive_interstice_type(input: TokenStream) -> TokenStream {
 /// Makes a struct a table: `#[table(name = "users", public)]`, fields
 /// marked `#[primary_key]` (one), `#[auto_inc]`, `#[unique]`, `#[index]`;
 /// composite indexes as `index(name = "by_a_b", columns(a, b))` or
-/// `unique(...)` in the attribute.
+/// `unique(...)` in the attribute. How it evolves: `version = N` and
+/// `renamed_from = "old"` in the attribute, `#[default(expr)]` and
+/// `#[renamed_from("old")]` on fields (docs/migrations.md).
 #[proc_macro_attribute]
 pub fn table(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as ItemStruct);

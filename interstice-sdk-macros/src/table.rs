@@ -14,6 +14,10 @@ struct Args {
     name: Option<LitStr>,
     public: bool,
     composite: Vec<(Ident, Vec<Ident>, bool)>,
+    /// `version = N` (1 when absent).
+    version: Option<syn::LitInt>,
+    /// `renamed_from = "old"`.
+    renamed_from: Option<LitStr>,
 }
 
 fn parse_args(attr: TokenStream) -> syn::Result<Args> {
@@ -21,6 +25,17 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
             args.name = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("version") {
+            let v: syn::LitInt = meta.value()?.parse()?;
+            if v.base10_parse::<u32>().map_or(true, |v| v == 0) {
+                return Err(syn::Error::new(
+                    v.span(),
+                    "a table version is a whole number from 1",
+                ));
+            }
+            args.version = Some(v);
+        } else if meta.path.is_ident("renamed_from") {
+            args.renamed_from = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("public") {
             args.public = true;
         } else if meta.path.is_ident("private") {
@@ -54,7 +69,7 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
             args.composite.push((name, columns, unique));
         } else {
             return Err(meta.error(
-                "unknown table option: expected `name = \"...\"`, `public`, `private`, `index(name = \"...\", columns(...))` or `unique(...)`",
+                "unknown table option: expected `name = \"...\"`, `public`, `private`, `version = N`, `renamed_from = \"...\"`, `index(name = \"...\", columns(...))` or `unique(...)`",
             ));
         }
         Ok(())
@@ -71,6 +86,11 @@ struct Column {
     auto_inc: Option<Span>,
     unique: bool,
     index: bool,
+    /// `#[default(expr)]`: the value rows written before the column existed
+    /// take.
+    default: Option<syn::Expr>,
+    /// `#[renamed_from("old")]`.
+    renamed_from: Option<LitStr>,
 }
 
 /// A secondary index: its name, column positions, key type, and whether
@@ -143,10 +163,28 @@ fn parse_column(field: &mut syn::Field) -> syn::Result<Column> {
         auto_inc: None,
         unique: false,
         index: false,
+        default: None,
+        renamed_from: None,
     };
     let mut err: Option<syn::Error> = None;
     field.attrs.retain(|a| {
         let p = a.path();
+        // The two that take an argument.
+        if p.is_ident("default") || p.is_ident("renamed_from") {
+            let parsed = if p.is_ident("default") {
+                a.parse_args::<syn::Expr>().map(|e| col.default = Some(e))
+            } else {
+                a.parse_args::<LitStr>()
+                    .map(|s| col.renamed_from = Some(s))
+                    .map_err(|e| {
+                        syn::Error::new(e.span(), "expected the old name: #[renamed_from(\"old\")]")
+                    })
+            };
+            if let Err(e) = parsed {
+                err.get_or_insert(e);
+            }
+            return false;
+        }
         let known = if p.is_ident("primary_key") {
             col.primary_key = true;
             true
@@ -319,12 +357,52 @@ impl Model<'_> {
         let pk_index = pk as u16;
         let column_schemas = columns.iter().map(|col| {
             let (name, ty) = (col.name.to_string(), &col.ty);
-            quote!(#sdk::abi::ColumnSchema { name: #name.into(), ty: <#ty as #sdk::IntersticeType>::ty(), default: None, renamed_from: None, })
+            let default = match &col.default {
+                None => quote!(None),
+                Some(expr) => {
+                    // A string literal is a `&str`; a `String` column wants
+                    // one of its own.
+                    let value = match expr {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s),
+                            ..
+                        }) => {
+                            quote!(::std::string::String::from(#s))
+                        }
+                        other => quote!(#other),
+                    };
+                    quote!(Some({
+                        let value: #ty = #value;
+                        let mut bytes = ::std::vec::Vec::new();
+                        #sdk::IntersticeType::encode(&value, &mut bytes);
+                        bytes
+                    }))
+                }
+            };
+            let renamed_from = match &col.renamed_from {
+                None => quote!(None),
+                Some(old) => quote!(Some(#old.into())),
+            };
+            quote!(#sdk::abi::ColumnSchema {
+                name: #name.into(),
+                ty: <#ty as #sdk::IntersticeType>::ty(),
+                default: #default,
+                renamed_from: #renamed_from,
+            })
         });
         let index_schemas = indexes.iter().map(|ix| {
             let (name, cols, unique) = (ix.name.to_string(), &ix.columns, ix.unique);
             quote!(#sdk::abi::IndexSchema { name: #name.into(), columns: vec![#(#cols),*], unique: #unique })
         });
+        let version = self
+            .args
+            .version
+            .as_ref()
+            .map_or_else(|| quote!(1), |v| quote!(#v));
+        let renamed_from = match &self.args.renamed_from {
+            None => quote!(None),
+            Some(old) => quote!(Some(#old.into())),
+        };
         let visibility = if self.args.public {
             quote!(#sdk::abi::Visibility::Public)
         } else {
@@ -350,8 +428,8 @@ impl Model<'_> {
                         auto_inc: #auto_inc,
                         indexes: vec![#(#index_schemas),*],
                         visibility: #visibility,
-                        version: 1,
-                        renamed_from: None,
+                        version: #version,
+                        renamed_from: #renamed_from,
                     }
                 }
 

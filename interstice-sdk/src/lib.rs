@@ -110,6 +110,27 @@ macro_rules! dependency {
     };
 }
 
+/// Declares tables an earlier version of the module had and this one
+/// drops on purpose: publishing deletes their rows (the log keeps their
+/// history). A table that disappears without being declared here is
+/// refused as a breaking change.
+///
+/// ```ignore
+/// interstice_sdk::dropped_tables!(sessions, old_audit);
+/// ```
+#[macro_export]
+macro_rules! dropped_tables {
+    ($($table:ident),+ $(,)?) => {
+        $(
+            $crate::__private::inventory::submit! {
+                $crate::registry::DroppedTableDef {
+                    name: ::core::stringify!($table),
+                }
+            }
+        )+
+    };
+}
+
 /// What the macros' expansions use; not a stable API.
 #[doc(hidden)]
 pub mod __private {

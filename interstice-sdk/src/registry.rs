@@ -51,7 +51,15 @@ pub struct DependencyDef {
     pub min_version: &'static str,
 }
 
+/// A table an earlier version had, dropped on purpose: registered by
+/// `dropped_tables!`.
+pub struct DroppedTableDef {
+    /// Its name.
+    pub name: &'static str,
+}
+
 inventory::collect!(TableDef);
+inventory::collect!(DroppedTableDef);
 inventory::collect!(ReducerDef);
 inventory::collect!(SubscriptionDef);
 inventory::collect!(DependencyDef);
@@ -104,6 +112,11 @@ pub fn module_schema() -> Result<ModuleSchema, String> {
                 .map_err(|e| format!("dependency `{}` version: {e}", d.module))?,
         });
     }
+    let mut dropped_tables: Vec<String> = inventory::iter::<DroppedTableDef>
+        .into_iter()
+        .map(|d| d.name.to_owned())
+        .collect();
+    dropped_tables.sort();
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     reducers.sort_by(|a, b| a.name.cmp(&b.name));
     subscriptions.sort_by(|a, b| {
@@ -119,7 +132,7 @@ pub fn module_schema() -> Result<ModuleSchema, String> {
         subscriptions,
         dependencies,
         migrations: Vec::new(),
-        dropped_tables: Vec::new(),
+        dropped_tables,
     })
 }
 

@@ -195,6 +195,25 @@ fn against(
             .map_err(|e| PublishError::describe(format!("cannot re-encode the schema: {e}")))?;
     }
     let diff = interstice_abi::compat::diff(&old.schema, &schema);
+    // A migration that would run now: its reducer must rewrite the rows,
+    // which this runtime does not do yet; refused before anything changes.
+    for m in &schema.migrations {
+        let runs = schema
+            .table(&m.table)
+            .and_then(|(_, t)| interstice_abi::compat::table_origin(&old.schema, t))
+            .is_some_and(|o| o.version == m.from);
+        if runs {
+            return Err(PublishError::InvalidSchema(vec![
+                interstice_abi::SchemaError {
+                    place: format!("migration `{}`", m.reducer),
+                    problem: format!(
+                        "it would rewrite `{}` from version {}, and this runtime does not run migration reducers yet: publish a version whose changes need none (defaults, renames, dropped columns at a new table version)",
+                        m.table, m.from
+                    ),
+                },
+            ]));
+        }
+    }
     if diff.is_breaking() {
         return Err(PublishError::Incompatible {
             module: schema.name.clone(),

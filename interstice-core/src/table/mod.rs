@@ -597,15 +597,35 @@ impl Table {
         self.next_auto_inc = n;
     }
 
-    /// Moves the table to a compatible new schema: appends `None` for added
-    /// `Option` columns, builds added indexes, drops removed ones.
+    /// Moves the table to a compatible new schema (the compatibility rules
+    /// of `interstice_abi::compat`): each new column takes the values of
+    /// the old column it continues (by name or `renamed_from`), its
+    /// default, or `None`; dropped columns go; indexes are rebuilt.
     pub fn migrate(&mut self, schema: TableSchema) -> Result<(), TableError> {
-        let added = schema.columns.len() - self.schema.columns.len();
+        let origins = interstice_abi::compat::column_origins(&self.schema, &schema);
+        let fills: Vec<Value> = schema
+            .columns
+            .iter()
+            .map(|c| match &c.default {
+                // The schema was validated: its defaults decode.
+                Some(bytes) => {
+                    interstice_abi::decode_value(&c.ty, bytes).unwrap_or(Value::Option(None))
+                }
+                None => Value::Option(None),
+            })
+            .collect();
         let rows: Vec<Vec<Value>> = self.iter().map(|r| r.values()).collect();
         let mut next = Table::new(schema);
         next.next_auto_inc = self.next_auto_inc;
-        for mut values in rows {
-            values.extend(std::iter::repeat_n(Value::Option(None), added));
+        for old in rows {
+            let values = origins
+                .iter()
+                .zip(&fills)
+                .map(|(origin, fill)| match origin {
+                    Some(i) => old[*i].clone(),
+                    None => fill.clone(),
+                })
+                .collect();
             next.insert(values)?;
         }
         *self = next;

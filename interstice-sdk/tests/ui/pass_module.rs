@@ -20,6 +20,21 @@ pub struct Item {
     pub note: Option<Vec<String>>,
 }
 
+/// A table at its third version, renamed from `wallets`.
+#[table(name = "accounts", version = 3, renamed_from = "wallets")]
+pub struct Account {
+    #[primary_key]
+    pub id: u64,
+    #[renamed_from("owner_name")]
+    pub owner: String,
+    #[default(0)]
+    pub balance: u64,
+    #[default("eur")]
+    pub currency: String,
+}
+
+interstice_sdk::dropped_tables!(sessions, audit);
+
 interstice_sdk::dependency! {
     pub mod other >= "1.2.0" {
         fn ping(times: u32);
@@ -55,7 +70,17 @@ fn main() {
     assert_eq!(add::NAME, "add");
     assert_eq!(other::MODULE, "other");
     let schema = interstice_sdk::registry::module_schema().unwrap();
-    assert_eq!(schema.tables[0].indexes.len(), 3);
+    let items = schema.tables.iter().find(|t| t.name == "items").unwrap();
+    assert_eq!(items.indexes.len(), 3);
+    assert_eq!(items.version, 1);
+    let accounts = schema.tables.iter().find(|t| t.name == "accounts").unwrap();
+    assert_eq!((accounts.version, accounts.renamed_from.as_deref()), (3, Some("wallets")));
+    assert_eq!(accounts.columns[1].renamed_from.as_deref(), Some("owner_name"));
+    assert_eq!(accounts.columns[2].default, Some(vec![0]));
+    assert_eq!(accounts.columns[3].default, Some(vec![3, b'e', b'u', b'r']));
+    assert_eq!(schema.dropped_tables, ["audit", "sessions"]);
+    let bytes = interstice_sdk::abi::encode_schema(&schema).unwrap();
+    assert_eq!(interstice_sdk::abi::decode_schema(&bytes).unwrap(), schema);
     assert_eq!(schema.reducers.len(), 3);
     assert_eq!(schema.subscriptions[0].module, schema.name);
     assert_eq!(schema.dependencies[0].module, "other");

@@ -5,10 +5,11 @@
 
 use std::fmt;
 
-use crate::schema::{
-    ModuleSchema, ParamSchema, ReducerSchema, SubscriptionSchema, TableSchema, Visibility,
-};
-use crate::ty::Type;
+use crate::schema::{ModuleSchema, ParamSchema, ReducerSchema, SubscriptionSchema, Visibility};
+
+mod tables;
+
+pub use tables::{column_origins, keep_table_order, table_origin};
 
 /// Whether a change keeps existing data and callers working.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,12 +77,17 @@ impl fmt::Display for SchemaDiff {
 /// Compares two versions of one module's schema.
 ///
 /// Compatible: added tables, reducers, subscriptions and dependencies;
-/// removed subscriptions (nothing stored depends on them);
-/// columns added at the end of a table with an `Option` type (old rows read
-/// as `None`); non-unique indexes added or any index removed; private made
-/// public; a newer version number. Everything else that changes is breaking:
-/// removed or retyped columns, tables or reducers, changed keys, a new
-/// unique index (existing rows may violate it), public made private.
+/// removed subscriptions (nothing stored depends on them); columns added
+/// with an `Option` type (old rows read as `None`) or a default; columns
+/// and tables renamed with `renamed_from`; columns dropped from a table
+/// whose version goes up; tables declared dropped; non-unique indexes
+/// added or any index removed; private made public; a newer version
+/// number; and, for a table with a migration from its published version,
+/// any change to it. Everything else that changes is breaking: removed
+/// tables or reducers, retyped columns, changed keys, a new unique index
+/// (existing rows may violate it), public made private. [`table_origin`]
+/// and [`column_origins`] say which old table and column each new one
+/// continues.
 pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
     let mut d = Diff::default();
     if old.name != new.name {
@@ -98,7 +104,7 @@ pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
     } else if new.version != old.version {
         d.compatible(format!("version {} -> {}", old.version, new.version));
     }
-    tables(&mut d, &old.tables, &new.tables);
+    tables::tables(&mut d, old, new);
     reducers(&mut d, &old.reducers, &new.reducers);
     subscriptions(&mut d, &old.subscriptions, &new.subscriptions);
     for dep in &new.dependencies {
@@ -110,35 +116,6 @@ pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
         }
     }
     SchemaDiff { changes: d.0 }
-}
-
-/// Tables removed, changed, added, or reordered (table ids are
-/// positions).
-fn tables(d: &mut Diff, old: &[TableSchema], new: &[TableSchema]) {
-    for t in old {
-        match new.iter().find(|n| n.name == t.name) {
-            None => d.breaking(format!("table `{}` removed", t.name)),
-            Some(n) => table(d, t, n),
-        }
-    }
-    for (i, n) in new.iter().enumerate() {
-        if !old.iter().any(|t| t.name == n.name) {
-            // Table ids are positions: new tables must come after old ones.
-            if i < old.len() {
-                d.breaking(format!(
-                    "table `{}` added before existing tables (add new tables at the end)",
-                    n.name
-                ));
-            } else {
-                d.compatible(format!("table `{}` added", n.name));
-            }
-        }
-    }
-    let reordered = old.iter().zip(new).any(|(a, b)| a.name != b.name);
-    let all_kept = old.iter().all(|t| new.iter().any(|n| n.name == t.name));
-    if reordered && all_kept {
-        d.breaking("tables reordered (table ids are positions: keep the order)".into());
-    }
 }
 
 /// Reducers removed, changed or added.
@@ -209,7 +186,28 @@ fn subscriptions(d: &mut Diff, old: &[SubscriptionSchema], new: &[SubscriptionSc
 #[derive(Default)]
 struct Diff(Vec<Change>);
 
+impl Change {
+    /// A compatible change, described.
+    pub(crate) fn compatible(description: String) -> Self {
+        Change {
+            compatibility: Compatibility::Compatible,
+            description,
+        }
+    }
+
+    /// A breaking change, described.
+    pub(crate) fn breaking(description: String) -> Self {
+        Change {
+            compatibility: Compatibility::Breaking,
+            description,
+        }
+    }
+}
+
 impl Diff {
+    fn push(&mut self, change: Change) {
+        self.0.push(change);
+    }
     fn compatible(&mut self, description: String) {
         self.0.push(Change {
             compatibility: Compatibility::Compatible,
@@ -230,81 +228,4 @@ fn visibility(d: &mut Diff, what: &str, old: Visibility, new: Visibility) {
         (Visibility::Public, Visibility::Private) => d.breaking(format!("{what} made private")),
         _ => {}
     }
-}
-
-fn table(d: &mut Diff, old: &TableSchema, new: &TableSchema) {
-    let t = format!("table `{}`", old.name);
-    for (i, c) in old.columns.iter().enumerate() {
-        match new.columns.get(i) {
-            None => d.breaking(format!("{t}: column `{}` removed", c.name)),
-            Some(n) if n.name != c.name => d.breaking(format!(
-                "{t}: column {i} changed from `{}` to `{}`",
-                c.name, n.name
-            )),
-            Some(n) if n.ty != c.ty => d.breaking(format!(
-                "{t}: column `{}` type changed from {} to {}",
-                c.name, c.ty, n.ty
-            )),
-            Some(_) => {}
-        }
-    }
-    for n in new.columns.iter().skip(old.columns.len()) {
-        if matches!(n.ty, Type::Option(_)) {
-            d.compatible(format!("{t}: nullable column `{}: {}` added", n.name, n.ty));
-        } else {
-            d.breaking(format!(
-                "{t}: column `{}: {}` added without Option (existing rows have no value for it)",
-                n.name, n.ty
-            ));
-        }
-    }
-    if old.primary_key != new.primary_key {
-        d.breaking(format!("{t}: primary key changed"));
-    }
-    if old.auto_inc != new.auto_inc {
-        d.breaking(format!(
-            "{t}: auto_inc changed from {} to {}",
-            old.auto_inc, new.auto_inc
-        ));
-    }
-    for ix in &old.indexes {
-        match new.indexes.iter().find(|n| n.name == ix.name) {
-            None => d.compatible(format!("{t}: index `{}` removed", ix.name)),
-            Some(n) if n.columns != ix.columns || (n.unique && !ix.unique) => {
-                d.breaking(format!("{t}: index `{}` changed", ix.name))
-            }
-            Some(n) if n.unique != ix.unique => {
-                d.compatible(format!("{t}: index `{}` no longer unique", ix.name))
-            }
-            Some(_) => {}
-        }
-    }
-    for n in &new.indexes {
-        if !old.indexes.iter().any(|ix| ix.name == n.name) {
-            if n.unique {
-                d.breaking(format!(
-                    "{t}: unique index `{}` added (existing rows may violate it)",
-                    n.name
-                ));
-            } else {
-                d.compatible(format!("{t}: index `{}` added", n.name));
-            }
-        }
-    }
-    visibility(d, &t, old.visibility, new.visibility);
-}
-
-/// Lists `new`'s tables that `old` already had in `old`'s order, then the
-/// added ones, and returns whether the order changed. A table's id is its
-/// position and the log names tables by id, so a new version must not
-/// move them; the runtime applies this before [`diff`] at publish (the SDK
-/// lists tables by name, so an added table can sort before older ones).
-pub fn keep_table_order(old: &ModuleSchema, new: &mut ModuleSchema) -> bool {
-    let position = |name: &str| old.tables.iter().position(|t| t.name == name);
-    let before: Vec<String> = new.tables.iter().map(|t| t.name.clone()).collect();
-    // Stable: known tables by their old position, new ones after, in the
-    // order the module gave.
-    new.tables
-        .sort_by_key(|t| position(&t.name).unwrap_or(usize::MAX));
-    new.tables.iter().map(|t| &t.name).ne(before.iter())
 }
