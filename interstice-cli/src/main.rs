@@ -69,6 +69,11 @@ enum Command {
         /// The module: a .wasm file that follows the module ABI (docs/abi.md), as
         /// interstice-sdk builds them.
         wasm: String,
+        /// Check and apply it to the log's current state in memory, print
+        /// the changes and the rows each table would hold, and write
+        /// nothing (the log may be in use by a node).
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Call a reducer; exits 0 only once the commit is durable.
     #[command(
@@ -335,7 +340,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let args = &cli.log;
     let token = cli.token.as_deref();
     match &cli.command {
-        Command::Publish { log, wasm } => publish::run(args, log, wasm).await?,
+        Command::Publish { log, wasm, dry_run } => {
+            if *dry_run {
+                publish::dry_run(args, log, wasm).await?
+            } else {
+                publish::run(args, log, wasm).await?
+            }
+        }
         Command::Call {
             operands,
             node,

@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use interstice_abi::{ColumnSchema, ModuleSchema, Type, Value, encode_value};
+use interstice_abi::{ModuleSchema, Type, Value};
 use interstice_core::{PublishError, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
 use interstice_testkit::calls::arg;
+use interstice_testkit::evolving::{self, v1, v2, v3};
 use interstice_testkit::schemas::dump;
-use interstice_testkit::wasm_modules::{self as wat_modules, COUNTER_FUNCS, counter_schema};
 
 async fn open(store: &MemoryLogStore) -> Runtime {
     Runtime::open(Arc::new(store.clone()), RuntimeConfig::default())
@@ -20,48 +20,8 @@ async fn open(store: &MemoryLogStore) -> Runtime {
         .0
 }
 
-/// `counter` without its subscription (a later version renames the table
-/// it writes).
-fn v1() -> ModuleSchema {
-    let mut s = counter_schema();
-    s.subscriptions.clear();
-    s
-}
-
-/// v2: `counters.n` renamed `count`, a `label` column with default
-/// `"none"`; `seen` renamed `observed`.
-fn v2() -> ModuleSchema {
-    let mut s = v1();
-    s.version.minor = 1;
-    let counters = &mut s.tables[0];
-    counters.columns[1].renamed_from = Some("n".into());
-    counters.columns[1].name = "count".into();
-    counters.columns.push(ColumnSchema {
-        default: Some(encode_value(&Value::String("none".into())).unwrap()),
-        ..ColumnSchema::new("label", Type::String)
-    });
-    let seen = &mut s.tables[1];
-    seen.renamed_from = Some("seen".into());
-    seen.name = "observed".into();
-    s
-}
-
-/// v3: `label` dropped (table version 2), `observed` dropped.
-fn v3() -> ModuleSchema {
-    let mut s = v2();
-    s.version.minor = 2;
-    s.tables[0].columns.pop();
-    s.tables[0].version = 2;
-    for c in &mut s.tables[0].columns {
-        c.renamed_from = None;
-    }
-    s.tables.truncate(1);
-    s.dropped_tables.push("observed".into());
-    s
-}
-
 fn module(schema: &ModuleSchema) -> Vec<u8> {
-    wat_modules::module(schema, COUNTER_FUNCS)
+    evolving::wasm(schema)
 }
 
 fn u(n: u64) -> Value {

@@ -9,6 +9,7 @@
 
 pub mod built;
 pub mod calls;
+pub mod evolving;
 pub mod measure;
 #[cfg(feature = "s3")]
 pub mod s3;

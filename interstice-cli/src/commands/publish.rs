@@ -1,7 +1,7 @@
-//! `interstice publish LOG MODULE.wasm`
+//! `interstice publish [--dry-run] LOG MODULE.wasm`
 
 use anyhow::{Context, Result};
-use interstice_core::{Limits, Runtime, WasmHost};
+use interstice_core::{Limits, ReplayEngine, Runtime, WasmHost};
 
 use crate::location::{Access, LogArgs};
 
@@ -40,5 +40,43 @@ pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
                 .context("the module is published, but its init reducer failed"));
         }
     }
+    Ok(())
+}
+
+/// What publishing would do to the log's current state, written nowhere.
+pub async fn dry_run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
+    let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read {wasm_path}"))?;
+    let inspected = WasmHost::new(Limits::default())
+        .inspect(&wasm)
+        .with_context(|| format!("cannot publish {wasm_path}"))?;
+    let store = args.open(log, Access::ReadOnly).await?;
+    let mut replayed = ReplayEngine::replay_with(&*store, &args.replay_options(log, None)?).await?;
+    let plan = interstice_core::dry_run::publish(&mut replayed.db, inspected, &wasm)
+        .with_context(|| format!("publishing {wasm_path} would be refused"))?;
+    println!("dry run: nothing is written to {log}");
+    if plan.first_version {
+        println!("module {}: first version", plan.module);
+    } else {
+        println!("module {}: new version", plan.module);
+        if plan.diff.changes.is_empty() {
+            println!("no schema changes");
+        } else {
+            print!("changes:\n{}", plan.diff);
+        }
+    }
+    println!("tables after publishing:");
+    for (name, was, rows) in &plan.tables {
+        match was {
+            Some(was) => println!("  {name}: {was} rows -> {rows} rows"),
+            None => println!("  {name}: new, {rows} rows"),
+        }
+    }
+    for (name, rows) in &plan.dropped {
+        println!("  {name}: dropped with its {rows} rows");
+    }
+    println!(
+        "carrying the rows over took {:.2} ms here",
+        plan.micros as f64 / 1000.0
+    );
     Ok(())
 }

@@ -41,7 +41,7 @@ use crate::spans::{self, CalledBy, Observed};
 use crate::subscriptions::{Scheduled, triggered};
 
 mod follower;
-mod publish;
+pub(crate) mod publish;
 pub use publish::INIT_REDUCER;
 mod snapshotter;
 mod workers;

@@ -1,6 +1,5 @@
 //! Publishing a module: checks, compatibility, and logging its record.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,7 +17,7 @@ pub const INIT_REDUCER: &str = "init";
 use crate::cycles::{Declared, SubscriptionGraph};
 use crate::db::{Database, WriteSet};
 use crate::error::PublishError;
-use crate::host::{CompiledModule, Inspected};
+use crate::host::Inspected;
 
 impl Runtime {
     /// Publishes (or updates) a module: checks its imports, exports and
@@ -115,7 +114,15 @@ impl Runtime {
         let (schema, schema_bytes, diff) = against(existing, schema, schema_bytes)?;
         self.check_record_size(&schema, &schema_bytes, wasm)?;
         check_capabilities(&exec.db, &schema)?;
-        check_cycles(&exec.modules, &schema, &writes)?;
+        let published: Vec<Declared<'_>> = exec
+            .modules
+            .values()
+            .map(|m| Declared {
+                schema: &m.schema,
+                writes: &m.writes,
+            })
+            .collect();
+        check_cycles(&published, &schema, &writes)?;
         let linked = Arc::new(self.inner.host.link(id, schema.clone(), writes, &module)?);
         let mut ws = WriteSet::default();
         ws.install_module(
@@ -182,7 +189,7 @@ impl Runtime {
 /// A new version checked against the installed one (`existing`): its
 /// tables in the installed order (the schema re-encoded if that moved
 /// them), and the changes, none of them breaking.
-fn against(
+pub(crate) fn against(
     existing: Option<&crate::db::ModuleState>,
     mut schema: ModuleSchema,
     mut schema_bytes: Vec<u8>,
@@ -227,18 +234,15 @@ fn against(
 /// earlier version replaced), must not trigger each other in a cycle
 /// through it. A cycle elsewhere was published before declarations
 /// existed: it is left to the runtime's depth cut, and said.
-fn check_cycles(
-    published: &HashMap<u32, Arc<CompiledModule>>,
+pub(crate) fn check_cycles(
+    published: &[Declared<'_>],
     schema: &ModuleSchema,
     writes: &ModuleWrites,
 ) -> Result<(), PublishError> {
     let mut modules: Vec<Declared<'_>> = published
-        .values()
+        .iter()
         .filter(|m| m.schema.name != schema.name)
-        .map(|m| Declared {
-            schema: &m.schema,
-            writes: &m.writes,
-        })
+        .copied()
         .collect();
     modules.push(Declared { schema, writes });
     let graph = SubscriptionGraph::new(&modules);
@@ -253,7 +257,7 @@ fn check_cycles(
 
 /// Subscriptions to other modules need a public table; dependencies must be
 /// published with a compatible version.
-fn check_capabilities(db: &Database, schema: &ModuleSchema) -> Result<(), PublishError> {
+pub(crate) fn check_capabilities(db: &Database, schema: &ModuleSchema) -> Result<(), PublishError> {
     for s in &schema.subscriptions {
         if s.module == schema.name {
             continue;

@@ -1,0 +1,106 @@
+//! Evolving a module from the command line, on a disk log and on an S3
+//! log (Garage): `schema-diff` lists the changes, `publish --dry-run`
+//! shows what the log's rows would become and writes nothing, `publish`
+//! carries the rows over, and a replay agrees.
+
+mod common;
+
+use std::process::Output;
+
+use common::{OnS3, s3_log_name, text};
+use interstice_testkit::evolving::{self, v1, v2, v3};
+use interstice_testkit::s3::GARAGE;
+
+/// The three versions (and a breaking one) as files in `dir`.
+fn files(dir: &std::path::Path) -> [String; 4] {
+    let mut breaking = v1();
+    breaking.version.minor = 9;
+    breaking.tables[1].columns.pop();
+    [v1(), v2(), v3(), breaking].map(|schema| {
+        let path = dir.join(format!("counter-{}.wasm", schema.version));
+        std::fs::write(&path, evolving::wasm(&schema)).unwrap();
+        path.display().to_string()
+    })
+}
+
+/// The whole story against `log`, each command run by `run`.
+fn story(log: &str, run: &dyn Fn(&[&str]) -> Output) {
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}:\n{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let [v1, v2, v3, breaking] = files(dir.path());
+    ok(&["publish", log, &v1]);
+    for n in ["[3]", "[7]"] {
+        ok(&["call", log, "counter.add", n]);
+    }
+
+    let diff = ok(&["schema-diff", &v1, &v2]);
+    for expected in [
+        "[compatible] table `counters`: column `n` renamed to `count`",
+        "[compatible] table `counters`: column `label: String` added, existing rows take its default",
+        "[compatible] table `seen` renamed to `observed`",
+    ] {
+        assert!(diff.contains(expected), "{diff}");
+    }
+
+    let plan = ok(&["publish", "--dry-run", log, &v2]);
+    for expected in [
+        "dry run: nothing is written",
+        "module counter: new version",
+        "column `n` renamed to `count`",
+        "  counters: 2 rows -> 2 rows",
+        "  observed: 0 rows -> 0 rows",
+    ] {
+        assert!(plan.contains(expected), "{plan}");
+    }
+    let schema = ok(&["schema", log]);
+    assert!(
+        schema.contains("seen"),
+        "the dry run wrote nothing: {schema}"
+    );
+    let out = run(&["publish", "--dry-run", log, &breaking]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(said.contains("would be refused"), "{said}");
+    assert!(
+        said.contains("column `n` dropped (raise the table's version to drop it)"),
+        "{said}"
+    );
+
+    ok(&["publish", log, &v2]);
+    let rows = ok(&["query", log, "counter.counters", "--format", "csv"]);
+    assert_eq!(rows, "id,count,label\n1,3,none\n2,7,none\n");
+    let plan = ok(&["publish", "--dry-run", log, &v3]);
+    assert!(
+        plan.contains("  observed: dropped with its 0 rows"),
+        "{plan}"
+    );
+    ok(&["publish", log, &v3]);
+    let rows = ok(&["query", log, "counter.counters", "--format", "csv"]);
+    assert_eq!(rows, "id,count\n1,3\n2,7\n");
+    let out = run(&["query", log, "counter.observed"]);
+    assert!(!out.status.success(), "the table is gone");
+    ok(&["replay", log]);
+    ok(&["call", log, "counter.add", "[9]"]);
+    let rows = ok(&["query", log, "counter.counters", "--format", "csv"]);
+    assert_eq!(rows, "id,count\n1,3\n2,7\n3,9\n");
+}
+
+#[test]
+fn a_module_evolves_on_a_disk_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log").display().to_string();
+    story(&log, &|args| common::interstice(args, None));
+}
+
+#[test]
+fn a_module_evolves_on_an_s3_log() {
+    let on = OnS3::server(GARAGE);
+    let log = s3_log_name("evolution");
+    story(&log, &|args| {
+        on.run(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    });
+}
