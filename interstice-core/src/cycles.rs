@@ -144,17 +144,61 @@ impl SubscriptionGraph {
         })
     }
 
-    /// Whether each trigger (by index) lies on some cycle.
+    /// Whether each trigger (by index) lies on some cycle: whether its
+    /// start can be reached from its end (one search per distinct end).
     pub fn on_cycles(&self) -> Vec<bool> {
+        let next = self.next();
+        let mut reached: BTreeMap<&TableChange, Vec<&TableChange>> = BTreeMap::new();
         self.triggers
             .iter()
-            .map(|t| self.path(&t.to, &t.from).is_some())
+            .map(|t| {
+                let from_end = reached
+                    .entry(&t.to)
+                    .or_insert_with(|| self.search(&next, &t.to, None).into_keys().collect());
+                from_end.contains(&&t.from)
+            })
             .collect()
     }
 
+    /// The triggers (indexes) that start at each change.
+    fn next(&self) -> BTreeMap<&TableChange, Vec<usize>> {
+        let mut next: BTreeMap<&TableChange, Vec<usize>> = BTreeMap::new();
+        for (i, t) in self.triggers.iter().enumerate() {
+            next.entry(&t.from).or_default().push(i);
+        }
+        next
+    }
+
+    /// Breadth first from `start`: every change reached, with the trigger
+    /// that first reached it (`None` for `start`); stops at `goal`.
+    fn search<'a>(
+        &'a self,
+        next: &BTreeMap<&TableChange, Vec<usize>>,
+        start: &'a TableChange,
+        goal: Option<&TableChange>,
+    ) -> BTreeMap<&'a TableChange, Option<usize>> {
+        let mut came_by: BTreeMap<&TableChange, Option<usize>> = BTreeMap::new();
+        came_by.insert(start, None);
+        let mut queue = VecDeque::from([start]);
+        while let Some(at) = queue.pop_front() {
+            if Some(at) == goal {
+                break;
+            }
+            for &i in next.get(at).map(Vec::as_slice).unwrap_or_default() {
+                let to = &self.triggers[i].to;
+                if !came_by.contains_key(to) {
+                    came_by.insert(to, Some(i));
+                    queue.push_back(to);
+                }
+            }
+        }
+        came_by
+    }
+
     fn first_cycle(&self, wanted: impl Fn(&Trigger) -> bool) -> Option<Cycle> {
+        let next = self.next();
         self.triggers.iter().filter(|t| wanted(t)).find_map(|t| {
-            let back = self.path(&t.to, &t.from)?;
+            let back = self.path(&next, &t.to, &t.from)?;
             let mut steps = vec![t.clone()];
             steps.extend(back.into_iter().map(|i| self.triggers[i].clone()));
             Some(Cycle(steps))
@@ -163,29 +207,26 @@ impl SubscriptionGraph {
 
     /// The shortest chain of triggers (indexes) from `start` to `goal`;
     /// empty when they are the same change.
-    fn path(&self, start: &TableChange, goal: &TableChange) -> Option<Vec<usize>> {
-        let mut came_by: BTreeMap<&TableChange, Option<usize>> = BTreeMap::new();
-        came_by.insert(start, None);
-        let mut queue = VecDeque::from([start]);
-        while let Some(at) = queue.pop_front() {
-            if at == goal {
-                let mut path = Vec::new();
-                let mut here = at;
-                while let Some(Some(i)) = came_by.get(here) {
+    fn path(
+        &self,
+        next: &BTreeMap<&TableChange, Vec<usize>>,
+        start: &TableChange,
+        goal: &TableChange,
+    ) -> Option<Vec<usize>> {
+        let came_by = self.search(next, start, Some(goal));
+        let mut path = Vec::new();
+        let mut here = goal;
+        loop {
+            match came_by.get(here)? {
+                None => break,
+                Some(i) => {
                     path.push(*i);
                     here = &self.triggers[*i].from;
                 }
-                path.reverse();
-                return Some(path);
-            }
-            for (i, t) in self.triggers.iter().enumerate() {
-                if &t.from == at && !came_by.contains_key(&t.to) {
-                    came_by.insert(&t.to, Some(i));
-                    queue.push_back(&t.to);
-                }
             }
         }
-        None
+        path.reverse();
+        Some(path)
     }
 }
 

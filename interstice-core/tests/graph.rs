@@ -12,7 +12,9 @@ use interstice_core::graph::{EdgeKind, Graph, Node, TableNames, dot, graphml, ht
 use interstice_core::{Inspected, Limits, Runtime, RuntimeConfig, WasmHost};
 use interstice_log::{LogOptions, LogStoreExt};
 use interstice_testkit::built::wasm;
-use interstice_testkit::wasm_modules::{self as wat_modules, COUNTER_FUNCS, counter_schema};
+use interstice_testkit::wasm_modules::{
+    self as wat_modules, COUNTER_FUNCS, COUNTER_WRITES, counter_schema,
+};
 
 fn inspected(modules: &[Vec<u8>]) -> Vec<Inspected> {
     let host = WasmHost::new(Limits::default());
@@ -135,6 +137,41 @@ fn the_graph_marks_a_subscription_cycle() {
             .count(),
         1
     );
+}
+
+/// From a log: a module its log holds from before the cycle check is
+/// marked, with the writes its record's WebAssembly declares; a later
+/// version that declares its writes clears the mark.
+#[test]
+fn the_graph_of_a_log_marks_the_cycles_of_its_modules_as_they_stand() {
+    let mut schema = counter_schema();
+    schema.name = "looper".into();
+    schema.subscriptions[0].module = "looper".into();
+    let looping = interstice_testkit::schemas::unchecked_publish(
+        0,
+        1,
+        schema.clone(),
+        wat_modules::module(&schema, COUNTER_FUNCS),
+    );
+    let mut g = Graph::default();
+    let mut names = TableNames::default();
+    g.observe(&looping, &mut names);
+    g.mark_cycles(&names.declared());
+    assert_eq!(
+        g.cycles,
+        ["looper.counters.insert → looper.on_counter → looper.counters.insert"]
+    );
+    schema.version.minor = 1;
+    let fixed = interstice_testkit::schemas::unchecked_publish(
+        1,
+        1,
+        schema.clone(),
+        wat_modules::module_declaring(&schema, COUNTER_WRITES, COUNTER_FUNCS),
+    );
+    g.observe(&fixed, &mut names);
+    g.mark_cycles(&names.declared());
+    assert!(g.cycles.is_empty(), "{:?}", g.cycles);
+    assert!(g.on_cycle.is_empty());
 }
 
 /// From a log: what ran, along which edges, how often.

@@ -83,7 +83,11 @@ async fn from_log(args: &LogArgs, log: &str) -> Result<Graph> {
             .modules()
             .map(|(id, m)| (id, m.clone(), decoder.writes(id))),
     );
-    let mut graph = Graph::from_modules(&names.declared());
+    // Cycles are marked once, for the modules as the log leaves them.
+    let mut graph = Graph::default();
+    for m in names.declared() {
+        graph.add_module(m.schema, m.writes);
+    }
     let mut commits = store.read_from(from).await?;
     while let Some(commit) = commits.try_next().await? {
         graph.observe(&commit, &mut names);

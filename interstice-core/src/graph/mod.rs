@@ -170,6 +170,7 @@ impl Graph {
     /// they declare themselves): the edges on each, and a line for each
     /// module's first.
     pub fn mark_cycles(&mut self, modules: &[Declared<'_>]) {
+        self.on_cycle.clear();
         let sg = SubscriptionGraph::new(modules);
         for (t, on) in sg.triggers.iter().zip(sg.on_cycles()) {
             if !on {
