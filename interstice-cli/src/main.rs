@@ -63,12 +63,20 @@ enum Command {
     #[command(
         after_help = "Example:\n  interstice publish ./my-log modules/target/wasm32-unknown-unknown/release/hello.wasm"
     )]
+    #[command(
+        after_help = "Examples:\n  interstice publish ./my-log hello.wasm\n  interstice publish --dry-run ./my-log hello-0.2.0.wasm\n  INTERSTICE_TOKEN=<admin token> interstice publish --node http://127.0.0.1:7700 hello-0.2.0.wasm"
+    )]
     Publish {
-        /// The log.
-        log: String,
-        /// The module: a .wasm file that follows the module ABI (docs/abi.md), as
+        /// `LOG MODULE.wasm`, or `MODULE.wasm` with --node. The module is a
+        /// .wasm file that follows the module ABI (docs/abi.md), as
         /// interstice-sdk builds them.
-        wasm: String,
+        #[arg(value_name = "OPERANDS", num_args = 1..=2, required = true)]
+        operands: Vec<String>,
+        /// Publish through a running node (`interstice serve`, with its
+        /// admin token): calls under way finish on the old version, later
+        /// ones run the new one.
+        #[arg(long, value_name = "URL", conflicts_with = "dry_run")]
+        node: Option<String>,
         /// Check and apply it to the log's current state in memory, print
         /// the changes and the rows each table would hold, and write
         /// nothing (the log may be in use by a node).
@@ -340,11 +348,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let args = &cli.log;
     let token = cli.token.as_deref();
     match &cli.command {
-        Command::Publish { log, wasm, dry_run } => {
-            if *dry_run {
-                publish::dry_run(args, log, wasm).await?
-            } else {
-                publish::run(args, log, wasm).await?
+        Command::Publish {
+            operands,
+            node,
+            dry_run,
+        } => {
+            let (log, wasm, _) = self::operands(node.as_deref(), operands, "MODULE.wasm", false)?;
+            match node {
+                Some(url) => publish::remote(&remote::Node { url, token }, wasm).await?,
+                None if *dry_run => publish::dry_run(args, log, wasm).await?,
+                None => publish::run(args, log, wasm).await?,
             }
         }
         Command::Call {

@@ -104,3 +104,67 @@ fn a_module_evolves_on_an_s3_log() {
         on.run(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     });
 }
+
+/// A node swaps a module's version while callers keep calling: every call
+/// commits (none lost to the swap), the swap is one commit among theirs,
+/// and later calls run on the new version.
+#[test]
+fn a_node_swaps_a_version_under_concurrent_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log").display().to_string();
+    let [v1_path, ..] = files(dir.path());
+    // A compatible version `add` still fits: an index on `seen`.
+    let mut next = v1();
+    next.version.minor = 5;
+    next.tables[1]
+        .indexes
+        .push(interstice_abi::IndexSchema::new("by_n", vec![1], false));
+    let next_path = dir.path().join("counter-next.wasm");
+    std::fs::write(&next_path, evolving::wasm(&next)).unwrap();
+    let next_path = next_path.display().to_string();
+    let out = common::interstice(&["publish", &log, &v1_path], None);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let node = common::Serving::start(&log, &[], None);
+    let url = node.url.clone();
+    let callers: Vec<_> = (0..4)
+        .map(|t| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                for i in 0..5 {
+                    let n = format!("[{}]", 10 * t + i);
+                    let out =
+                        common::interstice(&["call", "--node", &url, "counter.add", &n], None);
+                    assert!(out.status.success(), "{}", text(&out));
+                }
+            })
+        })
+        .collect();
+    let out = common::interstice(&["publish", "--node", &url, &next_path], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("table `seen`: index `by_n` added"),
+        "{}",
+        text(&out)
+    );
+    for c in callers {
+        c.join().unwrap();
+    }
+    let out = common::interstice(&["call", "--node", &url, "counter.add", "[99]"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let (stopped, said) = node.terminate();
+    assert!(stopped, "{said}");
+
+    let rows = common::interstice(
+        &["query", &log, "counter.counters", "--format", "csv"],
+        None,
+    );
+    let rows = String::from_utf8_lossy(&rows.stdout).into_owned();
+    assert_eq!(rows.lines().count(), 1 + 21, "every call committed: {rows}");
+    let schema = common::interstice(&["schema", &log], None);
+    assert!(text(&schema).contains("1.5.0"), "{}", text(&schema));
+    // The module's two records and the calls between and around them.
+    let dump = common::interstice(&["log-dump", &log, "--format", "csv"], None);
+    let publishes = text(&dump).matches("@publish").count();
+    assert_eq!(publishes, 2, "{}", text(&dump));
+}

@@ -80,3 +80,31 @@ pub async fn dry_run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     );
     Ok(())
 }
+
+/// Publishes through a running node: it answers once the module record is
+/// durable.
+pub async fn remote(node: &super::remote::Node<'_>, wasm_path: &str) -> Result<()> {
+    let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read {wasm_path}"))?;
+    let answer = node
+        .publish(wasm)
+        .await
+        .with_context(|| format!("cannot publish {wasm_path}"))?;
+    println!(
+        "published {wasm_path} as module {} at offset {}",
+        answer["module_id"], answer["offset"]
+    );
+    let changes: Vec<&str> = answer["changes"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c.as_str()).collect())
+        .unwrap_or_default();
+    if !changes.is_empty() {
+        println!("changes from the previous version:");
+        for c in changes {
+            println!("{c}");
+        }
+    }
+    if let Some(error) = answer["init"]["error"]["message"].as_str() {
+        anyhow::bail!("the module is published, but its init reducer failed: {error}");
+    }
+    Ok(())
+}

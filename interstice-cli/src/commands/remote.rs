@@ -1,5 +1,5 @@
-//! `--node URL`: `call` and `query` against a running `interstice serve`
-//! instead of replaying the log here.
+//! `--node URL`: `call`, `query`, `publish` and `trace` against a running
+//! `interstice serve` instead of opening the log here.
 
 use anyhow::{Context, Result};
 use interstice_abi::{ModuleSchema, Value};
@@ -93,6 +93,15 @@ impl Node<'_> {
         if let Some(id) = request_id {
             request = request.header("Idempotency-Key", id);
         }
+        self.send(request).await
+    }
+
+    /// Publishes `wasm` (`POST /v1/modules`; the admin token).
+    pub async fn publish(&self, wasm: Vec<u8>) -> Result<Json> {
+        let request = self
+            .request(reqwest::Method::POST, &["v1", "modules"])?
+            .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+            .body(wasm);
         self.send(request).await
     }
 
