@@ -363,7 +363,7 @@ fn declared_evolution_is_compatible() {
                     ..ColumnSchema::new("logins", Type::U32)
                 })
             }),
-            &["column `logins: u32` added, existing rows take its default"],
+            &["column `logins: u32` added, existing rows take its default 0"],
         ),
         (
             Box::new(|m| {

@@ -40,7 +40,7 @@ fn story(log: &str, run: &dyn Fn(&[&str]) -> Output) {
     let diff = ok(&["schema-diff", &v1, &v2]);
     for expected in [
         "[compatible] table `counters`: column `n` renamed to `count`",
-        "[compatible] table `counters`: column `label: String` added, existing rows take its default",
+        "[compatible] table `counters`: column `label: String` added, existing rows take its default \"none\"",
         "[compatible] table `seen` renamed to `observed`",
     ] {
         assert!(diff.contains(expected), "{diff}");

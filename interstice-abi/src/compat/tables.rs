@@ -132,10 +132,17 @@ fn table(d: &mut Diff, module: &ModuleSchema, old: &TableSchema, new: &TableSche
                     )));
                 }
             }
-            None if c.default.is_some() => d.compatible(format!(
-                "{t}: column `{}: {}` added, existing rows take its default",
-                c.name, c.ty
-            )),
+            None if c.default.is_some() => {
+                let default = c
+                    .default
+                    .as_deref()
+                    .and_then(|bytes| crate::decode_value(&c.ty, bytes).ok())
+                    .map_or_else(|| "(undecodable)".to_owned(), |v| v.to_string());
+                d.compatible(format!(
+                    "{t}: column `{}: {}` added, existing rows take its default {default}",
+                    c.name, c.ty
+                ))
+            }
             None if matches!(c.ty, Type::Option(_)) => d.compatible(format!(
                 "{t}: nullable column `{}: {}` added",
                 c.name, c.ty
