@@ -70,14 +70,8 @@ async fn a_cycle_is_refused_at_publish_with_its_path() {
 /// A table of one `u64` key, public.
 fn table(name: &str) -> TableSchema {
     TableSchema {
-        name: name.into(),
-        columns: vec![ColumnSchema::new("id", Type::U64)],
-        primary_key: 0,
-        auto_inc: false,
-        indexes: vec![],
         visibility: Visibility::Public,
-        version: 1,
-        renamed_from: None,
+        ..TableSchema::new(name, vec![ColumnSchema::new("id", Type::U64)], 0)
     }
 }
 
