@@ -13,8 +13,10 @@ use interstice_log::{Commit, ModuleRecord, MutationKind};
 #[derive(Debug, Default)]
 pub struct Decoder {
     modules: HashMap<u32, ModuleSchema>,
-    /// What each module's reducers declare they write (none when its
-    /// declarations do not read).
+    /// What the modules it started with declare they write (none when a
+    /// declaration does not read): a snapshot's modules, whose records the
+    /// log no longer holds. Module records decoded later are not read for
+    /// it; `graph` reads those itself.
     writes: HashMap<u32, ModuleWrites>,
 }
 
@@ -62,7 +64,8 @@ impl Decoder {
         }
     }
 
-    /// What module `id`'s reducers declare they write.
+    /// What module `id`, one of the modules it started with
+    /// ([`Decoder::with_modules`]), declares its reducers write.
     pub fn writes(&self, id: u32) -> ModuleWrites {
         self.writes.get(&id).cloned().unwrap_or_default()
     }
@@ -86,13 +89,10 @@ impl Decoder {
                 let decoded = ModuleRecord::decode(&m.row)
                     .map_err(|e| e.to_string())
                     .and_then(|r| {
-                        interstice_abi::decode_schema(&r.schema)
-                            .map(|schema| (writes_of(&r.wasm, &schema), schema))
-                            .map_err(|e| e.to_string())
+                        interstice_abi::decode_schema(&r.schema).map_err(|e| e.to_string())
                     });
                 let (module, row) = match decoded {
-                    Ok((writes, schema)) => {
-                        self.writes.insert(m.module_id, writes);
+                    Ok(schema) => {
                         let name = schema.name.clone();
                         let summary = format!(
                             "version {}, schema hash {:#018x}",
