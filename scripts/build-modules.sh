@@ -7,6 +7,11 @@
 # rustc with its standard library source builds std for wasm32, linked by
 # wasm-ld; the packages are installed if missing (root or sudo needed).
 # Cargo rebuilds only what changed, so running it again is cheap.
+#
+# modules/ledger holds one module in three versions, each a package of
+# its own named `ledger` (outside the workspace, which cannot hold three
+# packages of one name): each is built alone and copied to
+# ledger_v1.wasm, ledger_v2.wasm, ledger_v3.wasm.
 set -euo pipefail
 cd "$(dirname "$0")/../modules"
 # The tests and the demo read the modules from modules/target, wherever
@@ -18,7 +23,7 @@ out=target/wasm32-unknown-unknown/release
 if command -v rustup >/dev/null 2>&1 &&
     rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     echo "build-modules: using rustup's wasm32-unknown-unknown target"
-    cargo build --release --locked --target wasm32-unknown-unknown "$@"
+    build() { cargo build --release --locked --target wasm32-unknown-unknown "$@"; }
 else
     if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/src/rust/library ] ||
         ! command -v wasm-ld >/dev/null 2>&1; then
@@ -33,11 +38,20 @@ else
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web rust-web-src lld >/dev/null
     fi
     echo "build-modules: using Debian's rustc ($(/usr/bin/rustc --version)) with -Zbuild-std"
-    RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
-        cargo build --release --locked --target wasm32-unknown-unknown \
-        -Zbuild-std=std,panic_abort "$@"
+    build() {
+        RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+            CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
+            cargo build --release --locked --target wasm32-unknown-unknown \
+            -Zbuild-std=std,panic_abort "$@"
+    }
 fi
+build "$@"
+for dir in ledger/v*/; do
+    version=$(basename "$dir")
+    build --manifest-path "$dir/Cargo.toml" "$@"
+    cp "$out/ledger.wasm" "$out/ledger_$version.wasm"
+done
+rm -f "$out/ledger.wasm"
 
 shopt -s nullglob
 built=("$out"/*.wasm)

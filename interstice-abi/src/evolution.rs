@@ -270,7 +270,17 @@ impl ModuleSchema {
                     &place,
                     "a migration reducer writes and takes no parameters besides its context",
                 ),
+                Some(r) if r.visibility == Visibility::Public => out.add(
+                    &place,
+                    "a migration reducer is private: it runs only when its version is published",
+                ),
                 Some(_) => {}
+            }
+            if self.subscriptions.iter().any(|s| s.reducer == m.reducer) {
+                out.add(
+                    &place,
+                    "a subscription runs it too: a migration reducer runs only when its version is published",
+                );
             }
             match self.table(&m.table) {
                 None => out.add(&place, format!("no table `{}`", m.table)),

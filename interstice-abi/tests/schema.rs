@@ -235,6 +235,20 @@ fn breaking_changes_are_named() {
         ),
         (
             Box::new(|m| {
+                m.tables[0].version = 2;
+                let mut old_columns = users().columns;
+                old_columns[2].ty = Type::U16;
+                m.migrations.push(MigrationSchema {
+                    reducer: "add".into(),
+                    table: "users".into(),
+                    from: 1,
+                    old_columns,
+                });
+            }),
+            "migration `add` reads version 1 rows as (id: u64, email: String, age: u16), but the published table's are (id: u64, email: String, age: u8)",
+        ),
+        (
+            Box::new(|m| {
                 m.tables[0].name = "people".into();
             }),
             "table `users` removed (to drop it, declare it dropped)",
@@ -412,7 +426,7 @@ fn declared_evolution_is_compatible() {
                 });
             }),
             &[
-                "migration `add` rewrites its rows from version 1",
+                "migration `add` rewrites the rows of `users` version 1",
                 "column `age` type changed from u8 to u32",
                 "primary key changed",
             ],
@@ -430,4 +444,34 @@ fn declared_evolution_is_compatible() {
             );
         }
     }
+}
+
+/// A migration reducer ran when its version was published and is never
+/// called: the next version may drop it (an ordinary reducer may not go).
+#[test]
+fn a_migration_reducer_may_go_in_the_next_version() {
+    let mut old = module();
+    old.tables[0].version = 2;
+    old.reducers.push(ReducerSchema {
+        name: "upgrade_users".into(),
+        params: vec![],
+        visibility: Visibility::Private,
+        read_only: false,
+    });
+    old.migrations.push(MigrationSchema {
+        reducer: "upgrade_users".into(),
+        table: "users".into(),
+        from: 1,
+        old_columns: vec![],
+    });
+    let mut new = old.clone();
+    new.reducers.pop();
+    new.migrations.clear();
+    let d = diff(&old, &new);
+    assert!(!d.is_breaking(), "{d}");
+    assert!(
+        d.to_string()
+            .contains("[compatible] migration reducer `upgrade_users` removed"),
+        "{d}"
+    );
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
-use interstice_abi::{ModuleSchema, NotFound, Value};
+use interstice_abi::{MigrationSchema, ModuleSchema, NotFound, Value};
 use interstice_log::{ModuleRecord, Mutation, MutationKind};
 
 use crate::error::TableError;
@@ -127,6 +127,22 @@ impl Database {
         );
     }
 
+    /// Puts the tables a new version's migrations read after module `id`'s
+    /// own, each named `table@version` ([`Retired`]), for the migrations
+    /// to read while they run.
+    pub(crate) fn attach_retired(&mut self, id: u32, retired: &mut Retired) {
+        if let Some(m) = self.modules.get_mut(&id) {
+            m.tables.extend(retired.tables.drain(..).map(|(_, t)| t));
+        }
+    }
+
+    /// Drops the tables [`Database::attach_retired`] put in module `id`.
+    pub(crate) fn detach_retired(&mut self, id: u32) {
+        if let Some(m) = self.modules.get_mut(&id) {
+            m.tables.truncate(m.schema.tables.len());
+        }
+    }
+
     /// Starts a transaction. Dropping it without [`Txn::commit`] rolls it back.
     pub fn begin(&mut self) -> Txn<'_> {
         Txn {
@@ -159,6 +175,40 @@ enum Undo {
         id: u32,
         previous: Option<Box<ModuleState>>,
     },
+}
+
+/// The published tables a new version's migrations rewrite, set aside by
+/// [`WriteSet::install_module`] (the new tables start empty, and each
+/// migration fills its own): each old table renamed `table@version`
+/// (the new table's name, the published version), private, with the
+/// migration that reads it, in the new version's table order. Replay drops
+/// them (the rows the migrations wrote follow in the log); a publish
+/// attaches them while its migrations run.
+#[derive(Debug, Default)]
+pub struct Retired {
+    tables: Vec<(MigrationSchema, Table)>,
+}
+
+impl Retired {
+    /// Whether no migration runs.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// The migrations to run, in order.
+    pub fn migrations(&self) -> impl Iterator<Item = &MigrationSchema> {
+        self.tables.iter().map(|(m, _)| m)
+    }
+
+    /// The rows each migration will read.
+    pub fn rows(&self) -> impl Iterator<Item = (&MigrationSchema, u64)> {
+        self.tables.iter().map(|(m, t)| (m, t.len() as u64))
+    }
+}
+
+/// The name a published table has while a migration reads it.
+pub fn retired_name(table: &str, version: u32) -> String {
+    format!("{table}@{version}")
 }
 
 /// A table that a mutation names but the database does not have.
@@ -295,7 +345,8 @@ impl WriteSet {
 
     /// Installs a module (first publish) or moves it to a new, compatible
     /// schema, and records the module record. The caller has validated the
-    /// schema and checked compatibility.
+    /// schema and checked compatibility. A table whose migration runs starts
+    /// empty; its published rows are returned, [`Retired`].
     pub fn install_module(
         &mut self,
         db: &mut Database,
@@ -303,7 +354,7 @@ impl WriteSet {
         schema: ModuleSchema,
         schema_bytes: Bytes,
         wasm: Bytes,
-    ) -> Result<(), TxnError> {
+    ) -> Result<Retired, TxnError> {
         let hash = schema.hash();
         let record = ModuleRecord {
             name: schema.name.clone(),
@@ -311,6 +362,7 @@ impl WriteSet {
             wasm: wasm.clone(),
         };
         let previous = db.modules.get(&id).cloned();
+        let mut retired = Retired::default();
         let tables = match &previous {
             None => schema.tables.iter().cloned().map(Table::new).collect(),
             Some(prev) => {
@@ -321,14 +373,26 @@ impl WriteSet {
                     let old = interstice_abi::compat::table_origin(&prev.schema, ts)
                         .and_then(|o| prev.table_by_name(&o.name))
                         .map(|(_, t)| t);
-                    match old {
-                        Some(old) if old.schema() == ts => tables.push(old.clone()),
-                        Some(old) => {
+                    let migration = old.and_then(|old| {
+                        interstice_abi::compat::migration(&schema, old.schema(), ts)
+                    });
+                    match (old, migration) {
+                        (Some(old), Some(m)) => {
+                            let mut fresh = Table::new(ts.clone());
+                            if ts.auto_inc && old.schema().auto_inc {
+                                fresh.set_auto_inc(old.auto_inc());
+                            }
+                            tables.push(fresh);
+                            let name = retired_name(&ts.name, m.from);
+                            retired.tables.push((m.clone(), old.clone().retire(name)));
+                        }
+                        (Some(old), None) if old.schema() == ts => tables.push(old.clone()),
+                        (Some(old), None) => {
                             let mut t = old.clone();
                             t.migrate(ts.clone())?;
                             tables.push(t);
                         }
-                        None => tables.push(Table::new(ts.clone())),
+                        (None, _) => tables.push(Table::new(ts.clone())),
                     }
                 }
                 tables
@@ -355,7 +419,7 @@ impl WriteSet {
         let m = Mutation::module(id, hash, &record);
         self.bytes += m.row.len();
         self.mutations.push(m);
-        Ok(())
+        Ok(retired)
     }
 
     /// The current point, to roll back to later.
@@ -466,14 +530,15 @@ impl Txn<'_> {
 
     /// Installs a module (first publish) or moves it to a new, compatible
     /// schema, and records the module record. The caller has validated the
-    /// schema and checked compatibility.
+    /// schema and checked compatibility. Tables whose migration runs start
+    /// empty (see [`WriteSet::install_module`]).
     pub fn install_module(
         &mut self,
         id: u32,
         schema: ModuleSchema,
         schema_bytes: Bytes,
         wasm: Bytes,
-    ) -> Result<(), TxnError> {
+    ) -> Result<Retired, TxnError> {
         self.ws
             .install_module(self.db, id, schema, schema_bytes, wasm)
     }

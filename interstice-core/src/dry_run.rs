@@ -1,17 +1,24 @@
 //! `interstice publish --dry-run`: what publishing a module would do to a
-//! log's current state — the checks publishing makes, the changes, and the
-//! rows each table would hold and how long carrying them over takes —
-//! without writing anything.
+//! log's current state — the checks publishing makes, the changes, the
+//! migrations (run for real, on the caller's copy of the state), and the
+//! rows each table would hold and how long it all takes — without writing
+//! anything.
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use interstice_abi::compat::SchemaDiff;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::WasmHost;
 use crate::cycles::Declared;
 use crate::db::{Database, WriteSet};
 use crate::error::PublishError;
 use crate::host::Inspected;
+use crate::host::state::CallContext;
+use crate::migrate::MigrationRun;
 use crate::runtime::publish::{against, check_capabilities, check_cycles};
 
 /// What a publish would do.
@@ -29,19 +36,32 @@ pub struct DryRun {
     pub tables: Vec<(String, Option<u64>, u64)>,
     /// The published version's tables it would drop, with their rows.
     pub dropped: Vec<(String, u64)>,
-    /// How long installing it took here, in microseconds.
+    /// The migrations that ran, in order.
+    pub migrations: Vec<MigrationRun>,
+    /// The messages the migrations logged.
+    pub logs: Vec<String>,
+    /// How long installing it (migrations included) took here, in
+    /// microseconds.
     pub micros: u64,
 }
 
-/// Publishes `module` (with its `wasm`) into `db` as the runtime would, on
-/// the caller's copy of the state: `db` afterwards holds the new version
-/// and is for nothing else (`db` is a replay's, not a runtime's).
-pub fn publish(db: &mut Database, module: Inspected, wasm: &[u8]) -> Result<DryRun, PublishError> {
+/// Publishes `module` (with its `wasm`) into `db` as the runtime would,
+/// migrations included (run by `host`, at the current time, with
+/// `host`'s limits), on the caller's copy of the state: `db` afterwards
+/// holds the new version and is for nothing else (`db` is a replay's, not
+/// a runtime's). A migration that fails is
+/// [`PublishError::Migration`], as publishing would be.
+pub fn publish(
+    host: &WasmHost,
+    db: &mut Database,
+    module: Inspected,
+    wasm: &[u8],
+) -> Result<DryRun, PublishError> {
     let Inspected {
+        module: compiled,
         schema,
         schema_bytes,
         writes,
-        ..
     } = module;
     let existing = db.module_by_name(&schema.name);
     let first_version = existing.is_none();
@@ -72,17 +92,44 @@ pub fn publish(db: &mut Database, module: Inspected, wasm: &[u8]) -> Result<DryR
         .map(|(schema, writes)| Declared { schema, writes })
         .collect();
     check_cycles(&declared, &schema, &writes)?;
+    let linked = Arc::new(host.link(id, schema.clone(), writes, &compiled)?);
 
     let started = Instant::now();
     let mut ws = WriteSet::default();
-    ws.install_module(
-        db,
-        id,
-        schema.clone(),
-        Bytes::from(schema_bytes),
-        Bytes::copy_from_slice(wasm),
-    )
-    .map_err(|e| PublishError::describe(format!("cannot install: {e}")))?;
+    let retired = ws
+        .install_module(
+            db,
+            id,
+            schema.clone(),
+            Bytes::from(schema_bytes),
+            Bytes::copy_from_slice(wasm),
+        )
+        .map_err(|e| PublishError::describe(format!("cannot install: {e}")))?;
+    let (mut migrations, mut logs) = (Vec::new(), Vec::new());
+    if !retired.is_empty() {
+        let modules = linked_modules(host, db, id, linked.clone())?;
+        let timestamp = crate::runtime::now_micros();
+        let ctx = CallContext {
+            timestamp,
+            rng: crate::runtime::seed(0, timestamp),
+        };
+        let env = host.env(modules);
+        let out = crate::migrate::run(
+            &env,
+            std::mem::take(db),
+            ws,
+            &linked,
+            retired,
+            ctx,
+            host.limits().fuel,
+        );
+        *db = out.db;
+        logs = out.logs.into_iter().map(|l| l.message).collect();
+        if let Err(failure) = out.result {
+            return Err(PublishError::Migration(Box::new(failure)));
+        }
+        migrations = out.runs;
+    }
     let micros = started.elapsed().as_micros() as u64;
 
     let installed = db.module(id).expect("just installed");
@@ -115,6 +162,25 @@ pub fn publish(db: &mut Database, module: Inspected, wasm: &[u8]) -> Result<DryR
         diff,
         tables,
         dropped,
+        migrations,
+        logs,
         micros,
     })
+}
+
+/// Every module of `db` linked, with `new` for module `id`: what a
+/// migration's cross-module calls reach.
+fn linked_modules(
+    host: &WasmHost,
+    db: &Database,
+    id: u32,
+    new: Arc<crate::host::CompiledModule>,
+) -> Result<Arc<HashMap<u32, Arc<crate::host::CompiledModule>>>, PublishError> {
+    let mut modules = HashMap::new();
+    for m in db.modules().filter(|m| m.id != id) {
+        let linked = host.load(m.id, m.schema.clone(), &m.wasm)?;
+        modules.insert(m.id, Arc::new(linked));
+    }
+    modules.insert(id, new);
+    Ok(Arc::new(modules))
 }

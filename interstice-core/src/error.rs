@@ -457,6 +457,13 @@ pub enum PublishError {
         /// The limit.
         max: u64,
     },
+    /// A migration reducer of the new version failed or trapped: nothing
+    /// was published.
+    #[error(
+        "migration `{}` of `{}` from version {} failed, so nothing was published: {}",
+        .0.reducer, .0.table, .0.from, .0.error
+    )]
+    Migration(Box<crate::migrate::MigrationFailure>),
     /// The module record could not be logged.
     #[error(transparent)]
     Commit(#[from] CallError),

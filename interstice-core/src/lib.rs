@@ -16,6 +16,7 @@ mod host;
 mod index;
 pub mod inspect;
 pub mod json;
+pub mod migrate;
 pub mod observe;
 mod parallel;
 pub mod query;

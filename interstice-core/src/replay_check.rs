@@ -7,7 +7,9 @@
 //! ReplayEngine does), so one divergence does not cascade; each
 //! re-execution is rolled back before the logged commit is applied. The
 //! call context is the logged one: the commit's timestamp, and the random
-//! generator seeded from its offset and timestamp.
+//! generator seeded from its offset and timestamp. A publish whose
+//! migrations ran is re-executed too: the version installed again, its
+//! migrations run again ([`crate::migrate`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use crate::host::state::CallContext;
 use crate::host::{CompiledModule, Invocation, run};
 use crate::replay::apply_commit;
 use crate::runtime::seed;
-use crate::{Limits, WasmHost};
+use crate::{Limits, PUBLISH_INVOCATION, PublishError, WasmHost};
 
 /// The first place a re-execution did not reproduce the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,11 +92,29 @@ pub async fn replay_check(
     while let Some(commit) = commits.try_next().await? {
         report.commits += 1;
         // Names beginning with `@` are records (a publish, a take-over),
-        // not reducer calls: nothing to execute.
-        if !commit.invocation.reducer.starts_with('@') {
-            report.executed += 1;
+        // not reducer calls: nothing to execute but a publish's migrations.
+        let rerun = if commit.invocation.reducer == PUBLISH_INVOCATION {
+            migrate_again(&host, &modules, &mut db, &commit)?.map(|first| {
+                let second = migrate_again(&host, &modules, &mut db, &commit)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| Err("the second run ran no migration".into()));
+                (first, second)
+            })
+        } else if !commit.invocation.reducer.starts_with('@') {
             let first = execute(&host, &modules, &mut db, &commit);
             let second = execute(&host, &modules, &mut db, &commit);
+            Some((first, second))
+        } else {
+            None
+        };
+        // A publish's mutations are shown with the version it installs.
+        let publish = commit.invocation.reducer == PUBLISH_INVOCATION;
+        if publish {
+            apply_commit(&mut db, &commit)?;
+        }
+        if let Some((first, second)) = rerun {
+            report.executed += 1;
             let divergence = compare(&db, &commit, &first, "logged", "re-executed")
                 .or_else(|| compare_runs(&db, &first, &second));
             if let Some(detail) = divergence {
@@ -107,7 +127,9 @@ pub async fn replay_check(
                 return Ok(report);
             }
         }
-        apply_commit(&mut db, &commit)?;
+        if !publish {
+            apply_commit(&mut db, &commit)?;
+        }
         for m in commit
             .mutations
             .iter()
@@ -191,6 +213,78 @@ fn execute(
     let produced = out.ws.mutations().to_vec();
     out.ws.rollback(db);
     out.result.map(|()| produced).map_err(|e| e.to_string())
+}
+
+/// Installs the version a publish commit logged on `db` again and runs its
+/// migrations, then undoes it all: the mutations produced (the module
+/// record and the migrations' writes), or the failure; `None` when no
+/// migration runs (nothing to compare beyond the record). An unreadable
+/// record is the log's fault, an error.
+fn migrate_again(
+    host: &WasmHost,
+    modules: &Arc<HashMap<u32, Arc<CompiledModule>>>,
+    db: &mut Database,
+    commit: &Commit,
+) -> Result<Option<Result<Vec<Mutation>, String>>, ReplayError> {
+    let Some(m) = commit
+        .mutations
+        .iter()
+        .find(|m| m.kind == MutationKind::Module)
+    else {
+        return Ok(None);
+    };
+    let bad = |reason: String| ReplayError::BadModuleRecord {
+        offset: commit.offset,
+        reason,
+    };
+    let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
+    let schema = interstice_abi::decode_schema(&record.schema).map_err(|e| bad(e.to_string()))?;
+    if schema.migrations.is_empty() {
+        return Ok(None);
+    }
+    let mut ws = WriteSet::default();
+    let retired = ws
+        .install_module(
+            db,
+            m.module_id,
+            schema.clone(),
+            record.schema.clone(),
+            record.wasm.clone(),
+        )
+        .map_err(|e| bad(e.to_string()))?;
+    if retired.is_empty() {
+        ws.rollback(db);
+        return Ok(None);
+    }
+    let linked = match host.load(m.module_id, schema, &record.wasm) {
+        Ok(linked) => Arc::new(linked),
+        Err(e) => {
+            ws.rollback(db);
+            return Err(bad(e.to_string()));
+        }
+    };
+    let mut with_new = (**modules).clone();
+    with_new.insert(m.module_id, linked.clone());
+    let ctx = CallContext {
+        timestamp: commit.timestamp,
+        rng: seed(commit.offset, commit.timestamp),
+    };
+    let env = host.env(Arc::new(with_new));
+    let out = crate::migrate::run(
+        &env,
+        std::mem::take(db),
+        ws,
+        &linked,
+        retired,
+        ctx,
+        host.limits().fuel,
+    );
+    *db = out.db;
+    let produced = out.ws.mutations().to_vec();
+    out.ws.rollback(db);
+    Ok(Some(out.result.map(|()| produced).map_err(|f| {
+        PublishError::Migration(Box::new(f)).to_string()
+    })))
 }
 
 /// How a mutation reads in a report: kind, place, and its row decoded.

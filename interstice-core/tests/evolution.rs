@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use interstice_abi::{ModuleSchema, Type, Value};
+use interstice_abi::{ModuleSchema, Value};
 use interstice_core::{PublishError, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
 use interstice_testkit::calls::arg;
@@ -141,22 +141,6 @@ async fn what_the_module_does_not_say_how_to_do_is_refused() {
         assert!(matches!(err, PublishError::Incompatible { .. }), "{err}");
         assert!(err.to_string().contains(expected), "{err}");
     }
-    // A migration that would run is refused until migrations run.
-    let mut migrating = v1();
-    migrating.tables[0].version = 2;
-    migrating.tables[0].columns[1].ty = Type::U32;
-    migrating.migrations.push(interstice_abi::MigrationSchema {
-        reducer: "noop".into(),
-        table: "counters".into(),
-        from: 1,
-        old_columns: v1().tables[0].columns.clone(),
-    });
-    let err = rt.publish(&module(&migrating)).await.unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("does not run migration reducers yet"),
-        "{err}"
-    );
     assert_eq!(state(&rt).await, before, "nothing changed");
     assert_eq!(store.commits().len(), commits, "nothing logged");
 }

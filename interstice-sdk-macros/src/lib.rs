@@ -46,3 +46,33 @@ pub fn reducer(attr: TokenStream, item: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// Makes a function the migration of a table from an earlier version:
+/// `#[migration(table = "accounts", from = 2)]` on `fn(ctx: &mut
+/// ReducerContext) -> Result<(), E>`. It runs once, in the transaction that
+/// publishes the version declaring it, when the published table is at
+/// version `from`: the new table starts empty, the old rows are read with
+/// `ctx.old::<OldRow>()` (a `#[table_version(accounts, 2)]` struct), and
+/// what it writes is logged like any reducer's writes. It is a private
+/// reducer nobody can call. Takes `writes(...)` like `#[reducer]`.
+#[proc_macro_attribute]
+pub fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as ItemFn);
+    reducer::expand_migration(attr.into(), item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Declares the rows of a table at an earlier version, for its migration
+/// to read: `#[table_version(accounts, 2)]` on a struct with the columns
+/// the published table has at that version (in order, with its
+/// `#[primary_key]`). The struct is not a table of this version: a
+/// migration reads it with `ctx.old::<AccountV2>()`. Publishing checks
+/// the columns against the published table's.
+#[proc_macro_attribute]
+pub fn table_version(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as ItemStruct);
+    table::expand_old(attr.into(), item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

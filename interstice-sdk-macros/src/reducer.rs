@@ -4,7 +4,7 @@
 //! reducer (and its subscription, for `on = "..."`, and what it declares
 //! it writes, for `writes(...)` and its kin).
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, LitStr, Pat, Type};
@@ -17,6 +17,45 @@ struct Args {
     public: bool,
     on: Option<LitStr>,
     writes: Writes,
+    /// `#[migration(table = "...", from = N)]`: the table and version.
+    migration: Option<(LitStr, syn::LitInt)>,
+}
+
+/// `#[migration(table = "t", from = N)]`, and the `writes(...)` options
+/// of a reducer.
+fn parse_migration_args(attr: TokenStream) -> syn::Result<Args> {
+    let mut args = Args::default();
+    let (mut table, mut from) = (None, None);
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("table") {
+            table = Some(meta.value()?.parse::<LitStr>()?);
+        } else if meta.path.is_ident("from") {
+            let v: syn::LitInt = meta.value()?.parse()?;
+            if v.base10_parse::<u32>().map_or(true, |v| v == 0) {
+                return Err(syn::Error::new(
+                    v.span(),
+                    "`from` is the table version the rows are in: a whole number from 1",
+                ));
+            }
+            from = Some(v);
+        } else if !args.writes.parse(&meta)? {
+            return Err(meta.error(
+                "unknown migration option: expected `table = \"name\"`, `from = N`, or `writes(table, ...)` (or `inserts`, `updates`, `deletes`)",
+            ));
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    match (table, from) {
+        (Some(table), Some(from)) => args.migration = Some((table, from)),
+        _ => {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "a migration names its table and the version it rewrites the rows from: `#[migration(table = \"accounts\", from = 2)]`",
+            ));
+        }
+    }
+    Ok(args)
 }
 
 fn parse_args(attr: TokenStream) -> syn::Result<Args> {
@@ -82,8 +121,18 @@ struct Signature {
 /// Parses the attribute and the function, checks them, and generates the
 /// reducer.
 pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
-    let args = parse_args(attr)?;
+    generate(parse_args(attr)?, item)
+}
+
+/// `#[migration(...)]`: a private reducer without parameters, registered
+/// as the migration of its table from a version.
+pub fn expand_migration(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
+    generate(parse_migration_args(attr)?, item)
+}
+
+fn generate(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     let sig = parse_signature(&item.sig, &args)?;
+    let migration = migration(&item.sig, &args, &sig)?;
     let subscription = subscription(&item.sig, &args, &sig)?;
     let export = export(&item.sig, &args, &sig);
     let marker = marker(&item, &args, &sig);
@@ -93,8 +142,43 @@ pub fn expand(attr: TokenStream, item: ItemFn) -> syn::Result<TokenStream> {
         #export
         #marker
         #subscription
+        #migration
         #writes
     })
+}
+
+/// The migration's registration, for `#[migration]`.
+fn migration(
+    sig: &syn::Signature,
+    args: &Args,
+    parsed: &Signature,
+) -> syn::Result<Option<TokenStream>> {
+    let Some((table, from)) = &args.migration else {
+        return Ok(None);
+    };
+    if !parsed.params.is_empty() {
+        return Err(syn::Error::new(
+            sig.inputs.span(),
+            "a migration takes only its context: `(ctx: &mut ReducerContext)`; it reads the old rows with `ctx.old::<OldRow>()`",
+        ));
+    }
+    if !parsed.ctx_mut {
+        return Err(syn::Error::new(
+            sig.inputs.span(),
+            "a migration writes: it takes `ctx: &mut ReducerContext`",
+        ));
+    }
+    let sdk = quote!(::interstice_sdk);
+    let name_str = sig.ident.to_string();
+    Ok(Some(quote! {
+        #sdk::__private::inventory::submit! {
+            #sdk::registry::MigrationDef {
+                reducer: #name_str,
+                table: #table,
+                from: #from,
+            }
+        }
+    }))
 }
 
 fn parse_signature(sig: &syn::Signature, args: &Args) -> syn::Result<Signature> {

@@ -18,6 +18,9 @@ struct Args {
     version: Option<syn::LitInt>,
     /// `renamed_from = "old"`.
     renamed_from: Option<LitStr>,
+    /// `#[table_version(table, N)]`: the rows of `table` at version `N`,
+    /// for a migration to read.
+    old: Option<(String, syn::LitInt)>,
 }
 
 fn parse_args(attr: TokenStream) -> syn::Result<Args> {
@@ -78,6 +81,42 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
     Ok(args)
 }
 
+/// `#[table_version(accounts, 2)]`: the table's name and the version.
+fn parse_old_args(attr: TokenStream) -> syn::Result<Args> {
+    let usage = "expected the table and its version: `#[table_version(accounts, 2)]`";
+    let parser = |input: syn::parse::ParseStream| {
+        let table: Ident = input.parse()?;
+        input.parse::<syn::Token![,]>()?;
+        let version: syn::LitInt = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error(usage));
+        }
+        Ok((table, version))
+    };
+    let (table, version) =
+        syn::parse::Parser::parse2(parser, attr).map_err(|e| syn::Error::new(e.span(), usage))?;
+    if version.base10_parse::<u32>().map_or(true, |v| v == 0) {
+        return Err(syn::Error::new(
+            version.span(),
+            "a table version is a whole number from 1",
+        ));
+    }
+    let name = format!("{table}@{}", version.base10_digits());
+    Ok(Args {
+        name: Some(LitStr::new(&name, table.span())),
+        version: Some(version.clone()),
+        old: Some((table.to_string(), version)),
+        ..Args::default()
+    })
+}
+
+/// Parses `#[table_version(...)]` and its struct, and generates the old
+/// row type: its `Table` impl (named `table@version`, which the host gives
+/// a migration while it runs) and its registration, no handle.
+pub fn expand_old(attr: TokenStream, item: ItemStruct) -> syn::Result<TokenStream> {
+    expand_with(parse_old_args(attr)?, item)
+}
+
 /// A field and what its attributes say.
 struct Column {
     name: Ident,
@@ -104,8 +143,11 @@ struct SecondaryIndex {
 
 /// Parses the attribute and the struct, checks them, and generates the
 /// table.
-pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStream> {
-    let args = parse_args(attr)?;
+pub fn expand(attr: TokenStream, item: ItemStruct) -> syn::Result<TokenStream> {
+    expand_with(parse_args(attr)?, item)
+}
+
+fn expand_with(args: Args, mut item: ItemStruct) -> syn::Result<TokenStream> {
     let columns = parse_columns(&mut item)?;
     let pk = primary_key(&item, &columns)?;
     let indexes = secondary_indexes(&columns, &args.composite)?;
@@ -291,6 +333,9 @@ impl Model<'_> {
     /// The table's code: the row struct, its `Table` impl, the handle with its
     /// index accessors, the `ctx.db()` accessor, and the registration.
     fn generate(&self) -> TokenStream {
+        if let Some((table, version)) = &self.args.old {
+            return self.generate_old(table, version);
+        }
         let sdk = quote!(::interstice_sdk);
         let (item, table_name) = (self.item, &self.name);
         let (ident, vis) = (&item.ident, &item.vis);
@@ -341,6 +386,27 @@ impl Model<'_> {
                 #sdk::registry::TableDef {
                     crate_name: ::core::env!("CARGO_CRATE_NAME"),
                     version: ::core::env!("CARGO_PKG_VERSION"),
+                    schema: <#ident as #sdk::Table>::schema,
+                }
+            }
+        }
+    }
+
+    /// An old row type: the struct, its `Table` impl, its registration.
+    fn generate_old(&self, table: &str, version: &syn::LitInt) -> TokenStream {
+        let sdk = quote!(::interstice_sdk);
+        let (item, ident) = (self.item, &self.item.ident);
+        let table_impl = self.table_impl();
+        quote! {
+            #[derive(#sdk::IntersticeType)]
+            #item
+
+            #table_impl
+
+            #sdk::__private::inventory::submit! {
+                #sdk::registry::OldTableDef {
+                    table: #table,
+                    version: #version,
                     schema: <#ident as #sdk::Table>::schema,
                 }
             }

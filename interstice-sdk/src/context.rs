@@ -71,6 +71,13 @@ impl<M> Context<M> {
 }
 
 impl Context<ReadWrite> {
+    /// The published rows a migration rewrites, in their old shape `T` (a
+    /// `#[table_version(table, N)]` struct): readable only while the
+    /// migration of that table from version `N` runs.
+    pub fn old<T: crate::Table>(&self) -> crate::TableHandle<T, ReadOnly> {
+        crate::TableHandle::new()
+    }
+
     /// Calls `module.reducer` (public, and `module` a declared dependency)
     /// inside this transaction, with its arguments already encoded. Use the
     /// typed functions `dependency!` generates instead.

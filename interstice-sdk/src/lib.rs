@@ -41,14 +41,14 @@ pub use codec::{DecodeError, IntersticeType, Timestamp};
 pub use context::{Context, Db, Level, ReadOnlyContext, ReducerContext};
 pub use error::Error;
 pub use interstice_abi as abi;
-pub use interstice_sdk_macros::{IntersticeType, reducer, table};
+pub use interstice_sdk_macros::{IntersticeType, migration, reducer, table, table_version};
 pub use table::{Index, Iter, ReadOnly, ReadWrite, Table, TableHandle, UniqueIndex};
 
 /// What a module usually needs: `use interstice_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         Context, Error, Index, IntersticeType, Level, ReadOnlyContext, ReducerContext, Table,
-        Timestamp, UniqueIndex, dependency, reducer, table,
+        Timestamp, UniqueIndex, dependency, migration, reducer, table, table_version,
     };
 }
 

@@ -7,8 +7,8 @@
 //! keeps a published table's id when a new version lists it elsewhere.
 
 use interstice_abi::{
-    ABI_VERSION, Dependency, ModuleSchema, ReducerSchema, SubscriptionSchema, TableEvent,
-    TableSchema, Version,
+    ABI_VERSION, Dependency, MigrationSchema, ModuleSchema, ReducerSchema, SubscriptionSchema,
+    TableEvent, TableSchema, Version,
 };
 
 /// A table, registered by `#[table]`.
@@ -58,7 +58,30 @@ pub struct DroppedTableDef {
     pub name: &'static str,
 }
 
+/// A migration, registered by `#[migration]`.
+pub struct MigrationDef {
+    /// Its reducer.
+    pub reducer: &'static str,
+    /// The table it rewrites (by its name in this version).
+    pub table: &'static str,
+    /// The version it rewrites the rows from.
+    pub from: u32,
+}
+
+/// The rows of a table at an earlier version, registered by
+/// `#[table_version]`: their columns go into the migration's schema.
+pub struct OldTableDef {
+    /// The table (by its name in this version).
+    pub table: &'static str,
+    /// The version.
+    pub version: u32,
+    /// The old rows' schema (its columns are what matters).
+    pub schema: fn() -> TableSchema,
+}
+
 inventory::collect!(TableDef);
+inventory::collect!(MigrationDef);
+inventory::collect!(OldTableDef);
 inventory::collect!(DroppedTableDef);
 inventory::collect!(ReducerDef);
 inventory::collect!(SubscriptionDef);
@@ -117,6 +140,20 @@ pub fn module_schema() -> Result<ModuleSchema, String> {
         .map(|d| d.name.to_owned())
         .collect();
     dropped_tables.sort();
+    let mut migrations: Vec<MigrationSchema> = inventory::iter::<MigrationDef>
+        .into_iter()
+        .map(|m| MigrationSchema {
+            reducer: m.reducer.into(),
+            table: m.table.into(),
+            from: m.from,
+            old_columns: inventory::iter::<OldTableDef>
+                .into_iter()
+                .find(|o| o.table == m.table && o.version == m.from)
+                .map(|o| (o.schema)().columns)
+                .unwrap_or_default(),
+        })
+        .collect();
+    migrations.sort_by(|a, b| (&a.table, a.from).cmp(&(&b.table, b.from)));
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     reducers.sort_by(|a, b| a.name.cmp(&b.name));
     subscriptions.sort_by(|a, b| {
@@ -131,7 +168,7 @@ pub fn module_schema() -> Result<ModuleSchema, String> {
         reducers,
         subscriptions,
         dependencies,
-        migrations: Vec::new(),
+        migrations,
         dropped_tables,
     })
 }

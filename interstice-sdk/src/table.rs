@@ -71,7 +71,12 @@ fn handle<T: Table>() -> Result<i64, Error> {
     }
     let h = sys::table(T::MODULE, T::NAME)
         .map_err(Error::Host)?
-        .ok_or_else(|| Error::Host(format!("no table `{}`", T::NAME)))?;
+        .ok_or_else(|| match T::NAME.split_once('@') {
+            Some((table, version)) => Error::Host(format!(
+                "the rows of `{table}` at version {version} are readable only while its migration from that version runs"
+            )),
+            None => Error::Host(format!("no table `{}`", T::NAME)),
+        })?;
     cache.0.set(Some(h));
     Ok(h)
 }

@@ -103,6 +103,7 @@ impl From<PublishError> for ApiError {
             PublishError::SubscriptionCycle(_) => (S::CONFLICT, "subscription_cycle"),
             PublishError::Capability(_) => (S::FORBIDDEN, "capability_violation"),
             PublishError::TooLarge { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
+            PublishError::Migration(_) => (S::UNPROCESSABLE_ENTITY, "migration_failed"),
             _ => (S::BAD_REQUEST, "invalid_module"),
         };
         Self::new(status, code, e.to_string())

@@ -271,6 +271,14 @@ async fn publish(
         "offset": published.offset,
         "first_version": published.first_version,
         "changes": changes,
+        "migrations": published.migrations.iter().map(|m| json!({
+            "reducer": m.reducer,
+            "table": m.table,
+            "from": m.from,
+            "rows_before": m.rows_before,
+            "mutations": m.mutations,
+            "micros": m.micros,
+        })).collect::<Vec<_>>(),
         INIT_REDUCER: init,
     });
     let status = if published.first_version {

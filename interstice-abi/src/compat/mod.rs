@@ -9,7 +9,7 @@ use crate::schema::{ModuleSchema, ParamSchema, ReducerSchema, SubscriptionSchema
 
 mod tables;
 
-pub use tables::{column_origins, keep_table_order, table_origin};
+pub use tables::{column_origins, keep_table_order, migration, table_origin};
 
 /// Whether a change keeps existing data and callers working.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +105,7 @@ pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
         d.compatible(format!("version {} -> {}", old.version, new.version));
     }
     tables::tables(&mut d, old, new);
-    reducers(&mut d, &old.reducers, &new.reducers);
+    reducers(&mut d, old, &new.reducers);
     subscriptions(&mut d, &old.subscriptions, &new.subscriptions);
     for dep in &new.dependencies {
         if !old.dependencies.contains(dep) {
@@ -118,16 +118,20 @@ pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
     SchemaDiff { changes: d.0 }
 }
 
-/// Reducers removed, changed or added.
-fn reducers(d: &mut Diff, old: &[ReducerSchema], new: &[ReducerSchema]) {
-    for r in old {
+/// Reducers removed, changed or added. A migration reducer of the
+/// published version ran when it was published and is never called: it may
+/// go.
+fn reducers(d: &mut Diff, old: &ModuleSchema, new: &[ReducerSchema]) {
+    for r in &old.reducers {
+        let migration = old.migrations.iter().any(|m| m.reducer == r.name);
         match new.iter().find(|n| n.name == r.name) {
+            None if migration => d.compatible(format!("migration reducer `{}` removed", r.name)),
             None => d.breaking(format!("reducer `{}` removed", r.name)),
             Some(n) => reducer(d, r, n),
         }
     }
     for n in new {
-        if !old.iter().any(|r| r.name == n.name) {
+        if !old.reducers.iter().any(|r| r.name == n.name) {
             d.compatible(format!("reducer `{}` added", n.name));
         }
     }

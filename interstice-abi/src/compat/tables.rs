@@ -10,7 +10,7 @@
 //! dropped tables are allowed when the module declares them.
 
 use super::{Change, Diff};
-use crate::schema::{ModuleSchema, TableSchema};
+use crate::schema::{MigrationSchema, ModuleSchema, TableSchema};
 use crate::ty::Type;
 
 /// The old table `new` continues: the one with its name, or the one it says
@@ -20,6 +20,20 @@ pub fn table_origin<'a>(old: &'a ModuleSchema, new: &TableSchema) -> Option<&'a 
         let from = new.renamed_from.as_deref()?;
         old.tables.iter().find(|t| t.name == from)
     })
+}
+
+/// The migration of `module` (a new version) that rewrites its table `new`
+/// from `old`, the published table it continues: the one declared for
+/// `new` from `old`'s version. It runs when the version is published.
+pub fn migration<'a>(
+    module: &'a ModuleSchema,
+    old: &TableSchema,
+    new: &TableSchema,
+) -> Option<&'a MigrationSchema> {
+    module
+        .migrations
+        .iter()
+        .find(|m| m.table == new.name && m.from == old.version)
 }
 
 /// For each of `new`'s columns, the position of the column of `old` it
@@ -75,10 +89,7 @@ fn table(d: &mut Diff, module: &ModuleSchema, old: &TableSchema, new: &TableSche
     if old.name != new.name {
         d.compatible(format!("table `{}` renamed to `{}`", old.name, new.name));
     }
-    let migration = module
-        .migrations
-        .iter()
-        .find(|m| m.table == new.name && m.from == old.version);
+    let migration = migration(module, old, new);
     let raised = new.version > old.version;
     if new.version < old.version {
         d.breaking(format!(
@@ -90,9 +101,10 @@ fn table(d: &mut Diff, module: &ModuleSchema, old: &TableSchema, new: &TableSche
     }
     if let Some(m) = migration {
         d.compatible(format!(
-            "{t}: migration `{}` rewrites its rows from version {}",
-            m.reducer, m.from
+            "{t}: migration `{}` rewrites the rows of `{}` version {}",
+            m.reducer, old.name, m.from
         ));
+        old_row_type(d, &t, m, old);
     }
     // Without a migration, what cannot carry the rows over is breaking.
     let needs = |what: String| {
@@ -145,6 +157,10 @@ fn table(d: &mut Diff, module: &ModuleSchema, old: &TableSchema, new: &TableSche
             }
             None if matches!(c.ty, Type::Option(_)) => d.compatible(format!(
                 "{t}: nullable column `{}: {}` added",
+                c.name, c.ty
+            )),
+            None if migration.is_some() => d.compatible(format!(
+                "{t}: column `{}: {}` added (the migration writes it)",
                 c.name, c.ty
             )),
             None => d.push(needs(format!(
@@ -206,6 +222,24 @@ fn table(d: &mut Diff, module: &ModuleSchema, old: &TableSchema, new: &TableSche
         }
     }
     super::visibility(d, &t, old.visibility, new.visibility);
+}
+
+/// The old row type a migration declares must be the published table's:
+/// the migration decodes each row with it.
+fn old_row_type(d: &mut Diff, t: &str, m: &MigrationSchema, old: &TableSchema) {
+    let shape = |cs: &[crate::schema::ColumnSchema]| {
+        cs.iter()
+            .map(|c| format!("{}: {}", c.name, c.ty))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (declared, published) = (shape(&m.old_columns), shape(&old.columns));
+    if !m.old_columns.is_empty() && declared != published {
+        d.breaking(format!(
+            "{t}: migration `{}` reads version {} rows as ({declared}), but the published table's are ({published})",
+            m.reducer, m.from
+        ));
+    }
 }
 
 /// Lists `new`'s tables that `old` already had (by name or rename) in

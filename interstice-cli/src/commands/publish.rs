@@ -25,6 +25,9 @@ pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     if !published.diff.changes.is_empty() {
         println!("changes from the previous version:\n{}", published.diff);
     }
+    for m in &published.migrations {
+        println!("{}", migration_line(m));
+    }
     match init {
         None => {}
         Some(Ok(receipt)) => println!(
@@ -46,12 +49,13 @@ pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
 /// What publishing would do to the log's current state, written nowhere.
 pub async fn dry_run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read {wasm_path}"))?;
-    let inspected = WasmHost::new(Limits::default())
+    let host = WasmHost::new(args.runtime_config(log)?.limits);
+    let inspected = host
         .inspect(&wasm)
         .with_context(|| format!("cannot publish {wasm_path}"))?;
     let store = args.open(log, Access::ReadOnly).await?;
     let mut replayed = ReplayEngine::replay_with(&*store, &args.replay_options(log, None)?).await?;
-    let plan = interstice_core::dry_run::publish(&mut replayed.db, inspected, &wasm)
+    let plan = interstice_core::dry_run::publish(&host, &mut replayed.db, inspected, &wasm)
         .with_context(|| format!("publishing {wasm_path} would be refused"))?;
     println!("dry run: nothing is written to {log}");
     if plan.first_version {
@@ -74,11 +78,30 @@ pub async fn dry_run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     for (name, rows) in &plan.dropped {
         println!("  {name}: dropped with its {rows} rows");
     }
+    for m in &plan.migrations {
+        println!("{}", migration_line(m));
+    }
+    for message in &plan.logs {
+        println!("  migration log: {message}");
+    }
     println!(
         "carrying the rows over took {:.2} ms here",
         plan.micros as f64 / 1000.0
     );
     Ok(())
+}
+
+/// One migration that ran, in a line.
+fn migration_line(m: &interstice_core::migrate::MigrationRun) -> String {
+    format!(
+        "ran migration {} of {} from version {}: read {} rows, wrote {} mutations in {:.2} ms",
+        m.reducer,
+        m.table,
+        m.from,
+        m.rows_before,
+        m.mutations,
+        m.micros as f64 / 1000.0
+    )
 }
 
 /// Publishes through a running node: it answers once the module record is
@@ -102,6 +125,17 @@ pub async fn remote(node: &super::remote::Node<'_>, wasm_path: &str) -> Result<(
         for c in changes {
             println!("{c}");
         }
+    }
+    for m in answer["migrations"].as_array().into_iter().flatten() {
+        let run = interstice_core::migrate::MigrationRun {
+            reducer: m["reducer"].as_str().unwrap_or("?").to_owned(),
+            table: m["table"].as_str().unwrap_or("?").to_owned(),
+            from: m["from"].as_u64().unwrap_or(0) as u32,
+            rows_before: m["rows_before"].as_u64().unwrap_or(0),
+            mutations: m["mutations"].as_u64().unwrap_or(0),
+            micros: m["micros"].as_u64().unwrap_or(0),
+        };
+        println!("{}", migration_line(&run));
     }
     if let Some(error) = answer["init"]["error"]["message"].as_str() {
         anyhow::bail!("the module is published, but its init reducer failed: {error}");

@@ -161,6 +161,8 @@ pub struct Published {
     pub diff: interstice_abi::compat::SchemaDiff,
     /// Whether the log had no version of this module before.
     pub first_version: bool,
+    /// The migrations that ran in the publish's commit, in order.
+    pub migrations: Vec<crate::migrate::MigrationRun>,
 }
 
 /// State read at one point of the log, and the commits after it: what a
@@ -369,6 +371,18 @@ fn resolve(
         .reducer(reducer)
         .cloned()
         .ok_or_else(|| error(CallErrorKind::NoSuchReducer))?;
+    if let Some(m) = compiled
+        .schema
+        .migrations
+        .iter()
+        .find(|m| m.reducer == reducer)
+    {
+        let detail = format!(
+            "`{module}.{reducer}` is the migration of `{}` from version {}: it runs once, when the version declaring it is published, and is never called",
+            m.table, m.from
+        );
+        return Err(error(CallErrorKind::Capability { detail }));
+    }
     if let Err(e) = decode_value(&entry.args_type, args) {
         let reason = e.to_string();
         return Err(error(CallErrorKind::BadArguments { reason }));
@@ -376,7 +390,7 @@ fn resolve(
     Ok((compiled, entry))
 }
 
-fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)

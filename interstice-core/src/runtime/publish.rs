@@ -9,8 +9,10 @@ use interstice_log::codec::{MUTATION_OVERHEAD, frame_size};
 use interstice_log::{Commit, Invocation as LogInvocation};
 use tokio::sync::oneshot;
 
-use super::{Exec, PUBLISH_INVOCATION, Published, Receipt, Request, Runtime};
+use super::{Exec, PUBLISH_INVOCATION, Published, Receipt, Request, Runtime, seed};
 use crate::error::CallError;
+use crate::host::state::CallContext;
+use crate::spans;
 
 /// The reducer [`Runtime::publish_and_init`] runs after a first publish.
 pub const INIT_REDUCER: &str = "init";
@@ -124,18 +126,54 @@ impl Runtime {
             .collect();
         check_cycles(&published, &schema, &writes)?;
         let linked = Arc::new(self.inner.host.link(id, schema.clone(), writes, &module)?);
-        let mut ws = WriteSet::default();
-        ws.install_module(
-            &mut exec.db,
-            id,
-            schema.clone(),
-            Bytes::from(schema_bytes),
-            Bytes::copy_from_slice(wasm),
-        )
-        .map_err(|e| PublishError::describe(format!("cannot install: {e}")))?;
         let mut modules = (*exec.modules).clone();
-        modules.insert(id, linked);
-        exec.modules = Arc::new(modules);
+        modules.insert(id, linked.clone());
+        let modules = Arc::new(modules);
+        let mut ws = WriteSet::default();
+        let retired = ws
+            .install_module(
+                &mut exec.db,
+                id,
+                schema.clone(),
+                Bytes::from(schema_bytes),
+                Bytes::copy_from_slice(wasm),
+            )
+            .map_err(|e| PublishError::describe(format!("cannot install: {e}")))?;
+        let timestamp = exec.next_timestamp();
+        let mut migrations = Vec::new();
+        if !retired.is_empty() {
+            let env = self.inner.host.env(modules.clone());
+            let ctx = CallContext {
+                timestamp,
+                rng: seed(exec.next_offset, timestamp),
+            };
+            let fuel = self.inner.config.limits.fuel;
+            let db = std::mem::take(&mut exec.db);
+            let out = crate::migrate::run(&env, db, ws, &linked, retired, ctx, fuel);
+            exec.db = out.db;
+            spans::trace_logs(&out.logs, None);
+            let size = frame_size(
+                schema.name.len(),
+                PUBLISH_INVOCATION.len(),
+                0,
+                0,
+                None,
+                out.ws.payload_len(),
+            );
+            let max = self.inner.config.limits.max_commit_size;
+            let refused = match out.result {
+                Err(failure) => Some(PublishError::Migration(Box::new(failure))),
+                Ok(()) if size > max => Some(PublishError::TooLarge { size, max }),
+                Ok(()) => None,
+            };
+            if let Some(e) = refused {
+                out.ws.rollback(&mut exec.db);
+                return Err(e);
+            }
+            ws = out.ws;
+            migrations = out.runs;
+        }
+        exec.modules = modules;
         *self.inner.catalog.lock().unwrap_or_else(|p| p.into_inner()) = exec.modules.clone();
         let invocation = LogInvocation {
             module: schema.name.clone(),
@@ -144,7 +182,7 @@ impl Runtime {
             request_id: None,
             timing: None,
         };
-        let commit = exec.seal(exec.next_timestamp(), None, invocation, ws.commit());
+        let commit = exec.seal(timestamp, None, invocation, ws.commit());
         tracing::info!(
             module = %schema.name,
             version = %schema.version,
@@ -157,6 +195,7 @@ impl Runtime {
             offset: commit.offset,
             diff,
             first_version,
+            migrations,
         };
         Ok((published, commit))
     }
@@ -202,25 +241,6 @@ pub(crate) fn against(
             .map_err(|e| PublishError::describe(format!("cannot re-encode the schema: {e}")))?;
     }
     let diff = interstice_abi::compat::diff(&old.schema, &schema);
-    // A migration that would run now: its reducer must rewrite the rows,
-    // which this runtime does not do yet; refused before anything changes.
-    for m in &schema.migrations {
-        let runs = schema
-            .table(&m.table)
-            .and_then(|(_, t)| interstice_abi::compat::table_origin(&old.schema, t))
-            .is_some_and(|o| o.version == m.from);
-        if runs {
-            return Err(PublishError::InvalidSchema(vec![
-                interstice_abi::SchemaError {
-                    place: format!("migration `{}`", m.reducer),
-                    problem: format!(
-                        "it would rewrite `{}` from version {}, and this runtime does not run migration reducers yet: publish a version whose changes need none (defaults, renames, dropped columns at a new table version)",
-                        m.table, m.from
-                    ),
-                },
-            ]));
-        }
-    }
     if diff.is_breaking() {
         return Err(PublishError::Incompatible {
             module: schema.name.clone(),

@@ -597,6 +597,15 @@ impl Table {
         self.next_auto_inc = n;
     }
 
+    /// The table under another name, private: the rows of a published
+    /// version that a migration reads while it runs (`accounts@2`). Its
+    /// hash stays the old table's; nothing logs a mutation of it.
+    pub(crate) fn retire(mut self, name: String) -> Table {
+        self.schema.name = name;
+        self.schema.visibility = interstice_abi::Visibility::Private;
+        self
+    }
+
     /// Moves the table to a compatible new schema (the compatibility rules
     /// of `interstice_abi::compat`): each new column takes the values of
     /// the old column it continues (by name or `renamed_from`), its

@@ -35,6 +35,26 @@ pub struct Account {
 
 interstice_sdk::dropped_tables!(sessions, audit);
 
+/// `accounts` at version 2, as its migration reads it.
+#[table_version(accounts, 2)]
+pub struct AccountV2 {
+    #[primary_key]
+    pub id: u64,
+    pub owner_name: String,
+    pub cents: i64,
+}
+
+#[migration(table = "accounts", from = 2, inserts(accounts))]
+pub fn accounts_from_2(ctx: &mut ReducerContext) -> Result<(), Error> {
+    for old in ctx.old::<AccountV2>().iter()? {
+        let old = old?;
+        let balance = old.cents.max(0) as u64 / 100;
+        ctx.db().accounts().insert(Account { id: old.id, owner: old.owner_name, balance, currency: "eur".into() })?;
+    }
+    let _one = ctx.old::<AccountV2>().get(&1)?;
+    Ok(())
+}
+
 interstice_sdk::dependency! {
     pub mod other >= "1.2.0" {
         fn ping(times: u32);
@@ -81,7 +101,13 @@ fn main() {
     assert_eq!(schema.dropped_tables, ["audit", "sessions"]);
     let bytes = interstice_sdk::abi::encode_schema(&schema).unwrap();
     assert_eq!(interstice_sdk::abi::decode_schema(&bytes).unwrap(), schema);
-    assert_eq!(schema.reducers.len(), 3);
+    assert_eq!(<AccountV2 as Table>::NAME, "accounts@2");
+    let [m] = &schema.migrations[..] else { panic!("{:?}", schema.migrations) };
+    assert_eq!((m.reducer.as_str(), m.table.as_str(), m.from), ("accounts_from_2", "accounts", 2));
+    let old: Vec<&str> = m.old_columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(old, ["id", "owner_name", "cents"]);
+    assert!(schema.validate().is_ok(), "{:?}", schema.validate());
+    assert_eq!(schema.reducers.len(), 4);
     assert_eq!(schema.subscriptions[0].module, schema.name);
     assert_eq!(schema.dependencies[0].module, "other");
 }

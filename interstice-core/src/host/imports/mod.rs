@@ -90,7 +90,13 @@ fn table(mut c: Caller<'_, HostState>, mp: i32, ml: i32, tp: i32, tl: i32) -> Re
         return Ok(ERROR);
     };
     let Some((table_id, _)) = m.table_by_name(table) else {
-        s.last_error = format!("module `{}` has no table `{table}`", m.schema.name);
+        s.last_error = match table.split_once('@') {
+            Some((name, version)) => format!(
+                "`{}.{table}` (the rows of `{name}` at version {version}) exists only while a migration from that version runs",
+                m.schema.name
+            ),
+            None => format!("module `{}` has no table `{table}`", m.schema.name),
+        };
         return Ok(NOT_FOUND);
     };
     let module_id = m.id;
@@ -230,6 +236,14 @@ fn may_write(
             "`{}` may not write table `{}.{}` (a module writes only its own tables)",
             state.module_name,
             m.schema.name,
+            t.schema().name
+        )));
+    }
+    if let Some(m) = state.db.module(module)
+        && table as usize > m.schema.tables.len()
+    {
+        return Err(CallErrorKind::capability(format!(
+            "table `{}` holds the published rows a migration reads: it is read-only (write the new table)",
             t.schema().name
         )));
     }
