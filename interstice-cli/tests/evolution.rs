@@ -1,7 +1,8 @@
 //! Evolving a module from the command line, on a disk log and on an S3
 //! log (Garage): `schema-diff` lists the changes, `publish --dry-run`
 //! shows what the log's rows would become and writes nothing, `publish`
-//! carries the rows over, and a replay agrees.
+//! carries the rows over (or runs the migration: `modules/ledger`), and a
+//! replay agrees.
 
 mod common;
 
@@ -87,6 +88,93 @@ fn story(log: &str, run: &dyn Fn(&[&str]) -> Output) {
     ok(&["call", log, "counter.add", "[9]"]);
     let rows = ok(&["query", log, "counter.counters", "--format", "csv"]);
     assert_eq!(rows, "id,count\n1,3\n2,7\n3,9\n");
+}
+
+/// `modules/ledger` through its three versions against `log`: the
+/// migration's plan, its dry run, the publish, and `replay-check`.
+fn ledger_story(log: &str, run: &dyn Fn(&[&str]) -> Output) {
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}:\n{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let [v1, v2, v3] = ["ledger_v1", "ledger_v2", "ledger_v3"]
+        .map(|name| interstice_testkit::built::path(name).display().to_string());
+    ok(&["publish", log, &v1]);
+    ok(&["call", log, "ledger.open", r#"["Ada King Lovelace", 100]"#]);
+    ok(&["call", log, "ledger.open", r#"["Grace Hopper", 50]"#]);
+
+    // v3 reads the rows as 1.1.0 leaves them: against 1.0.0 it is refused.
+    let out = run(&["publish", "--dry-run", log, &v3]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("migration `split_owner` reads version 1 rows as (id: u64, owner: String, balance: i64, currency: String), but the published table's are (id: u64, owner: String, balance: i64)"),
+        "{}",
+        text(&out)
+    );
+    ok(&["publish", log, &v2]);
+    ok(&["call", log, "ledger.set_currency", r#"[2, "USD"]"#]);
+
+    let diff = ok(&["schema-diff", &v2, &v3]);
+    for expected in [
+        "[compatible] version 1.1.0 -> 2.0.0",
+        "[compatible] table `accounts` renamed to `wallets`",
+        "[compatible] table `wallets`: version 1 -> 2",
+        "[compatible] table `wallets`: migration `split_owner` rewrites the rows of `accounts` version 1",
+        "[compatible] table `wallets`: column `owner` dropped",
+        "[compatible] table `wallets`: column `first_name: String` added (the migration writes it)",
+    ] {
+        assert!(diff.contains(expected), "{diff}");
+    }
+    let plan = ok(&["publish", "--dry-run", log, &v3]);
+    for expected in [
+        "dry run: nothing is written",
+        "  wallets: 2 rows -> 2 rows",
+        "ran migration split_owner of wallets from version 1: read 2 rows, wrote 2 mutations",
+        "  migration log: ledger 2.0.0: split the owners of 2 accounts",
+    ] {
+        assert!(plan.contains(expected), "{plan}");
+    }
+    let rows = ok(&["query", log, "ledger.accounts", "--format", "csv"]);
+    assert_eq!(
+        rows, "id,owner,balance,currency\n1,Ada King Lovelace,100,EUR\n2,Grace Hopper,50,USD\n",
+        "the dry run wrote nothing"
+    );
+
+    let published = ok(&["publish", log, &v3]);
+    assert!(
+        published.contains(
+            "ran migration split_owner of wallets from version 1: read 2 rows, wrote 2 mutations"
+        ),
+        "{published}"
+    );
+    let wallets = "id,first_name,last_name,balance,currency\n1,Ada,King Lovelace,100,EUR\n2,Grace,Hopper,50,USD\n";
+    let rows = ok(&["query", log, "ledger.wallets", "--format", "csv"]);
+    assert_eq!(rows, wallets);
+    let checked = ok(&["replay-check", log]);
+    assert!(
+        checked.contains("each reproducing the logged mutations"),
+        "{checked}"
+    );
+    ok(&["replay", log]);
+    let rows = ok(&["query", log, "ledger.wallets", "--format", "csv"]);
+    assert_eq!(rows, wallets, "a restart agrees");
+}
+
+#[test]
+fn the_ledger_migrates_on_a_disk_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log").display().to_string();
+    ledger_story(&log, &|args| common::interstice(args, None));
+}
+
+#[test]
+fn the_ledger_migrates_on_an_s3_log() {
+    let on = OnS3::server(GARAGE);
+    let log = s3_log_name("ledger");
+    ledger_story(&log, &|args| {
+        on.run(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    });
 }
 
 #[test]

@@ -224,6 +224,14 @@ impl Follower {
     fn changes(&mut self, batch: &DurableCommits) {
         let w = &mut self.watch;
         for commit in batch.iter().filter(|c| c.offset >= self.from) {
+            if republished(w, commit) {
+                let message = format!(
+                    "module republished at offset {} with this table changed or rewritten by a migration; subscribe again",
+                    commit.offset
+                );
+                self.end("close", &message);
+                return;
+            }
             for m in &commit.mutations {
                 if m.module_id != w.module_id || m.table_id != w.table_id {
                     continue;
@@ -249,6 +257,29 @@ impl Follower {
             }
         }
     }
+}
+
+/// Whether `commit` publishes a version of `w`'s module whose table is not
+/// the one the client holds rows of: another schema, or rows its migration
+/// rewrote (inserted again in the same commit).
+fn republished(w: &Watch, commit: &interstice_log::Commit) -> bool {
+    let Some(record) = commit
+        .mutations
+        .iter()
+        .find(|m| m.kind == MutationKind::Module && m.module_id == w.module_id)
+    else {
+        return false;
+    };
+    let same_table = interstice_log::ModuleRecord::decode(&record.row)
+        .ok()
+        .and_then(|r| interstice_abi::decode_schema(&r.schema).ok())
+        .and_then(|schema| schema.tables.get(w.table_id as usize - 1).cloned())
+        .is_some_and(|t| t == w.schema);
+    let rewritten = commit
+        .mutations
+        .iter()
+        .any(|m| m.module_id == w.module_id && m.table_id == w.table_id);
+    !same_table || rewritten
 }
 
 /// What a change to `row` is for a client watching `w` (and updates the

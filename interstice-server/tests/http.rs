@@ -516,3 +516,65 @@ async fn shutdown_finishes_calls_in_flight_and_loses_none() {
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     node.stop().await;
 }
+
+/// `POST /v1/modules` swaps `ledger` through its versions: a subscriber to
+/// the table is told when a version changes it, a migration's outcome is
+/// in the answer, and a failing migration is a 422 that changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_swaps_versions_runs_migrations_and_tells_subscribers() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Served::on_disk(dir.path()).await;
+    node.publish("ledger_v1").await;
+    for owner in ["Ada Lovelace", " "] {
+        let (status, body) = node.call("ledger.open", json!([owner, 10])).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let mut events = Events::open(&node, "/v1/modules/ledger/tables/accounts/events").await;
+    assert_eq!(events.next().await.unwrap().0, "snapshot");
+
+    let published = node.publish("ledger_v2").await;
+    assert_eq!(published["migrations"], json!([]));
+    let (event, data) = events.next().await.unwrap();
+    assert_eq!(event, "close");
+    assert!(
+        data["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("module republished at offset"),
+        "{data}"
+    );
+
+    // Account 2 has no owner to split: the migration refuses it.
+    let (status, body) = node.post("/v1/modules", wasm("ledger_v3")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "migration_failed");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("account 2 has no owner to split"),
+        "{message}"
+    );
+    let rows = node.rows("/v1/modules/ledger/tables/accounts").await;
+    assert_eq!(rows.len(), 2, "nothing changed");
+
+    node.stop().await;
+
+    // A ledger whose accounts all have owners migrates.
+    let dir = tempfile::tempdir().unwrap();
+    let node = Served::on_disk(dir.path()).await;
+    node.publish("ledger_v1").await;
+    node.call("ledger.open", json!(["Grace Brewster Hopper", 10]))
+        .await;
+    node.publish("ledger_v2").await;
+    let published = node.publish("ledger_v3").await;
+    let migration = &published["migrations"][0];
+    assert_eq!(migration["reducer"], "split_owner");
+    assert_eq!(migration["table"], "wallets");
+    assert_eq!(
+        (&migration["rows_before"], &migration["mutations"]),
+        (&json!(1), &json!(1))
+    );
+    let rows = node.rows("/v1/modules/ledger/tables/wallets").await;
+    assert_eq!(rows[0]["first_name"], "Grace");
+    assert_eq!(rows[0]["last_name"], "Brewster Hopper");
+    node.stop().await;
+}
