@@ -83,6 +83,21 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Unpublish a module: it and its tables leave the state (the log keeps
+    /// their history); refused while other modules depend on it or
+    /// subscribe to its tables.
+    #[command(
+        after_help = "Examples:\n  interstice unpublish ./my-log hello\n  INTERSTICE_TOKEN=<admin token> interstice unpublish --node http://127.0.0.1:7700 hello"
+    )]
+    Unpublish {
+        /// `LOG MODULE`, or `MODULE` with --node.
+        #[arg(value_name = "OPERANDS", num_args = 1..=2, required = true)]
+        operands: Vec<String>,
+        /// Unpublish through a running node (`interstice serve`, with its
+        /// admin token).
+        #[arg(long, value_name = "URL")]
+        node: Option<String>,
+    },
     /// Call a reducer; exits 0 only once the commit is durable.
     #[command(
         after_help = "Arguments are a JSON array (by position) or object (by name).\n\nExamples:\n  interstice call ./my-log hello.hello '[\"world\"]'\n  interstice call ./my-log chat.send '{\"user\": \"ada\", \"channel\": \"general\", \"text\": \"hi\"}'\n  interstice call --node http://127.0.0.1:7700 hello.hello '[\"world\"]'"
@@ -358,6 +373,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(url) => publish::remote(&remote::Node { url, token }, wasm).await?,
                 None if *dry_run => publish::dry_run(args, log, wasm).await?,
                 None => publish::run(args, log, wasm).await?,
+            }
+        }
+        Command::Unpublish { operands, node } => {
+            let (log, module, _) = self::operands(node.as_deref(), operands, "MODULE", false)?;
+            match node {
+                Some(url) => {
+                    publish::unpublish_remote(&remote::Node { url, token }, module).await?
+                }
+                None => publish::unpublish(args, log, module).await?,
             }
         }
         Command::Call {

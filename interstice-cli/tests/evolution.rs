@@ -159,6 +159,15 @@ fn ledger_story(log: &str, run: &dyn Fn(&[&str]) -> Output) {
     ok(&["replay", log]);
     let rows = ok(&["query", log, "ledger.wallets", "--format", "csv"]);
     assert_eq!(rows, wallets, "a restart agrees");
+
+    let removed = ok(&["unpublish", log, "ledger"]);
+    assert!(
+        removed.contains("  wallets: 2 rows dropped (the log keeps their history)"),
+        "{removed}"
+    );
+    let out = run(&["query", log, "ledger.wallets"]);
+    assert!(!out.status.success(), "the module is gone");
+    ok(&["replay-check", log]);
 }
 
 #[test]
@@ -255,4 +264,25 @@ fn a_node_swaps_a_version_under_concurrent_callers() {
     let dump = common::interstice(&["log-dump", &log, "--format", "csv"], None);
     let publishes = text(&dump).matches("@publish").count();
     assert_eq!(publishes, 2, "{}", text(&dump));
+
+    // Unpublished through a node, with the admin token it needs.
+    let node = common::Serving::start(&log, &[], None);
+    let out = common::interstice(&["unpublish", "--node", &node.url, "nobody"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("404 Not Found: no module `nobody`"),
+        "{}",
+        text(&out)
+    );
+    let out = common::interstice(&["unpublish", "--node", &node.url, "counter"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("counters: 21 rows dropped"),
+        "{}",
+        text(&out)
+    );
+    let (stopped, said) = node.terminate();
+    assert!(stopped, "{said}");
+    let schema = common::interstice(&["schema", &log], None);
+    assert!(!text(&schema).contains("counter"), "{}", text(&schema));
 }

@@ -178,7 +178,7 @@ enum Undo {
 }
 
 /// The published tables a new version's migrations rewrite, set aside by
-/// [`WriteSet::install_module`] (the new tables start empty, and each
+/// [`Txn::install_module`] (the new tables start empty, and each
 /// migration fills its own): each old table renamed `table@version`
 /// (the new table's name, the published version), private, with the
 /// migration that reads it, in the new version's table order. Replay drops
@@ -422,6 +422,28 @@ impl WriteSet {
         Ok(retired)
     }
 
+    /// Unpublishes module `id`: it and its tables leave the database, and
+    /// the removal record ([`ModuleRecord::removal`]) is the mutation. The
+    /// caller has checked that nothing depends on it.
+    pub fn remove_module(&mut self, db: &mut Database, id: u32) -> Result<(), TxnError> {
+        let Some(previous) = db.modules.remove(&id) else {
+            return Err(NoSuchTable {
+                module_id: id,
+                table_id: 0,
+            }
+            .into());
+        };
+        db.names.remove(&previous.schema.name);
+        let m = Mutation::module(id, 0, &ModuleRecord::removal(previous.schema.name.clone()));
+        self.bytes += m.row.len();
+        self.mutations.push(m);
+        self.undo.push(Undo::Module {
+            id,
+            previous: Some(Box::new(previous)),
+        });
+        Ok(())
+    }
+
     /// The current point, to roll back to later.
     pub fn savepoint(&self) -> Savepoint {
         Savepoint {
@@ -531,7 +553,7 @@ impl Txn<'_> {
     /// Installs a module (first publish) or moves it to a new, compatible
     /// schema, and records the module record. The caller has validated the
     /// schema and checked compatibility. Tables whose migration runs start
-    /// empty (see [`WriteSet::install_module`]).
+    /// empty; their published rows are returned, [`Retired`].
     pub fn install_module(
         &mut self,
         id: u32,
@@ -541,6 +563,12 @@ impl Txn<'_> {
     ) -> Result<Retired, TxnError> {
         self.ws
             .install_module(self.db, id, schema, schema_bytes, wasm)
+    }
+
+    /// Unpublishes module `id`: it and its tables leave the database, and
+    /// the removal record ([`ModuleRecord::removal`]) is the mutation.
+    pub fn remove_module(&mut self, id: u32) -> Result<(), TxnError> {
+        self.ws.remove_module(self.db, id)
     }
 
     /// Keeps every change and returns the commit's mutations.

@@ -464,6 +464,18 @@ pub enum PublishError {
         .0.reducer, .0.table, .0.from, .0.error
     )]
     Migration(Box<crate::migrate::MigrationFailure>),
+    /// Unpublishing: no module has that name.
+    #[error(transparent)]
+    NoSuchModule(#[from] interstice_abi::NotFound),
+    /// Unpublishing: other published modules depend on the module or
+    /// subscribe to its tables; unpublish them first.
+    #[error("`{module}` cannot be unpublished while other modules use it: {}", .used_by.join("; "))]
+    InUse {
+        /// The module.
+        module: String,
+        /// Who uses it, and how ("`caller` depends on it").
+        used_by: Vec<String>,
+    },
     /// The module record could not be logged.
     #[error(transparent)]
     Commit(#[from] CallError),

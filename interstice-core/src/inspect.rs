@@ -86,11 +86,22 @@ impl Decoder {
         let mut mutations = Vec::with_capacity(commit.mutations.len());
         for m in &commit.mutations {
             if m.kind == MutationKind::Module {
-                let decoded = ModuleRecord::decode(&m.row)
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| {
-                        interstice_abi::decode_schema(&r.schema).map_err(|e| e.to_string())
+                let record = ModuleRecord::decode(&m.row).map_err(|e| e.to_string());
+                if let Ok(r) = record.as_ref()
+                    && r.is_removal()
+                {
+                    self.modules.remove(&m.module_id);
+                    mutations.push(DecodedMutation {
+                        kind: m.kind,
+                        module: r.name.clone(),
+                        table: String::new(),
+                        row: Ok((Value::String("unpublished".into()), Type::String)),
                     });
+                    continue;
+                }
+                let decoded = record.and_then(|r| {
+                    interstice_abi::decode_schema(&r.schema).map_err(|e| e.to_string())
+                });
                 let (module, row) = match decoded {
                     Ok(schema) => {
                         let name = schema.name.clone();

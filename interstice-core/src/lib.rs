@@ -42,5 +42,5 @@ pub use observe::{ReducerSample, TableSample};
 pub use replay::{ReplayEngine, ReplayOptions, ReplayReport, Replayed, SkippedSnapshot};
 pub use runtime::{
     Follow, INIT_REDUCER, ModuleSummary, OpenError, PUBLISH_INVOCATION, Published, Receipt,
-    Runtime, RuntimeConfig, SnapshotPolicy,
+    Runtime, RuntimeConfig, SnapshotPolicy, UNPUBLISH_INVOCATION, Unpublished,
 };

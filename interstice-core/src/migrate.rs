@@ -3,7 +3,7 @@
 //! published rows of its table (`table@version`, [`Retired`]) and writing
 //! them in the new shape. Their writes are ordinary mutations in the same
 //! commit, so replay needs no WebAssembly; `replay-check` and
-//! `publish --dry-run` run them the same way, through [`run`].
+//! `publish --dry-run` run them the same way, through one function.
 
 use std::sync::Arc;
 

@@ -426,6 +426,16 @@ pub(crate) fn apply_commit(db: &mut Database, commit: &Commit) -> Result<(), Rep
 fn install(db: &mut Database, offset: u64, m: &Mutation) -> Result<(), ReplayError> {
     let bad = |reason: String| ReplayError::BadModuleRecord { offset, reason };
     let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
+    if record.is_removal() {
+        let mut txn = db.begin();
+        txn.remove_module(m.module_id)
+            .map_err(|_| ReplayError::UnknownModule {
+                offset,
+                module_id: m.module_id,
+            })?;
+        txn.commit();
+        return Ok(());
+    }
     let schema: ModuleSchema =
         interstice_abi::decode_schema(&record.schema).map_err(|e| bad(e.to_string()))?;
     if schema.hash() != m.schema_hash {

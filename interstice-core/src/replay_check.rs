@@ -140,6 +140,10 @@ pub async fn replay_check(
                 reason,
             };
             let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
+            if record.is_removal() {
+                Arc::make_mut(&mut modules).remove(&m.module_id);
+                continue;
+            }
             let schema: ModuleSchema =
                 interstice_abi::decode_schema(&record.schema).map_err(|e| bad(e.to_string()))?;
             let linked = host
@@ -238,6 +242,9 @@ fn migrate_again(
         reason,
     };
     let record = ModuleRecord::decode(&m.row).map_err(|e| bad(e.to_string()))?;
+    if record.is_removal() {
+        return Ok(None);
+    }
     let schema = interstice_abi::decode_schema(&record.schema).map_err(|e| bad(e.to_string()))?;
     if schema.migrations.is_empty() {
         return Ok(None);

@@ -152,7 +152,8 @@ pub struct Mutation {
 }
 
 impl Mutation {
-    /// A module record mutation, logged when a module is published or updated.
+    /// A module record mutation, logged when a module is published, updated
+    /// or unpublished (a [`ModuleRecord::removal`], schema hash 0).
     pub fn module(module_id: u32, schema_hash: u64, record: &ModuleRecord) -> Self {
         Self {
             kind: MutationKind::Module,
@@ -195,6 +196,22 @@ impl ModuleRecord {
             out.extend_from_slice(part);
         }
         out.into()
+    }
+
+    /// The record that unpublishes module `name`: no schema and no wasm.
+    /// Replay removes the module and its tables; their history stays in the
+    /// log before it.
+    pub fn removal(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            schema: Bytes::new(),
+            wasm: Bytes::new(),
+        }
+    }
+
+    /// Whether this record unpublishes its module ([`ModuleRecord::removal`]).
+    pub fn is_removal(&self) -> bool {
+        self.schema.is_empty() && self.wasm.is_empty()
     }
 
     /// Decodes a record written by [`ModuleRecord::encode`], without copying

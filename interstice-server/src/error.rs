@@ -104,6 +104,8 @@ impl From<PublishError> for ApiError {
             PublishError::Capability(_) => (S::FORBIDDEN, "capability_violation"),
             PublishError::TooLarge { .. } => (S::UNPROCESSABLE_ENTITY, "limit_exceeded"),
             PublishError::Migration(_) => (S::UNPROCESSABLE_ENTITY, "migration_failed"),
+            PublishError::NoSuchModule(_) => (S::NOT_FOUND, "no_such_module"),
+            PublishError::InUse { .. } => (S::CONFLICT, "module_in_use"),
             _ => (S::BAD_REQUEST, "invalid_module"),
         };
         Self::new(status, code, e.to_string())

@@ -224,11 +224,8 @@ impl Follower {
     fn changes(&mut self, batch: &DurableCommits) {
         let w = &mut self.watch;
         for commit in batch.iter().filter(|c| c.offset >= self.from) {
-            if republished(w, commit) {
-                let message = format!(
-                    "module republished at offset {} with this table changed or rewritten by a migration; subscribe again",
-                    commit.offset
-                );
+            if let Some(why) = republished(w, commit) {
+                let message = format!("{why} at offset {}; subscribe again", commit.offset);
                 self.end("close", &message);
                 return;
             }
@@ -259,19 +256,20 @@ impl Follower {
     }
 }
 
-/// Whether `commit` publishes a version of `w`'s module whose table is not
-/// the one the client holds rows of: another schema, or rows its migration
-/// rewrote (inserted again in the same commit).
-fn republished(w: &Watch, commit: &interstice_log::Commit) -> bool {
-    let Some(record) = commit
+/// Why the client's copy of `w` ends at `commit`, if it does: the commit
+/// unpublishes the module, or publishes a version whose table is not the
+/// one the client holds rows of (another schema, or rows its migration
+/// rewrote, inserted again in the same commit).
+fn republished(w: &Watch, commit: &interstice_log::Commit) -> Option<&'static str> {
+    let record = commit
         .mutations
         .iter()
-        .find(|m| m.kind == MutationKind::Module && m.module_id == w.module_id)
-    else {
-        return false;
-    };
-    let same_table = interstice_log::ModuleRecord::decode(&record.row)
-        .ok()
+        .find(|m| m.kind == MutationKind::Module && m.module_id == w.module_id)?;
+    let record = interstice_log::ModuleRecord::decode(&record.row).ok();
+    if record.as_ref().is_some_and(|r| r.is_removal()) {
+        return Some("module unpublished");
+    }
+    let same_table = record
         .and_then(|r| interstice_abi::decode_schema(&r.schema).ok())
         .and_then(|schema| schema.tables.get(w.table_id as usize - 1).cloned())
         .is_some_and(|t| t == w.schema);
@@ -279,7 +277,8 @@ fn republished(w: &Watch, commit: &interstice_log::Commit) -> bool {
         .mutations
         .iter()
         .any(|m| m.module_id == w.module_id && m.table_id == w.table_id);
-    !same_table || rewritten
+    (!same_table || rewritten)
+        .then_some("module republished with this table changed or rewritten by a migration")
 }
 
 /// What a change to `row` is for a client watching `w` (and updates the

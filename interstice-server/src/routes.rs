@@ -36,7 +36,7 @@ pub(crate) fn router(state: Arc<NodeState>) -> Router {
             "/v1/modules",
             get(list_modules).post(publish).layer(module_limit),
         )
-        .route("/v1/modules/{module}", get(module_schema))
+        .route("/v1/modules/{module}", get(module_schema).delete(unpublish))
         .route(
             "/v1/modules/{module}/reducers/{reducer}",
             axum::routing::post(call),
@@ -231,6 +231,34 @@ async fn module_schema(
         .await??
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     Ok(json_response(StatusCode::OK, &schema))
+}
+
+/// `DELETE /v1/modules/{module}`: unpublishes it (admin token, like a
+/// publish); 409 `module_in_use` while others depend on it.
+async fn unpublish(
+    State(s): Shared,
+    Extension(role): Extension<Role>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    role.may_publish(&s)?;
+    let name = segments(path)?;
+    let removed = s
+        .runtime
+        .unpublish(&name)
+        .await
+        .map_err(|e| s.to_writer(e.into()))?;
+    let tables: Vec<_> = removed
+        .tables
+        .iter()
+        .map(|(table, rows)| json!({"table": table, "rows": rows}))
+        .collect();
+    let body = json!({
+        "module": name,
+        "module_id": removed.module_id,
+        "offset": removed.offset,
+        "tables": tables,
+    });
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 async fn publish(

@@ -540,7 +540,7 @@ async fn a_node_swaps_versions_runs_migrations_and_tells_subscribers() {
         data["message"]
             .as_str()
             .unwrap()
-            .starts_with("module republished at offset"),
+            .starts_with("module republished with this table changed"),
         "{data}"
     );
 
@@ -576,5 +576,27 @@ async fn a_node_swaps_versions_runs_migrations_and_tells_subscribers() {
     let rows = node.rows("/v1/modules/ledger/tables/wallets").await;
     assert_eq!(rows[0]["first_name"], "Grace");
     assert_eq!(rows[0]["last_name"], "Brewster Hopper");
+
+    // Unpublished: its rows go, its name is free.
+    let delete = |path: &str| node.client.delete(format!("{}{path}", node.url)).send();
+    let r = delete("/v1/modules/nobody").await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let mut events = Events::open(&node, "/v1/modules/ledger/tables/wallets/events").await;
+    assert_eq!(events.next().await.unwrap().0, "snapshot");
+    let r = delete("/v1/modules/ledger").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["tables"], json!([{"table": "wallets", "rows": 1}]));
+    let (event, data) = events.next().await.unwrap();
+    assert_eq!(event, "close");
+    assert!(
+        data["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("module unpublished at offset"),
+        "{data}"
+    );
+    let (status, body) = node.get("/v1/modules/ledger").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     node.stop().await;
 }

@@ -1,4 +1,5 @@
-//! `interstice publish [--dry-run] LOG MODULE.wasm`
+//! `interstice publish [--dry-run] LOG MODULE.wasm` and `interstice
+//! unpublish LOG MODULE` (each also through a node, `--node URL`).
 
 use anyhow::{Context, Result};
 use interstice_core::{Limits, ReplayEngine, Runtime, WasmHost};
@@ -139,6 +140,45 @@ pub async fn remote(node: &super::remote::Node<'_>, wasm_path: &str) -> Result<(
     }
     if let Some(error) = answer["init"]["error"]["message"].as_str() {
         anyhow::bail!("the module is published, but its init reducer failed: {error}");
+    }
+    Ok(())
+}
+
+/// Unpublishes `module` from the log; says which tables went with it.
+pub async fn unpublish(args: &LogArgs, log: &str, module: &str) -> Result<()> {
+    let store = args.open(log, Access::Write).await?;
+    let (rt, _) = Runtime::open(store, args.runtime_config(log)?).await?;
+    let result = rt.unpublish(module).await;
+    rt.settle().await;
+    crate::snapshots::before_exit(&rt).await;
+    rt.shutdown().await;
+    let removed = result.with_context(|| format!("cannot unpublish {module}"))?;
+    println!(
+        "unpublished module {module} (id {}) at offset {}",
+        removed.module_id, removed.offset
+    );
+    for (table, rows) in &removed.tables {
+        println!("  {table}: {rows} rows dropped (the log keeps their history)");
+    }
+    Ok(())
+}
+
+/// Unpublishes `module` through a running node.
+pub async fn unpublish_remote(node: &super::remote::Node<'_>, module: &str) -> Result<()> {
+    let answer = node
+        .unpublish(module)
+        .await
+        .with_context(|| format!("cannot unpublish {module}"))?;
+    println!(
+        "unpublished module {module} (id {}) at offset {}",
+        answer["module_id"], answer["offset"]
+    );
+    for t in answer["tables"].as_array().into_iter().flatten() {
+        println!(
+            "  {}: {} rows dropped (the log keeps their history)",
+            t["table"].as_str().unwrap_or("?"),
+            t["rows"]
+        );
     }
     Ok(())
 }

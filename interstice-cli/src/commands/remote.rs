@@ -105,6 +105,13 @@ impl Node<'_> {
         self.send(request).await
     }
 
+    /// Unpublishes `module` (`DELETE /v1/modules/{module}`; the admin
+    /// token).
+    pub async fn unpublish(&self, module: &str) -> Result<Json> {
+        let request = self.request(reqwest::Method::DELETE, &["v1", "modules", module])?;
+        self.send(request).await
+    }
+
     /// The node's trace of `range` (`GET /v1/trace`).
     pub async fn trace(
         &self,

@@ -290,10 +290,17 @@ impl Graph {
         self.commits += 1;
         let inv = &commit.invocation;
         for m in &commit.mutations {
-            if m.kind == MutationKind::Module
-                && let Ok(record) = interstice_log::ModuleRecord::decode(&m.row)
-                && let Ok(schema) = interstice_abi::decode_schema(&record.schema)
-            {
+            if m.kind != MutationKind::Module {
+                continue;
+            }
+            let Ok(record) = interstice_log::ModuleRecord::decode(&m.row) else {
+                continue;
+            };
+            // An unpublished module's nodes stay (its history); it no longer
+            // counts among the modules as the log leaves them.
+            if record.is_removal() {
+                names.modules.remove(&m.module_id);
+            } else if let Ok(schema) = interstice_abi::decode_schema(&record.schema) {
                 let writes = crate::declared_writes(&record.wasm, &schema).unwrap_or_default();
                 self.add_module(&schema, &writes);
                 names.modules.insert(m.module_id, (schema, writes));

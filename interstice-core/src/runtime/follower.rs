@@ -79,6 +79,13 @@ fn apply(inner: &Inner, commits: &[Commit]) -> Result<usize, String> {
             .filter(|m| m.kind == MutationKind::Module)
         {
             let record = ModuleRecord::decode(&m.row).map_err(|e| e.to_string())?;
+            let mut modules = (*exec.modules).clone();
+            if record.is_removal() {
+                modules.remove(&m.module_id);
+                exec.modules = Arc::new(modules);
+                *inner.catalog.lock().unwrap_or_else(|p| p.into_inner()) = exec.modules.clone();
+                continue;
+            }
             let schema = exec
                 .db
                 .module(m.module_id)
@@ -88,7 +95,6 @@ fn apply(inner: &Inner, commits: &[Commit]) -> Result<usize, String> {
                 .host
                 .load(m.module_id, schema, &record.wasm)
                 .map_err(|e| e.to_string())?;
-            let mut modules = (*exec.modules).clone();
             modules.insert(m.module_id, Arc::new(linked));
             exec.modules = Arc::new(modules);
             *inner.catalog.lock().unwrap_or_else(|p| p.into_inner()) = exec.modules.clone();

@@ -42,7 +42,9 @@ use crate::subscriptions::{Scheduled, triggered};
 
 mod follower;
 pub(crate) mod publish;
+mod unpublish;
 pub use publish::INIT_REDUCER;
+pub use unpublish::Unpublished;
 mod snapshotter;
 mod workers;
 
@@ -54,6 +56,9 @@ use workers::{executor, subscription_worker};
 /// The reducer name logged for a publish (not a valid reducer name, so it
 /// cannot clash with one).
 pub const PUBLISH_INVOCATION: &str = "@publish";
+
+/// The reducer name logged for an unpublish.
+pub const UNPUBLISH_INVOCATION: &str = "@unpublish";
 
 /// How the runtime runs.
 #[derive(Clone, Debug)]
@@ -288,6 +293,10 @@ enum Request {
         module: crate::host::Inspected,
         wasm: Vec<u8>,
         reply: oneshot::Sender<Result<Published, PublishError>>,
+    },
+    Uninstall {
+        module: String,
+        reply: oneshot::Sender<Result<unpublish::Unpublished, PublishError>>,
     },
 }
 

@@ -68,6 +68,9 @@ pub(super) async fn executor(
                 wasm,
                 reply,
             } => rt.install(&mut rt.inner.lock_exec(), module, &wasm, reply),
+            Request::Uninstall { module, reply } => {
+                rt.uninstall(&mut rt.inner.lock_exec(), &module, reply)
+            }
         };
         if offload {
             tokio::task::block_in_place(run);
