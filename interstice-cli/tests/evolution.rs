@@ -122,7 +122,8 @@ fn ledger_story(log: &str, run: &dyn Fn(&[&str]) -> Output) {
         "[compatible] table `wallets`: version 1 -> 2",
         "[compatible] table `wallets`: migration `split_owner` rewrites the rows of `accounts` version 1",
         "[compatible] table `wallets`: column `owner` dropped",
-        "[compatible] table `wallets`: column `first_name: String` added (the migration writes it)",
+        "[compatible] table `wallets`: column `first_name: String` added (the migration writes it; breaking without the migration)",
+        "[compatible] migration reducer `split_owner` added (it runs once, in the publish's commit)",
     ] {
         assert!(diff.contains(expected), "{diff}");
     }

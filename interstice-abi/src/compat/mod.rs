@@ -105,7 +105,7 @@ pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
         d.compatible(format!("version {} -> {}", old.version, new.version));
     }
     tables::tables(&mut d, old, new);
-    reducers(&mut d, old, &new.reducers);
+    reducers(&mut d, old, new);
     subscriptions(&mut d, &old.subscriptions, &new.subscriptions);
     for dep in &new.dependencies {
         if !old.dependencies.contains(dep) {
@@ -121,17 +121,25 @@ pub fn diff(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
 /// Reducers removed, changed or added. A migration reducer of the
 /// published version ran when it was published and is never called: it may
 /// go.
-fn reducers(d: &mut Diff, old: &ModuleSchema, new: &[ReducerSchema]) {
+fn reducers(d: &mut Diff, old: &ModuleSchema, new: &ModuleSchema) {
     for r in &old.reducers {
         let migration = old.migrations.iter().any(|m| m.reducer == r.name);
-        match new.iter().find(|n| n.name == r.name) {
+        match new.reducers.iter().find(|n| n.name == r.name) {
             None if migration => d.compatible(format!("migration reducer `{}` removed", r.name)),
             None => d.breaking(format!("reducer `{}` removed", r.name)),
             Some(n) => reducer(d, r, n),
         }
     }
-    for n in new {
-        if !old.reducers.iter().any(|r| r.name == n.name) {
+    for n in &new.reducers {
+        if old.reducers.iter().any(|r| r.name == n.name) {
+            continue;
+        }
+        if new.migrations.iter().any(|m| m.reducer == n.name) {
+            d.compatible(format!(
+                "migration reducer `{}` added (it runs once, in the publish's commit)",
+                n.name
+            ));
+        } else {
             d.compatible(format!("reducer `{}` added", n.name));
         }
     }

@@ -109,7 +109,7 @@ fn table(d: &mut Diff, module: &ModuleSchema, old: &TableSchema, new: &TableSche
     // Without a migration, what cannot carry the rows over is breaking.
     let needs = |what: String| {
         if migration.is_some() {
-            Change::compatible(what)
+            Change::compatible(format!("{what} (breaking without the migration)"))
         } else {
             Change::breaking(format!(
                 "{what} (needs a migration from version {})",
@@ -160,7 +160,7 @@ fn table(d: &mut Diff, module: &ModuleSchema, old: &TableSchema, new: &TableSche
                 c.name, c.ty
             )),
             None if migration.is_some() => d.compatible(format!(
-                "{t}: column `{}: {}` added (the migration writes it)",
+                "{t}: column `{}: {}` added (the migration writes it; breaking without the migration)",
                 c.name, c.ty
             )),
             None => d.push(needs(format!(
