@@ -23,6 +23,7 @@ out=target/wasm32-unknown-unknown/release
 if command -v rustup >/dev/null 2>&1 &&
     rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     echo "build-modules: using rustup's wasm32-unknown-unknown target"
+    RUSTC_FOR_CLEAN=rustc
     build() { cargo build --release --locked --target wasm32-unknown-unknown "$@"; }
 else
     if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/src/rust/library ] ||
@@ -38,6 +39,7 @@ else
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web rust-web-src lld >/dev/null
     fi
     echo "build-modules: using Debian's rustc ($(/usr/bin/rustc --version)) with -Zbuild-std"
+    RUSTC_FOR_CLEAN=/usr/bin/rustc
     build() {
         RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
             CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
@@ -46,8 +48,14 @@ else
     }
 fi
 build "$@"
+# The three share the target directory (std and the SDK are built once),
+# but a cdylib's file has no hash in its name: each version's build would
+# find its own fingerprint fresh and hand out whichever ledger.wasm was
+# built last. So each is cleaned first (a few seconds each).
 for dir in ledger/v*/; do
     version=$(basename "$dir")
+    RUSTC="${RUSTC_FOR_CLEAN:-rustc}" cargo clean --quiet --manifest-path "$dir/Cargo.toml" \
+        --release --target wasm32-unknown-unknown -p ledger
     build --manifest-path "$dir/Cargo.toml" "$@"
     cp "$out/ledger.wasm" "$out/ledger_$version.wasm"
 done
