@@ -18,8 +18,8 @@ use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
-    backup, call, check, compact, diff, dump, graph, inspect, publish, query, remote, replay,
-    replay_check, schema, serve, trace, validate,
+    backup, call, check, compact, diff, dump, graph, history, inspect, publish, query, remote,
+    replay, replay_check, schema, serve, trace, validate,
 };
 use location::LogArgs;
 
@@ -140,6 +140,34 @@ enum Command {
         /// Print at most N rows (a warning says when there were more).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// The table as it was just after commit OFFSET (any commit the
+        /// log still holds; with snapshots, replay starts at the newest
+        /// one before it).
+        #[arg(long, value_name = "OFFSET")]
+        at: Option<u64>,
+    },
+    /// The rows that changed between two offsets: inserted, updated (old
+    /// -> new) and deleted, per table, by the commits after --from up to
+    /// and including --to.
+    #[command(
+        after_help = "Examples:\n  interstice diff ./my-log --from 10 --to 42\n  interstice diff ./my-log --from 10 --to 42 --table test_persistence.accounts --format json"
+    )]
+    Diff {
+        /// The log.
+        log: String,
+        /// The state to compare from: just after this commit.
+        #[arg(long, value_name = "OFFSET")]
+        from: u64,
+        /// The state to compare to: just after this commit (default: the
+        /// last one).
+        #[arg(long, value_name = "OFFSET")]
+        to: Option<u64>,
+        /// Only this table (`MODULE.TABLE`).
+        #[arg(long, value_name = "MODULE.TABLE")]
+        table: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: history::Format,
     },
     /// Run a node: replay the log once, then serve calls, queries,
     /// publishing and subscriptions over HTTP until SIGTERM or Ctrl-C
@@ -406,17 +434,29 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             format,
             filters,
             limit,
+            at,
         } => {
             let (log, target, _) =
                 self::operands(node.as_deref(), operands, "MODULE.TABLE", false)?;
+            let query = query::Query {
+                target,
+                format: *format,
+                filters,
+                limit: *limit,
+                at: *at,
+            };
             match node {
-                Some(url) => {
-                    let node = remote::Node { url, token };
-                    query::remote(&node, target, *format, filters, *limit).await?
-                }
-                None => query::run(args, log, target, *format, filters, *limit).await?,
+                Some(url) => query::remote(&remote::Node { url, token }, &query).await?,
+                None => query::run(args, log, &query).await?,
             }
         }
+        Command::Diff {
+            log,
+            from,
+            to,
+            table,
+            format,
+        } => history::diff(args, log, *from, *to, table.as_deref(), *format).await?,
         Command::Serve { log, serve } => serve::run(args, log, serve, token).await?,
         Command::Replay { log, to_offset } => replay::run(args, log, *to_offset).await?,
         Command::Schema { source, format } => schema::run(args, source, *format).await?,

@@ -144,6 +144,28 @@ pub enum ReplayError {
         #[source]
         source: TableError,
     },
+    /// The runtime that was asked has stopped.
+    #[error("the runtime stopped ({0})")]
+    Stopped(String),
+    /// A range of history that ends before it starts.
+    #[error("the range {from}..{to} ends before it starts")]
+    BadRange {
+        /// Its start.
+        from: u64,
+        /// Its end.
+        to: u64,
+    },
+    /// A point in history the log does not have yet.
+    #[error("no commit {offset} in the log: {}", match .last {
+        Some(last) => format!("its last commit is {last}"),
+        None => "it is empty".to_owned(),
+    })]
+    Beyond {
+        /// The offset asked for.
+        offset: u64,
+        /// The last offset there is.
+        last: Option<u64>,
+    },
 }
 
 /// Why a reducer call did not commit: which call, and what went wrong.

@@ -12,6 +12,7 @@ pub mod dry_run;
 mod durability;
 mod error;
 pub mod graph;
+pub mod history;
 mod host;
 mod index;
 pub mod inspect;

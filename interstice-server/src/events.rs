@@ -52,6 +52,12 @@ pub(crate) async fn subscribe(
     let (module_name, table_name) = segments(path)?;
     let params = params(raw)?;
     serving(&s)?;
+    if params.at.is_some() {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            "`at` does not apply to subscriptions (they start now; read a past state with GET .../tables/{table}?at=N)",
+        ));
+    }
     if params.limit.is_some() {
         return Err(ApiError::bad_request(
             "bad_query",

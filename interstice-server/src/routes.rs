@@ -128,6 +128,8 @@ pub(crate) fn filters(table: &Table, texts: &[String]) -> Result<Vec<Filter>, Ap
 pub(crate) struct Params {
     pub filters: Vec<String>,
     pub limit: Option<usize>,
+    /// `at=N`: the table just after commit N.
+    pub at: Option<u64>,
 }
 
 pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
@@ -137,6 +139,7 @@ pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
     let mut out = Params {
         filters: Vec::new(),
         limit: None,
+        at: None,
     };
     for (key, value) in pairs {
         match key.as_str() {
@@ -147,10 +150,18 @@ pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
                 })?;
                 out.limit = Some(n);
             }
+            "at" => {
+                let n = value.parse().map_err(|_| {
+                    ApiError::bad_request("bad_query", format!("at={value}: expected an offset"))
+                })?;
+                out.at = Some(n);
+            }
             other => {
                 return Err(ApiError::bad_request(
                     "bad_query",
-                    format!("unknown query parameter `{other}` (expected `where` or `limit`)"),
+                    format!(
+                        "unknown query parameter `{other}` (expected `where`, `limit` or `at`)"
+                    ),
                 ));
             }
         }
@@ -434,18 +445,32 @@ async fn query(
             format!("limit={limit} is above the node's {}", s.config.max_rows),
         ));
     }
+    let pick = |db: &Database| -> Result<_, ApiError> {
+        let (_, table) = table(module(db, &module_name)?, &table_name)?;
+        let filters = filters(table, &params.filters)?;
+        // One more than asked, to tell whether there are more.
+        let rows = select(table, &filters, limit.saturating_add(1));
+        Ok((table.schema().clone(), rows))
+    };
     // Under the runtime's lock only the selection (shared rows); the
-    // JSON is rendered after it is released.
-    let (schema, rows) = s
-        .runtime
-        .read(|db| -> Result<_, ApiError> {
-            let (_, table) = table(module(db, &module_name)?, &table_name)?;
-            let filters = filters(table, &params.filters)?;
-            // One more than asked, to tell whether there are more.
-            let rows = select(table, &filters, limit.saturating_add(1));
-            Ok((table.schema().clone(), rows))
-        })
-        .await??;
+    // JSON is rendered after it is released. A past state is a replay of
+    // its own.
+    let (schema, rows) = match params.at {
+        None => s.runtime.read(pick).await??,
+        Some(at) => {
+            let past = s.runtime.state_at(at).await.map_err(|e| match e {
+                interstice_core::ReplayError::Beyond { .. } => {
+                    ApiError::new(StatusCode::NOT_FOUND, "no_such_offset", e.to_string())
+                }
+                e => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    e.to_string(),
+                ),
+            })?;
+            pick(&past)?
+        }
+    };
     let more = rows.len() > limit;
     let rows: Vec<_> = rows
         .iter()

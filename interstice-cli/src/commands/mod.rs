@@ -7,6 +7,7 @@ pub mod compact;
 pub mod diff;
 pub mod dump;
 pub mod graph;
+pub mod history;
 pub mod inspect;
 pub mod publish;
 pub mod query;

@@ -1,4 +1,4 @@
-//! `interstice query LOG MODULE.TABLE [--format table|json|csv] [--where COLUMN=VALUE] [--limit N]`
+//! `interstice query LOG MODULE.TABLE [--format table|json|csv] [--where COLUMN=VALUE] [--limit N] [--at OFFSET]`
 
 use anyhow::{Context, Result};
 use interstice_abi::{TableSchema, Value};
@@ -22,18 +22,28 @@ pub enum Format {
     Csv,
 }
 
-pub async fn run(
-    args: &LogArgs,
-    log: &str,
-    target: &str,
-    format: Format,
-    filters: &[String],
-    limit: Option<usize>,
-) -> Result<()> {
+/// What to read and how to print it.
+pub struct Query<'a> {
+    /// `MODULE.TABLE`.
+    pub target: &'a str,
+    pub format: Format,
+    /// `COLUMN=VALUE` filters.
+    pub filters: &'a [String],
+    pub limit: Option<usize>,
+    /// The state just after this commit, instead of the latest.
+    pub at: Option<u64>,
+}
+
+pub async fn run(args: &LogArgs, log: &str, q: &Query<'_>) -> Result<()> {
+    let (target, format, filters, limit) = (q.target, q.format, q.filters, q.limit);
     let (module_name, table_name) = split_target(target, "TABLE")?;
     let store = args.open(log, Access::ReadOnly).await?;
-    let replayed = ReplayEngine::replay_with(&*store, &args.replay_options(log, None)?).await?;
-    let m = module(&replayed.db, module_name)?;
+    let options = args.replay_options(log, None)?;
+    let db = match q.at {
+        None => ReplayEngine::replay_with(&*store, &options).await?.db,
+        Some(at) => interstice_core::history::state_at(&*store, options.snapshots, at).await?,
+    };
+    let m = module(&db, module_name)?;
     let (_, table) = m.find_table(table_name)?;
     let filters = filters
         .iter()
@@ -56,16 +66,13 @@ pub async fn run(
 
 /// `query --node URL MODULE.TABLE`: the node filters; the rows print as a
 /// local query's do.
-pub async fn remote(
-    node: &Node<'_>,
-    target: &str,
-    format: Format,
-    filters: &[String],
-    limit: Option<usize>,
-) -> Result<()> {
+pub async fn remote(node: &Node<'_>, q: &Query<'_>) -> Result<()> {
+    let (target, format, filters, limit) = (q.target, q.format, q.filters, q.limit);
     let (module_name, table_name) = split_target(target, "TABLE")?;
     let schema = node.schema(module_name).await?;
-    let rows = node.query(&schema, table_name, filters, limit).await?;
+    let rows = node
+        .query(&schema, table_name, filters, limit, q.at)
+        .await?;
     let table = schema
         .tables
         .iter()

@@ -150,11 +150,16 @@ impl Node<'_> {
         table: &str,
         filters: &[String],
         limit: Option<usize>,
+        at: Option<u64>,
     ) -> Result<Vec<Vec<Value>>> {
         let (_, t) = schema.find_table(table)?;
         let mut query: Vec<(&str, &str)> = filters.iter().map(|f| ("where", f.as_str())).collect();
         let limit = limit.unwrap_or(100_000).to_string();
         query.push(("limit", &limit));
+        let at = at.map(|a| a.to_string());
+        if let Some(at) = &at {
+            query.push(("at", at));
+        }
         let path = ["v1", "modules", schema.name.as_str(), "tables", table];
         let body = self
             .send(self.request(reqwest::Method::GET, &path)?.query(&query))

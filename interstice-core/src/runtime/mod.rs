@@ -650,6 +650,28 @@ impl Runtime {
         Ok(crate::trace::read_chains(&*store, range, Some(durable), filter).await?)
     }
 
+    /// The state just after commit `offset`, which must be durable: a
+    /// replay of the log up to it (from the newest snapshot before it),
+    /// apart from the live state. It costs a replay; nothing is cached.
+    pub async fn state_at(&self, offset: u64) -> Result<Database, ReplayError> {
+        let store = self
+            .inner
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| ReplayError::Stopped(self.gone().reason))?;
+        let durable = self.log_stats().durable_upto;
+        if offset >= durable {
+            return Err(ReplayError::Beyond {
+                offset,
+                last: durable.checked_sub(1),
+            });
+        }
+        let snapshots = self.inner.config.snapshots.clone();
+        crate::history::state_at(&*store, snapshots, offset).await
+    }
+
     /// Every table's rows and approximate bytes, as executed so far (taken
     /// between two calls, without waiting for durability); empty once the
     /// runtime has stopped.
