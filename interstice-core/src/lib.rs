@@ -8,6 +8,7 @@
 
 pub mod cycles;
 pub mod db;
+pub mod debugger;
 pub mod dry_run;
 mod durability;
 mod error;

@@ -388,38 +388,45 @@ async fn try_snapshot(
 /// rows go straight into their tables, checked and keyed from their
 /// encoding without being decoded.
 pub(crate) fn apply_commit(db: &mut Database, commit: &Commit) -> Result<(), ReplayError> {
-    let offset = commit.offset;
     for m in &commit.mutations {
-        if m.kind == MutationKind::Module {
-            install(db, offset, m)?;
-            continue;
-        }
-        let module = db.module(m.module_id).ok_or(ReplayError::UnknownModule {
-            offset,
-            module_id: m.module_id,
-        })?;
-        let name = module.schema.name.clone();
-        let table =
-            db.table_mut(m.module_id, m.table_id)
-                .ok_or_else(|| ReplayError::UnknownTable {
-                    offset,
-                    module: name.clone(),
-                    table_id: m.table_id,
-                })?;
-        if table.hash() != m.schema_hash {
-            return Err(ReplayError::SchemaMismatch {
-                offset,
-                module: name,
-                table: table.schema().name.clone(),
-                expected: table.hash(),
-                found: m.schema_hash,
-            });
-        }
-        table
-            .apply_encoded(m.kind, &m.row)
-            .map_err(|source| ReplayError::Apply { offset, source })?;
+        apply_mutation(db, commit.offset, m)?;
     }
     Ok(())
+}
+
+/// Applies one mutation of commit `offset` (see [`apply_commit`]).
+pub(crate) fn apply_mutation(
+    db: &mut Database,
+    offset: u64,
+    m: &Mutation,
+) -> Result<(), ReplayError> {
+    if m.kind == MutationKind::Module {
+        return install(db, offset, m);
+    }
+    let module = db.module(m.module_id).ok_or(ReplayError::UnknownModule {
+        offset,
+        module_id: m.module_id,
+    })?;
+    let name = module.schema.name.clone();
+    let table = db
+        .table_mut(m.module_id, m.table_id)
+        .ok_or_else(|| ReplayError::UnknownTable {
+            offset,
+            module: name.clone(),
+            table_id: m.table_id,
+        })?;
+    if table.hash() != m.schema_hash {
+        return Err(ReplayError::SchemaMismatch {
+            offset,
+            module: name,
+            table: table.schema().name.clone(),
+            expected: table.hash(),
+            found: m.schema_hash,
+        });
+    }
+    table
+        .apply_encoded(m.kind, &m.row)
+        .map_err(|source| ReplayError::Apply { offset, source })
 }
 
 /// Installs the module a logged module record describes.

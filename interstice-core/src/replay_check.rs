@@ -93,21 +93,7 @@ pub async fn replay_check(
         report.commits += 1;
         // Names beginning with `@` are records (a publish, a take-over),
         // not reducer calls: nothing to execute but a publish's migrations.
-        let rerun = if commit.invocation.reducer == PUBLISH_INVOCATION {
-            migrate_again(&host, &modules, &mut db, &commit)?.map(|first| {
-                let second = migrate_again(&host, &modules, &mut db, &commit)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| Err("the second run ran no migration".into()));
-                (first, second)
-            })
-        } else if !commit.invocation.reducer.starts_with('@') {
-            let first = execute(&host, &modules, &mut db, &commit);
-            let second = execute(&host, &modules, &mut db, &commit);
-            Some((first, second))
-        } else {
-            None
-        };
+        let rerun = rerun(&host, &modules, &mut db, &commit)?;
         // A publish's mutations are shown with the version it installs.
         let publish = commit.invocation.reducer == PUBLISH_INVOCATION;
         if publish {
@@ -155,9 +141,71 @@ pub async fn replay_check(
     Ok(report)
 }
 
+/// The commit's invocation run twice again on `db` (the state just
+/// before it; left as it was), or a publish's migrations: the two
+/// results, or `None` for a record with nothing to run.
+fn rerun(
+    host: &WasmHost,
+    modules: &Arc<HashMap<u32, Arc<CompiledModule>>>,
+    db: &mut Database,
+    commit: &Commit,
+) -> Result<Option<Runs>, ReplayError> {
+    Ok(if commit.invocation.reducer == PUBLISH_INVOCATION {
+        migrate_again(host, modules, db, commit)?.map(|first| {
+            let second = migrate_again(host, modules, db, commit)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err("the second run ran no migration".into()));
+            (first, second)
+        })
+    } else if !commit.invocation.reducer.starts_with('@') {
+        let first = execute(host, modules, db, commit);
+        let second = execute(host, modules, db, commit);
+        Some((first, second))
+    } else {
+        None
+    })
+}
+
+/// Two re-executions' mutations (or failures).
+type Runs = (Result<Vec<Mutation>, String>, Result<Vec<Mutation>, String>);
+
+/// Re-executes one commit twice on `before`, the state just before it,
+/// with the module binaries that state holds, as [`replay_check`] does for
+/// every commit: `None` when both runs reproduce the logged mutations (or
+/// there is nothing to run), else what differs. For a debugger's "check
+/// this commit".
+pub fn check_commit(
+    host: &WasmHost,
+    before: &Database,
+    commit: &Commit,
+) -> Result<Option<String>, ReplayError> {
+    let mut modules = HashMap::new();
+    for m in before.modules() {
+        let linked = host.load(m.id, m.schema.clone(), &m.wasm).map_err(|e| {
+            ReplayError::BadModuleRecord {
+                offset: commit.offset,
+                reason: e.to_string(),
+            }
+        })?;
+        modules.insert(m.id, Arc::new(linked));
+    }
+    let modules = Arc::new(modules);
+    let mut db = before.clone();
+    let Some((first, second)) = rerun(host, &modules, &mut db, commit)? else {
+        return Ok(None);
+    };
+    // A publish's mutations are shown with the version it installs.
+    if commit.invocation.reducer == PUBLISH_INVOCATION {
+        apply_commit(&mut db, commit)?;
+    }
+    Ok(compare(&db, commit, &first, "logged", "re-executed")
+        .or_else(|| compare_runs(&db, &first, &second)))
+}
+
 /// The state of the oldest snapshot at or after `first` that loads and
 /// whose commit the log holds, and the offset after it.
-async fn oldest_usable(
+pub(crate) async fn oldest_usable(
     store: &dyn LogStore,
     snapshots: &dyn SnapshotStore,
     first: u64,
