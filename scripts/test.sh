@@ -13,8 +13,9 @@ fi
 # rebuilds only what is missing or stale).
 ./scripts/build-modules.sh
 
-# The graph's page is opened in a real browser (headless Chromium).
-./scripts/browser.sh
+# The graph's page is opened in a real browser (headless Chromium), and
+# the terminal debugger is driven through tmux.
+./scripts/test-tools.sh
 
 # The S3 backend's tests run against real servers (Garage and moto) on
 # 127.0.0.1; this installs what is missing and starts them.

@@ -18,8 +18,8 @@ use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
-    backup, call, check, compact, diff, dump, graph, history, inspect, publish, query, remote,
-    replay, replay_check, schema, serve, trace, validate,
+    backup, call, check, compact, debug, diff, dump, graph, history, inspect, publish, query,
+    remote, replay, replay_check, schema, serve, trace, validate,
 };
 use location::LogArgs;
 
@@ -145,6 +145,17 @@ enum Command {
         /// one before it).
         #[arg(long, value_name = "OFFSET")]
         at: Option<u64>,
+    },
+    /// Step through the log's history in a full-screen terminal debugger:
+    /// the timeline, each commit's call and row changes, any table at any
+    /// commit, breakpoints, search, and a re-run of a commit (`?` lists
+    /// the keys). It never writes the log.
+    #[command(
+        after_help = "Examples:\n  interstice debug ./my-log\n  interstice debug s3://bucket/prefix    # a log whose start retention removed starts at its oldest snapshot"
+    )]
+    Debug {
+        /// The log.
+        log: String,
     },
     /// The rows that changed between two offsets: inserted, updated (old
     /// -> new) and deleted, per table, by the commits after --from up to
@@ -450,6 +461,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 None => query::run(args, log, &query).await?,
             }
         }
+        Command::Debug { log } => debug::run(args, log).await?,
         Command::Diff {
             log,
             from,

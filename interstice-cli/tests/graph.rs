@@ -120,7 +120,7 @@ fn the_graph_of_a_log_counts_calls_and_rows() {
 }
 
 /// The browser the page tests use: `INTERSTICE_CHROMIUM`, else Debian's
-/// `chromium` (`scripts/browser.sh` installs it; `scripts/test.sh` runs
+/// `chromium` (`scripts/test-tools.sh` installs it; `scripts/test.sh` runs
 /// that).
 fn chromium() -> String {
     let browser = std::env::var("INTERSTICE_CHROMIUM").unwrap_or_else(|_| "chromium".into());
@@ -130,7 +130,7 @@ fn chromium() -> String {
         .is_ok_and(|o| o.status.success());
     assert!(
         found,
-        "no browser `{browser}`: run scripts/browser.sh (scripts/test.sh does)"
+        "no browser `{browser}`: run scripts/test-tools.sh (scripts/test.sh does)"
     );
     browser
 }

@@ -4,6 +4,7 @@ pub mod backup;
 pub mod call;
 pub mod check;
 pub mod compact;
+pub mod debug;
 pub mod diff;
 pub mod dump;
 pub mod graph;
