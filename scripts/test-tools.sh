@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the programs some tests drive, when they are missing: a headless
-# browser (Debian's chromium) for the pages (the graph's HTML), and tmux
-# for the terminal debugger's end-to-end test. Does nothing when both are
-# there already.
+# browser (Debian's chromium, and its chromedriver for the web console's
+# WebDriver test) for the pages, and tmux for the terminal debugger's
+# end-to-end test. Does nothing when all are there already.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

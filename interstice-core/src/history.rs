@@ -13,7 +13,9 @@ use interstice_log::snapshot::SnapshotStore;
 use interstice_log::{LogStore, MutationKind};
 
 use crate::db::Database;
+use crate::debugger::{Step, apply_tracked, step};
 use crate::error::ReplayError;
+use crate::inspect::Decoder;
 use crate::replay::apply_commit;
 use crate::{ReplayEngine, ReplayOptions};
 
@@ -35,6 +37,32 @@ pub async fn state_at(
         ..ReplayOptions::default()
     };
     Ok(ReplayEngine::replay_with(store, &opts).await?.db)
+}
+
+/// Up to `limit` commits from offset `from`, as the debugger lists them
+/// (decoded with the schemas in force then: the state before `from` is
+/// replayed first).
+pub async fn timeline(
+    store: &dyn LogStore,
+    snapshots: Option<Arc<dyn SnapshotStore>>,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<Step>, ReplayError> {
+    let mut state = match from.checked_sub(1) {
+        None => Database::new(),
+        Some(before) => state_at(store, snapshots, before).await?,
+    };
+    let mut decoder = Decoder::with_modules(&state);
+    let mut out = Vec::new();
+    let mut commits = store.read_from(from).await?;
+    while out.len() < limit {
+        let Some(commit) = commits.try_next().await? else {
+            break;
+        };
+        let changes = apply_tracked(&mut state, &commit)?;
+        out.push(step(decoder.decode(commit), &changes));
+    }
+    Ok(out)
 }
 
 /// How one row differs between two offsets.

@@ -9,9 +9,11 @@
 //! runtime, so a node that stops loses nothing the log does not have.
 
 mod auth;
+mod console;
 mod error;
 mod events;
 mod guard;
+mod history;
 mod listener;
 mod metrics;
 mod routes;

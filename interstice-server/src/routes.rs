@@ -30,7 +30,13 @@ pub(crate) type Shared = State<Arc<NodeState>>;
 
 pub(crate) fn router(state: Arc<NodeState>) -> Router {
     let module_limit = DefaultBodyLimit::max(state.config.max_module_bytes);
-    Router::new()
+    // The console's files need no token (the page asks for it); every API
+    // route does.
+    let console = Router::new()
+        .route("/", get(crate::console::index))
+        .route("/console.js", get(crate::console::script))
+        .route("/console.css", get(crate::console::style));
+    let api = Router::new()
         .route("/v1/status", get(status))
         .route(
             "/v1/modules",
@@ -47,6 +53,9 @@ pub(crate) fn router(state: Arc<NodeState>) -> Router {
             get(crate::events::subscribe),
         )
         .route("/v1/trace", get(crate::trace::trace))
+        .route("/v1/log", get(crate::history::log))
+        .route("/v1/diff", get(crate::history::diff))
+        .route("/v1/graph", get(crate::console::graph))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -54,7 +63,9 @@ pub(crate) fn router(state: Arc<NodeState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
-        ))
+        ));
+    console
+        .merge(api)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::guard::same_site,
@@ -130,6 +141,8 @@ pub(crate) struct Params {
     pub limit: Option<usize>,
     /// `at=N`: the table just after commit N.
     pub at: Option<u64>,
+    /// `skip=N`: leave out the first N matching rows (paging).
+    pub skip: usize,
 }
 
 pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
@@ -140,6 +153,7 @@ pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
         filters: Vec::new(),
         limit: None,
         at: None,
+        skip: 0,
     };
     for (key, value) in pairs {
         match key.as_str() {
@@ -156,11 +170,16 @@ pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
                 })?;
                 out.at = Some(n);
             }
+            "skip" => {
+                out.skip = value.parse().map_err(|_| {
+                    ApiError::bad_request("bad_query", format!("skip={value}: expected a number"))
+                })?;
+            }
             other => {
                 return Err(ApiError::bad_request(
                     "bad_query",
                     format!(
-                        "unknown query parameter `{other}` (expected `where`, `limit` or `at`)"
+                        "unknown query parameter `{other}` (expected `where`, `limit`, `skip` or `at`)"
                     ),
                 ));
             }
@@ -449,7 +468,12 @@ async fn query(
         let (_, table) = table(module(db, &module_name)?, &table_name)?;
         let filters = filters(table, &params.filters)?;
         // One more than asked, to tell whether there are more.
-        let rows = select(table, &filters, limit.saturating_add(1));
+        let mut rows = select(
+            table,
+            &filters,
+            params.skip.saturating_add(limit).saturating_add(1),
+        );
+        rows.drain(..params.skip.min(rows.len()));
         Ok((table.schema().clone(), rows))
     };
     // Under the runtime's lock only the selection (shared rows); the

@@ -644,5 +644,56 @@ async fn a_table_is_read_as_of_a_past_offset() {
         .get("/v1/modules/test_persistence/tables/accounts?at=x")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let rows = node
+        .rows("/v1/modules/test_persistence/tables/accounts?skip=1&limit=5")
+        .await;
+    assert_eq!(rows.len(), 1, "paged past account 1");
+    assert_eq!(rows[0]["id"], 2);
+
+    // The timeline and diffs the console shows.
+    let (status, log) = node.get("/v1/log?from=1&limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let commits = log["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 2);
+    assert_eq!(commits[0]["reducer"], "open");
+    assert_eq!(
+        commits[0]["args"],
+        json!({"id": 1, "owner": "ada", "balance": 100})
+    );
+    assert_eq!(commits[1]["rows"], 2);
+    let (_, diff) = node
+        .get("/v1/diff?from=2&to=3&table=test_persistence.accounts")
+        .await;
+    let rows = &diff["tables"][0]["rows"];
+    assert_eq!(rows[0]["change"], "update");
+    assert_eq!(
+        (&rows[0]["old"]["balance"], &rows[0]["row"]["balance"]),
+        (&json!(100), &json!(70))
+    );
+    let (status, body) = node.get("/v1/diff?to=3").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = node.get("/v1/log?from=1&limit=5000").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let svg = node
+        .client
+        .get(format!("{}/v1/graph", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().contains("accounts"));
+    let page = node
+        .client
+        .get(format!("{}/", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert!(page.text().await.unwrap().contains("/console.js"));
     node.stop().await;
 }

@@ -418,7 +418,10 @@ impl Debugger {
 
 /// Applies `commit`, noting each row it changes with its value before and
 /// after.
-fn apply_tracked(db: &mut Database, commit: &Commit) -> Result<Vec<Change>, ReplayError> {
+pub(crate) fn apply_tracked(
+    db: &mut Database,
+    commit: &Commit,
+) -> Result<Vec<Change>, ReplayError> {
     let mut changes = Vec::new();
     for m in &commit.mutations {
         if m.kind == MutationKind::Module {
@@ -449,7 +452,7 @@ fn apply_tracked(db: &mut Database, commit: &Commit) -> Result<Vec<Change>, Repl
 }
 
 /// A decoded commit as the timeline lists it.
-fn step(decoded: DecodedCommit, changes: &[Change]) -> Step {
+pub(crate) fn step(decoded: DecodedCommit, changes: &[Change]) -> Step {
     let c = &decoded.commit;
     let args = match &decoded.args {
         Some(Ok((value, ty))) => to_json(value, ty).to_string(),

@@ -654,13 +654,7 @@ impl Runtime {
     /// replay of the log up to it (from the newest snapshot before it),
     /// apart from the live state. It costs a replay; nothing is cached.
     pub async fn state_at(&self, offset: u64) -> Result<Database, ReplayError> {
-        let store = self
-            .inner
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or_else(|| ReplayError::Stopped(self.gone().reason))?;
+        let store = self.history_store()?;
         let durable = self.log_stats().durable_upto;
         if offset >= durable {
             return Err(ReplayError::Beyond {
@@ -670,6 +664,69 @@ impl Runtime {
         }
         let snapshots = self.inner.config.snapshots.clone();
         crate::history::state_at(&*store, snapshots, offset).await
+    }
+
+    /// Up to `limit` durable commits from `from`, as the debugger lists
+    /// them ([`crate::history::timeline`]).
+    pub async fn timeline(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::debugger::Step>, ReplayError> {
+        let store = self.history_store()?;
+        let durable = self.log_stats().durable_upto;
+        let limit = limit.min(durable.saturating_sub(from) as usize);
+        let snapshots = self.inner.config.snapshots.clone();
+        crate::history::timeline(&*store, snapshots, from, limit).await
+    }
+
+    /// The rows that changed between two durable offsets
+    /// ([`crate::history::diff`]).
+    pub async fn diff(
+        &self,
+        from: u64,
+        to: u64,
+        table: Option<&str>,
+    ) -> Result<Vec<crate::history::TableDiff>, ReplayError> {
+        let store = self.history_store()?;
+        let durable = self.log_stats().durable_upto;
+        if to >= durable {
+            let last = durable.checked_sub(1);
+            return Err(ReplayError::Beyond { offset: to, last });
+        }
+        let snapshots = self.inner.config.snapshots.clone();
+        crate::history::diff(&*store, snapshots, from, to, table).await
+    }
+
+    /// The published modules as a graph: tables, reducers, subscriptions,
+    /// calls and declared writes, cycles marked.
+    pub fn graph(&self) -> crate::graph::Graph {
+        let catalog = self
+            .inner
+            .catalog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut modules: Vec<_> = catalog.values().collect();
+        modules.sort_by_key(|m| m.id);
+        let declared: Vec<crate::cycles::Declared<'_>> = modules
+            .iter()
+            .map(|m| crate::cycles::Declared {
+                schema: &m.schema,
+                writes: &m.writes,
+            })
+            .collect();
+        crate::graph::Graph::from_modules(&declared)
+    }
+
+    /// The log, for reads of its history.
+    fn history_store(&self) -> Result<Arc<dyn LogStore>, ReplayError> {
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| ReplayError::Stopped(self.gone().reason))
     }
 
     /// Every table's rows and approximate bytes, as executed so far (taken
