@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{text, wasm};
@@ -17,7 +17,9 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str) -> Self {
-        let socket = format!("interstice-debug-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("interstice-debug-{}-{n}", std::process::id());
         let t = Tmux { socket };
         let out = t.run(&[
             "new-session",
@@ -85,22 +87,22 @@ impl Drop for Tmux {
     }
 }
 
-#[test]
-fn the_debugger_steps_stops_at_a_breakpoint_and_rechecks_a_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log").display().to_string();
-    let run = |args: &[&str]| {
-        let out = common::interstice(args, None);
+/// Four commits of `test_persistence` in `log`, each command run by `run`.
+fn write_history(log: &str, run: &dyn Fn(&[&str]) -> Output) {
+    let ok = |args: &[&str]| {
+        let out = run(args);
         assert!(out.status.success(), "{args:?}: {}", text(&out));
     };
-    run(&["publish", &log, &wasm("test_persistence")]);
-    run(&["call", &log, "test_persistence.open", r#"[1, "ada", 100]"#]);
-    run(&["call", &log, "test_persistence.open", r#"[2, "bob", 50]"#]);
-    run(&["call", &log, "test_persistence.transfer", "[1, 2, 30]"]);
-    let before = std::fs::read_dir(&log).unwrap().count();
+    ok(&["publish", log, &wasm("test_persistence")]);
+    ok(&["call", log, "test_persistence.open", r#"[1, "ada", 100]"#]);
+    ok(&["call", log, "test_persistence.open", r#"[2, "bob", 50]"#]);
+    ok(&["call", log, "test_persistence.transfer", "[1, 2, 30]"]);
+}
 
-    let command = format!("{} debug {log}", env!("CARGO_BIN_EXE_interstice"));
-    let tmux = Tmux::start(&command);
+/// Drives the debugger that the shell command `debug` starts on that
+/// history, until it quits.
+fn drive(debug: &str) {
+    let tmux = Tmux::start(debug);
     let screen = tmux.wait_for("timeline");
     assert!(screen.contains("commit 0 (1/4)"), "{screen}");
     assert!(screen.contains("test_persistence.@publish"), "{screen}");
@@ -149,9 +151,41 @@ fn the_debugger_steps_stops_at_a_breakpoint_and_rechecks_a_commit() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(
-        std::fs::read_dir(&log).unwrap().count(),
-        before,
-        "nothing written beside the log"
-    );
+}
+
+#[test]
+fn the_debugger_steps_stops_at_a_breakpoint_and_rechecks_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log").display().to_string();
+    write_history(&log, &|args| common::interstice(args, None));
+    let files = || {
+        let mut files: Vec<(String, u64)> = std::fs::read_dir(&log)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, e.metadata().unwrap().len())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = files();
+    drive(&format!("{} debug {log}", env!("CARGO_BIN_EXE_interstice")));
+    assert_eq!(files(), before, "the debugger wrote nothing");
+}
+
+#[test]
+fn the_debugger_reads_an_s3_log() {
+    use interstice_testkit::s3::{GARAGE, KEY_ID, SECRET};
+    let on = common::OnS3::server(GARAGE);
+    let log = common::s3_log_name("debug");
+    write_history(&log, &|args| {
+        on.run(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    });
+    drive(&format!(
+        "env AWS_ACCESS_KEY_ID={KEY_ID} AWS_SECRET_ACCESS_KEY={SECRET} {} debug {log} {}",
+        env!("CARGO_BIN_EXE_interstice"),
+        on.flags().join(" ")
+    ));
 }

@@ -208,8 +208,21 @@ async fn the_console_calls_a_reducer_shows_the_row_live_and_steps_back_in_time()
     assert_eq!(fresh, json!(1), "one row came by the event stream");
     screenshot(&browser, "2-called-live").await;
 
-    // The timeline: commit 2 is bob's opening; one step back is the state
-    // before it.
+    // More history, with a bad transfer (docs/debugging.md): commit 5
+    // moves -40 "to" ada.
+    for (reducer, args) in [
+        ("transfer", json!([1, 2, 30])),
+        ("open", json!([3, "cy", 10])),
+        ("transfer", json!([2, 1, -40])),
+        ("transfer", json!([3, 1, 5])),
+    ] {
+        let (status, body) = node
+            .call(&format!("test_persistence.{reducer}"), args)
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // The timeline: commit 5 is the bad transfer; one step back is the
+    // state before it.
     js(
         &browser,
         "document.querySelector('button[data-tab=timeline]').click()",
@@ -218,21 +231,34 @@ async fn the_console_calls_a_reducer_shows_the_row_live_and_steps_back_in_time()
     until(
         &browser,
         "the timeline",
-        "document.querySelectorAll('#commits li').length === 3",
+        "document.querySelectorAll('#commits li').length === 7",
     )
     .await;
     js(
         &browser,
-        "document.querySelector('#commits li[data-offset=\"2\"]').click()",
+        "document.querySelector('#commits li[data-offset=\"5\"]').click()",
     )
     .await;
-    until(&browser, "commit 2's changes", "document.getElementById('commit-detail').innerText.includes('+ {\"id\":2,\"owner\":\"bob\"')").await;
-    screenshot(&browser, "3-timeline").await;
+    until(
+        &browser,
+        "commit 5's changes",
+        "document.getElementById('commit-detail').innerText.includes('~ {\"id\":1,\"owner\":\"ada\",\"balance\":70')",
+    )
+    .await;
+    let detail = js(
+        &browser,
+        "document.getElementById('commit-detail').innerText",
+    )
+    .await;
+    let detail = detail.as_str().unwrap();
+    assert!(detail.contains("\"amount\":-40"), "{detail}");
+    assert!(detail.contains("\"balance\":30"), "{detail}");
+    screenshot(&browser, "3-bad-transfer").await;
     js(&browser, "document.getElementById('step-back').click()").await;
     until(
         &browser,
-        "commit 1 selected",
-        "document.getElementById('selected-commit').innerText === 'commit 1'",
+        "commit 4 selected",
+        "document.getElementById('selected-commit').innerText === 'commit 4'",
     )
     .await;
     js(
@@ -240,8 +266,13 @@ async fn the_console_calls_a_reducer_shows_the_row_live_and_steps_back_in_time()
         "document.querySelector('button[data-tab=tables]').click()",
     )
     .await;
-    until(&browser, "the state at commit 1", &format!("document.getElementById('at').value === '1' && !{ROWS}.includes('\"bob\"') && {ROWS}.includes('\"ada\"')")).await;
-    screenshot(&browser, "4-stepped-back").await;
+    until(
+        &browser,
+        "the state at commit 4",
+        &format!("document.getElementById('at').value === '4' && {ROWS}.includes('\"ada\"\t70')"),
+    )
+    .await;
+    screenshot(&browser, "4-before-the-bad-transfer").await;
 
     // The graph and the node's status are there too.
     js(

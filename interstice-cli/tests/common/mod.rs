@@ -109,7 +109,8 @@ impl OnS3 {
         }
     }
 
-    fn flags(&self) -> Vec<String> {
+    /// The flags that point a command at this server.
+    pub fn flags(&self) -> Vec<String> {
         let mut flags = vec![
             "--s3-endpoint".to_owned(),
             self.endpoint.clone(),

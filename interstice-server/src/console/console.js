@@ -375,3 +375,5 @@ async function start() {
 
 wire();
 start();
+// The status line follows the node (durable offset, a stop).
+setInterval(loadStatus, 2000);
