@@ -156,6 +156,10 @@ enum Command {
     Debug {
         /// The log.
         log: String,
+        /// Resume a session saved with `e`: its commit, breakpoints,
+        /// search, table and filter.
+        #[arg(long, value_name = "FILE")]
+        session: Option<String>,
     },
     /// The rows that changed between two offsets: inserted, updated (old
     /// -> new) and deleted, per table, by the commits after --from up to
@@ -461,7 +465,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 None => query::run(args, log, &query).await?,
             }
         }
-        Command::Debug { log } => debug::run(args, log).await?,
+        Command::Debug { log, session } => debug::run(args, log, session.as_deref()).await?,
         Command::Diff {
             log,
             from,

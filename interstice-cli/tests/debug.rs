@@ -27,7 +27,7 @@ impl Tmux {
             "-s",
             "dbg",
             "-x",
-            "150",
+            "200",
             "-y",
             "36",
             command,
@@ -100,8 +100,9 @@ fn write_history(log: &str, run: &dyn Fn(&[&str]) -> Output) {
 }
 
 /// Drives the debugger that the shell command `debug` starts on that
-/// history, until it quits.
-fn drive(debug: &str) {
+/// history, until it quits, saving its session to `session`; then resumes
+/// that session.
+fn drive(debug: &str, session: &std::path::Path) {
     let tmux = Tmux::start(debug);
     let screen = tmux.wait_for("timeline");
     assert!(screen.contains("commit 0 (1/4)"), "{screen}");
@@ -135,6 +136,11 @@ fn drive(debug: &str) {
 
     tmux.keys(&["r"]);
     tmux.wait_for("replay-check: commit 1 re-ran twice and reproduced the log");
+    let path = session.display().to_string();
+    tmux.keys(&["e"]);
+    tmux.type_text(&path);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&format!("session saved to {path}"));
     tmux.keys(&["g"]);
     tmux.type_text("9");
     tmux.keys(&["Enter"]);
@@ -151,6 +157,24 @@ fn drive(debug: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    drop(tmux);
+
+    // The saved session: the commit, its changes, the breakpoint.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(session).unwrap()).unwrap();
+    assert_eq!(saved["offset"], 1);
+    assert_eq!(saved["breakpoints"][0], "row test_persistence.accounts 1");
+    assert_eq!(saved["commit"]["reducer"], "open");
+    assert_eq!(saved["changes"][0]["new"]["owner"], "ada");
+    // Resumed where it was.
+    let tmux = Tmux::start(&format!("{debug} --session {path}"));
+    let screen = tmux.wait_for(&format!("resumed the session in {path}"));
+    assert!(screen.contains("commit 1 (2/4)"), "{screen}");
+    assert!(
+        screen.contains("breakpoints: row test_persistence.accounts 1"),
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
 }
 
 #[test]
@@ -171,8 +195,12 @@ fn the_debugger_steps_stops_at_a_breakpoint_and_rechecks_a_commit() {
         files
     };
     let before = files();
-    drive(&format!("{} debug {log}", env!("CARGO_BIN_EXE_interstice")));
-    assert_eq!(files(), before, "the debugger wrote nothing");
+    let session = dir.path().join("session.json");
+    drive(
+        &format!("{} debug {log}", env!("CARGO_BIN_EXE_interstice")),
+        &session,
+    );
+    assert_eq!(files(), before, "the debugger wrote nothing to the log");
 }
 
 #[test]
@@ -183,9 +211,11 @@ fn the_debugger_reads_an_s3_log() {
     write_history(&log, &|args| {
         on.run(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     });
-    drive(&format!(
+    let dir = tempfile::tempdir().unwrap();
+    let debug = format!(
         "env AWS_ACCESS_KEY_ID={KEY_ID} AWS_SECRET_ACCESS_KEY={SECRET} {} debug {log} {}",
         env!("CARGO_BIN_EXE_interstice"),
         on.flags().join(" ")
-    ));
+    );
+    drive(&debug, &dir.path().join("session.json"));
 }

@@ -2,6 +2,7 @@
 //! layer over [`interstice_core::debugger::Debugger`]: this file turns keys
 //! into its moves, `view.rs` draws it. It never writes the log.
 
+mod session;
 mod view;
 
 use anyhow::{Context, Result};
@@ -18,6 +19,7 @@ enum Ask {
     Search,
     Breakpoint,
     Filter,
+    Save,
 }
 
 impl Ask {
@@ -28,6 +30,7 @@ impl Ask {
             Ask::Search => "search calls and arguments",
             Ask::Breakpoint => "break at (reducer M.R | table M.T | row M.T KEY)",
             Ask::Filter => "filter rows (COLUMN=VALUE, empty for none)",
+            Ask::Save => "save the session to (a file; Enter for debug-session.json)",
         }
     }
 }
@@ -46,7 +49,7 @@ struct App {
     quit: bool,
 }
 
-pub async fn run(args: &LogArgs, log: &str) -> Result<()> {
+pub async fn run(args: &LogArgs, log: &str, session: Option<&str>) -> Result<()> {
     let store = args.open(log, Access::ReadOnly).await?;
     let snapshots = args.replay_options(log, None)?.snapshots;
     let debugger = Debugger::open(&*store, snapshots)
@@ -63,6 +66,9 @@ pub async fn run(args: &LogArgs, log: &str) -> Result<()> {
         help: false,
         quit: false,
     };
+    if let Some(path) = session {
+        app.resume(path)?;
+    }
     tokio::task::block_in_place(|| {
         ratatui::run(|terminal| -> Result<()> {
             while !app.quit {
@@ -184,6 +190,7 @@ impl App {
             KeyCode::Char('/') => self.ask(Ask::Search),
             KeyCode::Char('b') => self.ask(Ask::Breakpoint),
             KeyCode::Char('f') => self.ask(Ask::Filter),
+            KeyCode::Char('e') => self.ask(Ask::Save),
             _ => Ok(self.message.clone()),
         };
         self.message = result.unwrap_or_else(|e| format!("error: {e}"));
@@ -232,6 +239,11 @@ impl App {
                 self.filter = text.to_owned();
                 Ok(String::new())
             }
+            Ask::Save => self.save(if text.is_empty() {
+                "debug-session.json"
+            } else {
+                text
+            }),
         };
         self.message = result.unwrap_or_else(|e| format!("error: {e:#}"));
         self.keep_table();

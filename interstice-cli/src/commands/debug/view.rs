@@ -26,6 +26,10 @@ const HELP: &[(&str, &str)] = &[
     ("Tab, Shift-Tab", "show the next, previous table"),
     ("f", "filter the table's rows (COLUMN=VALUE)"),
     ("r", "replay-check: re-run the selected commit and compare"),
+    (
+        "e",
+        "save the session to a file (resume: debug LOG --session FILE)",
+    ),
     ("?", "this help (any key closes it)"),
     ("q, Esc", "quit (the log is never written)"),
 ];
