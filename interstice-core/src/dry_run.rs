@@ -9,7 +9,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use interstice_abi::compat::SchemaDiff;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::WasmHost;
@@ -107,7 +106,9 @@ pub fn publish(
         .map_err(|e| PublishError::describe(format!("cannot install: {e}")))?;
     let (mut migrations, mut logs) = (Vec::new(), Vec::new());
     if !retired.is_empty() {
-        let modules = linked_modules(host, db, id, linked.clone())?;
+        let mut modules = host.load_all(db)?;
+        modules.insert(id, linked.clone());
+        let modules = Arc::new(modules);
         let timestamp = crate::runtime::now_micros();
         let ctx = CallContext {
             timestamp,
@@ -166,21 +167,4 @@ pub fn publish(
         logs,
         micros,
     })
-}
-
-/// Every module of `db` linked, with `new` for module `id`: what a
-/// migration's cross-module calls reach.
-fn linked_modules(
-    host: &WasmHost,
-    db: &Database,
-    id: u32,
-    new: Arc<crate::host::CompiledModule>,
-) -> Result<Arc<HashMap<u32, Arc<crate::host::CompiledModule>>>, PublishError> {
-    let mut modules = HashMap::new();
-    for m in db.modules().filter(|m| m.id != id) {
-        let linked = host.load(m.id, m.schema.clone(), &m.wasm)?;
-        modules.insert(m.id, Arc::new(linked));
-    }
-    modules.insert(id, new);
-    Ok(Arc::new(modules))
 }

@@ -98,6 +98,17 @@ fn float(v: f64) -> Json {
     }
 }
 
+/// A row as a JSON object by column name (the columns and the row's
+/// values in the same order).
+pub fn row_object(columns: &[interstice_abi::ColumnSchema], row: &[Value]) -> Json {
+    columns
+        .iter()
+        .zip(row)
+        .map(|(c, v)| (c.name.clone(), to_json(v, &c.ty)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// The value of type `ty` that `json` describes; `path` names it in errors.
 pub fn from_json(json: &Json, ty: &Type, path: &str) -> Result<Value, JsonError> {
     let err = || JsonError {

@@ -77,17 +77,12 @@ pub async fn replay_check(
         }
     };
     report.from = from;
-    let mut modules: Arc<HashMap<u32, Arc<CompiledModule>>> = Arc::default();
-    for m in db.modules() {
-        let bad = |reason: String| ReplayError::BadModuleRecord {
-            offset: from,
-            reason,
-        };
-        let linked = host
-            .load(m.id, m.schema.clone(), &m.wasm)
-            .map_err(|e| bad(e.to_string()))?;
-        Arc::make_mut(&mut modules).insert(m.id, Arc::new(linked));
-    }
+    let bad = |e: crate::PublishError| ReplayError::BadModuleRecord {
+        offset: from,
+        reason: e.to_string(),
+    };
+    let mut modules: Arc<HashMap<u32, Arc<CompiledModule>>> =
+        Arc::new(host.load_all(&db).map_err(bad)?);
     let mut commits = store.read_from(from).await?;
     while let Some(commit) = commits.try_next().await? {
         report.commits += 1;
@@ -180,17 +175,11 @@ pub fn check_commit(
     before: &Database,
     commit: &Commit,
 ) -> Result<Option<String>, ReplayError> {
-    let mut modules = HashMap::new();
-    for m in before.modules() {
-        let linked = host.load(m.id, m.schema.clone(), &m.wasm).map_err(|e| {
-            ReplayError::BadModuleRecord {
-                offset: commit.offset,
-                reason: e.to_string(),
-            }
-        })?;
-        modules.insert(m.id, Arc::new(linked));
-    }
-    let modules = Arc::new(modules);
+    let bad = |e: crate::PublishError| ReplayError::BadModuleRecord {
+        offset: commit.offset,
+        reason: e.to_string(),
+    };
+    let modules = Arc::new(host.load_all(before).map_err(bad)?);
     let mut db = before.clone();
     let Some((first, second)) = rerun(host, &modules, &mut db, commit)? else {
         return Ok(None);

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use interstice_core::ReplayError;
 use interstice_core::history::RowDiff;
-use interstice_core::json::to_json;
+use interstice_core::json::row_object;
 use serde_json::{Value as Json, json};
 
 use crate::error::ApiError;
@@ -77,14 +77,7 @@ pub(crate) async fn diff(State(s): Shared, RawQuery(raw): RawQuery) -> Result<Re
     let tables: Vec<Json> = tables
         .iter()
         .map(|t| {
-            let object = |row: &[interstice_abi::Value]| -> Json {
-                t.columns
-                    .iter()
-                    .zip(row)
-                    .map(|(c, v)| (c.name.clone(), to_json(v, &c.ty)))
-                    .collect::<serde_json::Map<_, _>>()
-                    .into()
-            };
+            let object = |row: &[interstice_abi::Value]| row_object(&t.columns, row);
             let rows: Vec<Json> = t
                 .rows
                 .iter()

@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use interstice_abi::{TableSchema, Visibility};
 use interstice_core::db::{Database, ModuleState};
-use interstice_core::json::to_json;
 use interstice_core::query::{Filter, encode_args, select};
 use interstice_core::table::Table;
 use interstice_core::{INIT_REDUCER, Receipt};
@@ -190,13 +189,7 @@ pub(crate) fn params(query: Option<String>) -> Result<Params, ApiError> {
 
 /// A row as a JSON object by column name.
 pub(crate) fn row_json(schema: &TableSchema, row: &[interstice_abi::Value]) -> Json {
-    let obj: serde_json::Map<_, _> = schema
-        .columns
-        .iter()
-        .zip(row)
-        .map(|(c, v)| (c.name.clone(), to_json(v, &c.ty)))
-        .collect();
-    Json::Object(obj)
+    interstice_core::json::row_object(&schema.columns, row)
 }
 
 pub(crate) fn json_response(status: StatusCode, body: &Json) -> Response {

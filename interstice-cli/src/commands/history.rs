@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use interstice_core::history::{RowDiff, TableDiff, diff as diff_of};
-use interstice_core::json::to_json;
+use interstice_core::json::{row_object, to_json};
 
 use crate::location::{Access, LogArgs};
 
@@ -75,14 +75,7 @@ fn print_text(tables: &[TableDiff], from: u64, to: u64, table: Option<&str>) {
 
 fn print_json(tables: &[TableDiff]) -> Result<()> {
     for t in tables {
-        let object = |row: &[interstice_abi::Value]| -> serde_json::Value {
-            t.columns
-                .iter()
-                .zip(row)
-                .map(|(c, v)| (c.name.clone(), to_json(v, &c.ty)))
-                .collect::<serde_json::Map<_, _>>()
-                .into()
-        };
+        let object = |row: &[interstice_abi::Value]| row_object(&t.columns, row);
         for row in &t.rows {
             let line = match row {
                 RowDiff::Inserted(r) => {

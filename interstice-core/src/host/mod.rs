@@ -235,6 +235,20 @@ impl WasmHost {
         self.link(id, schema, writes, &module)
     }
 
+    /// Every module of `db` loaded and linked, by id: what calls into the
+    /// state `db` is need (a check or a dry run beside a runtime).
+    pub(crate) fn load_all(
+        &self,
+        db: &crate::db::Database,
+    ) -> Result<HashMap<u32, Arc<CompiledModule>>, PublishError> {
+        db.modules()
+            .map(|m| {
+                let linked = self.load(m.id, m.schema.clone(), &m.wasm)?;
+                Ok((m.id, Arc::new(linked)))
+            })
+            .collect()
+    }
+
     /// Links a compiled module for fast instantiation.
     pub fn link(
         &self,

@@ -521,12 +521,7 @@ impl Runtime {
     /// The modules installed (a publish still being synced included), read
     /// without waiting for a call in progress: what a status report shows.
     pub fn modules(&self) -> Vec<ModuleSummary> {
-        let catalog = self
-            .inner
-            .catalog
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let catalog = self.catalog();
         let mut modules: Vec<ModuleSummary> = catalog
             .values()
             .map(|m| ModuleSummary {
@@ -701,12 +696,7 @@ impl Runtime {
     /// The published modules as a graph: tables, reducers, subscriptions,
     /// calls and declared writes, cycles marked.
     pub fn graph(&self) -> crate::graph::Graph {
-        let catalog = self
-            .inner
-            .catalog
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let catalog = self.catalog();
         let mut modules: Vec<_> = catalog.values().collect();
         modules.sort_by_key(|m| m.id);
         let declared: Vec<crate::cycles::Declared<'_>> = modules
@@ -717,6 +707,15 @@ impl Runtime {
             })
             .collect();
         crate::graph::Graph::from_modules(&declared)
+    }
+
+    /// The modules installed, as the executor last set them.
+    fn catalog(&self) -> Arc<HashMap<u32, Arc<CompiledModule>>> {
+        self.inner
+            .catalog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The log, for reads of its history.

@@ -4,7 +4,7 @@
 //! commit with its row changes and the table shown.
 
 use anyhow::{Context, Result};
-use interstice_core::json::to_json;
+use interstice_core::json::row_object;
 use interstice_log::MutationKind;
 use serde_json::{Value as Json, json};
 
@@ -21,12 +21,7 @@ impl App {
                 return Json::Null;
             };
             let columns = d.rows(table, Some("")).map(|(c, _)| c).unwrap_or_default();
-            columns
-                .iter()
-                .zip(row)
-                .map(|(c, v)| (c.name.clone(), to_json(v, &c.ty)))
-                .collect::<serde_json::Map<_, _>>()
-                .into()
+            row_object(&columns, row)
         };
         let changes: Vec<Json> = d
             .changes()
@@ -48,17 +43,7 @@ impl App {
         let rows = self.table.as_ref().and_then(|table| {
             let filter = (!self.filter.is_empty()).then_some(self.filter.as_str());
             let (columns, rows) = d.rows(table, filter).ok()?;
-            let rows: Vec<Json> = rows
-                .iter()
-                .map(|r| {
-                    columns
-                        .iter()
-                        .zip(r)
-                        .map(|(c, v)| (c.name.clone(), to_json(v, &c.ty)))
-                        .collect::<serde_json::Map<_, _>>()
-                        .into()
-                })
-                .collect();
+            let rows: Vec<Json> = rows.iter().map(|r| row_object(&columns, r)).collect();
             Some(json!({"table": table, "rows": rows}))
         });
         json!({
