@@ -12,12 +12,9 @@ use interstice_core::{Runtime, RuntimeConfig};
 use interstice_log::memory::{MemoryLogStore, MemorySnapshotStore};
 use interstice_log::snapshot::SnapshotStore;
 use interstice_log::{LogStore, MutationKind};
+use interstice_testkit::bank::{args, open, transfer};
 use interstice_testkit::built::wasm;
 use interstice_testkit::schemas::dump;
-
-fn args(values: Vec<Value>) -> Vec<u8> {
-    encode_value(&Value::Struct(values)).unwrap()
-}
 
 /// `test_persistence`: publish (0), open 1 ada 100 (1), open 2 bob 50
 /// (2), transfer 30 from 1 to 2 (3), open 3 cy 0 (4), transfer 5 from 2
@@ -29,16 +26,6 @@ async fn history() -> MemoryLogStore {
         .unwrap()
         .0;
     rt.publish(&wasm("test_persistence")).await.unwrap();
-    let open = |id: u64, owner: &str, balance: i64| {
-        args(vec![
-            Value::U64(id),
-            Value::String(owner.into()),
-            Value::I64(balance),
-        ])
-    };
-    let transfer = |from: u64, to: u64, amount: i64| {
-        args(vec![Value::U64(from), Value::U64(to), Value::I64(amount)])
-    };
     let calls = [
         ("open", open(1, "ada", 100)),
         ("open", open(2, "bob", 50)),

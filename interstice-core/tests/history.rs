@@ -4,17 +4,14 @@
 
 use std::sync::Arc;
 
-use interstice_abi::{Value, encode_value};
+use interstice_abi::Value;
 use interstice_core::history::{RowDiff, diff, state_at};
 use interstice_core::{ReplayEngine, ReplayError, Runtime, RuntimeConfig};
 use interstice_log::memory::{MemoryLogStore, MemorySnapshotStore};
 use interstice_log::snapshot::SnapshotStore;
+use interstice_testkit::bank::{args, open, transfer};
 use interstice_testkit::built::wasm;
 use interstice_testkit::schemas::dump;
-
-fn args(values: Vec<Value>) -> Vec<u8> {
-    encode_value(&Value::Struct(values)).unwrap()
-}
 
 /// `test_persistence` with accounts 1 (ada, 100) and 2 (bob, 50) at
 /// offsets 1 and 2, a transfer of 30 at 3, account 3 opened at 4 and
@@ -26,21 +23,13 @@ async fn history() -> MemoryLogStore {
         .unwrap()
         .0;
     rt.publish(&wasm("test_persistence")).await.unwrap();
-    let open = |id: u64, owner: &str, balance: i64| {
-        args(vec![
-            Value::U64(id),
-            Value::String(owner.into()),
-            Value::I64(balance),
-        ])
-    };
     rt.call("test_persistence", "open", &open(1, "ada", 100))
         .await
         .unwrap();
     rt.call("test_persistence", "open", &open(2, "bob", 50))
         .await
         .unwrap();
-    let transfer = args(vec![Value::U64(1), Value::U64(2), Value::I64(30)]);
-    rt.call("test_persistence", "transfer", &transfer)
+    rt.call("test_persistence", "transfer", &transfer(1, 2, 30))
         .await
         .unwrap();
     rt.call("test_persistence", "open", &open(3, "cy", 0))

@@ -14,6 +14,7 @@ use interstice_abi::{MigrationSchema, Value, encode_value};
 use interstice_core::replay_check::replay_check;
 use interstice_core::{Limits, PublishError, ReplayEngine, Runtime, RuntimeConfig, WasmHost};
 use interstice_log::memory::MemoryLogStore;
+use interstice_testkit::bank::args;
 use interstice_testkit::built::wasm;
 use interstice_testkit::evolving::v1;
 use interstice_testkit::schemas::dump;
@@ -24,10 +25,6 @@ async fn open(store: &MemoryLogStore) -> Runtime {
         .await
         .unwrap()
         .0
-}
-
-fn args(values: Vec<Value>) -> Vec<u8> {
-    encode_value(&Value::Struct(values)).unwrap()
 }
 
 fn s(text: &str) -> Value {

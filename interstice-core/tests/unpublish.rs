@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use interstice_abi::{Value, encode_value};
+use interstice_abi::Value;
 use interstice_core::{CallErrorKind, PublishError, ReplayEngine, Runtime, RuntimeConfig};
 use interstice_log::memory::MemoryLogStore;
+use interstice_testkit::bank::args;
 use interstice_testkit::built::wasm;
 use interstice_testkit::schemas::dump;
 
@@ -16,10 +17,6 @@ async fn open(store: &MemoryLogStore) -> Runtime {
         .await
         .unwrap()
         .0
-}
-
-fn args(values: Vec<Value>) -> Vec<u8> {
-    encode_value(&Value::Struct(values)).unwrap()
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! ([`trace_events`]), and, with the `s3` feature, the S3 test servers
 //! ([`s3`]). Not published: it exists for this workspace's tests.
 
+pub mod bank;
 pub mod built;
 pub mod calls;
 pub mod evolving;
