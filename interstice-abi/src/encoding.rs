@@ -83,8 +83,8 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, EncodingE
     })
 }
 
-/// Decodes a [`crate::ModuleSchema`] in either layout
-/// (version 1 or 2, `docs/abi.md`); when the bytes do not decode, the error says
+/// Decodes a [`crate::ModuleSchema`] in any layout
+/// (version 1, 2 or 3, `docs/abi.md`); when the bytes do not decode, the error says
 /// where, in a module author's terms: the record and field being read (as
 /// `reducers[8].name`) and, when the bytes ran out, at which byte. A
 /// failure decodes twice (the second time to find the place).
@@ -93,13 +93,13 @@ pub fn decode_schema(bytes: &[u8]) -> Result<crate::ModuleSchema, EncodingError>
         let EncodingError::Decode { what, reason } = e else {
             return e;
         };
-        let Some((v2, body)) = crate::evolution::body(bytes) else {
+        let Some((layout, body)) = crate::evolution::body(bytes) else {
             return EncodingError::Decode { what, reason };
         };
-        let located = if v2 {
-            locate::<crate::evolution::ModuleV2>(body)
-        } else {
-            locate::<crate::evolution::ModuleV1>(body)
+        let located = match layout {
+            crate::evolution::Layout::V1 => locate::<crate::evolution::ModuleV1>(body),
+            crate::evolution::Layout::V2 => locate::<crate::evolution::ModuleV2>(body),
+            crate::evolution::Layout::V3 => locate::<crate::evolution::ModuleV3>(body),
         };
         let Some(located) = located else {
             return EncodingError::Decode {

@@ -23,6 +23,17 @@ use crate::ty::Type;
 /// The first bytes of a version 2 schema encoding.
 const V2_TAG: [u8; 2] = [0, 2];
 
+/// The first bytes of a version 3 schema encoding (a schedule table).
+const V3_TAG: [u8; 2] = [0, 3];
+
+/// Which layout a schema's bytes are in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    V1,
+    V2,
+    V3,
+}
+
 /// The version 1 layout of a module schema.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ModuleV1 {
@@ -35,9 +46,69 @@ pub(crate) struct ModuleV1 {
     dependencies: Vec<Dependency>,
 }
 
-/// The version 2 layout of a module schema (after its tag): every field.
+/// The version 2 layout of a module schema (after its tag): every field
+/// but schedules.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ModuleV2 {
+    name: String,
+    version: Version,
+    abi_version: u32,
+    tables: Vec<TableV2>,
+    reducers: Vec<ReducerSchema>,
+    subscriptions: Vec<SubscriptionSchema>,
+    dependencies: Vec<Dependency>,
+    #[serde(default)]
+    migrations: Vec<MigrationSchema>,
+    #[serde(default)]
+    dropped_tables: Vec<String>,
+}
+
+/// The version 2 layout of a table: every field but the schedule.
+#[derive(Serialize, Deserialize)]
+struct TableV2 {
+    name: String,
+    columns: Vec<ColumnSchema>,
+    primary_key: u16,
+    auto_inc: bool,
+    indexes: Vec<IndexSchema>,
+    visibility: Visibility,
+    version: u32,
+    renamed_from: Option<String>,
+}
+
+impl TableV2 {
+    fn of(t: &TableSchema) -> Self {
+        let t = t.clone();
+        TableV2 {
+            name: t.name,
+            columns: t.columns,
+            primary_key: t.primary_key,
+            auto_inc: t.auto_inc,
+            indexes: t.indexes,
+            visibility: t.visibility,
+            version: t.version,
+            renamed_from: t.renamed_from,
+        }
+    }
+
+    fn into_table(self) -> TableSchema {
+        TableSchema {
+            name: self.name,
+            columns: self.columns,
+            primary_key: self.primary_key,
+            auto_inc: self.auto_inc,
+            indexes: self.indexes,
+            visibility: self.visibility,
+            version: self.version,
+            renamed_from: self.renamed_from,
+            schedule: None,
+        }
+    }
+}
+
+/// The version 3 layout of a module schema (after its tag): every field.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ModuleV3 {
     name: String,
     version: Version,
     abi_version: u32,
@@ -58,7 +129,7 @@ impl From<&ModuleSchema> for ModuleV2 {
             name: m.name,
             version: m.version,
             abi_version: m.abi_version,
-            tables: m.tables,
+            tables: m.tables.iter().map(TableV2::of).collect(),
             reducers: m.reducers,
             subscriptions: m.subscriptions,
             dependencies: m.dependencies,
@@ -70,6 +141,39 @@ impl From<&ModuleSchema> for ModuleV2 {
 
 impl From<ModuleV2> for ModuleSchema {
     fn from(m: ModuleV2) -> Self {
+        ModuleSchema {
+            name: m.name,
+            version: m.version,
+            abi_version: m.abi_version,
+            tables: m.tables.into_iter().map(TableV2::into_table).collect(),
+            reducers: m.reducers,
+            subscriptions: m.subscriptions,
+            dependencies: m.dependencies,
+            migrations: m.migrations,
+            dropped_tables: m.dropped_tables,
+        }
+    }
+}
+
+impl From<&ModuleSchema> for ModuleV3 {
+    fn from(m: &ModuleSchema) -> Self {
+        let m = m.clone();
+        ModuleV3 {
+            name: m.name,
+            version: m.version,
+            abi_version: m.abi_version,
+            tables: m.tables,
+            reducers: m.reducers,
+            subscriptions: m.subscriptions,
+            dependencies: m.dependencies,
+            migrations: m.migrations,
+            dropped_tables: m.dropped_tables,
+        }
+    }
+}
+
+impl From<ModuleV3> for ModuleSchema {
+    fn from(m: ModuleV3) -> Self {
         ModuleSchema {
             name: m.name,
             version: m.version,
@@ -115,7 +219,7 @@ impl TableSchema {
     /// The table in the version 1 layout, if it says nothing that layout
     /// cannot.
     fn v1(&self) -> Option<TableV1> {
-        if self.version != 1 || self.renamed_from.is_some() {
+        if self.version != 1 || self.renamed_from.is_some() || self.schedule.is_some() {
             return None;
         }
         Some(TableV1 {
@@ -137,7 +241,10 @@ impl TableSchema {
     pub(crate) fn hashed_bytes(&self) -> Vec<u8> {
         match self.v1() {
             Some(v1) => encode(&v1),
-            None => encode(self).map(|body| [&V2_TAG[..], &body].concat()),
+            None if self.schedule.is_none() => {
+                encode(&TableV2::of(self)).map(|body| [&V2_TAG[..], &body].concat())
+            }
+            None => encode(self).map(|body| [&V3_TAG[..], &body].concat()),
         }
         .expect("schemas always encode")
     }
@@ -186,6 +293,7 @@ impl From<ModuleV1> for ModuleSchema {
                     visibility: t.visibility,
                     version: 1,
                     renamed_from: None,
+                    schedule: None,
                 })
                 .collect(),
             reducers: m.reducers,
@@ -203,7 +311,10 @@ impl From<ModuleV1> for ModuleSchema {
 pub fn encode_schema(schema: &ModuleSchema) -> Result<Vec<u8>, EncodingError> {
     match schema.v1() {
         Some(v1) => encode(&v1),
-        None => Ok([&V2_TAG[..], &encode(&ModuleV2::from(schema))?].concat()),
+        None if schema.tables.iter().all(|t| t.schedule.is_none()) => {
+            Ok([&V2_TAG[..], &encode(&ModuleV2::from(schema))?].concat())
+        }
+        None => Ok([&V3_TAG[..], &encode(&ModuleV3::from(schema))?].concat()),
     }
 }
 
@@ -212,9 +323,10 @@ pub fn encode_schema(schema: &ModuleSchema) -> Result<Vec<u8>, EncodingError> {
 pub(crate) fn decode_either(bytes: &[u8]) -> Result<ModuleSchema, EncodingError> {
     match bytes {
         [0, 2, body @ ..] => decode::<ModuleV2>(body).map(ModuleSchema::from),
+        [0, 3, body @ ..] => decode::<ModuleV3>(body).map(ModuleSchema::from),
         [0, other, ..] => Err(EncodingError::Decode {
             what: "the module schema".into(),
-            reason: format!("schema encoding version {other}: this host reads versions 1 and 2"),
+            reason: format!("schema encoding version {other}: this host reads versions 1, 2 and 3"),
         }),
         _ => decode::<ModuleV1>(bytes).map(ModuleSchema::from),
     }
@@ -223,11 +335,12 @@ pub(crate) fn decode_either(bytes: &[u8]) -> Result<ModuleSchema, EncodingError>
 /// Which layout `bytes` are in (true: version 2) and the bytes of the
 /// schema itself, after the tag: what a failed decoding is located in.
 /// `None` for a version this host does not read.
-pub(crate) fn body(bytes: &[u8]) -> Option<(bool, &[u8])> {
+pub(crate) fn body(bytes: &[u8]) -> Option<(Layout, &[u8])> {
     match bytes {
-        [0, 2, body @ ..] => Some((true, body)),
+        [0, 2, body @ ..] => Some((Layout::V2, body)),
+        [0, 3, body @ ..] => Some((Layout::V3, body)),
         [0, ..] => None,
-        _ => Some((false, bytes)),
+        _ => Some((Layout::V1, bytes)),
     }
 }
 
@@ -331,12 +444,12 @@ impl ModuleSchema {
     /// Not the binary encoding: that is [`encode_schema`], which picks the
     /// layout.
     pub fn serializable(&self) -> impl Serialize {
-        ModuleV2::from(self)
+        ModuleV3::from(self)
     }
 
     /// Reads what [`ModuleSchema::serializable`] wrote (fields a text
     /// written before evolution existed lacks take their defaults).
     pub fn deserialize_from<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ModuleV2::deserialize(d).map(ModuleSchema::from)
+        ModuleV3::deserialize(d).map(ModuleSchema::from)
     }
 }

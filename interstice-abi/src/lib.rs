@@ -27,8 +27,8 @@ pub use encoding::{
 pub use evolution::encode_schema;
 pub use schema::{
     ABI_VERSION, ColumnSchema, Dependency, IndexSchema, MAX_TYPE_DEPTH, MigrationSchema,
-    ModuleSchema, NotFound, ParamSchema, ReducerSchema, SchemaError, SubscriptionSchema,
-    TableEvent, TableSchema, Version, Visibility,
+    ModuleSchema, NotFound, ParamSchema, ReducerSchema, ScheduleSchema, SchemaError,
+    SubscriptionSchema, TableEvent, TableSchema, Version, Visibility, schedule_at_type,
 };
 pub use ty::{EnumType, Field, StructType, Type, Variant};
 pub use value::{TypeMismatch, Value};

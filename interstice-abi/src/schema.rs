@@ -108,6 +108,40 @@ pub struct TableSchema {
     /// renames it.
     #[serde(default)]
     pub renamed_from: Option<String>,
+    /// When set, the table is a schedule: each row asks for a call of a
+    /// reducer at the time its [`ScheduleSchema::at`] column says.
+    #[serde(default)]
+    pub schedule: Option<ScheduleSchema>,
+}
+
+/// What makes a table a schedule: inserting a row schedules a call of
+/// `reducer` with the row, at the time (or every interval) its `at` column
+/// holds, a [`schedule_at_type`] value; deleting the row cancels it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSchema {
+    /// The reducer to call (it takes the row).
+    pub reducer: String,
+    /// The position of the column that says when.
+    pub at: u16,
+}
+
+/// The type of a schedule's `at` column (the SDK's `ScheduleAt`): `Time`,
+/// a point in time in µs since the Unix epoch, or `Interval`, a period in
+/// µs.
+pub fn schedule_at_type() -> Type {
+    Type::Enum(crate::ty::EnumType {
+        name: "ScheduleAt".into(),
+        variants: vec![
+            crate::ty::Variant {
+                name: "Time".into(),
+                ty: Type::U64,
+            },
+            crate::ty::Variant {
+                name: "Interval".into(),
+                ty: Type::U64,
+            },
+        ],
+    })
 }
 
 /// A table's version when it says none.
@@ -128,6 +162,7 @@ impl TableSchema {
             visibility: Visibility::Private,
             version: 1,
             renamed_from: None,
+            schedule: None,
         }
     }
 }
@@ -389,6 +424,55 @@ impl TableSchema {
     }
 }
 
+impl ModuleSchema {
+    /// The rules of schedule tables: an auto-increment key, an `at` column
+    /// of [`schedule_at_type`], and a writing reducer that takes the row.
+    fn check_schedules(&self, out: &mut Problems) {
+        for t in &self.tables {
+            let Some(sch) = &t.schedule else {
+                continue;
+            };
+            let place = format!("table `{}`", t.name);
+            if !t.auto_inc {
+                out.add(&place, "a schedule table has an auto_inc primary key");
+            }
+            match t.columns.get(sch.at as usize) {
+                None => out.add(
+                    &place,
+                    format!("its schedule's column {} does not exist", sch.at),
+                ),
+                Some(c) if c.ty != schedule_at_type() => out.add(
+                    &place,
+                    format!(
+                        "its schedule's column `{}` is a {}, not a ScheduleAt",
+                        c.name, c.ty
+                    ),
+                ),
+                Some(_) => {}
+            }
+            match self.reducer(&sch.reducer) {
+                None => out.add(
+                    &place,
+                    format!(
+                        "its schedule calls `{}`, which is not a reducer",
+                        sch.reducer
+                    ),
+                ),
+                Some(r) if r.read_only || r.params.len() != 1 || r.params[0].ty != t.row_type() => {
+                    out.add(
+                        &place,
+                        format!(
+                            "its schedule calls `{}`, which must write and take the table's row",
+                            sch.reducer
+                        ),
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
 impl ReducerSchema {
     /// The rules of one reducer: a valid name unique among `names`, unique parameters of bounded
     /// type depth.
@@ -472,6 +556,7 @@ impl ModuleSchema {
             self.check_subscription(s, &mut out);
         }
         self.check_evolution(&mut out);
+        self.check_schedules(&mut out);
         let mut deps = HashSet::new();
         for d in &self.dependencies {
             let place = format!("dependency `{}`", d.module);

@@ -24,6 +24,7 @@ fn users() -> TableSchema {
         visibility: Visibility::Public,
         version: 1,
         renamed_from: None,
+        schedule: None,
     }
 }
 
@@ -310,8 +311,11 @@ fn evolution_moves_a_schema_to_the_version_2_layout_only_when_used() {
     back.columns = users().columns;
     assert_eq!(back.hash(), 0x9918_3785_a133_4d01);
 
-    let err = decode_schema(&[0, 3, 1, 2]).unwrap_err().to_string();
-    assert!(err.contains("schema encoding version 3"), "{err}");
+    let err = decode_schema(&[0, 4, 1, 2]).unwrap_err().to_string();
+    assert!(
+        err.contains("schema encoding version 4: this host reads versions 1, 2 and 3"),
+        "{err}"
+    );
     let mut cut = bytes.clone();
     cut.truncate(bytes.len() - 3);
     let err = decode_schema(&cut).unwrap_err().to_string();
@@ -475,3 +479,73 @@ fn a_migration_reducer_may_go_in_the_next_version() {
         "{d}"
     );
 }
+
+/// A module at layout 2: a table at version 2, built only with what both
+/// layouts have (to pin its bytes across the change that added layout 3).
+fn layout_2_module() -> ModuleSchema {
+    let mut m = module();
+    m.tables[0].version = 2;
+    m.tables[0].renamed_from = Some("people".into());
+    m
+}
+
+/// Layout 2 stays byte for byte what it was before schedules existed (the
+/// hash of every table and module logged with it), and a schedule table
+/// moves the module to layout 3, which round-trips.
+#[test]
+fn a_schedule_table_is_layout_3_and_layout_2_is_unchanged() {
+    let v2 = layout_2_module();
+    let bytes = encode_schema(&v2).unwrap();
+    assert_eq!(&bytes[..2], &[0, 2]);
+    // Pinned: computed before layout 3 existed.
+    assert_eq!(
+        (v2.hash(), v2.tables[0].hash()),
+        (LAYOUT_2_MODULE_HASH, LAYOUT_2_TABLE_HASH)
+    );
+
+    let mut scheduled = layout_2_module();
+    let t = &mut scheduled.tables[0];
+    t.columns.push(ColumnSchema::new(
+        "when",
+        interstice_abi::schedule_at_type(),
+    ));
+    t.schedule = Some(interstice_abi::ScheduleSchema {
+        reducer: "on_user".into(),
+        at: 3,
+    });
+    let row = t.row_type();
+    scheduled.reducers[1].params[0].ty = row;
+    let bytes = encode_schema(&scheduled).unwrap();
+    assert_eq!(&bytes[..2], &[0, 3]);
+    assert_eq!(decode_schema(&bytes).unwrap(), scheduled);
+    assert_ne!(scheduled.tables[0].hash(), v2.tables[0].hash());
+    assert!(scheduled.validate().is_ok(), "{:?}", scheduled.validate());
+
+    // The rules: an auto_inc key, a ScheduleAt column, a reducer taking the row.
+    let mut bad = scheduled.clone();
+    bad.tables[0].auto_inc = false;
+    bad.tables[0].schedule = Some(interstice_abi::ScheduleSchema {
+        reducer: "add".into(),
+        at: 1,
+    });
+    let problems: Vec<String> = bad
+        .validate()
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for expected in [
+        "a schedule table has an auto_inc primary key",
+        "its schedule's column `email` is a String, not a ScheduleAt",
+        "its schedule calls `add`, which must write and take the table's row",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "missing `{expected}` in {problems:#?}"
+        );
+    }
+}
+
+/// [`layout_2_module`]'s hashes before layout 3 existed.
+const LAYOUT_2_MODULE_HASH: u64 = 0x616229f002c853c0;
+const LAYOUT_2_TABLE_HASH: u64 = 0xc3563f29d0c5c886;

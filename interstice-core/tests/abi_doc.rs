@@ -52,6 +52,7 @@ fn expected_schema() -> ModuleSchema {
             visibility: Visibility::Public,
             version: 1,
             renamed_from: None,
+            schedule: None,
         }],
         reducers: vec![
             ReducerSchema {

@@ -496,6 +496,7 @@ impl Model<'_> {
                         visibility: #visibility,
                         version: #version,
                         renamed_from: #renamed_from,
+                        schedule: None,
                     }
                 }
 

@@ -29,6 +29,7 @@ pub fn people() -> TableSchema {
         visibility: Visibility::Public,
         version: 1,
         renamed_from: None,
+        schedule: None,
     }
 }
 

@@ -154,6 +154,7 @@ fn two_u64(name: &str, auto_inc: bool, index: bool) -> TableSchema {
         visibility: Visibility::Public,
         version: 1,
         renamed_from: None,
+        schedule: None,
     }
 }
 
