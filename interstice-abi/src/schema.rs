@@ -458,7 +458,7 @@ impl ModuleSchema {
                         sch.reducer
                     ),
                 ),
-                Some(r) if r.read_only || r.params.len() != 1 || r.params[0].ty != t.row_type() => {
+                Some(r) if r.read_only || r.params.len() != 1 || !takes_row(&r.params[0].ty, t) => {
                     out.add(
                         &place,
                         format!(
@@ -470,6 +470,15 @@ impl ModuleSchema {
                 Some(_) => {}
             }
         }
+    }
+}
+
+/// Whether `ty` is a row of `table`: a struct of its columns, in order
+/// (whatever the struct's name: the SDK names it after the Rust type).
+fn takes_row(ty: &Type, table: &TableSchema) -> bool {
+    match (ty, table.row_type()) {
+        (Type::Struct(given), Type::Struct(row)) => given.fields == row.fields,
+        _ => false,
     }
 }
 

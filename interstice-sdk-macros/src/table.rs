@@ -21,6 +21,8 @@ struct Args {
     /// `#[table_version(table, N)]`: the rows of `table` at version `N`,
     /// for a migration to read.
     old: Option<(String, syn::LitInt)>,
+    /// `scheduled(reducer = "...")`: the reducer each row asks for.
+    scheduled: Option<LitStr>,
 }
 
 fn parse_args(attr: TokenStream) -> syn::Result<Args> {
@@ -39,6 +41,18 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
             args.version = Some(v);
         } else if meta.path.is_ident("renamed_from") {
             args.renamed_from = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("scheduled") {
+            meta.parse_nested_meta(|m| {
+                if m.path.is_ident("reducer") {
+                    args.scheduled = Some(m.value()?.parse()?);
+                    Ok(())
+                } else {
+                    Err(m.error("expected `scheduled(reducer = \"name\")`"))
+                }
+            })?;
+            if args.scheduled.is_none() {
+                return Err(meta.error("expected `scheduled(reducer = \"name\")`"));
+            }
         } else if meta.path.is_ident("public") {
             args.public = true;
         } else if meta.path.is_ident("private") {
@@ -72,7 +86,7 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
             args.composite.push((name, columns, unique));
         } else {
             return Err(meta.error(
-                "unknown table option: expected `name = \"...\"`, `public`, `private`, `version = N`, `renamed_from = \"...\"`, `index(name = \"...\", columns(...))` or `unique(...)`",
+                "unknown table option: expected `name = \"...\"`, `public`, `private`, `version = N`, `renamed_from = \"...\"`, `scheduled(reducer = \"...\")`, `index(name = \"...\", columns(...))` or `unique(...)`",
             ));
         }
         Ok(())
@@ -150,6 +164,7 @@ pub fn expand(attr: TokenStream, item: ItemStruct) -> syn::Result<TokenStream> {
 fn expand_with(args: Args, mut item: ItemStruct) -> syn::Result<TokenStream> {
     let columns = parse_columns(&mut item)?;
     let pk = primary_key(&item, &columns)?;
+    let schedule_at = schedule_column(&args, &item, &columns, pk)?;
     let indexes = secondary_indexes(&columns, &args.composite)?;
     let name = args
         .name
@@ -162,6 +177,7 @@ fn expand_with(args: Args, mut item: ItemStruct) -> syn::Result<TokenStream> {
         columns,
         pk,
         indexes,
+        schedule_at,
     };
     Ok(table.generate())
 }
@@ -177,6 +193,8 @@ struct Model<'a> {
     /// Position of the primary key column.
     pk: usize,
     indexes: Vec<SecondaryIndex>,
+    /// For a scheduled table, the position of its `ScheduleAt` column.
+    schedule_at: Option<u16>,
 }
 
 /// The struct's fields as columns, their attributes removed and checked.
@@ -268,6 +286,43 @@ fn parse_column(field: &mut syn::Field) -> syn::Result<Column> {
         ));
     }
     Ok(col)
+}
+
+/// For `scheduled(...)`: the position of the one `ScheduleAt` column; the
+/// key must be `#[auto_inc]`.
+fn schedule_column(
+    args: &Args,
+    item: &ItemStruct,
+    columns: &[Column],
+    pk: usize,
+) -> syn::Result<Option<u16>> {
+    let Some(reducer) = &args.scheduled else {
+        return Ok(None);
+    };
+    let is_schedule_at = |ty: &syn::Type| match ty {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "ScheduleAt"),
+        _ => false,
+    };
+    let at: Vec<usize> = (0..columns.len())
+        .filter(|&i| is_schedule_at(&columns[i].ty))
+        .collect();
+    let [at] = at[..] else {
+        return Err(syn::Error::new(
+            reducer.span(),
+            "a scheduled table has one `ScheduleAt` column (when each row's call is due)",
+        ));
+    };
+    if columns[pk].auto_inc.is_none() {
+        return Err(syn::Error::new(
+            item.ident.span(),
+            "a scheduled table's #[primary_key] is #[auto_inc]",
+        ));
+    }
+    Ok(Some(at as u16))
 }
 
 /// The position of the one `#[primary_key]` column.
@@ -469,6 +524,13 @@ impl Model<'_> {
             None => quote!(None),
             Some(old) => quote!(Some(#old.into())),
         };
+        let schedule = match (&self.args.scheduled, self.schedule_at) {
+            (Some(reducer), Some(at)) => quote!(Some(#sdk::abi::ScheduleSchema {
+                reducer: #reducer.into(),
+                at: #at,
+            })),
+            _ => quote!(None),
+        };
         let visibility = if self.args.public {
             quote!(#sdk::abi::Visibility::Public)
         } else {
@@ -496,7 +558,7 @@ impl Model<'_> {
                         visibility: #visibility,
                         version: #version,
                         renamed_from: #renamed_from,
-                        schedule: None,
+                        schedule: #schedule,
                     }
                 }
 

@@ -377,3 +377,40 @@ impl IntersticeType for Timestamp {
         u64::decode(input).map(Timestamp)
     }
 }
+
+/// When a schedule table's row asks for its call: at a point in time, or
+/// every interval (the first run one interval after the row is written).
+/// Its schema type is [`interstice_abi::schedule_at_type`]: an enum of two
+/// `u64` payloads, both in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleAt {
+    /// Once, at this time.
+    Time(Timestamp),
+    /// Repeatedly, this far apart, until the row is deleted.
+    Interval(std::time::Duration),
+}
+
+impl IntersticeType for ScheduleAt {
+    fn ty() -> Type {
+        interstice_abi::schedule_at_type()
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        let (index, micros) = match self {
+            ScheduleAt::Time(t) => (0, t.0),
+            ScheduleAt::Interval(d) => (1, u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        };
+        write_varint(out, index);
+        micros.encode(out);
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        let index = read_varint(input, 32)?;
+        let micros = u64::decode(input)?;
+        match index {
+            0 => Ok(ScheduleAt::Time(Timestamp(micros))),
+            1 => Ok(ScheduleAt::Interval(std::time::Duration::from_micros(
+                micros,
+            ))),
+            i => Err(DecodeError(format!("no variant {i} in enum ScheduleAt"))),
+        }
+    }
+}

@@ -37,7 +37,7 @@ pub mod registry;
 pub mod sys;
 mod table;
 
-pub use codec::{DecodeError, IntersticeType, Timestamp};
+pub use codec::{DecodeError, IntersticeType, ScheduleAt, Timestamp};
 pub use context::{Context, Db, Level, ReadOnlyContext, ReducerContext};
 pub use error::Error;
 pub use interstice_abi as abi;
@@ -47,8 +47,8 @@ pub use table::{Index, Iter, ReadOnly, ReadWrite, Table, TableHandle, UniqueInde
 /// What a module usually needs: `use interstice_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Context, Error, Index, IntersticeType, Level, ReadOnlyContext, ReducerContext, Table,
-        Timestamp, UniqueIndex, dependency, migration, reducer, table, table_version,
+        Context, Error, Index, IntersticeType, Level, ReadOnlyContext, ReducerContext, ScheduleAt,
+        Table, Timestamp, UniqueIndex, dependency, migration, reducer, table, table_version,
     };
 }
 

@@ -233,6 +233,18 @@ pub(crate) fn against(
     mut schema: ModuleSchema,
     mut schema_bytes: Vec<u8>,
 ) -> Result<(ModuleSchema, Vec<u8>, interstice_abi::compat::SchemaDiff), PublishError> {
+    // Schedule tables are in the schema format, but nothing runs their
+    // calls yet: refused rather than silently never run.
+    if let Some(t) = schema.tables.iter().find(|t| t.schedule.is_some()) {
+        return Err(PublishError::InvalidSchema(vec![
+            interstice_abi::SchemaError {
+                place: format!("table `{}`", t.name),
+                problem:
+                    "it is a schedule table, and this runtime does not run scheduled calls yet"
+                        .into(),
+            },
+        ]));
+    }
     let Some(old) = existing else {
         return Ok((schema, schema_bytes, Default::default()));
     };

@@ -35,6 +35,21 @@ pub struct Account {
 
 interstice_sdk::dropped_tables!(sessions, audit);
 
+/// A schedule: each row asks for a call of `remind`.
+#[table(name = "reminders", scheduled(reducer = "remind"))]
+pub struct Reminder {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    pub text: String,
+    pub at: ScheduleAt,
+}
+
+#[reducer(writes())]
+pub fn remind(ctx: &mut ReducerContext, row: Reminder) {
+    ctx.log(format!("{}", row.text));
+}
+
 /// `accounts` at version 2, as its migration reads it.
 #[table_version(accounts, 2)]
 pub struct AccountV2 {
@@ -107,7 +122,13 @@ fn main() {
     let old: Vec<&str> = m.old_columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(old, ["id", "owner_name", "cents"]);
     assert!(schema.validate().is_ok(), "{:?}", schema.validate());
-    assert_eq!(schema.reducers.len(), 4);
+    let reminders = schema.tables.iter().find(|t| t.name == "reminders").unwrap();
+    let sch = reminders.schedule.as_ref().unwrap();
+    assert_eq!((sch.reducer.as_str(), sch.at), ("remind", 2));
+    let mut bytes = Vec::new();
+    ScheduleAt::Interval(std::time::Duration::from_secs(2)).encode(&mut bytes);
+    assert_eq!(ScheduleAt::decode(&mut &bytes[..]).unwrap(), ScheduleAt::Interval(std::time::Duration::from_secs(2)));
+    assert_eq!(schema.reducers.len(), 5);
     assert_eq!(schema.subscriptions[0].module, schema.name);
     assert_eq!(schema.dependencies[0].module, "other");
 }
