@@ -46,14 +46,14 @@ pub(crate) struct ModuleV1 {
     dependencies: Vec<Dependency>,
 }
 
-/// The version 2 layout of a module schema (after its tag): every field
-/// but schedules.
+/// The module record of layouts 2 and 3 (after the tag): every field, its
+/// tables as `T` ([`TableV2`] in layout 2, [`TableSchema`] in layout 3).
 #[derive(Serialize, Deserialize)]
-pub(crate) struct ModuleV2 {
+pub(crate) struct ModuleLayout<T> {
     name: String,
     version: Version,
     abi_version: u32,
-    tables: Vec<TableV2>,
+    tables: Vec<T>,
     reducers: Vec<ReducerSchema>,
     subscriptions: Vec<SubscriptionSchema>,
     dependencies: Vec<Dependency>,
@@ -63,9 +63,15 @@ pub(crate) struct ModuleV2 {
     dropped_tables: Vec<String>,
 }
 
+/// The version 2 layout of a module schema: every field but schedules.
+pub(crate) type ModuleV2 = ModuleLayout<TableV2>;
+
+/// The version 3 layout of a module schema: every field.
+pub(crate) type ModuleV3 = ModuleLayout<TableSchema>;
+
 /// The version 2 layout of a table: every field but the schedule.
 #[derive(Serialize, Deserialize)]
-struct TableV2 {
+pub(crate) struct TableV2 {
     name: String,
     columns: Vec<ColumnSchema>,
     primary_key: u16,
@@ -76,9 +82,8 @@ struct TableV2 {
     renamed_from: Option<String>,
 }
 
-impl TableV2 {
-    fn of(t: &TableSchema) -> Self {
-        let t = t.clone();
+impl From<TableSchema> for TableV2 {
+    fn from(t: TableSchema) -> Self {
         TableV2 {
             name: t.name,
             columns: t.columns,
@@ -90,46 +95,32 @@ impl TableV2 {
             renamed_from: t.renamed_from,
         }
     }
+}
 
-    fn into_table(self) -> TableSchema {
+impl From<TableV2> for TableSchema {
+    fn from(t: TableV2) -> Self {
         TableSchema {
-            name: self.name,
-            columns: self.columns,
-            primary_key: self.primary_key,
-            auto_inc: self.auto_inc,
-            indexes: self.indexes,
-            visibility: self.visibility,
-            version: self.version,
-            renamed_from: self.renamed_from,
+            name: t.name,
+            columns: t.columns,
+            primary_key: t.primary_key,
+            auto_inc: t.auto_inc,
+            indexes: t.indexes,
+            visibility: t.visibility,
+            version: t.version,
+            renamed_from: t.renamed_from,
             schedule: None,
         }
     }
 }
 
-/// The version 3 layout of a module schema (after its tag): every field.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ModuleV3 {
-    name: String,
-    version: Version,
-    abi_version: u32,
-    tables: Vec<TableSchema>,
-    reducers: Vec<ReducerSchema>,
-    subscriptions: Vec<SubscriptionSchema>,
-    dependencies: Vec<Dependency>,
-    #[serde(default)]
-    migrations: Vec<MigrationSchema>,
-    #[serde(default)]
-    dropped_tables: Vec<String>,
-}
-
-impl From<&ModuleSchema> for ModuleV2 {
+impl<T: From<TableSchema>> From<&ModuleSchema> for ModuleLayout<T> {
     fn from(m: &ModuleSchema) -> Self {
         let m = m.clone();
-        ModuleV2 {
+        ModuleLayout {
             name: m.name,
             version: m.version,
             abi_version: m.abi_version,
-            tables: m.tables.iter().map(TableV2::of).collect(),
+            tables: m.tables.into_iter().map(T::from).collect(),
             reducers: m.reducers,
             subscriptions: m.subscriptions,
             dependencies: m.dependencies,
@@ -139,46 +130,13 @@ impl From<&ModuleSchema> for ModuleV2 {
     }
 }
 
-impl From<ModuleV2> for ModuleSchema {
-    fn from(m: ModuleV2) -> Self {
+impl<T: Into<TableSchema>> From<ModuleLayout<T>> for ModuleSchema {
+    fn from(m: ModuleLayout<T>) -> Self {
         ModuleSchema {
             name: m.name,
             version: m.version,
             abi_version: m.abi_version,
-            tables: m.tables.into_iter().map(TableV2::into_table).collect(),
-            reducers: m.reducers,
-            subscriptions: m.subscriptions,
-            dependencies: m.dependencies,
-            migrations: m.migrations,
-            dropped_tables: m.dropped_tables,
-        }
-    }
-}
-
-impl From<&ModuleSchema> for ModuleV3 {
-    fn from(m: &ModuleSchema) -> Self {
-        let m = m.clone();
-        ModuleV3 {
-            name: m.name,
-            version: m.version,
-            abi_version: m.abi_version,
-            tables: m.tables,
-            reducers: m.reducers,
-            subscriptions: m.subscriptions,
-            dependencies: m.dependencies,
-            migrations: m.migrations,
-            dropped_tables: m.dropped_tables,
-        }
-    }
-}
-
-impl From<ModuleV3> for ModuleSchema {
-    fn from(m: ModuleV3) -> Self {
-        ModuleSchema {
-            name: m.name,
-            version: m.version,
-            abi_version: m.abi_version,
-            tables: m.tables,
+            tables: m.tables.into_iter().map(Into::into).collect(),
             reducers: m.reducers,
             subscriptions: m.subscriptions,
             dependencies: m.dependencies,
@@ -242,7 +200,7 @@ impl TableSchema {
         match self.v1() {
             Some(v1) => encode(&v1),
             None if self.schedule.is_none() => {
-                encode(&TableV2::of(self)).map(|body| [&V2_TAG[..], &body].concat())
+                encode(&TableV2::from(self.clone())).map(|body| [&V2_TAG[..], &body].concat())
             }
             None => encode(self).map(|body| [&V3_TAG[..], &body].concat()),
         }

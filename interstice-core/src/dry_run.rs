@@ -16,7 +16,6 @@ use crate::cycles::Declared;
 use crate::db::{Database, WriteSet};
 use crate::error::PublishError;
 use crate::host::Inspected;
-use crate::host::state::CallContext;
 use crate::migrate::MigrationRun;
 use crate::runtime::publish::{against, check_capabilities, check_cycles};
 
@@ -106,23 +105,17 @@ pub fn publish(
         .map_err(|e| PublishError::describe(format!("cannot install: {e}")))?;
     let (mut migrations, mut logs) = (Vec::new(), Vec::new());
     if !retired.is_empty() {
-        let mut modules = host.load_all(db)?;
-        modules.insert(id, linked.clone());
-        let modules = Arc::new(modules);
-        let timestamp = crate::runtime::now_micros();
-        let ctx = CallContext {
-            timestamp,
-            rng: crate::runtime::seed(0, timestamp),
-        };
-        let env = host.env(modules);
-        let out = crate::migrate::run(
-            &env,
+        let modules = host.load_all(db)?;
+        let now = crate::runtime::now_micros();
+        let out = crate::migrate::run_with_host(
+            host,
+            modules,
+            &linked,
             std::mem::take(db),
             ws,
-            &linked,
             retired,
-            ctx,
-            host.limits().fuel,
+            0,
+            now,
         );
         *db = out.db;
         logs = out.logs.into_iter().map(|l| l.message).collect();

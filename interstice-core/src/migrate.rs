@@ -5,8 +5,10 @@
 //! commit, so replay needs no WebAssembly; `replay-check` and
 //! `publish --dry-run` run them the same way, through one function.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::WasmHost;
 use crate::db::{Database, Retired, WriteSet};
 use crate::error::{CallError, CallErrorKind};
 use crate::host::state::{CallContext, Logged};
@@ -122,4 +124,27 @@ pub(crate) fn run(
         logs,
         result,
     }
+}
+
+/// [`run`] outside a runtime (a dry run, a re-check): with `host`'s limits,
+/// `modules` (the other modules, for cross-module calls) and `module` among
+/// them, and the context of a commit at `offset` and `timestamp`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_with_host(
+    host: &WasmHost,
+    mut modules: HashMap<u32, Arc<CompiledModule>>,
+    module: &Arc<CompiledModule>,
+    db: Database,
+    ws: WriteSet,
+    retired: Retired,
+    offset: u64,
+    timestamp: u64,
+) -> Migrated {
+    modules.insert(module.id, module.clone());
+    let ctx = CallContext {
+        timestamp,
+        rng: crate::runtime::seed(offset, timestamp),
+    };
+    let env = host.env(Arc::new(modules));
+    run(&env, db, ws, module, retired, ctx, host.limits().fuel)
 }

@@ -307,21 +307,15 @@ fn migrate_again(
             return Err(bad(e.to_string()));
         }
     };
-    let mut with_new = (**modules).clone();
-    with_new.insert(m.module_id, linked.clone());
-    let ctx = CallContext {
-        timestamp: commit.timestamp,
-        rng: seed(commit.offset, commit.timestamp),
-    };
-    let env = host.env(Arc::new(with_new));
-    let out = crate::migrate::run(
-        &env,
+    let out = crate::migrate::run_with_host(
+        host,
+        (**modules).clone(),
+        &linked,
         std::mem::take(db),
         ws,
-        &linked,
         retired,
-        ctx,
-        host.limits().fuel,
+        commit.offset,
+        commit.timestamp,
     );
     *db = out.db;
     let produced = out.ws.mutations().to_vec();
