@@ -28,6 +28,7 @@ fn commit(offset: u64) -> Commit {
             args: Bytes::new(),
             request_id: None,
             timing: None,
+            scheduled: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,

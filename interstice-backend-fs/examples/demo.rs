@@ -42,6 +42,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 args: Bytes::new(),
                 request_id: None,
                 timing: None,
+                scheduled: None,
             },
             mutations: vec![Mutation::module(1, 0x4a11, &record)],
         })?;
@@ -58,6 +59,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 args: Bytes::from(name.as_bytes().to_vec()),
                 request_id: None,
                 timing: None,
+                scheduled: None,
             },
             mutations: vec![Mutation {
                 kind: MutationKind::Insert,

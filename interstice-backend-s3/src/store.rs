@@ -233,6 +233,7 @@ impl S3LogStore {
                 args: Bytes::from(holder_id()),
                 request_id: None,
                 timing: None,
+                scheduled: None,
             },
             mutations: Vec::new(),
         };

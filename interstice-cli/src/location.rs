@@ -168,7 +168,8 @@ impl LogArgs {
     }
 
     /// A runtime configuration for `log`: where to start replaying, its
-    /// snapshots and the snapshot policy; the rest default.
+    /// snapshots and the snapshot policy; scheduled calls left to the node
+    /// (`serve` and `schedules --run` run them); the rest default.
     pub fn runtime_config(&self, log: &str) -> Result<RuntimeConfig> {
         let replay = self.replay_options(log, None)?;
         Ok(RuntimeConfig {
@@ -177,6 +178,7 @@ impl LogArgs {
             strict_snapshots: replay.strict,
             snapshot_policy: self.snapshots.policy(),
             retention: self.snapshots.retention(),
+            run_schedules: false,
             ..RuntimeConfig::default()
         })
     }

@@ -19,7 +19,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
     backup, call, check, compact, debug, diff, dump, graph, history, inspect, publish, query,
-    remote, replay, replay_check, schema, serve, trace, validate,
+    remote, replay, replay_check, schedules, schema, serve, trace, validate,
 };
 use location::LogArgs;
 
@@ -250,6 +250,25 @@ enum Command {
         /// (docs/s3.md): 1h, 30m...
         #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
         stub_grace: std::time::Duration,
+    },
+    /// List the rows of every schedule table waiting for their call: when
+    /// each is due, and how often it repeats. `call`, `publish` and
+    /// `unpublish` leave scheduled calls to the node (`interstice serve`,
+    /// which runs them as they come due); --run runs those due now here,
+    /// each as its own commit, and exits.
+    #[command(
+        after_help = "Examples:\n  interstice schedules ./my-log\n  interstice schedules ./my-log --run   # e.g. from cron, for a log no node serves"
+    )]
+    Schedules {
+        /// The log.
+        log: String,
+        /// Run the calls due now (those missed included, once each, in
+        /// time order), then list what stays scheduled.
+        #[arg(long)]
+        run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: schedules::Format,
     },
     /// Print transactions for people: offset, time, reducer and
     /// arguments, cause, and each row change decoded by the logged schema.
@@ -492,6 +511,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             stub_grace,
         } => compact::run(args, log, *target_bytes, *stub_grace).await?,
         Command::LogInspect { log, filter } => inspect::run(args, log, filter).await?,
+        Command::Schedules { log, run, format } => schedules::run(args, log, *run, *format).await?,
         Command::LogDump { log, format } => dump::run(args, log, *format).await?,
         Command::Graph {
             sources,

@@ -330,7 +330,7 @@ fn log_inspect_and_log_dump_decode_rows_with_the_logged_schema() {
     assert_eq!(records.iter().filter(|r| r["type"] == "commit").count(), 3);
     let out = ok(&["log-dump", log, "--format", "csv"]);
     assert!(out.starts_with(
-        "type,offset,timestamp_us,cause,module,reducer,request_id,table,kind,index,data\n"
+        "type,offset,timestamp_us,cause,module,reducer,request_id,due_us,table,kind,index,data\n"
     ));
 }
 

@@ -196,7 +196,13 @@ fn snapshot_numbers(
         clock: state.clock,
     };
     let start = Instant::now();
-    let bytes = encode(&state.db, header, &state.pending, &state.requests);
+    let bytes = encode(
+        &state.db,
+        header,
+        &state.pending,
+        &state.requests,
+        &state.timers,
+    );
     let size = bytes.len() as u64;
     rt.block_on(snapshots.put(at, bytes)).unwrap();
     let write = start.elapsed();

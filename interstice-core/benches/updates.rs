@@ -94,6 +94,7 @@ async fn updates(store: &dyn LogStore, (module_id, hash): (u32, u64), commits: u
                     args: Bytes::from(args),
                     request_id: None,
                     timing: None,
+                    scheduled: None,
                 },
                 mutations: vec![Mutation {
                     kind: MutationKind::Update,
@@ -152,7 +153,13 @@ fn main() {
     };
     rt.block_on(snapshots.put(
         at,
-        encode(&state.db, header, &state.pending, &state.requests),
+        encode(
+            &state.db,
+            header,
+            &state.pending,
+            &state.requests,
+            &state.timers,
+        ),
     ))
     .unwrap();
     drop(state);

@@ -30,6 +30,9 @@ pub struct DecodedCommit {
     pub args: Option<Result<(Value, Type), String>>,
     /// Its mutations, in order.
     pub mutations: Vec<DecodedMutation>,
+    /// For a call a schedule made: the schedule table's name (or `#id`
+    /// when the log's schemas do not name it).
+    pub schedule_table: Option<String>,
 }
 
 /// A mutation, decoded.
@@ -144,10 +147,20 @@ impl Decoder {
             });
         }
         let args = self.args(&commit);
+        let schedule_table = commit.invocation.scheduled.map(|run| {
+            let schema = self
+                .modules
+                .values()
+                .find(|s| s.name == commit.invocation.module);
+            schema
+                .and_then(|s| s.tables.get((run.table_id as usize).wrapping_sub(1)))
+                .map_or_else(|| format!("#{}", run.table_id), |t| t.name.clone())
+        });
         DecodedCommit {
             commit,
             args,
             mutations,
+            schedule_table,
         }
     }
 

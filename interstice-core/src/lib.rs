@@ -32,6 +32,7 @@ pub mod snapshot_check;
 mod spans;
 pub mod subscriptions;
 pub mod table;
+pub mod timers;
 pub mod trace;
 
 pub use durability::{BATCH_SIZE_BOUNDS, DurableCommits, LogStats};
@@ -40,9 +41,10 @@ pub use error::{
     TableError,
 };
 pub use host::{Inspected, Limits, WasmHost, declared_writes};
-pub use observe::{ReducerSample, TableSample};
+pub use observe::{ReducerSample, ScheduleSample, TableSample};
 pub use replay::{ReplayEngine, ReplayOptions, ReplayReport, Replayed, SkippedSnapshot};
 pub use runtime::{
     Follow, INIT_REDUCER, ModuleSummary, OpenError, PUBLISH_INVOCATION, Published, Receipt,
     Runtime, RuntimeConfig, SnapshotPolicy, UNPUBLISH_INVOCATION, Unpublished,
 };
+pub use timers::ScheduledRow;

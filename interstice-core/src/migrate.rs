@@ -144,6 +144,7 @@ pub(crate) fn run_with_host(
     let ctx = CallContext {
         timestamp,
         rng: crate::runtime::seed(offset, timestamp),
+        scheduled: None,
     };
     let env = host.env(Arc::new(modules));
     run(&env, db, ws, module, retired, ctx, host.limits().fuel)

@@ -1,6 +1,7 @@
 //! What the runtime counts about its reducer calls, for metrics: per
 //! module and reducer, calls, errors by code, a duration histogram, rows
-//! read and written, commit bytes and fuel.
+//! read and written, commit bytes and fuel; per schedule table, the calls
+//! its rows made, how late they ran, and how many failed.
 //!
 //! Counting costs a few relaxed atomic adds per call; each reducer's
 //! counters are found once, when its module is loaded, and kept with it.
@@ -178,6 +179,78 @@ pub struct ReducerSample {
     pub fuel: u64,
     /// How long its calls ran.
     pub duration: HistogramSample,
+}
+
+/// One schedule table's counters: calls its rows made, failed ones, and
+/// how late they ran.
+#[derive(Debug, Default)]
+pub(crate) struct ScheduleStats {
+    runs: AtomicU64,
+    failures: AtomicU64,
+    lateness: Histogram,
+}
+
+impl ScheduleStats {
+    /// Counts a scheduled call that ran `late_micros` after it was due.
+    pub(crate) fn record(&self, late_micros: u64, failed: bool) {
+        self.runs.fetch_add(1, Relaxed);
+        if failed {
+            self.failures.fetch_add(1, Relaxed);
+        }
+        self.lateness.observe(late_micros);
+    }
+}
+
+/// Every schedule table's counters, by module and table name.
+#[derive(Debug, Default)]
+pub(crate) struct ScheduleMetrics {
+    tables: Mutex<BTreeMap<(String, String), Arc<ScheduleStats>>>,
+}
+
+impl ScheduleMetrics {
+    /// The counters of `module.table`, created at first use.
+    pub(crate) fn table(&self, module: &str, table: &str) -> Arc<ScheduleStats> {
+        let mut tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = tables.get(&(module.to_owned(), table.to_owned())) {
+            return s.clone();
+        }
+        let s = Arc::<ScheduleStats>::default();
+        tables.insert((module.to_owned(), table.to_owned()), s.clone());
+        s
+    }
+
+    /// Every schedule table's counters now, in module and table order.
+    pub(crate) fn samples(&self) -> Vec<ScheduleSample> {
+        let tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
+        tables
+            .iter()
+            .map(|((module, table), s)| ScheduleSample {
+                module: module.clone(),
+                table: table.clone(),
+                runs: s.runs.load(Relaxed),
+                failures: s.failures.load(Relaxed),
+                lateness: s.lateness.sample(),
+            })
+            .collect()
+    }
+}
+
+/// One schedule table's counters at one moment (see
+/// [`crate::Runtime::schedule_metrics`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleSample {
+    /// The module.
+    pub module: String,
+    /// The schedule table.
+    pub table: String,
+    /// Calls its rows made since the runtime started, failed or not.
+    pub runs: u64,
+    /// Those whose reducer failed (their commit holds only what the
+    /// runtime does for a run: a one-shot row's deletion).
+    pub failures: u64,
+    /// How long after its due time each call ran (its commit's timestamp
+    /// minus the time it was due), in microseconds.
+    pub lateness: HistogramSample,
 }
 
 /// One table's size at one moment (see [`crate::Runtime::table_sizes`]).

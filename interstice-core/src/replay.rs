@@ -17,6 +17,7 @@ use crate::error::ReplayError;
 use crate::requests::{RequestIds, Seen, fingerprint};
 use crate::snapshot::{self, SnapshotState};
 use crate::subscriptions::{Scheduled, triggered};
+use crate::timers::Timers;
 
 /// What a replay did, for people (`interstice replay` prints it).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -87,6 +88,9 @@ pub struct Replayed {
     /// The request ids the replayed commits (and the snapshot) carry, for
     /// exactly-once calls.
     pub requests: RequestIds,
+    /// When each row of every schedule table is due: the runtime runs
+    /// those due (and those missed while nothing ran) once each.
+    pub timers: Timers,
 }
 
 /// Where a replay starts, where it stops, and what it may start from.
@@ -179,6 +183,7 @@ struct Replayer {
     last_timestamp: u64,
     snapshot: Option<SnapshotHeader>,
     requests: RequestIds,
+    timers: Timers,
 }
 
 impl Replayer {
@@ -196,11 +201,13 @@ impl Replayer {
             last_timestamp: state.header.timestamp,
             snapshot: Some(state.header),
             requests: state.requests,
+            timers: state.timers,
         }
     }
 
     fn apply(&mut self, commit: &Commit) -> Result<(), ReplayError> {
         apply_commit(&mut self.db, commit)?;
+        self.timers.observe(&self.db, commit);
         // A logged follow-up settles the oldest matching scheduled call,
         // and what it triggers in turn is one subscription step deeper.
         let mut settled = None;
@@ -253,6 +260,7 @@ impl Replayer {
             last_timestamp: self.last_timestamp,
             snapshot: self.snapshot,
             requests: self.requests,
+            timers: self.timers,
         }
     }
 }

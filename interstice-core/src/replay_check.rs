@@ -244,16 +244,47 @@ fn execute(
         ctx: CallContext {
             timestamp: commit.timestamp,
             rng: seed(commit.offset, commit.timestamp),
+            scheduled: commit.invocation.scheduled.map(|s| s.due),
         },
         fuel: host.limits().fuel,
         depth: 0,
     };
     let env = host.env(modules.clone());
-    let out = run(env, std::mem::take(db), WriteSet::default(), call, None);
+    let ws = scheduled_start(db, compiled.id, commit)?;
+    let out = run(env, std::mem::take(db), ws, call, None);
     *db = out.db;
     let produced = out.ws.mutations().to_vec();
     out.ws.rollback(db);
-    out.result.map(|()| produced).map_err(|e| e.to_string())
+    match out.result {
+        Ok(()) => Ok(produced),
+        // A failed scheduled call commits what its run does without the
+        // reducer: a one-shot row's deletion.
+        Err(_) if inv.scheduled.is_some() => {
+            let ws = scheduled_start(db, compiled.id, commit)?;
+            let spent = ws.mutations().to_vec();
+            ws.rollback(db);
+            Ok(spent)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The write set a commit's call starts with: for a scheduled call of a
+/// row that runs once, the row's deletion (made on `db`).
+fn scheduled_start(db: &mut Database, module_id: u32, commit: &Commit) -> Result<WriteSet, String> {
+    let mut ws = WriteSet::default();
+    let inv = &commit.invocation;
+    let Some(run) = inv.scheduled else {
+        return Ok(ws);
+    };
+    let table = db
+        .table(module_id, run.table_id)
+        .ok_or_else(|| format!("module `{}` has no table {}", inv.module, run.table_id))?;
+    if let Some(key) = crate::timers::one_shot_key(table, &inv.args) {
+        ws.delete(db, module_id, run.table_id, &key)
+            .map_err(|e| format!("the scheduled row is not there to run: {e}"))?;
+    }
+    Ok(ws)
 }
 
 /// Installs the version a publish commit logged on `db` again and runs its

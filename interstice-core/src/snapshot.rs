@@ -22,6 +22,7 @@ use crate::replay::{ReplayEngine, ReplayOptions};
 use crate::requests::{RequestIds, Seen};
 use crate::subscriptions::Scheduled;
 use crate::table::Staged;
+use crate::timers::{RowId, Timers};
 
 /// The state a snapshot holds.
 #[derive(Debug)]
@@ -34,15 +35,19 @@ pub struct SnapshotState {
     pub pending: Vec<Scheduled>,
     /// The request ids remembered for exactly-once calls.
     pub requests: RequestIds,
+    /// When each schedule row is due.
+    pub timers: Timers,
 }
 
 /// Encodes `db`, the state as of `header.offset`, with the subscription
-/// calls still due then.
+/// calls still due then, the request ids remembered and the schedule rows'
+/// timers (those of interval rows: a `Time` row says its own).
 pub fn encode(
     db: &Database,
     header: SnapshotHeader,
     pending: &[Scheduled],
     requests: &RequestIds,
+    timers: &Timers,
 ) -> Bytes {
     let mut w = SnapshotWriter::new(header);
     for m in db.modules() {
@@ -70,6 +75,12 @@ pub fn encode(
     for (id, seen) in requests.iter() {
         w.request(id, seen.offset, seen.timestamp, seen.fingerprint);
     }
+    let mut intervals: Vec<_> = timers.iter().filter(|(_, t)| t.every.is_some()).collect();
+    intervals.sort_by(|a, b| a.0.cmp(b.0));
+    for (row, timer) in intervals {
+        let key = interstice_abi::encode_value(&row.key).expect("a key always encodes");
+        w.timer(row.module_id, row.table_id, &key, timer.due);
+    }
     w.finish()
 }
 
@@ -81,6 +92,7 @@ pub fn load(bytes: Bytes) -> Result<SnapshotState, SnapshotLoadError> {
         db: Database::new(),
         pending: Vec::new(),
         requests: RequestIds::default(),
+        timers: Default::default(),
         table: None,
         seen: Default::default(),
     };
@@ -88,11 +100,14 @@ pub fn load(bytes: Bytes) -> Result<SnapshotState, SnapshotLoadError> {
         loader.take(record?)?;
     }
     loader.flush()?;
+    let header = reader.header();
+    let timers = Timers::rebuild(&loader.db, &loader.timers, header.clock);
     Ok(SnapshotState {
         db: loader.db,
-        header: reader.header(),
+        header,
         pending: loader.pending,
         requests: loader.requests,
+        timers,
     })
 }
 
@@ -105,6 +120,8 @@ struct Loader {
     db: Database,
     pending: Vec<Scheduled>,
     requests: RequestIds,
+    /// When each interval schedule row is next due.
+    timers: std::collections::BTreeMap<RowId, u64>,
     /// The table whose rows are being staged: module, table, auto-inc,
     /// and the rows so far.
     table: Option<(u32, u32, u128, Staged)>,
@@ -180,6 +197,33 @@ impl Loader {
                     fingerprint,
                 };
                 self.requests.record(&id, seen);
+            }
+            Record::Timer {
+                module_id,
+                table_id,
+                key,
+                due,
+            } => {
+                self.flush()?;
+                let table = self.db.table(module_id, table_id).ok_or_else(|| {
+                    inconsistent(format!(
+                        "a timer of table {table_id} of module {module_id}, which has none"
+                    ))
+                })?;
+                let key =
+                    interstice_abi::decode_value(&table.schema().primary_key_column().ty, &key)
+                        .map_err(|e| {
+                            inconsistent(format!(
+                                "a timer of table `{}` has a key that does not decode: {e}",
+                                table.schema().name
+                            ))
+                        })?;
+                let row = RowId {
+                    module_id,
+                    table_id,
+                    key,
+                };
+                self.timers.insert(row, due);
             }
         }
         Ok(())
@@ -274,7 +318,13 @@ pub async fn take(
         .sum();
     // Encoding is plain CPU work: off the async workers.
     let bytes = tokio::task::spawn_blocking(move || {
-        encode(&replayed.db, header, &replayed.pending, &replayed.requests)
+        encode(
+            &replayed.db,
+            header,
+            &replayed.pending,
+            &replayed.requests,
+            &replayed.timers,
+        )
     })
     .await
     .map_err(|e| SnapshotTakeError::Task(e.to_string()))?;

@@ -97,8 +97,20 @@ async fn compare(
         timestamp: replayed.last_timestamp,
         clock: replayed.clock,
     };
-    let ours = snapshot::encode(&replayed.db, header, &replayed.pending, &replayed.requests);
-    let theirs = snapshot::encode(&state.db, state.header, &state.pending, &state.requests);
+    let ours = snapshot::encode(
+        &replayed.db,
+        header,
+        &replayed.pending,
+        &replayed.requests,
+        &replayed.timers,
+    );
+    let theirs = snapshot::encode(
+        &state.db,
+        state.header,
+        &state.pending,
+        &state.requests,
+        &state.timers,
+    );
     if ours == theirs {
         Ok(Ok(Compared::Replay(from)))
     } else {

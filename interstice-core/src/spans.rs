@@ -84,6 +84,8 @@ pub(crate) enum CalledBy<'a> {
     Reducer(&'a str, &'a str),
     /// A subscription: the event that triggered it, and the commit.
     Subscription { trigger: &'a str, cause: u64 },
+    /// A schedule: its table (`module.table`), and when the row was due.
+    Schedule { table: &'a str, due: u64 },
 }
 
 /// The span of a call of `module.reducer`, a child of the current span.
@@ -96,6 +98,7 @@ fn call_span(module: &str, reducer: &str, by: CalledBy<'_>) -> Span {
         caller = Empty,
         by = Empty,
         cause = Empty,
+        due = Empty,
         offset = Empty,
         duration_us = Empty,
         fuel = Empty,
@@ -119,6 +122,11 @@ fn call_span(module: &str, reducer: &str, by: CalledBy<'_>) -> Span {
             span.record("caller", "subscription");
             span.record("by", trigger);
             span.record("cause", cause);
+        }
+        CalledBy::Schedule { table, due } => {
+            span.record("caller", "schedule");
+            span.record("by", table);
+            span.record("due", due);
         }
     }
     span

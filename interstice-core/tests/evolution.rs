@@ -144,35 +144,3 @@ async fn what_the_module_does_not_say_how_to_do_is_refused() {
     assert_eq!(state(&rt).await, before, "nothing changed");
     assert_eq!(store.commits().len(), commits, "nothing logged");
 }
-
-/// A schedule table is in the schema format (layout 3) before anything
-/// runs its calls: publishing refuses it rather than never running them.
-#[tokio::test]
-async fn a_schedule_table_is_refused_until_scheduled_calls_run() {
-    let store = MemoryLogStore::new();
-    let rt = open(&store).await;
-    let mut schema = v1();
-    let t = &mut schema.tables[0];
-    t.columns.push(interstice_abi::ColumnSchema::new(
-        "when",
-        interstice_abi::schedule_at_type(),
-    ));
-    t.schedule = Some(interstice_abi::ScheduleSchema {
-        reducer: "on_counter".into(),
-        at: 2,
-    });
-    let row = t.row_type();
-    let on_counter = schema
-        .reducers
-        .iter_mut()
-        .find(|r| r.name == "on_counter")
-        .unwrap();
-    on_counter.params[0].ty = row;
-    let err = rt.publish(&module(&schema)).await.unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("it is a schedule table, and this runtime does not run scheduled calls yet"),
-        "{err}"
-    );
-    assert!(store.commits().is_empty(), "nothing logged");
-}

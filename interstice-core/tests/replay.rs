@@ -19,6 +19,7 @@ fn commit(offset: u64, cause: Option<u64>, reducer: &str, mutations: Vec<Mutatio
             args: Bytes::new(),
             request_id: None,
             timing: None,
+            scheduled: None,
         },
         mutations,
     }

@@ -328,6 +328,7 @@ mod checking {
             },
             &at_29.pending,
             &at_29.requests,
+            &at_29.timers,
         );
         snapshots.put(59, wrong).await.unwrap();
         // And damage in the newest.

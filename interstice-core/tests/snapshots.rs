@@ -49,14 +49,26 @@ fn pending() -> Vec<Scheduled> {
 #[test]
 fn a_snapshot_loads_back_the_same_state() {
     let db = populated();
-    let bytes = encode(&db, HEADER, &pending(), &Default::default());
+    let bytes = encode(
+        &db,
+        HEADER,
+        &pending(),
+        &Default::default(),
+        &Default::default(),
+    );
     let loaded = load(bytes.clone()).unwrap();
     assert_eq!(loaded.header, HEADER);
     assert_eq!(loaded.pending, pending());
     assert_eq!(dump(&loaded.db), dump(&db));
     // Written again, it is the same bytes: the encoding is canonical.
     assert_eq!(
-        encode(&loaded.db, HEADER, &pending(), &loaded.requests),
+        encode(
+            &loaded.db,
+            HEADER,
+            &pending(),
+            &loaded.requests,
+            &loaded.timers
+        ),
         bytes
     );
 
@@ -82,7 +94,13 @@ fn a_snapshot_loads_back_the_same_state() {
 
 #[test]
 fn damage_is_refused_with_its_block() {
-    let bytes = encode(&populated(), HEADER, &[], &Default::default());
+    let bytes = encode(
+        &populated(),
+        HEADER,
+        &[],
+        &Default::default(),
+        &Default::default(),
+    );
     let mut bad = bytes.to_vec();
     let at = bad.len() / 2;
     bad[at] ^= 0x10;
@@ -156,7 +174,14 @@ fn a_large_table_loads_with_every_index_entry_in_order() {
             .unwrap();
     }
     txn.commit();
-    let loaded = load(encode(&db, HEADER, &[], &Default::default())).unwrap();
+    let loaded = load(encode(
+        &db,
+        HEADER,
+        &[],
+        &Default::default(),
+        &Default::default(),
+    ))
+    .unwrap();
     assert_eq!(dump(&loaded.db), dump(&db));
     let t = loaded.db.table(1, 1).unwrap();
     let by_email = t.index_id("by_email").unwrap();

@@ -51,6 +51,22 @@ pub struct Invocation {
     /// `replay-check` ignore it. `None` in frames before format version 4
     /// and for commits that did not run a reducer (a publish).
     pub timing: Option<CallTiming>,
+    /// For a call a schedule made: which schedule and when it was due.
+    /// `None` for every other call (and in frames before format version 5).
+    pub scheduled: Option<ScheduledRun>,
+}
+
+/// What made a scheduled call run: a row of a schedule table (a table
+/// whose rows ask for a reducer call at a time, or every interval) came
+/// due. The row itself is the call's arguments; the commit's timestamp is
+/// when it ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScheduledRun {
+    /// The schedule table, by its id in the invocation's module.
+    pub table_id: u32,
+    /// When the row said the call was due, in microseconds since the Unix
+    /// epoch: its time, or its interval's tick.
+    pub due: u64,
 }
 
 /// How a commit's reducer call ran, for traces (`interstice trace`).

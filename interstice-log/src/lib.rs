@@ -26,6 +26,7 @@
 //!         args: Bytes::new(),
 //!         request_id: None,
 //!         timing: None,
+//!         scheduled: None,
 //!     },
 //!     mutations: vec![Mutation {
 //!         kind: MutationKind::Insert,
@@ -64,7 +65,7 @@ pub mod mock;
 
 pub use batch::CommitBatch;
 pub use entry::{
-    CallTiming, Commit, Invocation, ModuleRecord, Mutation, MutationKind, NestedCall,
+    CallTiming, Commit, Invocation, ModuleRecord, Mutation, MutationKind, NestedCall, ScheduledRun,
     TAKE_OVER_INVOCATION,
 };
 pub use error::Error;

@@ -494,6 +494,7 @@ mod tests {
                         args: Bytes::new(),
                         request_id: None,
                         timing: None,
+                        scheduled: None,
                     },
                     mutations: vec![],
                 })

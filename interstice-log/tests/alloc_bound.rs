@@ -56,6 +56,7 @@ fn huge_length_fields_allocate_nothing_like_what_they_claim() {
             args: Bytes::from_static(b"args"),
             request_id: None,
             timing: None,
+            scheduled: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use interstice_log::codec::{SegmentHeader, decode_frame, encode_frame};
 use interstice_log::scan::scan_segment;
 use interstice_log::{
-    CallTiming, Commit, Invocation, ModuleRecord, Mutation, MutationKind, NestedCall,
+    CallTiming, Commit, Invocation, ModuleRecord, Mutation, MutationKind, NestedCall, ScheduledRun,
 };
 use proptest::prelude::*;
 
@@ -81,10 +81,22 @@ fn commit() -> impl Strategy<Value = Commit> {
         bytes(48),
         prop::option::of(".{1,24}"),
         prop::option::of(timing()),
+        prop::option::of((any::<u32>(), any::<u64>())),
         prop::collection::vec(mutation(), 0..6),
     )
         .prop_map(
-            |(offset, timestamp, cause, module, reducer, args, request_id, timing, mutations)| {
+            |(
+                offset,
+                timestamp,
+                cause,
+                module,
+                reducer,
+                args,
+                request_id,
+                timing,
+                scheduled,
+                mutations,
+            )| {
                 Commit {
                     offset,
                     timestamp,
@@ -95,6 +107,7 @@ fn commit() -> impl Strategy<Value = Commit> {
                         args,
                         request_id,
                         timing,
+                        scheduled: scheduled.map(|(table_id, due)| ScheduledRun { table_id, due }),
                     },
                     mutations,
                 }

@@ -1,5 +1,5 @@
 //! Pins the bytes of the log format (`docs/log-format.md`): what this code
-//! writes (version 4), and that it still reads versions 1 to 3 as written
+//! writes (version 5), and that it still reads versions 1 to 4 as written
 //! before. A change here is a format change: a new version, and the doc
 //! with it.
 
@@ -8,7 +8,9 @@ use interstice_log::codec::{
     SegmentHeader, decode_frame, durable_before, encode_frame, epoch, set_epoch,
 };
 use interstice_log::scan::scan_segment;
-use interstice_log::{CallTiming, Commit, Invocation, Mutation, MutationKind, NestedCall};
+use interstice_log::{
+    CallTiming, Commit, Invocation, Mutation, MutationKind, NestedCall, ScheduledRun,
+};
 
 fn commit() -> Commit {
     Commit {
@@ -21,6 +23,7 @@ fn commit() -> Commit {
             args: Bytes::from_static(b"A"),
             request_id: None,
             timing: None,
+            scheduled: None,
         },
         mutations: vec![Mutation {
             kind: MutationKind::Insert,
@@ -37,12 +40,22 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// The frame of [`commit`] (with request id `request`, version 3 and
-/// later; with the timing section `timing`, version 4) without its
-/// checksum, in `version`.
+/// later; with the timing section `timing`, version 4 and later) without
+/// its checksum, in `version`.
 fn body(version: u8, request: &str, timing: &[u8]) -> Vec<u8> {
+    scheduled_body(version, request, timing, None)
+}
+
+/// [`body`], for a call that schedule `(table, due)` made (version 5).
+fn scheduled_body(
+    version: u8,
+    request: &str,
+    timing: &[u8],
+    scheduled: Option<(u32, u64)>,
+) -> Vec<u8> {
     let mut v = b"ITXF".to_vec();
     v.push(version);
-    v.push(1); // flags: cause
+    v.push(if scheduled.is_some() { 3 } else { 1 }); // flags: cause, scheduled
     v.extend_from_slice(&7u64.to_le_bytes());
     v.extend_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
     v.extend_from_slice(&3u64.to_le_bytes());
@@ -61,6 +74,10 @@ fn body(version: u8, request: &str, timing: &[u8]) -> Vec<u8> {
         v.extend_from_slice(&(timing.len() as u16).to_le_bytes());
         v.extend_from_slice(timing);
     }
+    if let Some((table, due)) = scheduled {
+        v.extend_from_slice(&table.to_le_bytes());
+        v.extend_from_slice(&due.to_le_bytes());
+    }
     v.extend_from_slice(&1u32.to_le_bytes()); // mutation count
     v.extend_from_slice(&22u32.to_le_bytes()); // payload length
     v.extend_from_slice(b"\x01\x01\x00\x00\x00\x02\x00\x00\x00");
@@ -76,11 +93,11 @@ fn with_crc(mut v: Vec<u8>) -> Vec<u8> {
 }
 
 #[test]
-fn version_4_frame_bytes() {
+fn version_5_frame_bytes() {
     let mut out = Vec::new();
     let n = encode_frame(&commit(), 5, &mut out).unwrap();
     assert_eq!(n, 70 + 1 + 1 + 1 + 22);
-    assert_eq!(hex(&out), hex(&with_crc(body(4, "", b""))));
+    assert_eq!(hex(&out), hex(&with_crc(body(5, "", b""))));
     let (decoded, len) = decode_frame(&Bytes::from(out.clone()), 0, 1 << 20).unwrap();
     assert_eq!((decoded, len), (commit(), n));
     assert_eq!((durable_before(&out), epoch(&out)), (Some(5), Some(0)));
@@ -90,9 +107,9 @@ fn version_4_frame_bytes() {
     with_id.invocation.request_id = Some("req-1".into());
     let mut out = Vec::new();
     encode_frame(&with_id, 5, &mut out).unwrap();
-    assert_eq!(hex(&out), hex(&with_crc(body(4, "req-1", b""))));
+    assert_eq!(hex(&out), hex(&with_crc(body(5, "req-1", b""))));
     set_epoch(&mut out, 9);
-    let mut want = body(4, "req-1", b"");
+    let mut want = body(5, "req-1", b"");
     want[38..46].copy_from_slice(&9u64.to_le_bytes());
     assert_eq!(hex(&out), hex(&with_crc(want)));
     let (decoded, _) = decode_frame(&Bytes::from(out.clone()), 0, 1 << 20).unwrap();
@@ -134,9 +151,36 @@ fn version_4_frame_bytes() {
     let mut out = Vec::new();
     let n = encode_frame(&timed, 5, &mut out).unwrap();
     assert_eq!(n, 70 + 1 + 1 + 1 + 22 + timing.len());
-    assert_eq!(hex(&out), hex(&with_crc(body(4, "", &timing))));
+    assert_eq!(hex(&out), hex(&with_crc(body(5, "", &timing))));
     let (decoded, _) = decode_frame(&Bytes::from(out), 0, 1 << 20).unwrap();
     assert_eq!(decoded, timed);
+
+    // Made by a schedule: flag bit 1, and the schedule section after the
+    // (empty) timing section.
+    let mut scheduled = commit();
+    scheduled.invocation.scheduled = Some(ScheduledRun {
+        table_id: 4,
+        due: 0x1111_2222_3333_4444,
+    });
+    let mut out = Vec::new();
+    let n = encode_frame(&scheduled, 5, &mut out).unwrap();
+    assert_eq!(n, 70 + 1 + 1 + 1 + 22 + 12);
+    let want = scheduled_body(5, "", b"", Some((4, 0x1111_2222_3333_4444)));
+    assert_eq!(hex(&out), hex(&with_crc(want)));
+    let (decoded, _) = decode_frame(&Bytes::from(out), 0, 1 << 20).unwrap();
+    assert_eq!(decoded, scheduled);
+}
+
+#[test]
+fn version_4_frames_still_read() {
+    let v4 = Bytes::from(with_crc(body(4, "", b"")));
+    assert_eq!(v4.len(), 70 + 1 + 1 + 1 + 22);
+    let (decoded, len) = decode_frame(&v4, 0, 1 << 20).unwrap();
+    assert_eq!((decoded, len), (commit(), v4.len()));
+    // Version 4 has no schedule flag: a frame setting it is damage.
+    let bad = Bytes::from(with_crc(scheduled_body(4, "", b"", Some((4, 9)))));
+    let err = decode_frame(&bad, 0, 1 << 20).unwrap_err();
+    assert_eq!(err.to_string(), "unknown flags 0x03");
 }
 
 #[test]
@@ -196,9 +240,9 @@ fn version_1_frames_still_read() {
 }
 
 #[test]
-fn version_4_segment_header_bytes() {
+fn version_5_segment_header_bytes() {
     let h = SegmentHeader::new(7, (32 << 20) + 1);
-    let mut want = b"ISEG\x04".to_vec();
+    let mut want = b"ISEG\x05".to_vec();
     want.extend_from_slice(&((32 << 10) + 1u32).to_le_bytes()[..3]); // KiB, rounded up
     want.extend_from_slice(&7u64.to_le_bytes());
     assert_eq!(hex(&h.encode()), hex(&with_crc(want)));

@@ -25,6 +25,7 @@ fn commit(offset: u64, seed: u8, mutations: u8, row_len: usize) -> Commit {
             args: Bytes::from(vec![seed; seed as usize % 11]),
             request_id: None,
             timing: None,
+            scheduled: None,
         },
         mutations: (0..mutations)
             .map(|i| Mutation {

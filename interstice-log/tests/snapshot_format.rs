@@ -1,5 +1,5 @@
 //! Pins the bytes of the snapshot format (`docs/snapshot-format.md`),
-//! version 2, and reads a version 1 snapshot as written before. A change
+//! version 3, and reads version 1 and 2 snapshots as written before. A change
 //! here is a format change: a new version, and the doc with it.
 
 use bytes::Bytes;
@@ -19,7 +19,7 @@ fn u32le(n: u32) -> [u8; 4] {
 }
 
 /// The snapshot of the pinned test, in `version` (1: without the request
-/// record), and its expected bytes.
+/// record; 1 and 2: without the timer record), and its expected bytes.
 fn pinned(version: u8) -> (Option<Bytes>, Vec<u8>) {
     let mut w = SnapshotWriter::new(SnapshotHeader {
         offset: 7,
@@ -45,7 +45,10 @@ fn pinned(version: u8) -> (Option<Bytes>, Vec<u8>) {
     if version >= 2 {
         w.request("q", 6, 9, 0xEF);
     }
-    let bytes = (version == 2).then(|| w.finish());
+    if version >= 3 {
+        w.timer(1, 2, b"K", 0x0A0B);
+    }
+    let bytes = (version == 3).then(|| w.finish());
 
     let mut header = vec![b'I', b'S', b'N', b'P', version, 0, 0, 0];
     header.extend_from_slice(&7u64.to_le_bytes());
@@ -77,17 +80,25 @@ fn pinned(version: u8) -> (Option<Bytes>, Vec<u8>) {
     payload.extend_from_slice(&u32le(1));
     payload.extend_from_slice(&u32le(1));
     payload.push(b'p');
-    let records = if version >= 2 {
+    let mut records = 4u64;
+    if version >= 2 {
         payload.push(5); // request id
         payload.extend_from_slice(&u32le(1));
         payload.push(b'q');
         payload.extend_from_slice(&6u64.to_le_bytes());
         payload.extend_from_slice(&9u64.to_le_bytes());
         payload.extend_from_slice(&0xEFu64.to_le_bytes());
-        5u64
-    } else {
-        4
-    };
+        records += 1;
+    }
+    if version >= 3 {
+        payload.push(6); // timer
+        payload.extend_from_slice(&u32le(1));
+        payload.extend_from_slice(&u32le(2));
+        payload.extend_from_slice(&u32le(1));
+        payload.push(b'K');
+        payload.extend_from_slice(&0x0A0Bu64.to_le_bytes());
+        records += 1;
+    }
 
     // Block 0: length, then CRC-32 of (index, length, payload).
     let mut crc = crc32fast::Hasher::new();
@@ -108,12 +119,12 @@ fn pinned(version: u8) -> (Option<Bytes>, Vec<u8>) {
 
 #[test]
 fn snapshot_bytes_are_pinned() {
-    let (bytes, expected) = pinned(2);
+    let (bytes, expected) = pinned(3);
     let bytes = bytes.unwrap();
     assert_eq!(&bytes[..], &expected[..]);
     let reader = SnapshotReader::new(bytes).unwrap();
     let records: Vec<Record> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(records.len(), 5);
+    assert_eq!(records.len(), 6);
     assert_eq!(records[2], Record::Row(Bytes::from_static(b"R")));
     assert_eq!(
         records[4],
@@ -124,6 +135,24 @@ fn snapshot_bytes_are_pinned() {
             fingerprint: 0xEF,
         }
     );
+    assert_eq!(
+        records[5],
+        Record::Timer {
+            module_id: 1,
+            table_id: 2,
+            key: Bytes::from_static(b"K"),
+            due: 0x0A0B,
+        }
+    );
+}
+
+#[test]
+fn version_2_snapshots_still_read() {
+    let (_, v2) = pinned(2);
+    let reader = SnapshotReader::new(Bytes::from(v2)).unwrap();
+    let records: Vec<Record> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 5);
+    assert!(matches!(records[4], Record::Request { .. }));
 }
 
 #[test]

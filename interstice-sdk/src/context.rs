@@ -54,6 +54,14 @@ impl<M> Context<M> {
         sys::random()
     }
 
+    /// For a call a schedule made (a row of a `#[table(scheduled(...))]`
+    /// table came due), when the row was due: [`Context::now`] minus it is
+    /// how late the call ran. `None` when a client, a subscription or
+    /// another module's reducer called it.
+    pub fn scheduled(&self) -> Option<Timestamp> {
+        sys::scheduled().map(Timestamp)
+    }
+
     /// Logs an informational message.
     pub fn log(&self, msg: impl AsRef<str>) {
         sys::log(Level::Info, msg.as_ref())

@@ -17,6 +17,7 @@ mod raw {
         pub fn log(level: i32, ptr: *const u8, len: i32);
         pub fn now() -> i64;
         pub fn random() -> i64;
+        pub fn scheduled() -> i64;
         pub fn last_error() -> i64;
         pub fn table(mp: *const u8, ml: i32, tp: *const u8, tl: i32) -> i64;
         pub fn insert(table: i64, ptr: *const u8, len: i32) -> i64;
@@ -56,6 +57,9 @@ mod raw {
         outside()
     }
     pub unsafe fn random() -> i64 {
+        outside()
+    }
+    pub unsafe fn scheduled() -> i64 {
         outside()
     }
     pub unsafe fn last_error() -> i64 {
@@ -161,6 +165,14 @@ pub fn now() -> u64 {
 pub fn random() -> u64 {
     // SAFETY: no arguments.
     unsafe { raw::random() as u64 }
+}
+
+/// When the schedule row that made this call was due, µs since the Unix
+/// epoch; `None` when it was not a schedule's call.
+pub fn scheduled() -> Option<u64> {
+    // SAFETY: no arguments.
+    let due = unsafe { raw::scheduled() };
+    u64::try_from(due).ok()
 }
 
 /// The handle of `module.table` (`module` empty: this module).

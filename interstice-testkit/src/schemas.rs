@@ -122,6 +122,7 @@ pub fn town_history(n: u64) -> Vec<interstice_log::Commit> {
             args: Bytes::new(),
             request_id: None,
             timing: None,
+            scheduled: None,
         },
         mutations,
     };
@@ -178,6 +179,7 @@ pub fn unchecked_publish(
             args: Bytes::new(),
             request_id: None,
             timing: None,
+            scheduled: None,
         },
         mutations: txn.commit(),
     }

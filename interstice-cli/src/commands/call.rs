@@ -80,6 +80,7 @@ pub async fn run(
         None => rt.call(module_name, reducer, &encoded).await,
     };
     rt.settle().await;
+    super::schedules::note_due(&rt);
     crate::snapshots::before_exit(&rt).await;
     rt.shutdown().await;
     let receipt = result.with_context(|| format!("{target} did not commit"))?;

@@ -38,6 +38,10 @@ pub fn records(d: &DecodedCommit) -> Vec<Json> {
         "module": c.invocation.module,
         "reducer": c.invocation.reducer,
         "request_id": c.invocation.request_id,
+        "scheduled": c.invocation.scheduled.map(|run| json!({
+            "table": d.schedule_table,
+            "due_us": run.due,
+        })),
         "args": d.args.as_ref().map(decoded_json),
         "mutations": c.mutations.len(),
     })];
@@ -77,7 +81,7 @@ pub async fn run(args: &LogArgs, log: &str, format: Format) -> Result<()> {
 
 /// The CSV header: the fields of both kinds of record, the row or the
 /// arguments last, as JSON.
-const CSV_COLUMNS: [&str; 11] = [
+const CSV_COLUMNS: [&str; 12] = [
     "type",
     "offset",
     "timestamp_us",
@@ -85,6 +89,7 @@ const CSV_COLUMNS: [&str; 11] = [
     "module",
     "reducer",
     "request_id",
+    "due_us",
     "table",
     "kind",
     "index",
@@ -98,9 +103,20 @@ fn csv_record(r: &Json) -> Vec<String> {
         Json::String(s) => s.clone(),
         j => j.to_string(),
     };
-    let data = if r["type"] == "commit" { "args" } else { "row" };
+    let commit = r["type"] == "commit";
+    // A scheduled call's commit: its schedule table and when it was due.
+    let scheduled = |k: &str| match &r["scheduled"][k] {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        j => j.to_string(),
+    };
     CSV_COLUMNS
         .iter()
-        .map(|&c| field(if c == "data" { data } else { c }))
+        .map(|&c| match c {
+            "data" => field(if commit { "args" } else { "row" }),
+            "due_us" => scheduled("due_us"),
+            "table" if commit => scheduled("table"),
+            c => field(c),
+        })
         .collect()
 }

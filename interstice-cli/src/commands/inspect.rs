@@ -93,8 +93,20 @@ pub async fn run(args: &LogArgs, log: &str, f: &Filter) -> Result<()> {
             .request_id
             .as_ref()
             .map_or(String::new(), |id| format!("  [request {id}]"));
+        let scheduled = match (&d.schedule_table, c.invocation.scheduled) {
+            (Some(table), Some(run)) => {
+                let due = UNIX_EPOCH + Duration::from_micros(run.due);
+                let late = Duration::from_micros(c.timestamp.saturating_sub(run.due));
+                format!(
+                    "  (scheduled by {table}: due {}, {} late)",
+                    humantime::format_rfc3339_micros(due),
+                    humantime::format_duration(late)
+                )
+            }
+            _ => String::new(),
+        };
         println!(
-            "#{}  {time}  {}.{}({args}){cause}{request}",
+            "#{}  {time}  {}.{}({args}){cause}{scheduled}{request}",
             c.offset, c.invocation.module, c.invocation.reducer
         );
         for m in rows {

@@ -15,6 +15,7 @@ pub mod query;
 pub mod remote;
 pub mod replay;
 pub mod replay_check;
+pub mod schedules;
 pub mod schema;
 pub mod serve;
 pub mod trace;

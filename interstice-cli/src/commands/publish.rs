@@ -16,6 +16,7 @@ pub async fn run(args: &LogArgs, log: &str, wasm_path: &str) -> Result<()> {
     let (rt, _) = Runtime::open(store, args.runtime_config(log)?).await?;
     let result = rt.publish_and_init(&wasm).await;
     rt.settle().await;
+    super::schedules::note_due(&rt);
     crate::snapshots::before_exit(&rt).await;
     rt.shutdown().await;
     let (published, init) = result.with_context(|| format!("cannot publish {wasm_path}"))?;
@@ -150,6 +151,7 @@ pub async fn unpublish(args: &LogArgs, log: &str, module: &str) -> Result<()> {
     let (rt, _) = Runtime::open(store, args.runtime_config(log)?).await?;
     let result = rt.unpublish(module).await;
     rt.settle().await;
+    super::schedules::note_due(&rt);
     crate::snapshots::before_exit(&rt).await;
     rt.shutdown().await;
     let removed = result.with_context(|| format!("cannot unpublish {module}"))?;

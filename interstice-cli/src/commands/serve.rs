@@ -85,6 +85,8 @@ impl ServeArgs {
             },
             max_pending: self.max_pending_calls,
             max_pending_bytes: self.max_pending_bytes,
+            // A node runs scheduled calls as they come due.
+            run_schedules: true,
             ..base
         }
     }

@@ -367,6 +367,7 @@ fn idle_state(env: Env, what: &str) -> HostState {
         ctx: CallContext {
             timestamp: 0,
             rng: 0,
+            scheduled: None,
         },
         depth: 0,
     };

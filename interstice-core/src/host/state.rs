@@ -29,6 +29,10 @@ pub(crate) struct CallContext {
     pub timestamp: u64,
     /// State of the transaction's random generator.
     pub rng: u64,
+    /// For a call a schedule made, when its row was due (µs since the
+    /// epoch): what the reducer's `ctx.scheduled()` says. Calls it makes
+    /// to other modules see `None`.
+    pub scheduled: Option<u64>,
 }
 
 /// A message a reducer logged, and which reducer: the runtime traces it

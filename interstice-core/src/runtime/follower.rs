@@ -73,6 +73,9 @@ fn apply(inner: &Inner, commits: &[Commit]) -> Result<usize, String> {
     let mut bytes = 0;
     for c in commits {
         apply_commit(&mut exec.db, c).map_err(|e| e.to_string())?;
+        // Kept for what it shows (`Runtime::timers`): a follower runs none.
+        let exec = &mut *exec;
+        exec.timers.observe(&exec.db, c);
         for m in c
             .mutations
             .iter()

@@ -1,6 +1,7 @@
 //! The runtime: publishes modules, runs reducer calls as transactions,
-//! makes every commit durable before acknowledging it, and runs
-//! subscriptions after their cause is durable.
+//! makes every commit durable before acknowledging it, runs
+//! subscriptions after their cause is durable, and runs scheduled calls
+//! when their rows come due ([`crate::timers`]).
 //!
 //! # Consistency when the log fails
 //! A transaction's changes apply to the in-memory tables when it commits,
@@ -39,14 +40,18 @@ use crate::retention::Retention;
 use crate::snapshot::Taken;
 use crate::spans::{self, CalledBy, Observed};
 use crate::subscriptions::{Scheduled, triggered};
+use crate::timers::Timers;
 
 mod follower;
 pub(crate) mod publish;
 mod unpublish;
 pub use publish::INIT_REDUCER;
 pub use unpublish::Unpublished;
+mod schedules;
 mod snapshotter;
 mod workers;
+
+use schedules::DueCall;
 
 pub use snapshotter::SnapshotPolicy;
 use snapshotter::Snapshotter;
@@ -109,6 +114,11 @@ pub struct RuntimeConfig {
     /// (`docs/observability.md`, [`Runtime::call_metrics`]). On by default; off
     /// only to measure what that costs.
     pub observe_calls: bool,
+    /// Run scheduled reducers when their rows come due (in time order,
+    /// those missed while nothing ran first). On by default; off for a
+    /// short-lived command that leaves them to the node. A follower never
+    /// runs them, whatever this says.
+    pub run_schedules: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -127,6 +137,7 @@ impl Default for RuntimeConfig {
             request_ids_for: std::time::Duration::from_secs(24 * 3600),
             follow: None,
             observe_calls: true,
+            run_schedules: true,
         }
     }
 }
@@ -211,6 +222,10 @@ struct Exec {
     clock: u64,
     /// The request ids of recent commits, for exactly-once calls.
     requests: RequestIds,
+    /// When each schedule row is due, kept current by every commit.
+    timers: Timers,
+    /// Told when the first due time changes, so the timer task wakes.
+    timers_changed: tokio::sync::watch::Sender<()>,
 }
 
 impl Exec {
@@ -250,6 +265,11 @@ impl Exec {
         };
         self.next_offset += 1;
         self.clock = timestamp;
+        let first = self.timers.first().map(|(_, t)| t.due);
+        self.timers.observe(&self.db, &commit);
+        if self.timers.first().map(|(_, t)| t.due) != first {
+            self.timers_changed.send_replace(());
+        }
         commit
     }
 }
@@ -281,6 +301,8 @@ struct Inner {
     /// A follower's lag: how old the last commit it applied was when it
     /// applied it, in microseconds.
     follow_lag_micros: std::sync::atomic::AtomicU64,
+    /// Every schedule table's counters: runs, failures, lateness.
+    schedule_metrics: crate::observe::ScheduleMetrics,
     /// Set by [`Runtime::panic_in_next_call`].
     #[cfg(feature = "fault-injection")]
     panic_next_call: std::sync::atomic::AtomicBool,
@@ -298,10 +320,17 @@ enum Request {
         module: String,
         reply: oneshot::Sender<Result<unpublish::Unpublished, PublishError>>,
     },
+    /// Run the schedule row due first, if it is due; the reply says
+    /// whether one ran.
+    Due {
+        reply: oneshot::Sender<bool>,
+        slot: Slot,
+    },
 }
 
 /// A call to run: which reducer, its encoded arguments, and, for a
-/// subscription's follow-up, the commit that caused it.
+/// subscription's follow-up, the commit that caused it, or for a
+/// schedule's call, the row that came due.
 #[derive(Clone, Copy)]
 struct Call<'a> {
     module: &'a str,
@@ -310,6 +339,7 @@ struct Call<'a> {
     /// The caller's request id, for exactly-once calls.
     request_id: Option<&'a str>,
     cause: Option<&'a Scheduled>,
+    scheduled: Option<&'a DueCall>,
 }
 
 /// A call waiting for the executor.
@@ -364,12 +394,14 @@ impl std::fmt::Debug for Runtime {
 }
 
 /// The module and reducer a call names, if its arguments fit the
-/// reducer's parameters.
+/// reducer's parameters. A `direct` call (a client's) may not name a
+/// migration, nor a private reducer that a schedule calls.
 fn resolve(
     exec: &Exec,
     module: &str,
     reducer: &str,
     args: &[u8],
+    direct: bool,
 ) -> Result<(Arc<CompiledModule>, Arc<ReducerEntry>), CallError> {
     let error = |kind| CallError::new(module, reducer, kind);
     let compiled = exec
@@ -390,6 +422,9 @@ fn resolve(
             "`{module}.{reducer}` is the migration of `{}` from version {}: it runs once, when the version declaring it is published, and is never called",
             m.table, m.from
         );
+        return Err(error(CallErrorKind::Capability { detail }));
+    }
+    if direct && let Some(detail) = schedules::private_schedule(&compiled.schema, reducer) {
         return Err(error(CallErrorKind::Capability { detail }));
     }
     if let Err(e) = decode_value(&entry.args_type, args) {
@@ -462,6 +497,7 @@ impl Runtime {
         let mut requests = replayed.requests;
         requests.expire(now_micros().saturating_sub(request_window(&config)));
         let (queue, request_rx) = mpsc::unbounded_channel();
+        let (timers_changed, timers_seen) = tokio::sync::watch::channel(());
         let inner = Arc::new(Inner {
             host,
             store: StdMutex::new(Some(store.clone())),
@@ -473,6 +509,8 @@ impl Runtime {
                 next_offset: next,
                 clock,
                 requests,
+                timers: replayed.timers,
+                timers_changed,
             }),
             pipeline: match config.follow {
                 Some(_) => Pipeline::external(next),
@@ -484,6 +522,7 @@ impl Runtime {
             )),
             catalog: StdMutex::new(modules),
             follow_lag_micros: Default::default(),
+            schedule_metrics: Default::default(),
             snapshotter,
             config,
             stopped: Arc::default(),
@@ -506,6 +545,10 @@ impl Runtime {
         }
         tokio::spawn(subscription_worker(Arc::downgrade(&inner), rx));
         tokio::spawn(executor(Arc::downgrade(&inner), request_rx));
+        // Only the writer runs schedules: a follower's are the writer's.
+        if inner.config.run_schedules && inner.config.follow.is_none() {
+            tokio::spawn(schedules::timer(Arc::downgrade(&inner), timers_seen));
+        }
         let r = &replayed.report;
         tracing::info!(
             commits = r.commits,
@@ -953,6 +996,7 @@ impl Runtime {
                     args,
                     request_id,
                     cause,
+                    scheduled: None,
                 };
                 match self.execute_guarded(&mut exec, call)? {
                     (receipt, None) => return Ok(receipt),
@@ -1007,6 +1051,7 @@ impl Runtime {
             args: &args,
             request_id: request_id.as_deref(),
             cause: cause.as_ref(),
+            scheduled: None,
         };
         match self.execute_guarded(exec, call) {
             Err(e) => drop(reply.send(Err(e))),
@@ -1092,6 +1137,7 @@ impl Runtime {
             args,
             request_id,
             cause,
+            scheduled,
         } = call;
         // Checked again under the executor lock: `shutdown` may have run
         // since the caller's first check.
@@ -1102,21 +1148,27 @@ impl Runtime {
         {
             return Ok((receipt, None));
         }
-        let by = match cause {
-            None => CalledBy::Client,
-            Some(s) => CalledBy::Subscription {
+        let by = match (cause, scheduled) {
+            (Some(s), _) => CalledBy::Subscription {
                 trigger: s.trigger(),
                 cause: s.cause,
             },
+            (None, Some(d)) => CalledBy::Schedule {
+                table: &d.table,
+                due: d.due,
+            },
+            (None, None) => CalledBy::Client,
         };
         let observed = Observed::start(self.inner.host.observes(), module, reducer, by);
         let _in_span = observed.enter();
-        let (compiled, entry) =
-            resolve(exec, module, reducer, args).inspect_err(|e| observed.refused(e.code()))?;
+        let direct = cause.is_none() && scheduled.is_none();
+        let (compiled, entry) = resolve(exec, module, reducer, args, direct)
+            .inspect_err(|e| observed.refused(e.code()))?;
         let timestamp = exec.next_timestamp();
         let ctx = CallContext {
             timestamp,
             rng: seed(exec.next_offset, timestamp),
+            scheduled: scheduled.map(|d| d.due),
         };
         let call = Invocation {
             module: &compiled,
@@ -1127,15 +1179,15 @@ impl Runtime {
             depth: 0,
         };
         let env = self.inner.host.env(exec.modules.clone());
+        // A one-shot row is gone before its call runs: "ran" and "removed"
+        // commit together.
+        let ws = match scheduled {
+            Some(d) => d.start(&mut exec.db, compiled.id),
+            None => WriteSet::default(),
+        };
         let db = std::mem::take(&mut exec.db);
         let started = now_micros();
-        let out = run(
-            env,
-            db,
-            WriteSet::default(),
-            call,
-            Some(&mut exec.store_cache),
-        );
+        let out = run(env, db, ws, call, Some(&mut exec.store_cache));
         #[cfg(feature = "fault-injection")]
         if self
             .inner
@@ -1159,6 +1211,7 @@ impl Runtime {
                 args.len(),
                 request_id.map_or(0, str::len),
                 Some(&timing),
+                scheduled.is_some(),
                 out.ws.payload_len(),
             );
             figures.bytes = size;
@@ -1173,18 +1226,29 @@ impl Runtime {
                 failed = true;
                 observed.end(&entry.stats, &figures, None, Err(e.code()));
                 spans::trace_logs(&out.logs, None);
-                // A failed subscription still settles its cause in the log.
-                if cause.is_none() {
+                // A failed subscription still settles its cause in the log,
+                // and a failed scheduled call still records its run.
+                if let Some(d) = scheduled {
+                    tracing::warn!(module, reducer, table = %d.table, due = d.due, "scheduled call failed: {e}");
+                    d.failed(&mut exec.db, compiled.id)
+                } else if cause.is_some() {
+                    tracing::warn!(module, reducer, "subscription failed: {e}");
+                    Vec::new()
+                } else {
                     return Err(e);
                 }
-                tracing::warn!(module, reducer, "subscription failed: {e}");
-                Vec::new()
             }
         };
+        if let Some(d) = scheduled {
+            let late = timestamp.saturating_sub(d.due);
+            let stats = self.inner.schedule_metrics.table(module, &d.table);
+            stats.record(late, failed);
+        }
         let logs = out.logs;
         // A call with a request id is logged even when it changed nothing,
-        // so that its retry is answered, not run.
-        if mutations.is_empty() && cause.is_none() && request_id.is_none() {
+        // so that its retry is answered, not run; a scheduled call is
+        // logged always, so that its run is known.
+        if mutations.is_empty() && direct && request_id.is_none() {
             figures.bytes = 0;
             observed.end(&entry.stats, &figures, None, Ok("unchanged"));
             spans::trace_logs(&logs, None);
@@ -1202,6 +1266,10 @@ impl Runtime {
             args: Bytes::copy_from_slice(args),
             request_id: request_id.map(str::to_owned),
             timing: Some(timing),
+            scheduled: scheduled.map(|d| interstice_log::ScheduledRun {
+                table_id: d.table_id,
+                due: d.due,
+            }),
         };
         let commit = exec.seal(timestamp, cause.map(|c| c.cause), invocation, mutations);
         // A failed subscription's settling commit was counted as failed.

@@ -146,6 +146,7 @@ impl Runtime {
             let ctx = CallContext {
                 timestamp,
                 rng: seed(exec.next_offset, timestamp),
+                scheduled: None,
             };
             let fuel = self.inner.config.limits.fuel;
             let db = std::mem::take(&mut exec.db);
@@ -158,6 +159,7 @@ impl Runtime {
                 0,
                 0,
                 None,
+                false,
                 out.ws.payload_len(),
             );
             let max = self.inner.config.limits.max_commit_size;
@@ -181,6 +183,7 @@ impl Runtime {
             args: Bytes::new(),
             request_id: None,
             timing: None,
+            scheduled: None,
         };
         let commit = exec.seal(timestamp, None, invocation, ws.commit());
         tracing::info!(
@@ -215,6 +218,7 @@ impl Runtime {
             0,
             0,
             None,
+            false,
             (MUTATION_OVERHEAD + record) as u64,
         );
         let max = self.inner.config.limits.max_commit_size;
@@ -233,18 +237,6 @@ pub(crate) fn against(
     mut schema: ModuleSchema,
     mut schema_bytes: Vec<u8>,
 ) -> Result<(ModuleSchema, Vec<u8>, interstice_abi::compat::SchemaDiff), PublishError> {
-    // Schedule tables are in the schema format, but nothing runs their
-    // calls yet: refused rather than silently never run.
-    if let Some(t) = schema.tables.iter().find(|t| t.schedule.is_some()) {
-        return Err(PublishError::InvalidSchema(vec![
-            interstice_abi::SchemaError {
-                place: format!("table `{}`", t.name),
-                problem:
-                    "it is a schedule table, and this runtime does not run scheduled calls yet"
-                        .into(),
-            },
-        ]));
-    }
     let Some(old) = existing else {
         return Ok((schema, schema_bytes, Default::default()));
     };

@@ -85,6 +85,7 @@ impl Runtime {
             args: Bytes::new(),
             request_id: None,
             timing: None,
+            scheduled: None,
         };
         let commit = exec.seal(exec.next_timestamp(), None, invocation, ws.commit());
         tracing::info!(module = name, offset = commit.offset, "module unpublished");

@@ -1,6 +1,7 @@
-//! The runtime's two tasks: the executor, which runs queued calls one
+//! Two of the runtime's tasks: the executor, which runs queued calls one
 //! after another, and the subscription worker, which runs scheduled
-//! subscriptions once their cause is durable.
+//! subscriptions once their cause is durable. (The timer, which asks the
+//! executor to run schedule rows as they come due, is in `schedules`.)
 
 use tokio::sync::mpsc;
 
@@ -60,7 +61,14 @@ pub(super) async fn executor(
     while let Some(request) = rx.recv().await {
         let Some(inner) = inner.upgrade() else { return };
         let rt = Runtime { inner };
-        let offload = multi_thread && matches!(&request, Request::Call(c) if c.offload);
+        // A scheduled call is as long as its reducer makes it: handed off
+        // like a server's call.
+        let offload = multi_thread
+            && match &request {
+                Request::Call(c) => c.offload,
+                Request::Due { .. } => true,
+                Request::Install { .. } | Request::Uninstall { .. } => false,
+            };
         let run = || match request {
             Request::Call(call) => rt.execute(&mut rt.inner.lock_exec(), call),
             Request::Install {
@@ -70,6 +78,10 @@ pub(super) async fn executor(
             } => rt.install(&mut rt.inner.lock_exec(), module, &wasm, reply),
             Request::Uninstall { module, reply } => {
                 rt.uninstall(&mut rt.inner.lock_exec(), &module, reply)
+            }
+            Request::Due { reply, slot } => {
+                let ran = rt.run_due(&mut rt.inner.lock_exec(), slot);
+                let _ = reply.send(ran);
             }
         };
         if offload {

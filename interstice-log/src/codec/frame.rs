@@ -6,6 +6,7 @@
 //! | module_len u16 | module | reducer_len u16 | reducer | args_len u32 | args
 //! | request_len u16 | request (version 3)
 //! | timing_len u16 | timing (version 4)
+//! | schedule_table u32 | due u64 (version 5, when flag bit 1 is set)
 //! | mutation_count u32 | payload_len u32 | payload | crc32 u32
 //! ```
 //! `crc32` covers every byte before it. The payload is `mutation_count`
@@ -21,19 +22,37 @@
 //! takes a new one when it opens), else 0; `request` is the caller's
 //! request id (`request_len` 0: none). Frames before version 3 carry
 //! neither. `timing` (`timing_len` 0: none) says how the call ran
-//! ([`super::timing`]); frames before version 4 do not carry it.
+//! ([`super::timing`]); frames before version 4 do not carry it. A commit a
+//! schedule made (flag bit 1, version 5) names the schedule table and the
+//! time the call was due.
 
 use bytes::Bytes;
 
 use super::{Cursor, FORMAT_VERSION, FrameError, is_known_version, timing};
 use crate::Error;
-use crate::entry::{CallTiming, Commit, Invocation, Mutation, MutationKind};
+use crate::entry::{CallTiming, Commit, Invocation, Mutation, MutationKind, ScheduledRun};
 
 /// The four bytes every commit frame starts with.
 pub const FRAME_MAGIC: [u8; 4] = *b"ITXF";
 
 /// Flag bit: the `cause` field holds an offset.
 const FLAG_CAUSE: u8 = 0b0000_0001;
+
+/// Flag bit (version 5): a schedule made the call, and the frame carries
+/// its section (`schedule_table`, `due`) after the timing section.
+const FLAG_SCHEDULED: u8 = 0b0000_0010;
+
+/// Bytes of the schedule section of a frame whose call a schedule made.
+pub const SCHEDULED_LEN: usize = 4 + 8;
+
+/// The flag bits a frame of `version` may set.
+const fn known_flags(version: u8) -> u8 {
+    if version >= 5 {
+        FLAG_CAUSE | FLAG_SCHEDULED
+    } else {
+        FLAG_CAUSE
+    }
+}
 
 /// Bytes in a frame (of the version written) besides its variable-length
 /// fields (module and reducer names, arguments, payload).
@@ -66,20 +85,23 @@ pub const MUTATION_OVERHEAD: usize = 1 + 4 + 4 + 8 + 4;
 
 /// The length of the frame (of the version written) of a commit with these
 /// field lengths (`request_len`: its request id's, 0 for none; `timing`:
-/// its call's timing, if any), `payload_len` being the sum of its
-/// mutations' [`MUTATION_OVERHEAD`] and row bytes: what a limit on commit
-/// size checks before encoding anything.
+/// its call's timing, if any; `scheduled`: whether a schedule made the
+/// call), `payload_len` being the sum of its mutations'
+/// [`MUTATION_OVERHEAD`] and row bytes: what a limit on commit size checks
+/// before encoding anything.
 pub fn frame_size(
     module_len: usize,
     reducer_len: usize,
     args_len: usize,
     request_len: usize,
     timing: Option<&CallTiming>,
+    scheduled: bool,
     payload_len: u64,
 ) -> u64 {
     let timing_len = timing.map_or(0, |t| timing::fitting(t).1);
-    (FRAME_OVERHEAD + module_len + reducer_len + args_len + request_len + timing_len) as u64
-        + payload_len
+    let scheduled_len = if scheduled { SCHEDULED_LEN } else { 0 };
+    let fields = module_len + reducer_len + args_len + request_len + timing_len + scheduled_len;
+    (FRAME_OVERHEAD + fields) as u64 + payload_len
 }
 
 /// Appends the frame for `commit` to `out` and returns its length.
@@ -135,6 +157,11 @@ pub fn encode_frame(
     let payload_len32 = u32::try_from(payload_len)
         .map_err(|_| invalid(format!("payload is {payload_len} bytes (max 4 GiB)")))?;
     let (timed_calls, timing_len) = inv.timing.as_ref().map_or((0, 0), timing::fitting);
+    let scheduled_len = if inv.scheduled.is_some() {
+        SCHEDULED_LEN
+    } else {
+        0
+    };
 
     let start = out.len();
     let total = FRAME_OVERHEAD
@@ -143,15 +170,19 @@ pub fn encode_frame(
         + inv.args.len()
         + request.len()
         + timing_len
+        + scheduled_len
         + payload_len;
     out.reserve(total);
     out.extend_from_slice(&FRAME_MAGIC);
     out.push(FORMAT_VERSION);
-    out.push(if commit.cause.is_some() {
-        FLAG_CAUSE
-    } else {
-        0
-    });
+    let mut flags = 0;
+    if commit.cause.is_some() {
+        flags |= FLAG_CAUSE;
+    }
+    if inv.scheduled.is_some() {
+        flags |= FLAG_SCHEDULED;
+    }
+    out.push(flags);
     out.extend_from_slice(&commit.offset.to_le_bytes());
     out.extend_from_slice(&commit.timestamp.to_le_bytes());
     out.extend_from_slice(&commit.cause.unwrap_or(0).to_le_bytes());
@@ -169,6 +200,10 @@ pub fn encode_frame(
     out.extend_from_slice(&(timing_len as u16).to_le_bytes());
     if let Some(t) = &inv.timing {
         timing::write(t, timed_calls, out);
+    }
+    if let Some(run) = &inv.scheduled {
+        out.extend_from_slice(&run.table_id.to_le_bytes());
+        out.extend_from_slice(&run.due.to_le_bytes());
     }
     out.extend_from_slice(&count.to_le_bytes());
     out.extend_from_slice(&payload_len32.to_le_bytes());
@@ -203,7 +238,7 @@ pub fn frame_len(buf: &Bytes, pos: usize, max: u64) -> Result<usize, FrameError>
         return Err(FrameError::UnsupportedVersion(version));
     }
     let flags = c.u8()?;
-    if flags & !FLAG_CAUSE != 0 {
+    if flags & !known_flags(version) != 0 {
         return Err(FrameError::UnknownFlags(flags));
     }
     c.skip(fixed_len(version) - 6)?;
@@ -230,6 +265,9 @@ pub fn frame_len(buf: &Bytes, pos: usize, max: u64) -> Result<usize, FrameError>
     if version >= 4 {
         let timing_len = c.u16()? as u64;
         field(&mut c, timing_len)?;
+    }
+    if flags & FLAG_SCHEDULED != 0 {
+        field(&mut c, SCHEDULED_LEN as u64)?;
     }
     c.skip(4)?; // mutation count
     let payload_len = c.u32()? as u64;
@@ -293,6 +331,14 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
     } else {
         None
     };
+    let scheduled = if flags & FLAG_SCHEDULED != 0 {
+        Some(ScheduledRun {
+            table_id: c.u32()?,
+            due: c.u64()?,
+        })
+    } else {
+        None
+    };
     let count = c.u32()? as usize;
     let payload_len = c.u32()? as usize;
     // Bound the allocation by what the payload can hold.
@@ -340,6 +386,7 @@ pub fn decode_frame(buf: &Bytes, pos: usize, max: u64) -> Result<(Commit, usize)
             args,
             request_id,
             timing,
+            scheduled,
         },
         mutations,
     };
@@ -439,6 +486,7 @@ mod tests {
                     ],
                     omitted: 0,
                 }),
+                scheduled: None,
             },
             mutations: vec![Mutation {
                 kind: MutationKind::Insert,
@@ -514,6 +562,7 @@ mod tests {
             inv.args.len(),
             0,
             inv.timing.as_ref(),
+            inv.scheduled.is_some(),
             payload as u64,
         );
         let mut buf = Vec::new();

@@ -13,15 +13,15 @@ mod timing;
 
 pub(crate) use cursor::Cursor;
 pub use frame::{
-    FRAME_MAGIC, FRAME_OVERHEAD, MUTATION_OVERHEAD, decode_frame, durable_before, encode_frame,
-    epoch, frame_len, frame_size, set_durable_before, set_epoch,
+    FRAME_MAGIC, FRAME_OVERHEAD, MUTATION_OVERHEAD, SCHEDULED_LEN, decode_frame, durable_before,
+    encode_frame, epoch, frame_len, frame_size, set_durable_before, set_epoch,
 };
 pub use segment::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SegmentHeader};
 pub use start::{START_LEN, START_MAGIC, decode_start, encode_start};
 pub use timing::MAX_TIMING_LEN;
 
 /// The format version this code writes, in segment headers and frames.
-pub const FORMAT_VERSION: u8 = 4;
+pub const FORMAT_VERSION: u8 = 5;
 
 /// The oldest format version this code reads: it reads every version from
 /// this one to [`FORMAT_VERSION`].

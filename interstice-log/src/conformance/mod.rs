@@ -169,6 +169,7 @@ pub fn sample_commit(offset: u64, tag: &str) -> Commit {
             args: Bytes::from(tag.as_bytes().to_vec()),
             request_id: None,
             timing: None,
+            scheduled: None,
         },
         mutations: (0..(offset % 4))
             .map(|i| Mutation {

@@ -31,8 +31,9 @@ pub const SNAPSHOT_MAGIC: [u8; 4] = *b"ISNP";
 /// The four bytes its trailer starts with.
 pub const TRAILER_MAGIC: [u8; 4] = *b"ISNT";
 /// The snapshot format version this code writes. It reads every version
-/// from 1 to this one (version 1 has no [`Record::Request`]).
-pub const SNAPSHOT_VERSION: u8 = 2;
+/// from 1 to this one (version 1 has no [`Record::Request`], versions 1
+/// and 2 no [`Record::Timer`]).
+pub const SNAPSHOT_VERSION: u8 = 3;
 /// Length of the header.
 pub const HEADER_LEN: usize = 4 + 1 + 3 + 8 + 8 + 8 + 4;
 /// Length of the trailer.
@@ -77,7 +78,7 @@ pub struct PendingCall {
 
 /// One item of a snapshot's state, in the order they are written: every
 /// module, then every table of each module followed by its rows, then the
-/// pending calls, then the request ids.
+/// pending calls, then the request ids, then the timers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     /// A module as last published.
@@ -119,6 +120,19 @@ pub enum Record {
         /// The fingerprint of its call (module, reducer, arguments).
         fingerprint: u64,
     },
+    /// When a row of a schedule table that repeats (an interval) is next
+    /// due: derived from the log (the commit that inserted the row, its
+    /// runs), so it cannot be rebuilt from the rows alone (version 3).
+    Timer {
+        /// The schedule table's module.
+        module_id: u32,
+        /// The schedule table.
+        table_id: u32,
+        /// The row's primary key, in its canonical encoding.
+        key: Bytes,
+        /// When it is next due, in microseconds since the Unix epoch.
+        due: u64,
+    },
 }
 
 /// Record kinds, as stored.
@@ -128,6 +142,7 @@ mod kind {
     pub const ROW: u8 = 3;
     pub const PENDING: u8 = 4;
     pub const REQUEST: u8 = 5;
+    pub const TIMER: u8 = 6;
 }
 
 /// Why bytes are not a sound snapshot, and where.

@@ -291,6 +291,17 @@ fn decode_record(c: &mut Cursor<'_>) -> Result<Record, FrameError> {
             timestamp: c.u64()?,
             fingerprint: c.u64()?,
         },
+        kind::TIMER => {
+            let module_id = c.u32()?;
+            let table_id = c.u32()?;
+            let len = c.u32()? as usize;
+            Record::Timer {
+                module_id,
+                table_id,
+                key: c.bytes(len)?,
+                due: c.u64()?,
+            }
+        }
         k => {
             return Err(FrameError::Malformed {
                 reason: format!("unknown record kind {k}"),

@@ -29,6 +29,12 @@ fn sample() -> Vec<Record> {
         depth: 1,
         path: vec!["m.t.insert -> m.on_row".into()],
     }));
+    records.push(Record::Timer {
+        module_id: 1,
+        table_id: 1,
+        key: Bytes::from_static(b"\x07\0\0\0\0\0\0\0"),
+        due: 1_700_000_000_000_000,
+    });
     records
 }
 
@@ -58,7 +64,7 @@ fn round_trip() {
             clock: 1234
         }
     );
-    assert_eq!(reader.record_count(), 5);
+    assert_eq!(reader.record_count(), 6);
     assert_eq!(read(bytes).unwrap(), sample());
 }
 

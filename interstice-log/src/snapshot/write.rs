@@ -81,6 +81,12 @@ impl SnapshotWriter {
                 timestamp,
                 fingerprint,
             } => self.request(id, *offset, *timestamp, *fingerprint),
+            Record::Timer {
+                module_id,
+                table_id,
+                key,
+                due,
+            } => self.timer(*module_id, *table_id, key, *due),
         }
     }
 
@@ -143,6 +149,16 @@ impl SnapshotWriter {
         self.put(&offset.to_le_bytes());
         self.put(&timestamp.to_le_bytes());
         self.put(&fingerprint.to_le_bytes());
+        self.end();
+    }
+
+    /// When an interval schedule row is next due (see [`Record::Timer`]).
+    pub fn timer(&mut self, module_id: u32, table_id: u32, key: &[u8], due: u64) {
+        self.start(kind::TIMER);
+        self.put(&module_id.to_le_bytes());
+        self.put(&table_id.to_le_bytes());
+        self.bytes(key);
+        self.put(&due.to_le_bytes());
         self.end();
     }
 

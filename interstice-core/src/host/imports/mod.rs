@@ -30,6 +30,7 @@ pub(super) fn define(linker: &mut Linker<HostState>) -> Result<()> {
     linker.func_wrap(NS, "log", log)?;
     linker.func_wrap(NS, "now", now)?;
     linker.func_wrap(NS, "random", random)?;
+    linker.func_wrap(NS, "scheduled", scheduled)?;
     linker.func_wrap(NS, "last_error", last_error)?;
     linker.func_wrap(NS, "table", table)?;
     linker.func_wrap(NS, "insert", rows::insert)?;
@@ -62,6 +63,17 @@ fn log(mut c: Caller<'_, HostState>, level: i32, ptr: i32, len: i32) -> Result<(
 /// `now()`: the transaction's logical time.
 fn now(c: Caller<'_, HostState>) -> i64 {
     c.data().ctx.timestamp as i64
+}
+
+/// `scheduled()`: when the schedule row that made this call was due (µs
+/// since the epoch), or -1 when a client, a subscription or another
+/// module's reducer called it.
+fn scheduled(c: Caller<'_, HostState>) -> i64 {
+    let s = c.data();
+    match s.ctx.scheduled {
+        Some(due) if s.depth == 0 => i64::try_from(due).unwrap_or(i64::MAX),
+        _ => -1,
+    }
 }
 
 /// `random()`: the transaction generator's next value.
