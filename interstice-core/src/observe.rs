@@ -230,6 +230,7 @@ impl ScheduleMetrics {
                 runs: s.runs.load(Relaxed),
                 failures: s.failures.load(Relaxed),
                 lateness: s.lateness.sample(),
+                waiting: 0,
             })
             .collect()
     }
@@ -251,6 +252,8 @@ pub struct ScheduleSample {
     /// How long after its due time each call ran (its commit's timestamp
     /// minus the time it was due), in microseconds.
     pub lateness: HistogramSample,
+    /// Rows waiting for their call now.
+    pub waiting: u64,
 }
 
 /// One table's size at one moment (see [`crate::Runtime::table_sizes`]).

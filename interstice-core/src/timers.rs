@@ -136,6 +136,16 @@ impl Timers {
             .collect()
     }
 
+    /// How many rows wait in each schedule table that has any, by module
+    /// and table id.
+    pub fn counts(&self) -> BTreeMap<(u32, u32), u64> {
+        let mut counts = BTreeMap::new();
+        for row in self.rows.keys() {
+            *counts.entry((row.module_id, row.table_id)).or_default() += 1;
+        }
+        counts
+    }
+
     /// Every scheduled row and its timer, in due order.
     pub fn iter(&self) -> impl Iterator<Item = (&RowId, Timer)> {
         self.queue.iter().map(|(_, row)| (row, self.rows[row]))

@@ -158,10 +158,39 @@ impl Runtime {
         exec.timers.rows(&exec.db)
     }
 
-    /// Every schedule table's counters since the runtime started: calls
-    /// run, failures, lateness.
+    /// Every schedule table's counters since the runtime started (calls
+    /// run, failures, lateness) and the rows waiting in it now: the tables
+    /// that ran a call or have rows waiting, in module and table order.
     pub fn schedule_metrics(&self) -> Vec<ScheduleSample> {
-        self.inner.schedule_metrics.samples()
+        let mut samples = self.inner.schedule_metrics.samples();
+        let waiting: Vec<((String, String), u64)> = {
+            let exec = self.inner.lock_exec();
+            let name = |(m, t): (u32, u32)| {
+                let module = exec.db.module(m)?;
+                let table = module.table(t)?;
+                Some((module.schema.name.clone(), table.schema().name.clone()))
+            };
+            let counts = exec.timers.counts().into_iter();
+            counts.filter_map(|(id, n)| Some((name(id)?, n))).collect()
+        };
+        for ((module, table), n) in waiting {
+            match samples
+                .iter_mut()
+                .find(|s| s.module == module && s.table == table)
+            {
+                Some(s) => s.waiting = n,
+                None => samples.push(ScheduleSample {
+                    module,
+                    table,
+                    runs: 0,
+                    failures: 0,
+                    lateness: Default::default(),
+                    waiting: n,
+                }),
+            }
+        }
+        samples.sort_by(|a, b| (&a.module, &a.table).cmp(&(&b.module, &b.table)));
+        samples
     }
 }
 

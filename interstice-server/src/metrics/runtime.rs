@@ -1,8 +1,9 @@
 //! Per reducer and per table figures, read from the runtime at each
 //! scrape: calls, errors by code, durations, rows read and written, fuel,
-//! commit bytes; rows and approximate bytes of every table.
+//! commit bytes; rows and approximate bytes of every table; per schedule
+//! table, calls run, failures, lateness and rows waiting.
 
-use interstice_core::{ReducerSample, Runtime, TableSample};
+use interstice_core::{ReducerSample, Runtime, ScheduleSample, TableSample};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -53,6 +54,44 @@ fn reducer_labels(r: &ReducerSample) -> Labels<'_> {
 
 fn table_labels(t: &TableSample) -> Labels<'_> {
     vec![("module", &t.module), ("table", &t.table)]
+}
+
+fn schedule_labels(s: &ScheduleSample) -> Labels<'_> {
+    vec![("module", &s.module), ("table", &s.table)]
+}
+
+/// The schedule tables' families: calls their rows made, failures, how
+/// late the calls ran, and the rows waiting.
+fn schedules(e: &mut DescriptorEncoder, runtime: &Runtime) -> Result<(), std::fmt::Error> {
+    let samples = runtime.schedule_metrics();
+    let labels = schedule_labels;
+    counters(
+        e,
+        "scheduled_calls",
+        "Calls schedule rows made (each its own commit), failed or not",
+        samples.iter().map(|s| (labels(s), s.runs)),
+    )?;
+    counters(
+        e,
+        "scheduled_call_failures",
+        "Scheduled calls whose reducer failed (their run is spent: a one-shot row is deleted)",
+        samples.iter().map(|s| (labels(s), s.failures)),
+    )?;
+    let mut m = e.encode_descriptor(
+        "scheduled_call_lateness_seconds",
+        "How long after its row was due each scheduled call ran",
+        None,
+        MetricType::Histogram,
+    )?;
+    for s in &samples {
+        duration_histogram(&mut m.encode_family(&labels(s))?, &s.lateness)?;
+    }
+    gauges(
+        e,
+        "scheduled_rows",
+        "Rows of each schedule table waiting for their call",
+        samples.iter().map(|s| (labels(s), s.waiting as i64)),
+    )
 }
 
 impl Collector for RuntimeCollector {
@@ -126,6 +165,7 @@ impl Collector for RuntimeCollector {
             "table_bytes",
             "Approximate bytes of each table's rows (keys and encodings, not indexes)",
             tables.iter().map(|t| (labels(t), t.bytes as i64)),
-        )
+        )?;
+        schedules(&mut e, &self.runtime)
     }
 }
