@@ -26,8 +26,8 @@ pub struct TracedCall {
     pub module: String,
     /// The reducer called (`@publish` for a module's publication).
     pub reducer: String,
-    /// `client`, `reducer` (a cross-module call), `subscription`, or
-    /// `publish`.
+    /// `client`, `reducer` (a cross-module call), `subscription`,
+    /// `schedule` (a schedule row came due), or `publish`.
     pub caller: &'static str,
     /// The commit (calls that made one).
     pub offset: Option<u64>,
@@ -180,6 +180,8 @@ fn top_call(c: &Commit) -> TracedCall {
         "publish"
     } else if c.cause.is_some() {
         "subscription"
+    } else if inv.scheduled.is_some() {
+        "schedule"
     } else {
         "client"
     };

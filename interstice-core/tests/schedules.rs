@@ -175,6 +175,14 @@ async fn a_one_shot_runs_once_at_its_time_and_its_commit_deletes_it() {
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fired(&rt).await.len(), 1, "once");
+    // Traces name its caller.
+    let filter = interstice_core::trace::TraceFilter::default();
+    let chains = rt.trace(run.offset..run.offset + 1, &filter).await.unwrap();
+    assert_eq!(chains.len(), 1);
+    assert_eq!(
+        (chains[0].caller, chains[0].reducer.as_str()),
+        ("schedule", "remind")
+    );
     let state = rt.read(interstice_testkit::schemas::dump).await.unwrap();
     rt.shutdown().await;
 

@@ -46,6 +46,7 @@ pub(crate) async fn log(State(s): Shared, RawQuery(raw): RawQuery) -> Result<Res
                 "module": c.module,
                 "reducer": c.reducer,
                 "cause": c.cause,
+                "scheduled": c.scheduled.as_ref().map(|(table, due)| json!({"table": table, "due": due})),
                 "rows": c.rows,
                 "args": if c.args.is_empty() {
                     Json::Null

@@ -42,6 +42,9 @@ pub struct Step {
     pub reducer: String,
     /// The commit whose change triggered it (a subscription).
     pub cause: Option<u64>,
+    /// For a call a schedule made: its schedule table and when the row
+    /// was due (µs since the Unix epoch).
+    pub scheduled: Option<(String, u64)>,
     /// The rows it wrote.
     pub rows: usize,
     /// `module.table` and primary key of each row it changed.
@@ -469,6 +472,10 @@ pub(crate) fn step(decoded: DecodedCommit, changes: &[Change]) -> Step {
         module: c.invocation.module.clone(),
         reducer: c.invocation.reducer.clone(),
         cause: c.cause,
+        scheduled: decoded
+            .schedule_table
+            .clone()
+            .zip(c.invocation.scheduled.map(|s| s.due)),
         rows: c
             .mutations
             .iter()

@@ -91,7 +91,11 @@ fn timeline(frame: &mut Frame, app: &App, area: Rect) {
         .map(|s| {
             let at = time(s.timestamp);
             let clock = at.get(11..23).unwrap_or(&at);
-            let cause = s.cause.map_or(String::new(), |c| format!(" <- #{c}"));
+            let cause = match (&s.cause, &s.scheduled) {
+                (Some(c), _) => format!(" <- #{c}"),
+                (None, Some((table, _))) => format!(" <- {table} (scheduled)"),
+                (None, None) => String::new(),
+            };
             let stop = if d.breakpoints().iter().any(|b| b.hits(s)) {
                 "*"
             } else {
@@ -120,6 +124,14 @@ fn selected(frame: &mut Frame, app: &App, area: Rect) {
     ))];
     if let Some(c) = s.cause {
         lines.push(Line::from(format!("triggered by commit {c}")));
+    }
+    if let Some((table, due)) = &s.scheduled {
+        let late = std::time::Duration::from_micros(s.timestamp.saturating_sub(*due));
+        lines.push(Line::from(format!(
+            "scheduled by a row of {table}: due {}, ran {} late",
+            time(*due),
+            humantime::format_duration(late)
+        )));
     }
     if d.changes().is_empty() {
         lines.push(Line::from("no rows changed"));
