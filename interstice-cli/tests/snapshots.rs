@@ -80,16 +80,24 @@ fn snapshots_are_taken_used_and_passed_over_when_damaged() {
     assert!(!out.contains("from the snapshot"), "{out}");
 
     // A command that writes the log takes a snapshot when the policy says.
+    // The call commits twice (hello.hello at 7, its subscriber
+    // on_greeting at 8): with a snapshot every 2 commits the one snapshot
+    // is at 8, whether the background task or the command's exit takes it
+    // (every 1 commit would race: a snapshot at 7 only when the background
+    // task runs between the two commits).
     ok(&[
         "call",
         log,
         "hello.hello",
         "[\"d\"]",
         "--snapshot-every-commits",
-        "1",
+        "2",
     ]);
     let taken = snapshots(&dir);
-    assert_eq!(taken.len(), 2, "{taken:?}");
+    assert_eq!(
+        taken,
+        ["00000000000000000006.snap", "00000000000000000008.snap"]
+    );
     let out = ok(&["replay", log, "--to-offset", "7"]);
     assert!(out.contains("from the snapshot at offset 6"), "{out}");
 
