@@ -18,8 +18,8 @@ use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
-    backup, call, check, compact, debug, diff, dump, graph, history, inspect, publish, query,
-    remote, replay, replay_check, schedules, schema, serve, trace, validate,
+    backup, call, check, compact, debug, diff, dump, generate, graph, history, inspect, publish,
+    query, remote, replay, replay_check, schedules, schema, serve, trace, validate,
 };
 use location::LogArgs;
 
@@ -320,6 +320,31 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<String>,
     },
+    /// Write typed client code for the modules of a log, of .wasm files,
+    /// or of a running node: a type per row and custom type, a function
+    /// per public reducer, a cached subscription per public table
+    /// (docs/clients.md). Files are rewritten only when their text
+    /// changes.
+    #[command(
+        after_help = "Examples:\n  interstice generate --lang rust ./my-log -o src/bindings\n  interstice generate --lang rust --node http://127.0.0.1:7700 -o src/bindings\n  interstice generate --lang rust modules/target/wasm32-unknown-unknown/release/chat.wasm -o src/chat"
+    )]
+    Generate {
+        /// The language to write.
+        #[arg(long, value_enum)]
+        lang: generate::Language,
+        /// A log, or .wasm files (or --node).
+        #[arg(required_unless_present = "node", value_name = "LOG | MODULE.wasm")]
+        sources: Vec<String>,
+        /// Read the schemas from a running node (`interstice serve`).
+        #[arg(long, value_name = "URL", conflicts_with = "sources")]
+        node: Option<String>,
+        /// Only this module (repeatable; default: every one).
+        #[arg(long = "module", value_name = "NAME")]
+        modules: Vec<String>,
+        /// The directory to write to (created if missing).
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: String,
+    },
     /// The whole log, machine-readable: one record per commit and per
     /// mutation (docs/cli.md).
     #[command(
@@ -513,6 +538,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::LogInspect { log, filter } => inspect::run(args, log, filter).await?,
         Command::Schedules { log, run, format } => schedules::run(args, log, *run, *format).await?,
         Command::LogDump { log, format } => dump::run(args, log, *format).await?,
+        Command::Generate {
+            lang,
+            sources,
+            node,
+            modules,
+            output,
+        } => {
+            let request = generate::Request {
+                sources,
+                node: node.as_deref().map(|url| remote::Node { url, token }),
+                modules,
+                lang: *lang,
+                out: output,
+            };
+            generate::run(args, request).await?
+        }
         Command::Graph {
             sources,
             format,

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, NodeError};
-use crate::json::{DecodeError, Json};
+use crate::json::DecodeError;
 
 /// Where a node is when nothing says otherwise.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:7700";
@@ -125,42 +125,6 @@ impl Client {
             args: Value::Array(args),
             idempotency_key: None,
         }
-    }
-
-    /// The rows of `module.table` that match every `(column, value)` in
-    /// `filters`, at most `limit` of them (the node's default when
-    /// `None`), in primary-key order.
-    pub async fn rows<R: Json>(
-        &self,
-        module: &str,
-        table: &str,
-        filters: &[(&str, Value)],
-        limit: Option<u64>,
-    ) -> Result<Vec<R>, Error> {
-        let mut query = where_query(filters);
-        if let Some(limit) = limit {
-            query.push(("limit".into(), limit.to_string()));
-        }
-        let request = self
-            .request(
-                reqwest::Method::GET,
-                &format!("/v1/modules/{module}/tables/{table}"),
-            )
-            .query(&query);
-        let answer: Value = self
-            .send(request)
-            .await?
-            .json()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let rows = answer
-            .get("rows")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::Protocol(format!("no rows in {answer:.200}")))?;
-        rows.iter()
-            .enumerate()
-            .map(|(i, r)| R::from_json(r, &format!("{table}[{i}]")).map_err(Error::from))
-            .collect()
     }
 }
 

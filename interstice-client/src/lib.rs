@@ -25,11 +25,13 @@
 mod client;
 mod error;
 pub mod json;
+mod read;
 mod subscription;
 
 pub use client::{Call, Client, DEFAULT_URL, LogLine, Receipt};
 pub use error::{Error, ErrorCode, NodeError};
 pub use json::{Bytes, DecodeError, Json};
+pub use read::Read;
 /// The JSON values generated code builds and reads.
 pub use serde_json;
 pub use subscription::{Change, Row, Rows, Status, Subscription, SubscriptionBuilder};

@@ -7,6 +7,7 @@ pub mod compact;
 pub mod debug;
 pub mod diff;
 pub mod dump;
+pub mod generate;
 pub mod graph;
 pub mod history;
 pub mod inspect;

@@ -133,6 +133,23 @@ impl Node<'_> {
         self.send(request.query(&query)).await
     }
 
+    /// Every module's schema (`GET /v1/modules`).
+    pub async fn modules(&self) -> Result<Vec<ModuleSchema>> {
+        let json = self
+            .send(self.request(reqwest::Method::GET, &["v1", "modules"])?)
+            .await?;
+        let Json::Array(items) = json else {
+            anyhow::bail!("the node sent something other than a list of modules");
+        };
+        items
+            .into_iter()
+            .map(|j| {
+                ModuleSchema::deserialize_from(j)
+                    .context("the node sent a schema this CLI cannot read")
+            })
+            .collect()
+    }
+
     /// The module's schema.
     pub async fn schema(&self, module: &str) -> Result<ModuleSchema> {
         let path = ["v1", "modules", module];

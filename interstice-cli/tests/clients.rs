@@ -1,0 +1,162 @@
+//! `interstice generate`: what it writes is the client the interstice-client
+//! tests run against a real node (interstice-client/tests/bindings), from
+//! .wasm files, a log or a running node alike; a rerun changes nothing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Serving, interstice, text, wasm};
+
+fn checked_in() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interstice-client/tests/bindings")
+}
+
+/// Every file in `dir`, by name, with its text.
+fn files(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn generate(args: &[&str]) -> String {
+    let out = interstice(&[&["generate", "--lang", "rust"], args].concat(), None);
+    assert!(out.status.success(), "{}", text(&out));
+    text(&out)
+}
+
+#[test]
+fn the_rust_client_is_what_generate_writes_from_modules_a_log_or_a_node() {
+    let t = tempfile::tempdir().unwrap();
+    let (chat, bank) = (wasm("chat"), wasm("test_persistence"));
+    let from_wasm = t.path().join("wasm");
+    let dir = from_wasm.to_str().unwrap();
+    let said = generate(&[&bank, &chat, "-o", dir]);
+    assert!(
+        said.contains("chat 0.1.0, test_persistence 0.1.0: 3 written"),
+        "{said}"
+    );
+    assert_eq!(
+        files(&from_wasm),
+        files(&checked_in()),
+        "interstice-client/tests/bindings is out of date: regenerate it with `interstice generate --lang rust CHAT.wasm TEST_PERSISTENCE.wasm -o interstice-client/tests/bindings`"
+    );
+    let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let before = mtime(&from_wasm.join("chat.rs"));
+    let said = generate(&[&chat, &bank, "-o", dir]);
+    assert!(said.contains("0 written, 3 unchanged"), "{said}");
+    assert_eq!(mtime(&from_wasm.join("chat.rs")), before);
+
+    // From a log, and from a node serving it: the same files.
+    let log = t.path().join("log");
+    let log = log.to_str().unwrap();
+    for m in [&chat, &bank] {
+        let out = interstice(&["publish", log, m], None);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let from_log = t.path().join("log-client");
+    generate(&[log, "-o", from_log.to_str().unwrap()]);
+    assert_eq!(files(&from_log), files(&from_wasm));
+    let node = Serving::start(log, &[], None);
+    let from_node = t.path().join("node-client");
+    generate(&["--node", &node.url, "-o", from_node.to_str().unwrap()]);
+    assert_eq!(files(&from_node), files(&from_wasm));
+
+    // One module of several; a module that is not there is named.
+    let only = t.path().join("only");
+    generate(&[
+        "--node",
+        &node.url,
+        "--module",
+        "chat",
+        "-o",
+        only.to_str().unwrap(),
+    ]);
+    let names: Vec<String> = files(&only).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["chat.rs", "mod.rs"]);
+    let out = interstice(
+        &[
+            "generate", "--lang", "rust", "--node", &node.url, "--module", "bank", "-o", "x",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no module `bank` here; there are: chat, test_persistence"),
+        "{}",
+        text(&out)
+    );
+    node.terminate();
+
+    // Generating for fewer modules into the same directory removes the
+    // files of the ones left out (only files it wrote itself).
+    std::fs::write(from_log.join("notes.rs"), "// mine\n").unwrap();
+    let said = generate(&[&chat, "-o", from_log.to_str().unwrap()]);
+    assert!(said.contains("removed test_persistence.rs"), "{said}");
+    let names: Vec<String> = files(&from_log).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["chat.rs", "mod.rs", "notes.rs"]);
+}
+
+#[test]
+fn bad_sources_are_named() {
+    let t = tempfile::tempdir().unwrap();
+    let out_dir = t.path().join("out");
+    let out_dir = out_dir.to_str().unwrap();
+    let not_wasm = t.path().join("junk.wasm");
+    std::fs::write(&not_wasm, b"not a module").unwrap();
+    let out = interstice(
+        &[
+            "generate",
+            "--lang",
+            "rust",
+            not_wasm.to_str().unwrap(),
+            "-o",
+            out_dir,
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("junk.wasm is not a valid Interstice module"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !Path::new(out_dir).exists(),
+        "nothing written on a bad input"
+    );
+
+    let out = interstice(
+        &[
+            "generate",
+            "--lang",
+            "rust",
+            "--node",
+            "http://127.0.0.1:9",
+            "-o",
+            out_dir,
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("cannot reach the node at http://127.0.0.1:9"),
+        "{}",
+        text(&out)
+    );
+
+    let out = interstice(
+        &["generate", "--lang", "cobol", "x.wasm", "-o", out_dir],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
