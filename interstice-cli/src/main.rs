@@ -326,7 +326,7 @@ enum Command {
     /// (docs/clients.md). Files are rewritten only when their text
     /// changes.
     #[command(
-        after_help = "Examples:\n  interstice generate --lang rust ./my-log -o src/bindings\n  interstice generate --lang rust --node http://127.0.0.1:7700 -o src/bindings\n  interstice generate --lang rust modules/target/wasm32-unknown-unknown/release/chat.wasm -o src/chat"
+        after_help = "Examples:\n  interstice generate --lang rust ./my-log -o src/bindings\n  interstice generate --lang typescript --node http://127.0.0.1:7700 -o web/src/bindings\n  interstice generate --lang rust modules/target/wasm32-unknown-unknown/release/chat.wasm -o src/chat"
     )]
     Generate {
         /// The language to write.
@@ -341,6 +341,10 @@ enum Command {
         /// Only this module (repeatable; default: every one).
         #[arg(long = "module", value_name = "NAME")]
         modules: Vec<String>,
+        /// TypeScript: where the generated files import the runtime from
+        /// (a relative path for a copy of clients/typescript/src).
+        #[arg(long, value_name = "SPECIFIER", default_value = "@interstice/client")]
+        ts_runtime: String,
         /// The directory to write to (created if missing).
         #[arg(short = 'o', long = "output", value_name = "DIR")]
         output: String,
@@ -543,6 +547,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             sources,
             node,
             modules,
+            ts_runtime,
             output,
         } => {
             let request = generate::Request {
@@ -550,6 +555,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 node: node.as_deref().map(|url| remote::Node { url, token }),
                 modules,
                 lang: *lang,
+                ts_runtime,
                 out: output,
             };
             generate::run(args, request).await?

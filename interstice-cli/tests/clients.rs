@@ -1,6 +1,8 @@
 //! `interstice generate`: what it writes is the client the interstice-client
 //! tests run against a real node (interstice-client/tests/bindings), from
 //! .wasm files, a log or a running node alike; a rerun changes nothing.
+//! The TypeScript client (clients/typescript/test/generated) type-checks
+//! with `tsc --strict` and runs its scenario with Node against a node.
 
 mod common;
 
@@ -29,9 +31,33 @@ fn files(dir: &Path) -> Vec<(String, String)> {
 }
 
 fn generate(args: &[&str]) -> String {
-    let out = interstice(&[&["generate", "--lang", "rust"], args].concat(), None);
+    generate_in("rust", args)
+}
+
+fn generate_in(lang: &str, args: &[&str]) -> String {
+    let out = interstice(&[&["generate", "--lang", lang], args].concat(), None);
     assert!(out.status.success(), "{}", text(&out));
     text(&out)
+}
+
+fn typescript_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/typescript")
+}
+
+/// Runs a program of clients/typescript; panics with its output when it
+/// fails.
+fn run_in_typescript(program: &str, args: &[&str]) -> String {
+    let dir = typescript_dir();
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} (scripts/test-tools.sh installs it): {e}")
+        });
+    let said = text(&out);
+    assert!(out.status.success(), "{program} {args:?} failed:\n{said}");
+    said
 }
 
 #[test]
@@ -159,4 +185,47 @@ fn bad_sources_are_named() {
         None,
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn the_typescript_client_type_checks_and_runs_against_a_node() {
+    let t = tempfile::tempdir().unwrap();
+    let (chat, bank) = (wasm("chat"), wasm("test_persistence"));
+    let fresh = t.path().join("ts");
+    let said = generate_in("typescript", &[&chat, &bank, "-o", fresh.to_str().unwrap()]);
+    assert!(said.contains("3 written"), "{said}");
+    assert_eq!(
+        files(&fresh),
+        files(&typescript_dir().join("test/generated")),
+        "clients/typescript/test/generated is out of date: regenerate it with `interstice generate --lang typescript CHAT.wasm TEST_PERSISTENCE.wasm -o clients/typescript/test/generated`"
+    );
+    let said = generate_in("typescript", &[&chat, &bank, "-o", fresh.to_str().unwrap()]);
+    assert!(said.contains("0 written, 3 unchanged"), "{said}");
+
+    // The runtime and the generated client under the strict compiler
+    // options of clients/typescript/tsconfig.json (strict, no unused
+    // names, exact optional properties).
+    let tsc = typescript_dir().join("node_modules/.bin/tsc");
+    assert!(
+        tsc.exists(),
+        "{}: run scripts/test-tools.sh (npm ci in clients/typescript)",
+        tsc.display()
+    );
+    let tsc = tsc.to_str().unwrap();
+    run_in_typescript(tsc, &["-p", "."]);
+    run_in_typescript(tsc, &["-p", "test"]);
+    let said = run_in_typescript("node", &["test-dist/test/json.test.js"]);
+    assert!(said.contains("json and codecs: ok"), "{said}");
+
+    let log = t.path().join("log");
+    let log = log.to_str().unwrap();
+    for m in [&chat, &bank] {
+        let out = interstice(&["publish", log, m], None);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let node = Serving::start(log, &[], None);
+    let said = run_in_typescript("node", &["test-dist/test/scenario.js", &node.url]);
+    assert!(said.contains("scenario: ok"), "{said}");
+    let (clean, stderr) = node.terminate();
+    assert!(clean, "{stderr}");
 }

@@ -1,5 +1,6 @@
 //! Typed client code from module schemas: what `interstice generate`
-//! writes, for Rust (on the `interstice-client` crate).
+//! writes, for Rust (on the `interstice-client` crate) and TypeScript (on
+//! the `@interstice/client` package in `clients/typescript`).
 //!
 //! The generators are pure functions from [`ModuleSchema`]s to files, so
 //! the same schemas always give the same bytes: no time, no paths, no
@@ -8,6 +9,7 @@
 
 mod rust;
 mod types;
+mod typescript;
 
 use interstice_abi::ModuleSchema;
 
@@ -39,6 +41,8 @@ pub enum GenerateError {
 pub enum Lang {
     /// Rust, on the `interstice-client` crate.
     Rust,
+    /// TypeScript, on the `@interstice/client` package.
+    TypeScript,
 }
 
 /// What to generate.
@@ -46,12 +50,19 @@ pub enum Lang {
 pub struct Options {
     /// The language.
     pub lang: Lang,
+    /// TypeScript only: where the generated files import the runtime from
+    /// (default `@interstice/client`; a relative path for a copied
+    /// runtime).
+    pub ts_runtime: String,
 }
 
 impl Options {
     /// Defaults for `lang`.
     pub fn new(lang: Lang) -> Self {
-        Self { lang }
+        Self {
+            lang,
+            ts_runtime: "@interstice/client".into(),
+        }
     }
 }
 
@@ -68,6 +79,7 @@ pub fn generate(schemas: &[ModuleSchema], options: &Options) -> Result<Vec<File>
     }
     match options.lang {
         Lang::Rust => rust::generate(&sorted),
+        Lang::TypeScript => typescript::generate(&sorted, &options.ts_runtime),
     }
 }
 
