@@ -11,7 +11,8 @@
 # modules/ledger holds one module in three versions, each a package of
 # its own named `ledger` (outside the workspace, which cannot hold three
 # packages of one name): each is built alone and copied to
-# ledger_v1.wasm, ledger_v2.wasm, ledger_v3.wasm.
+# ledger_v1.wasm, ledger_v2.wasm, ledger_v3.wasm. modules/chat_next is
+# chat 0.2.0, built the same way to chat_next.wasm.
 set -euo pipefail
 cd "$(dirname "$0")/../modules"
 # The tests and the demo read the modules from modules/target, wherever
@@ -60,6 +61,10 @@ for dir in ledger/v*/; do
     cp "$out/ledger.wasm" "$out/ledger_$version.wasm"
 done
 rm -f "$out/ledger.wasm"
+# chat_next is chat 0.2.0 (chat's source with the `next` feature): a
+# package named chat too, so it builds into a target directory of its own.
+CARGO_TARGET_DIR="$PWD/target/chat_next" build --manifest-path chat_next/Cargo.toml "$@"
+cp target/chat_next/wasm32-unknown-unknown/release/chat.wasm "$out/chat_next.wasm"
 
 shopt -s nullglob
 built=("$out"/*.wasm)

@@ -229,3 +229,82 @@ fn the_typescript_client_type_checks_and_runs_against_a_node() {
     let (clean, stderr) = node.terminate();
     assert!(clean, "{stderr}");
 }
+
+/// Lines of `new` that `old` does not have.
+fn added(old: &str, new: &str) -> Vec<String> {
+    let old: Vec<&str> = old.lines().collect();
+    new.lines()
+        .filter(|l| !old.contains(l))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// chat 0.1.0 → 0.2.0 (an optional column on `channels`) through a node:
+/// generating again changes the header, the version and the row type's new
+/// field, nothing else, and the new TypeScript type-checks (here against a
+/// runtime imported by path, `--ts-runtime`).
+#[test]
+fn a_compatible_schema_change_regenerates_cleanly() {
+    let t = tempfile::tempdir().unwrap();
+    let log = t.path().join("log");
+    let log = log.to_str().unwrap();
+    let out = interstice(&["publish", log, &wasm("chat")], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let node = Serving::start(log, &[], None);
+    let runtime = typescript_dir().join("src/index.js");
+    let runtime = runtime.to_str().unwrap();
+    let gen_both = |name: &str| {
+        let rust = t.path().join(format!("{name}-rs"));
+        let ts = t.path().join(format!("{name}-ts"));
+        generate(&["--node", &node.url, "-o", rust.to_str().unwrap()]);
+        generate_in(
+            "typescript",
+            &[
+                "--node",
+                &node.url,
+                "--ts-runtime",
+                runtime,
+                "-o",
+                ts.to_str().unwrap(),
+            ],
+        );
+        let read = |p: PathBuf| std::fs::read_to_string(p).unwrap();
+        (read(rust.join("chat.rs")), read(ts.join("chat.ts")), ts)
+    };
+    let (old_rs, old_ts, _) = gen_both("old");
+    let out = interstice(&["publish", "--node", &node.url, &wasm("chat_next")], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let (new_rs, new_ts, ts_dir) = gen_both("new");
+    node.terminate();
+
+    let rs = added(&old_rs, &new_rs);
+    assert!(
+        rs.contains(&"    pub archived: Option<bool>,".to_owned()),
+        "{rs:#?}"
+    );
+    assert!(
+        rs.iter()
+            .all(|l| l.contains("0.2.0") || l.contains("archived")),
+        "{rs:#?}"
+    );
+    let ts = added(&old_ts, &new_ts);
+    assert!(
+        ts.contains(&"  archived: boolean | null;".to_owned()),
+        "{ts:#?}"
+    );
+    assert!(
+        ts.iter()
+            .all(|l| l.contains("0.2.0") || l.contains("archived")),
+        "{ts:#?}"
+    );
+
+    let tsconfig = serde_json::json!({
+        "extends": typescript_dir().join("tsconfig.json"),
+        // Its files and the runtime they import by path, checked together.
+        "compilerOptions": {"rootDir": "/", "noEmit": true},
+        "include": ["."],
+    });
+    std::fs::write(ts_dir.join("tsconfig.json"), tsconfig.to_string()).unwrap();
+    let tsc = typescript_dir().join("node_modules/.bin/tsc");
+    run_in_typescript(tsc.to_str().unwrap(), &["-p", ts_dir.to_str().unwrap()]);
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bindings::chat::{Chat, MessagesRow, Presence, UsersRow};
+use bindings::chat::{ChannelsRow, Chat, MessagesRow, Presence, UsersRow};
 use bindings::test_persistence::{AccountsRow, TestPersistence};
 use interstice_backend_fs::FsLogStore;
 use interstice_client::{Change, Client, Error, ErrorCode, Status};
@@ -27,6 +27,15 @@ struct Served {
 
 impl Served {
     async fn start(dir: &Path, listener: tokio::net::TcpListener, publish: bool) -> Self {
+        Self::with_config(dir, listener, publish, NodeConfig::default()).await
+    }
+
+    async fn with_config(
+        dir: &Path,
+        listener: tokio::net::TcpListener,
+        publish: bool,
+        config: NodeConfig,
+    ) -> Self {
         let store = FsLogStore::open(dir, LogOptions::default().create(true)).unwrap();
         let (runtime, _) = Runtime::open(Arc::new(store), RuntimeConfig::default())
             .await
@@ -36,11 +45,9 @@ impl Served {
             runtime.publish(&wasm("test_persistence")).await.unwrap();
         }
         let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(
-            Node::new(runtime, NodeConfig::default()).serve(listener, async {
-                let _ = stopped.await;
-            }),
-        );
+        let done = tokio::spawn(Node::new(runtime, config).serve(listener, async {
+            let _ = stopped.await;
+        }));
         Self { stop, done }
     }
 
@@ -243,10 +250,14 @@ async fn a_restarted_node_is_resynchronised_and_says_so() {
     )
     .await;
     bank.transfer(4, 1, 7).await.unwrap();
-    within(
-        "the event after",
-        accounts.wait_until(|r| r.get(&4u64).is_some_and(|a| a.balance == 0)),
-    )
+    // Callbacks run just after the copy changes: wait for the callback of
+    // the commit's last change (account 1: 100 - 10 - 5 + 7).
+    let last = |c: &Change<AccountsRow>| matches!(c, Change::Update { new, offset: Some(_), .. } if new.id == 1 && new.balance == 92);
+    within("the event after", async {
+        while !seen.lock().unwrap().iter().any(last) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
     .await;
     assert_eq!(accounts.status(), Status::Live);
 
@@ -302,5 +313,89 @@ async fn a_restarted_node_is_resynchronised_and_says_so() {
         ),
         "{seen:?}"
     );
+    node.stop().await;
+}
+
+/// A client generated from chat 0.1.0 keeps working when the node moves to
+/// 0.2.0, which adds an optional column to `channels`: calls and reads go
+/// on, and its subscription, ended by the node because the table changed,
+/// resynchronises and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_the_old_schema_keeps_working_after_a_compatible_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = listener(0).await;
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let node = Served::start(tmp.path(), l, true).await;
+    let chat = Chat::new(Client::new(&url).unwrap());
+    let seen: Arc<Mutex<Vec<Change<ChannelsRow>>>> = Arc::default();
+    let log = seen.clone();
+    let channels = chat
+        .subscribe_channels()
+        .on_change(move |c, _| log.lock().unwrap().push(c.clone()))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(channels.rows().len(), 1, "#general");
+
+    let upgrade = reqwest::Client::new()
+        .post(format!("{url}/v1/modules"))
+        .header("Content-Type", "application/wasm")
+        .body(wasm("chat_next"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upgrade.status(), 200, "{:?}", upgrade.text().await);
+
+    chat.register("ada".into()).await.unwrap();
+    chat.create_channel("random".into(), None).await.unwrap();
+    let rows = chat.read_channels().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().any(|c| c.name == "random" && c.topic.is_none()));
+    // The copy reaches two rows before the callback hears of the resync.
+    let resynced = |seen: &[Change<ChannelsRow>]| {
+        seen.iter()
+            .any(|c| matches!(c, Change::Synced { resynced: true, .. }))
+    };
+    within("the old client's copy resynchronised", async {
+        while !resynced(&seen.lock().unwrap()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    within(
+        "the new channel in the old client's copy",
+        channels.wait_until(|r| r.len() == 2),
+    )
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|c| matches!(c, Change::Disconnected { reason } if reason.contains("close"))),
+        "{seen:?}"
+    );
+    node.stop().await;
+}
+
+/// The token comes from configuration: the node refuses a client without
+/// it with the typed `unauthorized` error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_sent_when_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = listener(0).await;
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let config = NodeConfig {
+        token: Some("s3cret".into()),
+        ..NodeConfig::default()
+    };
+    let node = Served::with_config(tmp.path(), l, true, config).await;
+    let without = Chat::new(Client::new(&url).unwrap());
+    let err = without.register("ada".into()).await.unwrap_err();
+    assert_eq!(err.code(), Some(&ErrorCode::Unauthorized), "{err}");
+    let err = without.subscribe_users().start().await.err().unwrap();
+    assert_eq!(err.code(), Some(&ErrorCode::Unauthorized), "{err}");
+    let with = Chat::new(Client::new(&url).unwrap().with_token("s3cret"));
+    with.register("ada".into()).await.unwrap();
+    let users = with.subscribe_users().start().await.unwrap();
+    assert_eq!(users.rows().len(), 1);
     node.stop().await;
 }

@@ -26,6 +26,7 @@ pub struct User {
     pub joined: Timestamp,
 }
 
+#[cfg(not(feature = "next"))]
 #[table(name = "channels", public)]
 pub struct Channel {
     #[primary_key]
@@ -34,6 +35,32 @@ pub struct Channel {
     #[unique]
     pub name: String,
     pub topic: Option<String>,
+}
+
+/// Version 0.2.0 (`modules/chat_next`, this source with the `next`
+/// feature) adds an optional column: a compatible change, which clients
+/// generated from 0.1.0 keep working across (docs/clients.md).
+#[cfg(feature = "next")]
+#[table(name = "channels", public)]
+pub struct Channel {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[unique]
+    pub name: String,
+    pub topic: Option<String>,
+    pub archived: Option<bool>,
+}
+
+/// A new channel row.
+fn channel(name: String, topic: Option<String>) -> Channel {
+    Channel {
+        id: 0,
+        name,
+        topic,
+        #[cfg(feature = "next")]
+        archived: None,
+    }
 }
 
 /// Messages are read per channel in time order: the composite index
@@ -69,11 +96,9 @@ pub struct Mention {
 /// `Runtime::publish_and_init`): opens #general.
 #[reducer]
 pub fn init(ctx: &mut ReducerContext) -> Result<(), Error> {
-    ctx.db().channels().insert(Channel {
-        id: 0,
-        name: "general".into(),
-        topic: Some("anything goes".into()),
-    })?;
+    ctx.db()
+        .channels()
+        .insert(channel("general".into(), Some("anything goes".into())))?;
     Ok(())
 }
 
@@ -106,7 +131,7 @@ pub fn create_channel(
     if ctx.db().channels().by_name().find(&name)?.is_some() {
         return Err(format!("channel `{name}` exists"));
     }
-    ctx.db().channels().insert(Channel { id: 0, name, topic })?;
+    ctx.db().channels().insert(channel(name, topic))?;
     Ok(())
 }
 
