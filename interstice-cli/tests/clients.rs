@@ -44,6 +44,29 @@ fn typescript_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/typescript")
 }
 
+/// The path of tsc (installed by scripts/test-tools.sh).
+fn tsc() -> String {
+    let tsc = typescript_dir().join("node_modules/.bin/tsc");
+    assert!(
+        tsc.exists(),
+        "{}: run scripts/test-tools.sh (npm ci in clients/typescript)",
+        tsc.display()
+    );
+    tsc.to_str().unwrap().to_owned()
+}
+
+/// Compiles the runtime and the checked-in client with their tests into
+/// dist/ and test-dist/, once for all the tests here (they run at once),
+/// under the strict compiler options of clients/typescript/tsconfig.json
+/// (strict, no unused names, exact optional properties).
+fn typescript_built() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        run_in_typescript(&tsc(), &["-p", "."]);
+        run_in_typescript(&tsc(), &["-p", "test"]);
+    });
+}
+
 /// Runs a program of clients/typescript; panics with its output when it
 /// fails.
 fn run_in_typescript(program: &str, args: &[&str]) -> String {
@@ -202,18 +225,7 @@ fn the_typescript_client_type_checks_and_runs_against_a_node() {
     let said = generate_in("typescript", &[&chat, &bank, "-o", fresh.to_str().unwrap()]);
     assert!(said.contains("0 written, 3 unchanged"), "{said}");
 
-    // The runtime and the generated client under the strict compiler
-    // options of clients/typescript/tsconfig.json (strict, no unused
-    // names, exact optional properties).
-    let tsc = typescript_dir().join("node_modules/.bin/tsc");
-    assert!(
-        tsc.exists(),
-        "{}: run scripts/test-tools.sh (npm ci in clients/typescript)",
-        tsc.display()
-    );
-    let tsc = tsc.to_str().unwrap();
-    run_in_typescript(tsc, &["-p", "."]);
-    run_in_typescript(tsc, &["-p", "test"]);
+    typescript_built();
     let said = run_in_typescript("node", &["test-dist/test/json.test.js"]);
     assert!(said.contains("json and codecs: ok"), "{said}");
 
@@ -305,6 +317,64 @@ fn a_compatible_schema_change_regenerates_cleanly() {
         "include": ["."],
     });
     std::fs::write(ts_dir.join("tsconfig.json"), tsconfig.to_string()).unwrap();
-    let tsc = typescript_dir().join("node_modules/.bin/tsc");
-    run_in_typescript(tsc.to_str().unwrap(), &["-p", ts_dir.to_str().unwrap()]);
+    run_in_typescript(&tsc(), &["-p", ts_dir.to_str().unwrap()]);
+}
+
+/// The TypeScript subscription across a node restart (test/reconnect.ts):
+/// the node stops, the log changes while it is down, the node comes back
+/// on the same address, and the subscription resynchronises.
+#[test]
+fn the_typescript_subscription_resynchronises_after_a_node_restart() {
+    use std::io::{BufRead, BufReader};
+
+    let t = tempfile::tempdir().unwrap();
+    let log = t.path().join("log");
+    let log = log.to_str().unwrap();
+    let cli = |args: &[&str]| {
+        let out = interstice(args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    };
+    cli(&["publish", log, &wasm("test_persistence")]);
+    for (id, owner) in [("1", "ada"), ("2", "bob"), ("3", "cy")] {
+        cli(&[
+            "call",
+            log,
+            "test_persistence.open",
+            &format!("[{id}, \"{owner}\", 100]"),
+        ]);
+    }
+    typescript_built();
+
+    let node = Serving::start(log, &[], None);
+    let address = node.url.trim_start_matches("http://").to_owned();
+    let mut script = std::process::Command::new("node")
+        .args(["test-dist/test/reconnect.js", &node.url])
+        .current_dir(typescript_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node (scripts/test-tools.sh installs it)");
+    let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(first, "subscribed to 3 accounts");
+
+    let (clean, stderr) = node.terminate();
+    assert!(clean, "{stderr}");
+    cli(&["call", log, "test_persistence.close", "[3]"]);
+    cli(&["call", log, "test_persistence.transfer", "[1, 2, 5]"]);
+    cli(&["call", log, "test_persistence.open", "[4, \"dee\", 7]"]);
+    let node = Serving::start(log, &["--listen", &address], None);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let out = script.wait_with_output().unwrap();
+    node.terminate();
+    assert!(
+        out.status.success(),
+        "{rest:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("reconnect: ok (4 changes")),
+        "{rest:?}"
+    );
 }
