@@ -129,7 +129,7 @@ impl Client {
 }
 
 /// `where=COLUMN=VALUE` pairs, the value as JSON.
-pub(crate) fn where_query(filters: &[(&str, Value)]) -> Vec<(String, String)> {
+pub(crate) fn where_query(filters: &[(String, Value)]) -> Vec<(String, String)> {
     filters
         .iter()
         .map(|(column, value)| ("where".to_owned(), format!("{column}={value}")))
@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn filters_are_json_values() {
         assert_eq!(
-            where_query(&[("name", json!("ada")), ("id", json!(3))]),
+            where_query(&[("name".into(), json!("ada")), ("id".into(), json!(3))]),
             [
                 ("where".to_owned(), "name=\"ada\"".to_owned()),
                 ("where".to_owned(), "id=3".to_owned())

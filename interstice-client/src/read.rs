@@ -50,12 +50,7 @@ impl<R: Row> Read<R> {
 
     /// Sends the read.
     pub async fn send(self) -> Result<Vec<R>, Error> {
-        let filters: Vec<(&str, Value)> = self
-            .filters
-            .iter()
-            .map(|(c, v)| (c.as_str(), v.clone()))
-            .collect();
-        let mut query = where_query(&filters);
+        let mut query = where_query(&self.filters);
         if let Some(limit) = self.limit {
             query.push(("limit".into(), limit.to_string()));
         }

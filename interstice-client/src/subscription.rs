@@ -272,16 +272,11 @@ struct Snapshot<R> {
 impl Feed {
     /// Opens the stream and reads its first event, the snapshot.
     async fn connect<R: Row>(&self) -> Result<(Snapshot<R>, Events), Error> {
-        let filters: Vec<(&str, Value)> = self
-            .filters
-            .iter()
-            .map(|(c, v)| (c.as_str(), v.clone()))
-            .collect();
         let request = self
             .client
             .request(reqwest::Method::GET, &self.path)
             .header(reqwest::header::ACCEPT, "text/event-stream")
-            .query(&where_query(&filters));
+            .query(&where_query(&self.filters));
         let response = self.client.send(request).await?;
         let mut events: Events = Box::pin(
             response

@@ -9,10 +9,9 @@
 
 use std::fmt::Write;
 
-use heck::ToUpperCamelCase;
 use interstice_abi::{ModuleSchema, StructType, TableSchema, Type};
 
-use crate::types::{Types, inline_payload, is_tuple, public_reducers, public_tables};
+use crate::types::{ModuleNames, Types, inline_payload, is_tuple, public_reducers, row_name};
 use crate::{File, GenerateError, header_versions};
 
 /// The files of a Rust client of `schemas`: `mod.rs` and one per module.
@@ -57,23 +56,12 @@ pub(crate) fn ident(name: &str) -> String {
     }
 }
 
-/// The Rust name of a table's row type: `users` → `UsersRow`.
-pub(crate) fn row_name(table: &TableSchema) -> String {
-    format!("{}Row", table.name.to_upper_camel_case())
-}
-
 fn module_file(schema: &ModuleSchema) -> Result<String, GenerateError> {
-    let tables: Vec<&TableSchema> = public_tables(schema).collect();
-    let mut taken: Vec<String> = tables.iter().map(|t| row_name(t)).collect();
-    let module_type = {
-        let mut name = schema.name.to_upper_camel_case();
-        while taken.contains(&name) {
-            name.push_str("Module");
-        }
-        name
-    };
-    taken.push(module_type.clone());
-    let types = Types::collect(schema, &taken);
+    let ModuleNames {
+        tables,
+        module_type,
+        types,
+    } = ModuleNames::new(schema);
     let mut body = String::new();
     for named in &types.named {
         body.push('\n');

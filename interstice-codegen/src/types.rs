@@ -5,7 +5,44 @@
 
 use std::collections::HashMap;
 
-use interstice_abi::{ModuleSchema, StructType, Type, Visibility};
+use heck::ToUpperCamelCase;
+use interstice_abi::{ModuleSchema, StructType, TableSchema, Type, Visibility};
+
+/// The names a module's client defines, the same in every language: its
+/// public tables with their `…Row` types, the module's own type (its name
+/// in UpperCamelCase, `Module` added if a row type has that name), and
+/// its custom types.
+pub(crate) struct ModuleNames<'a> {
+    /// The public tables, in schema order.
+    pub tables: Vec<&'a TableSchema>,
+    /// The module's type (a Rust struct, a TypeScript class).
+    pub module_type: String,
+    /// The custom types, named clear of the others.
+    pub types: Types<'a>,
+}
+
+impl<'a> ModuleNames<'a> {
+    pub fn new(schema: &'a ModuleSchema) -> Self {
+        let tables: Vec<&TableSchema> = public_tables(schema).collect();
+        let mut taken: Vec<String> = tables.iter().map(|t| row_name(t)).collect();
+        let mut module_type = schema.name.to_upper_camel_case();
+        while taken.contains(&module_type) {
+            module_type.push_str("Module");
+        }
+        taken.push(module_type.clone());
+        let types = Types::collect(schema, &taken);
+        Self {
+            tables,
+            module_type,
+            types,
+        }
+    }
+}
+
+/// The name of a table's row type: `users` → `UsersRow`.
+pub(crate) fn row_name(table: &TableSchema) -> String {
+    format!("{}Row", table.name.to_upper_camel_case())
+}
 
 /// A struct or enum the client defines.
 #[derive(Clone, Debug)]

@@ -12,8 +12,7 @@ use std::fmt::Write;
 use heck::{ToLowerCamelCase, ToUpperCamelCase};
 use interstice_abi::{ModuleSchema, StructType, TableSchema, Type};
 
-use crate::rust::row_name;
-use crate::types::{Types, inline_payload, is_tuple, public_reducers, public_tables};
+use crate::types::{ModuleNames, Types, inline_payload, is_tuple, public_reducers, row_name};
 use crate::{File, GenerateError, header_versions};
 
 /// The files of a TypeScript client of `schemas`: `index.ts` and one per
@@ -123,17 +122,11 @@ fn property(name: &str) -> String {
 }
 
 fn module_file(schema: &ModuleSchema, runtime: &str) -> Result<String, GenerateError> {
-    let tables: Vec<&TableSchema> = public_tables(schema).collect();
-    let mut taken: Vec<String> = tables.iter().map(|t| row_name(t)).collect();
-    let class = {
-        let mut name = schema.name.to_upper_camel_case();
-        while taken.contains(&name) {
-            name.push_str("Module");
-        }
-        name
-    };
-    taken.push(class.clone());
-    let types = Types::collect(schema, &taken);
+    let ModuleNames {
+        tables,
+        module_type: class,
+        types,
+    } = ModuleNames::new(schema);
     let mut body = String::new();
     for named in &types.named {
         body.push('\n');
