@@ -328,27 +328,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  interstice generate --lang rust ./my-log -o src/bindings\n  interstice generate --lang typescript --node http://127.0.0.1:7700 -o web/src/bindings\n  interstice generate --lang rust modules/target/wasm32-unknown-unknown/release/chat.wasm -o src/chat"
     )]
-    Generate {
-        /// The language to write.
-        #[arg(long, value_enum)]
-        lang: generate::Language,
-        /// A log, or .wasm files (or --node).
-        #[arg(required_unless_present = "node", value_name = "LOG | MODULE.wasm")]
-        sources: Vec<String>,
-        /// Read the schemas from a running node (`interstice serve`).
-        #[arg(long, value_name = "URL", conflicts_with = "sources")]
-        node: Option<String>,
-        /// Only this module (repeatable; default: every one).
-        #[arg(long = "module", value_name = "NAME")]
-        modules: Vec<String>,
-        /// TypeScript: where the generated files import the runtime from
-        /// (a relative path for a copy of clients/typescript/src).
-        #[arg(long, value_name = "SPECIFIER", default_value = "@interstice/client")]
-        ts_runtime: String,
-        /// The directory to write to (created if missing).
-        #[arg(short = 'o', long = "output", value_name = "DIR")]
-        output: String,
-    },
+    Generate(generate::Args),
     /// The whole log, machine-readable: one record per commit and per
     /// mutation (docs/cli.md).
     #[command(
@@ -542,24 +522,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::LogInspect { log, filter } => inspect::run(args, log, filter).await?,
         Command::Schedules { log, run, format } => schedules::run(args, log, *run, *format).await?,
         Command::LogDump { log, format } => dump::run(args, log, *format).await?,
-        Command::Generate {
-            lang,
-            sources,
-            node,
-            modules,
-            ts_runtime,
-            output,
-        } => {
-            let request = generate::Request {
-                sources,
-                node: node.as_deref().map(|url| remote::Node { url, token }),
-                modules,
-                lang: *lang,
-                ts_runtime,
-                out: output,
-            };
-            generate::run(args, request).await?
-        }
+        Command::Generate(generate) => generate::run(args, token, generate).await?,
         Command::Graph {
             sources,
             format,

@@ -69,6 +69,17 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
+/// Waits (within the same bound) until `done` holds, looking every 10 ms:
+/// for what callbacks record, which runs just after the copy changes.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    within(what, async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_calls_and_a_subscription_cache_over_a_real_node() {
     let tmp = tempfile::tempdir().unwrap();
@@ -212,12 +223,7 @@ async fn a_restarted_node_is_resynchronised_and_says_so() {
     .await;
 
     node.stop().await;
-    within("the break noticed", async {
-        while accounts.status() == Status::Live {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    until("the break noticed", || accounts.status() != Status::Live).await;
     // While the node is down the subscription retries; the log changes
     // under it: an account closed, one changed, one opened.
     {
@@ -253,12 +259,7 @@ async fn a_restarted_node_is_resynchronised_and_says_so() {
     // Callbacks run just after the copy changes: wait for the callback of
     // the commit's last change (account 1: 100 - 10 - 5 + 7).
     let last = |c: &Change<AccountsRow>| matches!(c, Change::Update { new, offset: Some(_), .. } if new.id == 1 && new.balance == 92);
-    within("the event after", async {
-        while !seen.lock().unwrap().iter().any(last) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    until("the event after", || seen.lock().unwrap().iter().any(last)).await;
     assert_eq!(accounts.status(), Status::Live);
 
     let seen = seen.lock().unwrap().clone();
@@ -356,10 +357,8 @@ async fn a_client_of_the_old_schema_keeps_working_after_a_compatible_change() {
         seen.iter()
             .any(|c| matches!(c, Change::Synced { resynced: true, .. }))
     };
-    within("the old client's copy resynchronised", async {
-        while !resynced(&seen.lock().unwrap()) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    until("the old client's copy resynchronised", || {
+        resynced(&seen.lock().unwrap())
     })
     .await;
     within(

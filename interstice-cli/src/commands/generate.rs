@@ -25,24 +25,38 @@ pub enum Language {
     Typescript,
 }
 
-/// Where the schemas come from, and what to do with them.
-pub struct Request<'a> {
-    pub sources: &'a [String],
-    pub node: Option<Node<'a>>,
-    pub modules: &'a [String],
-    pub lang: Language,
-    pub ts_runtime: &'a str,
-    pub out: &'a str,
+/// The command's arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The language to write.
+    #[arg(long, value_enum)]
+    lang: Language,
+    /// A log, or .wasm files (or --node).
+    #[arg(required_unless_present = "node", value_name = "LOG | MODULE.wasm")]
+    sources: Vec<String>,
+    /// Read the schemas from a running node (`interstice serve`).
+    #[arg(long, value_name = "URL", conflicts_with = "sources")]
+    node: Option<String>,
+    /// Only this module (repeatable; default: every one).
+    #[arg(long = "module", value_name = "NAME")]
+    modules: Vec<String>,
+    /// TypeScript: where the generated files import the runtime from (a
+    /// relative path for a copy of clients/typescript/src).
+    #[arg(long, value_name = "SPECIFIER", default_value = "@interstice/client")]
+    ts_runtime: String,
+    /// The directory to write to (created if missing).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    output: String,
 }
 
-pub async fn run(args: &LogArgs, r: Request<'_>) -> Result<()> {
+pub async fn run(args: &LogArgs, token: Option<&str>, r: &Args) -> Result<()> {
     let mut schemas = match &r.node {
-        Some(node) => node.modules().await?,
-        None => from_sources(args, r.sources).await?,
+        Some(url) => Node { url, token }.modules().await?,
+        None => from_sources(args, &r.sources).await?,
     };
     if !r.modules.is_empty() {
         let names: Vec<String> = schemas.iter().map(|s| s.name.clone()).collect();
-        for wanted in r.modules {
+        for wanted in &r.modules {
             anyhow::ensure!(
                 names.contains(wanted),
                 "no module `{wanted}` here; there are: {}",
@@ -57,12 +71,12 @@ pub async fn run(args: &LogArgs, r: Request<'_>) -> Result<()> {
         Language::Rust => Lang::Rust,
         Language::Typescript => Lang::TypeScript,
     });
-    options.ts_runtime = r.ts_runtime.to_owned();
+    options.ts_runtime = r.ts_runtime.clone();
     let mut files = interstice_codegen::generate(&schemas, &options)?;
     if matches!(r.lang, Language::Rust) {
         format_rust(&mut files);
     }
-    let written = write_all(Path::new(r.out), &files)?;
+    let written = write_all(Path::new(&r.output), &files)?;
     let versions: Vec<String> = schemas
         .iter()
         .map(|s| format!("{} {}", s.name, s.version))
@@ -70,7 +84,7 @@ pub async fn run(args: &LogArgs, r: Request<'_>) -> Result<()> {
     println!(
         "{} files in {} for {}: {} written, {} unchanged{}",
         files.len(),
-        r.out,
+        r.output,
         versions.join(", "),
         written.changed,
         files.len() - written.changed,
