@@ -56,12 +56,28 @@ pub(crate) fn ident(name: &str) -> String {
     }
 }
 
+/// The names a Rust client file imports: no type of the module's may take
+/// them.
+const IMPORTED: &[&str] = &[
+    "json",
+    "Map",
+    "Value",
+    "Bytes",
+    "Call",
+    "Client",
+    "DecodeError",
+    "Json",
+    "Read",
+    "Row",
+    "SubscriptionBuilder",
+];
+
 fn module_file(schema: &ModuleSchema) -> Result<String, GenerateError> {
     let ModuleNames {
         tables,
         module_type,
         types,
-    } = ModuleNames::new(schema);
+    } = ModuleNames::new(schema, IMPORTED);
     let mut body = String::new();
     for named in &types.named {
         body.push('\n');
@@ -115,53 +131,14 @@ impl Row for {row} {{
         version = schema.version,
     );
     // The names and shapes come from the module; a program uses only part
-    // of what is generated.
+    // of what is generated, and a module only part of the runtime's names
+    // (which its own types never take: `IMPORTED`).
     out.push_str(
-        "#![allow(dead_code, clippy::enum_variant_names, clippy::large_enum_variant)]\n\n",
+        "#![allow(\n    dead_code,\n    unused_imports,\n    clippy::enum_variant_names,\n    clippy::large_enum_variant\n)]\n\n",
     );
-    let mut client_items = vec!["Call", "Client"];
-    if body.contains("Bytes") {
-        client_items.push("Bytes");
-    }
-    if body.contains("DecodeError") {
-        client_items.push("DecodeError");
-    }
-    client_items.push("Json");
-    if body.contains("Read<") {
-        client_items.push("Read");
-    }
-    if body.contains("impl Row") {
-        client_items.push("Row");
-    }
-    if body.contains("SubscriptionBuilder") {
-        client_items.push("SubscriptionBuilder");
-    }
-    if body.contains("json::") {
-        out.push_str("use interstice_client::json;\n");
-    }
-    let mut serde_items = Vec::new();
-    if body.contains("Map::") {
-        serde_items.push("Map");
-    }
-    if body.contains("Value") {
-        serde_items.push("Value");
-    }
-    match serde_items.as_slice() {
-        [] => {}
-        [one] => writeln!(out, "use interstice_client::serde_json::{one};").unwrap(),
-        many => writeln!(
-            out,
-            "use interstice_client::serde_json::{{{}}};",
-            many.join(", ")
-        )
-        .unwrap(),
-    }
-    writeln!(
-        out,
-        "use interstice_client::{{{}}};",
-        client_items.join(", ")
-    )
-    .unwrap();
+    out.push_str("use interstice_client::json;\n");
+    out.push_str("use interstice_client::serde_json::{Map, Value};\n");
+    out.push_str("use interstice_client::{\n    Bytes, Call, Client, DecodeError, Json, Read, Row, SubscriptionBuilder,\n};\n");
     out.push_str(&body);
     Ok(out)
 }
@@ -194,11 +171,7 @@ fn rust_type(types: &Types<'_>, ty: &Type) -> Result<String, GenerateError> {
                     s.fields.len()
                 )));
             }
-            let items = s
-                .fields
-                .iter()
-                .map(|f| rust_type(types, &f.ty))
-                .collect::<Result<Vec<_>, _>>()?;
+            let items = field_types(types, s)?;
             if items.len() == 1 {
                 format!("({},)", items[0])
             } else {
@@ -207,6 +180,30 @@ fn rust_type(types: &Types<'_>, ty: &Type) -> Result<String, GenerateError> {
         }
         Type::Struct(_) | Type::Enum(_) => types.name(ty).to_owned(),
     })
+}
+
+/// The Rust types of a struct's fields, in order.
+fn field_types(types: &Types<'_>, s: &StructType) -> Result<Vec<String>, GenerateError> {
+    s.fields.iter().map(|f| rust_type(types, &f.ty)).collect()
+}
+
+/// One `{prefix}name: Type,` line per field.
+fn named_fields(
+    out: &mut String,
+    types: &Types<'_>,
+    s: &StructType,
+    prefix: &str,
+) -> Result<(), GenerateError> {
+    for f in &s.fields {
+        writeln!(
+            out,
+            "{prefix}{}: {},",
+            ident(&f.name),
+            rust_type(types, &f.ty)?
+        )
+        .unwrap();
+    }
+    Ok(())
 }
 
 /// Field inserts into an object `m`, each value from `access(field)`.
@@ -240,25 +237,16 @@ fn struct_def(
     out.push_str("#[derive(Clone, Debug, PartialEq)]\n");
     let tuple = is_tuple(s);
     if tuple {
-        let fields = s
-            .fields
+        let fields: Vec<String> = field_types(types, s)?
             .iter()
-            .map(|f| Ok(format!("pub {}", rust_type(types, &f.ty)?)))
-            .collect::<Result<Vec<_>, GenerateError>>()?;
+            .map(|t| format!("pub {t}"))
+            .collect();
         writeln!(out, "pub struct {name}({});", fields.join(", ")).unwrap();
     } else if s.fields.is_empty() {
         writeln!(out, "pub struct {name} {{}}").unwrap();
     } else {
         writeln!(out, "pub struct {name} {{").unwrap();
-        for f in &s.fields {
-            writeln!(
-                out,
-                "    pub {}: {},",
-                ident(&f.name),
-                rust_type(types, &f.ty)?
-            )
-            .unwrap();
-        }
+        named_fields(out, types, s, "    pub ")?;
         out.push_str("}\n");
     }
     writeln!(out, "\nimpl Json for {name} {{").unwrap();
@@ -338,25 +326,13 @@ fn enum_def(
         match (&v.ty, inline_payload(&v.name, &v.ty)) {
             (Type::Unit, _) => writeln!(out, "    {vname},").unwrap(),
             (_, Some(s)) if is_tuple(s) => {
-                let items = s
-                    .fields
-                    .iter()
-                    .map(|f| rust_type(types, &f.ty))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let items = field_types(types, s)?;
                 writeln!(out, "    {vname}({}),", items.join(", ")).unwrap();
             }
             (_, Some(s)) if s.fields.is_empty() => writeln!(out, "    {vname} {{}},").unwrap(),
             (_, Some(s)) => {
                 writeln!(out, "    {vname} {{").unwrap();
-                for f in &s.fields {
-                    writeln!(
-                        out,
-                        "        {}: {},",
-                        ident(&f.name),
-                        rust_type(types, &f.ty)?
-                    )
-                    .unwrap();
-                }
+                named_fields(out, types, s, "        ")?;
                 out.push_str("    },\n");
             }
             (t, None) => writeln!(out, "    {vname}({}),", rust_type(types, t)?).unwrap(),
@@ -676,6 +652,19 @@ mod tests {
             !text.contains("secret") && !text.contains("Hidden"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_type_named_like_an_import_is_renamed() {
+        let mut s = schema();
+        let Type::Enum(kind) = &mut s.tables[0].columns[1].ty else {
+            panic!("the kind enum")
+        };
+        kind.name = "Value".into();
+        let text = module_file(&s).unwrap();
+        assert!(text.contains("pub enum Value2 {"), "{text}");
+        assert!(text.contains("pub kind: Value2,"), "{text}");
+        assert!(text.contains("fn to_json(&self) -> Value {"), "{text}");
     }
 
     #[test]

@@ -22,9 +22,12 @@ pub(crate) struct ModuleNames<'a> {
 }
 
 impl<'a> ModuleNames<'a> {
-    pub fn new(schema: &'a ModuleSchema) -> Self {
+    /// The names for `schema`, clear of `reserved` (what the client file
+    /// imports) and of each other.
+    pub fn new(schema: &'a ModuleSchema, reserved: &[&str]) -> Self {
         let tables: Vec<&TableSchema> = public_tables(schema).collect();
-        let mut taken: Vec<String> = tables.iter().map(|t| row_name(t)).collect();
+        let mut taken: Vec<String> = reserved.iter().map(|&r| r.to_owned()).collect();
+        taken.extend(tables.iter().map(|t| row_name(t)));
         let mut module_type = schema.name.to_upper_camel_case();
         while taken.contains(&module_type) {
             module_type.push_str("Module");

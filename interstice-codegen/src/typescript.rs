@@ -121,12 +121,24 @@ fn property(name: &str) -> String {
     }
 }
 
+/// The names a TypeScript client file imports: no type of the module's may
+/// take them.
+const IMPORTED: &[&str] = &[
+    "t",
+    "CallOptions",
+    "Client",
+    "Receipt",
+    "ReadOptions",
+    "SubscribeOptions",
+    "Subscription",
+];
+
 fn module_file(schema: &ModuleSchema, runtime: &str) -> Result<String, GenerateError> {
     let ModuleNames {
         tables,
         module_type: class,
         types,
-    } = ModuleNames::new(schema);
+    } = ModuleNames::new(schema, IMPORTED);
     let mut body = String::new();
     for named in &types.named {
         body.push('\n');
